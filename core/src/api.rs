@@ -1,0 +1,376 @@
+//! Request, response and error types of the HTTP API, shared by the Worker and the CLI.
+//!
+//! Errors are RFC 9457 problem documents (`application/problem+json`). No type here that a
+//! response serialises holds a secret, except [`ResolveResponse`], the one answer that carries
+//! a key, to the `service` role only.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{CatalogEntry, FieldError, ValidationErrors};
+use crate::credential::{CredentialError, FormatWarning};
+use crate::ids::{ProviderKey, TenantId};
+use crate::mask::{FormValueError, Mask};
+use crate::resolve::{NotFound, Source};
+use crate::status::{Status, Verdict};
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// The kinds of problem the service reports. Each has a stable `type` URI, a title and a status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// The body is not JSON of the expected shape.
+    MalformedBody,
+    /// The body is well-formed but breaks a rule (see `errors`).
+    ValidationFailed,
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    /// The plugin misbehaved (trap, limit); the service keeps serving.
+    PluginFault,
+    Internal,
+}
+
+impl ProblemKind {
+    pub fn slug(self) -> &'static str {
+        match self {
+            ProblemKind::MalformedBody => "malformed-body",
+            ProblemKind::ValidationFailed => "validation-failed",
+            ProblemKind::Unauthenticated => "unauthenticated",
+            ProblemKind::Forbidden => "forbidden",
+            ProblemKind::NotFound => "not-found",
+            ProblemKind::MethodNotAllowed => "method-not-allowed",
+            ProblemKind::Conflict => "conflict",
+            ProblemKind::PayloadTooLarge => "payload-too-large",
+            ProblemKind::UnsupportedMediaType => "unsupported-media-type",
+            ProblemKind::PluginFault => "plugin-fault",
+            ProblemKind::Internal => "internal",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            ProblemKind::MalformedBody => "The request body could not be read",
+            ProblemKind::ValidationFailed => "The request breaks a rule",
+            ProblemKind::Unauthenticated => "Sign-in required",
+            ProblemKind::Forbidden => "Not allowed for your role",
+            ProblemKind::NotFound => "Not found",
+            ProblemKind::MethodNotAllowed => "Method not allowed",
+            ProblemKind::Conflict => "Conflicts with the current state",
+            ProblemKind::PayloadTooLarge => "The request body is too large",
+            ProblemKind::UnsupportedMediaType => "Unsupported content type",
+            ProblemKind::PluginFault => "The connection test plugin failed",
+            ProblemKind::Internal => "Internal error",
+        }
+    }
+
+    pub fn status(self) -> u16 {
+        match self {
+            ProblemKind::MalformedBody => 400,
+            ProblemKind::ValidationFailed => 422,
+            ProblemKind::Unauthenticated => 401,
+            ProblemKind::Forbidden => 403,
+            ProblemKind::NotFound => 404,
+            ProblemKind::MethodNotAllowed => 405,
+            ProblemKind::Conflict => 409,
+            ProblemKind::PayloadTooLarge => 413,
+            ProblemKind::UnsupportedMediaType => 415,
+            ProblemKind::PluginFault => 502,
+            ProblemKind::Internal => 500,
+        }
+    }
+}
+
+/// An RFC 9457 problem document. `detail` says what to do about it and never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// A URI reference naming the kind, relative to the service: `/problems/<slug>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Field-level errors of a `validation-failed` problem.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl Problem {
+    pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
+        Self {
+            kind: format!("/problems/{}", kind.slug()),
+            title: kind.title().to_owned(),
+            status: kind.status(),
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn is(&self, kind: ProblemKind) -> bool {
+        self.kind.strip_prefix("/problems/") == Some(kind.slug())
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.title, self.status, self.detail)
+    }
+}
+
+impl From<ValidationErrors> for Problem {
+    fn from(e: ValidationErrors) -> Self {
+        let mut p = Problem::new(ProblemKind::ValidationFailed, e.to_string());
+        p.errors = e.0;
+        p
+    }
+}
+
+impl From<CredentialError> for Problem {
+    fn from(e: CredentialError) -> Self {
+        Problem::new(ProblemKind::ValidationFailed, e.to_string())
+    }
+}
+
+impl From<FormValueError> for Problem {
+    fn from(e: FormValueError) -> Self {
+        Problem::new(ProblemKind::ValidationFailed, e.to_string())
+    }
+}
+
+impl From<NotFound> for Problem {
+    fn from(e: NotFound) -> Self {
+        Problem::new(ProblemKind::NotFound, e.to_string())
+    }
+}
+
+/// `POST /v1/integrations`: install, with a key now or "I'll add it later" (no key).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstallRequest {
+    pub provider: ProviderKey,
+    #[serde(default)]
+    pub key: Option<SecretString>,
+    #[serde(default)]
+    pub fields: BTreeMap<String, SecretString>,
+}
+
+/// `PUT /v1/integrations/{key}/credential` and `PUT /v1/admin/platform-keys/{key}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialRequest {
+    pub key: SecretString,
+    #[serde(default)]
+    pub fields: BTreeMap<String, SecretString>,
+}
+
+/// `POST /v1/resolve` (getAiConfig).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveRequest {
+    pub tenant: TenantId,
+    pub provider: ProviderKey,
+}
+
+/// The answer to resolve: the one response that carries a key.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ResolveResponse {
+    pub provider: ProviderKey,
+    pub api_key: String,
+    /// The credential's other fields (Twilio's Account SID...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
+    pub source: Source,
+    /// The tenant key's status; absent for the platform key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+}
+
+impl fmt::Debug for ResolveResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResolveResponse")
+            .field("provider", &self.provider)
+            .field("api_key", &"[redacted]")
+            .field("fields", &self.fields.keys().collect::<Vec<_>>())
+            .field("source", &self.source)
+            .field("status", &self.status)
+            .finish()
+    }
+}
+
+/// What the host concluded when no plugin verdict exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostVerdict {
+    /// The plugin trapped or hit a limit.
+    PluginFault,
+    /// The entry has no test plugin: the key stays unverified.
+    NoTest,
+}
+
+/// A test's verdict as reported: the plugin's, or the host's when the plugin gave none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ReportedVerdict {
+    Plugin(Verdict),
+    Host(HostVerdict),
+}
+
+impl ReportedVerdict {
+    pub fn finding(self) -> crate::status::Finding {
+        match self {
+            ReportedVerdict::Plugin(v) => v.finding(),
+            ReportedVerdict::Host(_) => crate::status::Finding::Inconclusive,
+        }
+    }
+}
+
+/// The last connection test of an integration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestReport {
+    pub verdict: ReportedVerdict,
+    /// Plain words for the user, from the plugin or the host. Never holds the key.
+    pub message: String,
+    /// Which account the key belongs to ("Acme Ltd (test mode)").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_label: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// RFC 3339.
+    pub tested_at: String,
+}
+
+/// An installed provider, as the Settings page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrationView {
+    pub provider: ProviderKey,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo: Option<String>,
+    pub category: String,
+    pub status: Status,
+    /// The primary secret, masked; absent when disconnected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<Mask>,
+    /// Non-secret credential fields as stored (Account SID...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_test: Option<TestReport>,
+    /// Format warnings from the save that produced this view.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub format_warnings: Vec<FormatWarning>,
+    /// RFC 3339.
+    pub installed_at: String,
+    pub updated_at: String,
+}
+
+/// `GET /v1/integrations`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IntegrationList {
+    pub integrations: Vec<IntegrationView>,
+}
+
+/// `GET /v1/providers`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderList {
+    pub providers: Vec<CatalogEntry>,
+}
+
+/// One audit log row. Never holds a secret: outcomes are verdicts and statuses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: String,
+    pub actor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<TenantId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<ProviderKey>,
+    pub action: String,
+    pub outcome: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Rule;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn problems_serialise_per_rfc_9457() {
+        let p = Problem::new(
+            ProblemKind::NotFound,
+            "no integration 'stripe' for this tenant",
+        );
+        let v = serde_json::to_value(&p).expect("json");
+        assert_eq!(v["type"], "/problems/not-found");
+        assert_eq!(v["status"], 404);
+        assert_eq!(v["title"], "Not found");
+        assert!(v.get("errors").is_none());
+        assert!(p.is(ProblemKind::NotFound));
+    }
+
+    #[test]
+    fn validation_problems_carry_field_errors() {
+        let e = ValidationErrors(vec![FieldError {
+            field: "help_url".into(),
+            rule: Rule::HttpsUrl,
+            message: "must be an absolute https:// URL".into(),
+        }]);
+        let v = serde_json::to_value(Problem::from(e)).expect("json");
+        assert_eq!(v["status"], 422);
+        assert_eq!(v["errors"][0]["field"], "help_url");
+        assert_eq!(v["errors"][0]["rule"], "https-url");
+        assert!(v["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("help_url"));
+    }
+
+    #[test]
+    fn install_requests_refuse_unknown_fields_and_hide_the_key() {
+        let r: InstallRequest =
+            serde_json::from_str(r#"{"provider":"openai","key":"sk-secret-value"}"#)
+                .expect("parse");
+        assert_eq!(
+            r.key.as_ref().map(|k| k.expose_secret()),
+            Some("sk-secret-value")
+        );
+        assert!(!format!("{r:?}").contains("sk-secret-value"));
+        let later: InstallRequest =
+            serde_json::from_str(r#"{"provider":"openai"}"#).expect("parse");
+        assert!(later.key.is_none());
+        let err = serde_json::from_str::<InstallRequest>(r#"{"provider":"openai","api_key":"x"}"#)
+            .expect_err("unknown field");
+        assert!(err.to_string().contains("unknown field `api_key`"));
+    }
+
+    #[test]
+    fn verdicts_report_plugin_and_host_outcomes() {
+        let v: ReportedVerdict =
+            serde_json::from_str("\"insufficient-permission\"").expect("parse");
+        assert_eq!(v, ReportedVerdict::Plugin(Verdict::InsufficientPermission));
+        let h: ReportedVerdict = serde_json::from_str("\"plugin-fault\"").expect("parse");
+        assert_eq!(h, ReportedVerdict::Host(HostVerdict::PluginFault));
+        assert_eq!(h.finding(), crate::status::Finding::Inconclusive);
+        assert!(serde_json::from_str::<ReportedVerdict>("\"maybe\"").is_err());
+    }
+
+    #[test]
+    fn resolve_debug_redacts_the_key() {
+        let r = ResolveResponse {
+            provider: ProviderKey::parse("openai").expect("key"),
+            api_key: "sk-very-secret".into(),
+            fields: BTreeMap::new(),
+            source: Source::Tenant,
+            status: Some(Status::Connected),
+        };
+        assert!(!format!("{r:?}").contains("sk-very-secret"));
+    }
+}

@@ -1,0 +1,736 @@
+//! The provider catalog: what platform admins keep as data, and its validation.
+//!
+//! A [`ProviderSpec`] is the JSON an admin sends (or a seed file holds): the source's fields in
+//! snake_case plus richer optional ones. A [`CatalogEntry`] is a spec that passed
+//! [`CatalogEntry::new`]; only validated entries exist past the API boundary.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::ProviderKey;
+
+/// How a tenant authenticates to the provider. The names are the API's (`api-key`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthType {
+    /// One secret, such as `sk-ant-...`.
+    ApiKey,
+    /// A secret plus an identifier, such as Twilio's Account SID and Auth Token.
+    KeyPair,
+    /// A pasted JSON service-account key, such as Google's.
+    ServiceAccount,
+}
+
+/// Step-by-step help, accepted as a list of steps or as one text (one step per line).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "InstructionsInput", into = "Vec<String>")]
+pub struct Instructions(Vec<String>);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum InstructionsInput {
+    Steps(Vec<String>),
+    Text(String),
+}
+
+impl From<InstructionsInput> for Instructions {
+    fn from(input: InstructionsInput) -> Self {
+        match input {
+            InstructionsInput::Steps(steps) => Self(steps),
+            InstructionsInput::Text(text) => Self(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl From<Instructions> for Vec<String> {
+    fn from(i: Instructions) -> Self {
+        i.0
+    }
+}
+
+impl Instructions {
+    pub fn steps(&self) -> &[String] {
+        &self.0
+    }
+}
+
+/// One field of the credential form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialField {
+    /// Machine name, `snake_case`: the key of `"fields"` in requests. The first secret field
+    /// travels as `"key"` instead.
+    pub name: String,
+    pub label: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// Secret fields are encrypted at rest and only ever shown masked.
+    pub secret: bool,
+    /// A paste area instead of a one-line input (service-account JSON).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub multiline: bool,
+    /// A regular expression the value usually matches. A mismatch only warns: real keys break
+    /// strict patterns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The name the primary secret has when an entry declares no credential fields.
+pub const DEFAULT_SECRET_FIELD: &str = "key";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    Https,
+    Http,
+}
+
+impl Scheme {
+    pub fn default_port(self) -> u16 {
+        match self {
+            Scheme::Https => 443,
+            Scheme::Http => 80,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Https => "https",
+            Scheme::Http => "http",
+        }
+    }
+}
+
+/// One origin a test plugin may reach. Plain `http` is allowed only for loopback hosts (local
+/// fakes of a provider), never on the open network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressRule {
+    pub scheme: Scheme,
+    pub host: String,
+    /// Defaults to the scheme's port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+}
+
+impl EgressRule {
+    pub fn port_or_default(&self) -> u16 {
+        self.port.unwrap_or_else(|| self.scheme.default_port())
+    }
+
+    /// Whether a request to `scheme://host:port` is allowed by this rule. Host names compare
+    /// case-insensitively; there are no wildcards.
+    pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
+        self.scheme.as_str().eq_ignore_ascii_case(scheme)
+            && self.host.eq_ignore_ascii_case(host.trim_end_matches('.'))
+            && self.port_or_default() == port
+    }
+}
+
+/// The connection-test plugin an entry runs, named by the SHA-256 digest of its component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestPlugin {
+    /// Lowercase hex SHA-256 of the uploaded component.
+    pub digest: String,
+    /// Provider configuration handed to the plugin (base URL, API version...). A JSON object.
+    #[serde(default = "empty_object")]
+    pub config: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+/// A catalog entry as JSON: what an admin sends and a seed file holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSpec {
+    /// Optional in a body (the key comes from the path); when present it must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<ProviderKey>,
+    pub name: String,
+    /// Where the logo is served from; absent until a logo is uploaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo: Option<String>,
+    pub description: String,
+    /// Absent means "Other".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    pub auth_type: AuthType,
+    pub credential_label: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_hint: Option<String>,
+    pub help_url: String,
+    #[serde(default)]
+    pub help_instructions: Instructions,
+    /// The credential form. Empty means one secret field named `key`, labelled with
+    /// `credential_label`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credential_fields: Vec<CredentialField>,
+    /// Whether the platform's own key may answer resolve when a tenant supplied none.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub platform_fallback: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_plugin: Option<TestPlugin>,
+    /// Origins the test plugin may reach.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub egress: Vec<EgressRule>,
+}
+
+/// The rule a field broke. Stable names: clients may match on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    Required,
+    Length,
+    Format,
+    MatchesPath,
+    HttpsUrl,
+    Unique,
+    NeedsSecretField,
+    ValidPattern,
+    LoopbackOnlyHttp,
+    NeedsEgress,
+    Count,
+}
+
+/// One broken rule, naming the field by its JSON path (`credential_fields[1].pattern`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub rule: Rule,
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Every rule an entry broke, not only the first.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid catalog entry: {}", join(.0))]
+pub struct ValidationErrors(pub Vec<FieldError>);
+
+fn join(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Limits on an entry's text, so that a catalog page stays readable and bounded.
+pub mod limits {
+    pub const NAME: usize = 80;
+    pub const DESCRIPTION: usize = 1000;
+    pub const CATEGORY: usize = 40;
+    pub const LABEL: usize = 80;
+    pub const HINT: usize = 200;
+    pub const URL: usize = 2048;
+    pub const STEPS: usize = 20;
+    pub const STEP: usize = 500;
+    pub const FIELDS: usize = 6;
+    pub const PATTERN: usize = 256;
+    pub const EGRESS_RULES: usize = 16;
+    pub const PLUGIN_CONFIG_BYTES: usize = 16 * 1024;
+}
+
+/// A catalog entry that passed validation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(into = "ProviderSpec")]
+pub struct CatalogEntry {
+    key: ProviderKey,
+    spec: ProviderSpec,
+}
+
+impl From<CatalogEntry> for ProviderSpec {
+    fn from(entry: CatalogEntry) -> Self {
+        entry.spec
+    }
+}
+
+impl CatalogEntry {
+    /// Validates `spec` as the entry for `key`. Every broken rule is reported.
+    pub fn new(key: ProviderKey, mut spec: ProviderSpec) -> Result<Self, ValidationErrors> {
+        let mut v = Validator::default();
+        if let Some(body_key) = &spec.key {
+            if body_key != &key {
+                v.push(
+                    "key",
+                    Rule::MatchesPath,
+                    format!("is '{body_key}' but the entry being saved is '{key}'"),
+                );
+            }
+        }
+        v.text("name", &spec.name, limits::NAME);
+        v.text("description", &spec.description, limits::DESCRIPTION);
+        if let Some(category) = &spec.category {
+            v.text("category", category, limits::CATEGORY);
+        }
+        if let Some(logo) = &spec.logo {
+            v.logo(logo);
+        }
+        v.text("credential_label", &spec.credential_label, limits::LABEL);
+        if let Some(hint) = &spec.credential_hint {
+            v.text("credential_hint", hint, limits::HINT);
+        }
+        v.https_url("help_url", &spec.help_url);
+        v.count(
+            "help_instructions",
+            spec.help_instructions.steps().len(),
+            limits::STEPS,
+        );
+        for (i, step) in spec.help_instructions.steps().iter().enumerate() {
+            v.text(&format!("help_instructions[{i}]"), step, limits::STEP);
+        }
+        v.fields(&spec.credential_fields);
+        v.egress(&spec.egress);
+        if let Some(plugin) = &spec.test_plugin {
+            v.plugin(plugin, spec.egress.is_empty());
+        }
+        v.finish()?;
+        spec.key = Some(key.clone());
+        Ok(Self { key, spec })
+    }
+
+    /// Parses and validates a seed file or request body for `key`.
+    pub fn from_json(key: ProviderKey, json: &str) -> Result<Self, EntryParseError> {
+        let spec: ProviderSpec = serde_json::from_str(json).map_err(EntryParseError::Json)?;
+        Ok(Self::new(key, spec)?)
+    }
+
+    pub fn key(&self) -> &ProviderKey {
+        &self.key
+    }
+
+    pub fn spec(&self) -> &ProviderSpec {
+        &self.spec
+    }
+
+    /// The category to show: the entry's, or "Other" when it has none.
+    pub fn category_label(&self) -> &str {
+        self.spec.category.as_deref().unwrap_or("Other")
+    }
+
+    /// The credential form: the declared fields, or one secret field named `key`.
+    pub fn credential_fields(&self) -> Vec<CredentialField> {
+        if self.spec.credential_fields.is_empty() {
+            vec![CredentialField {
+                name: DEFAULT_SECRET_FIELD.to_owned(),
+                label: self.spec.credential_label.clone(),
+                hint: self.spec.credential_hint.clone(),
+                secret: true,
+                multiline: self.spec.auth_type == AuthType::ServiceAccount,
+                pattern: None,
+            }]
+        } else {
+            self.spec.credential_fields.clone()
+        }
+    }
+
+    /// Whether the test plugin may send a request to this origin.
+    pub fn egress_allows(&self, scheme: &str, host: &str, port: u16) -> bool {
+        self.spec
+            .egress
+            .iter()
+            .any(|rule| rule.allows(scheme, host, port))
+    }
+
+    /// Sets where the logo is served from (after an upload).
+    pub fn with_logo(mut self, url: String) -> Result<Self, ValidationErrors> {
+        self.spec.logo = Some(url);
+        Self::new(self.key, self.spec)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EntryParseError {
+    #[error("not a catalog entry: {0}")]
+    Json(serde_json::Error),
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+}
+
+#[derive(Default)]
+struct Validator {
+    errors: Vec<FieldError>,
+}
+
+impl Validator {
+    fn push(&mut self, field: &str, rule: Rule, message: impl Into<String>) {
+        self.errors.push(FieldError {
+            field: field.to_owned(),
+            rule,
+            message: message.into(),
+        });
+    }
+
+    fn finish(self) -> Result<(), ValidationErrors> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ValidationErrors(self.errors))
+        }
+    }
+
+    fn text(&mut self, field: &str, value: &str, max: usize) {
+        let len = value.chars().count();
+        if value.trim().is_empty() {
+            self.push(field, Rule::Required, "must not be empty");
+        } else if len > max {
+            self.push(
+                field,
+                Rule::Length,
+                format!("must be at most {max} characters (got {len})"),
+            );
+        } else if value.chars().any(|c| c.is_control() && c != '\n') {
+            self.push(field, Rule::Format, "must not contain control characters");
+        }
+    }
+
+    fn count(&mut self, field: &str, n: usize, max: usize) {
+        if n > max {
+            self.push(
+                field,
+                Rule::Count,
+                format!("must have at most {max} items (got {n})"),
+            );
+        }
+    }
+
+    fn https_url(&mut self, field: &str, value: &str) {
+        if value.len() > limits::URL {
+            self.push(
+                field,
+                Rule::Length,
+                format!("must be at most {} characters", limits::URL),
+            );
+            return;
+        }
+        match url::Url::parse(value) {
+            Ok(u) if u.scheme() == "https" && u.host_str().is_some() => {}
+            _ => self.push(
+                field,
+                Rule::HttpsUrl,
+                "must be an absolute https:// URL".to_owned(),
+            ),
+        }
+    }
+
+    fn logo(&mut self, value: &str) {
+        // Either an absolute https URL or a path on this service (where uploads are served).
+        if value.starts_with('/') && !value.starts_with("//") {
+            if value.len() > limits::URL || value.chars().any(|c| c.is_whitespace()) {
+                self.push("logo", Rule::Format, "must be a path without spaces");
+            }
+        } else {
+            self.https_url("logo", value);
+        }
+    }
+
+    fn fields(&mut self, fields: &[CredentialField]) {
+        if fields.is_empty() {
+            return;
+        }
+        self.count("credential_fields", fields.len(), limits::FIELDS);
+        let mut names = BTreeSet::new();
+        for (i, f) in fields.iter().enumerate() {
+            let at = |part: &str| format!("credential_fields[{i}].{part}");
+            let name_ok = !f.name.is_empty()
+                && f.name.len() <= 32
+                && f.name.starts_with(|c: char| c.is_ascii_lowercase())
+                && f.name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !name_ok {
+                self.push(
+                    &at("name"),
+                    Rule::Format,
+                    "must be snake_case: a-z first, then a-z, 0-9, '_' (at most 32)",
+                );
+            } else if !names.insert(f.name.as_str()) {
+                self.push(
+                    &at("name"),
+                    Rule::Unique,
+                    format!("'{}' is used by another field", f.name),
+                );
+            }
+            self.text(&at("label"), &f.label, limits::LABEL);
+            if let Some(hint) = &f.hint {
+                self.text(&at("hint"), hint, limits::HINT);
+            }
+            if let Some(pattern) = &f.pattern {
+                if pattern.len() > limits::PATTERN {
+                    self.push(
+                        &at("pattern"),
+                        Rule::Length,
+                        format!("must be at most {} characters", limits::PATTERN),
+                    );
+                } else if let Err(e) = regex_lite::Regex::new(pattern) {
+                    self.push(
+                        &at("pattern"),
+                        Rule::ValidPattern,
+                        format!("is not a valid regular expression: {e}"),
+                    );
+                }
+            }
+        }
+        if !fields.iter().any(|f| f.secret) {
+            self.push(
+                "credential_fields",
+                Rule::NeedsSecretField,
+                "must include at least one secret field",
+            );
+        }
+    }
+
+    fn egress(&mut self, rules: &[EgressRule]) {
+        self.count("egress", rules.len(), limits::EGRESS_RULES);
+        for (i, rule) in rules.iter().enumerate() {
+            let field = format!("egress[{i}].host");
+            match url::Host::parse(&rule.host) {
+                Ok(host) if !rule.host.is_empty() && !rule.host.contains('*') => {
+                    if rule.scheme == Scheme::Http && !is_loopback(&host) {
+                        self.push(
+                            &format!("egress[{i}].scheme"),
+                            Rule::LoopbackOnlyHttp,
+                            "plain http is allowed only for loopback hosts (local fakes)",
+                        );
+                    }
+                }
+                _ => self.push(
+                    &field,
+                    Rule::Format,
+                    "must be a host name or IP address, without scheme, port, path or wildcard",
+                ),
+            }
+            if rule.port == Some(0) {
+                self.push(&format!("egress[{i}].port"), Rule::Format, "must not be 0");
+            }
+        }
+    }
+
+    fn plugin(&mut self, plugin: &TestPlugin, no_egress: bool) {
+        let hex_ok = plugin.digest.len() == 64
+            && plugin
+                .digest
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !hex_ok {
+            self.push(
+                "test_plugin.digest",
+                Rule::Format,
+                "must be a SHA-256 digest: 64 lowercase hex characters",
+            );
+        }
+        if !plugin.config.is_object() {
+            self.push("test_plugin.config", Rule::Format, "must be a JSON object");
+        } else if plugin.config.to_string().len() > limits::PLUGIN_CONFIG_BYTES {
+            self.push(
+                "test_plugin.config",
+                Rule::Length,
+                format!("must be at most {} bytes", limits::PLUGIN_CONFIG_BYTES),
+            );
+        }
+        if no_egress {
+            self.push(
+                "egress",
+                Rule::NeedsEgress,
+                "a test plugin needs at least one allowed origin to reach",
+            );
+        }
+    }
+}
+
+fn is_loopback(host: &url::Host<String>) -> bool {
+    match host {
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn key(s: &str) -> ProviderKey {
+        ProviderKey::parse(s).expect("test key")
+    }
+
+    /// An entry with only the source's fields.
+    fn minimal() -> serde_json::Value {
+        json!({
+            "name": "Example",
+            "description": "An example provider.",
+            "auth_type": "api-key",
+            "credential_label": "API key",
+            "help_url": "https://example.com/keys",
+            "help_instructions": "Sign in.\nOpen Settings → API keys.\n\nCopy the key."
+        })
+    }
+
+    fn entry(v: serde_json::Value) -> Result<CatalogEntry, ValidationErrors> {
+        let spec: ProviderSpec = serde_json::from_value(v).expect("parses as a spec");
+        CatalogEntry::new(key("example"), spec)
+    }
+
+    fn rules(err: &ValidationErrors) -> Vec<(String, Rule)> {
+        err.0.iter().map(|e| (e.field.clone(), e.rule)).collect()
+    }
+
+    #[test]
+    fn an_entry_with_only_the_source_fields_is_valid() {
+        let e = entry(minimal()).expect("valid");
+        assert_eq!(e.category_label(), "Other");
+        assert_eq!(
+            e.spec().help_instructions.steps(),
+            ["Sign in.", "Open Settings → API keys.", "Copy the key."]
+        );
+        let fields = e.credential_fields();
+        assert_eq!(fields.len(), 1);
+        assert_eq!(fields[0].name, "key");
+        assert!(fields[0].secret);
+        assert_eq!(fields[0].label, "API key");
+        assert_eq!(e.spec().key.as_ref(), Some(&key("example")));
+    }
+
+    #[test]
+    fn errors_name_every_field_and_rule() {
+        let mut v = minimal();
+        v["name"] = json!("  ");
+        v["help_url"] = json!("http://example.com/keys");
+        v["key"] = json!("other");
+        v["credential_fields"] = json!([
+            {"name": "Account SID", "label": "Account SID", "secret": false},
+            {"name": "token", "label": "", "secret": false, "pattern": "("}
+        ]);
+        let err = entry(v).expect_err("invalid");
+        let got = rules(&err);
+        for want in [
+            ("key".to_owned(), Rule::MatchesPath),
+            ("name".to_owned(), Rule::Required),
+            ("help_url".to_owned(), Rule::HttpsUrl),
+            ("credential_fields[0].name".to_owned(), Rule::Format),
+            ("credential_fields[1].label".to_owned(), Rule::Required),
+            (
+                "credential_fields[1].pattern".to_owned(),
+                Rule::ValidPattern,
+            ),
+            ("credential_fields".to_owned(), Rule::NeedsSecretField),
+        ] {
+            assert!(got.contains(&want), "missing {want:?} in {got:?}");
+        }
+        assert_eq!(got.len(), 7, "{got:?}");
+        assert!(err
+            .to_string()
+            .contains("help_url: must be an absolute https:// URL"));
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let mut v = minimal();
+        v["colour"] = json!("red");
+        let err = serde_json::from_value::<ProviderSpec>(v).expect_err("unknown field");
+        assert!(err.to_string().contains("unknown field `colour`"), "{err}");
+    }
+
+    #[test]
+    fn http_egress_only_to_loopback() {
+        let mut v = minimal();
+        v["egress"] = json!([
+            {"scheme": "https", "host": "api.example.com"},
+            {"scheme": "http", "host": "127.0.0.1", "port": 9001},
+            {"scheme": "http", "host": "api.example.com"},
+            {"scheme": "https", "host": "*.example.com"},
+            {"scheme": "https", "host": "example.com/path"}
+        ]);
+        let err = entry(v).expect_err("invalid");
+        assert_eq!(
+            rules(&err),
+            [
+                ("egress[2].scheme".to_owned(), Rule::LoopbackOnlyHttp),
+                ("egress[3].host".to_owned(), Rule::Format),
+                ("egress[4].host".to_owned(), Rule::Format),
+            ]
+        );
+    }
+
+    #[test]
+    fn egress_matches_scheme_host_and_port_exactly() {
+        let mut v = minimal();
+        v["egress"] = json!([{"scheme": "https", "host": "api.example.com"}]);
+        let e = entry(v).expect("valid");
+        assert!(e.egress_allows("https", "api.example.com", 443));
+        assert!(e.egress_allows("https", "API.Example.com.", 443));
+        assert!(!e.egress_allows("http", "api.example.com", 443));
+        assert!(!e.egress_allows("https", "api.example.com", 8443));
+        assert!(!e.egress_allows("https", "evil.example.com", 443));
+        assert!(!e.egress_allows("https", "api.example.com.evil.net", 443));
+    }
+
+    #[test]
+    fn a_test_plugin_needs_a_digest_an_object_config_and_egress() {
+        let mut v = minimal();
+        v["test_plugin"] = json!({"digest": "ABC", "config": [1, 2]});
+        let err = entry(v).expect_err("invalid");
+        assert_eq!(
+            rules(&err),
+            [
+                ("test_plugin.digest".to_owned(), Rule::Format),
+                ("test_plugin.config".to_owned(), Rule::Format),
+                ("egress".to_owned(), Rule::NeedsEgress),
+            ]
+        );
+    }
+
+    #[test]
+    fn text_limits_are_enforced() {
+        let mut v = minimal();
+        v["description"] = json!("x".repeat(limits::DESCRIPTION + 1));
+        v["help_instructions"] = json!(vec!["step"; limits::STEPS + 1]);
+        v["logo"] = json!("javascript:alert(1)");
+        let err = entry(v).expect_err("invalid");
+        assert_eq!(
+            rules(&err),
+            [
+                ("description".to_owned(), Rule::Length),
+                ("logo".to_owned(), Rule::HttpsUrl),
+                ("help_instructions".to_owned(), Rule::Count),
+            ]
+        );
+    }
+
+    #[test]
+    fn service_account_default_field_is_multiline() {
+        let mut v = minimal();
+        v["auth_type"] = json!("service-account");
+        let e = entry(v).expect("valid");
+        assert!(e.credential_fields()[0].multiline);
+    }
+
+    #[test]
+    fn serialises_back_to_the_spec_with_its_key() {
+        let e = entry(minimal()).expect("valid");
+        let out = serde_json::to_value(&e).expect("serialises");
+        assert_eq!(out["key"], "example");
+        assert_eq!(out["help_instructions"][1], "Open Settings → API keys.");
+        let back: ProviderSpec = serde_json::from_value(out).expect("round trip");
+        assert_eq!(&back, e.spec());
+    }
+}

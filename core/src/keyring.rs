@@ -1,0 +1,679 @@
+//! Encryption of stored credentials: AES-256-GCM with key rotation.
+//!
+//! - Every seal draws a fresh random 96-bit nonce from the caller's CSPRNG.
+//! - The associated data binds the ciphertext to `tenant | provider | field` (length-prefixed,
+//!   so no two bindings encode alike): a ciphertext copied to another tenant's or provider's
+//!   row fails to open.
+//! - The stored value names the key that sealed it (`v1:<key id>:<base64url(nonce‖ct)>`), so the
+//!   keyring can rotate: one primary key seals, older keys only open, and
+//!   [`Keyring::reseal`] moves an old value to the primary key.
+//! - The same keyring holds a separate HMAC key for mask fingerprints, so a fingerprint cannot
+//!   be brute-forced offline by whoever reads the database.
+//!
+//! The keyring comes from one secret (`BYOK_KEYRING`), a JSON document:
+//! `{"primary": "k1", "keys": {"k1": "<base64 32 bytes>"}, "fingerprint_key": "<base64 32 bytes>"}`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use rand_core::CryptoRngCore;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use crate::ids::{ProviderKey, TenantId};
+use crate::mask::{Fingerprint, Mask};
+
+const FORMAT: &str = "v1";
+const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+const KEY_LEN: usize = 32;
+
+/// The row and field a secret belongs to. Sealing and opening must name the same binding.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding<'a> {
+    pub tenant: &'a TenantId,
+    pub provider: &'a ProviderKey,
+    pub field: &'a str,
+}
+
+impl Binding<'_> {
+    /// `"byok/v1" ‖ len ‖ tenant ‖ len ‖ provider ‖ len ‖ field`, lengths as u16 big-endian.
+    fn encode(&self, purpose: &[u8]) -> Vec<u8> {
+        let parts: [&[u8]; 3] = [
+            self.tenant.as_str().as_bytes(),
+            self.provider.as_str().as_bytes(),
+            self.field.as_bytes(),
+        ];
+        let mut out = Vec::with_capacity(
+            purpose.len() + 3 * 2 + parts.iter().map(|p| p.len()).sum::<usize>(),
+        );
+        out.extend_from_slice(purpose);
+        for part in parts {
+            // Tenant and provider ids are at most 64 bytes; field names are short. Saturate
+            // rather than wrap so an absurd field name still encodes unambiguously enough.
+            let len = u16::try_from(part.len()).unwrap_or(u16::MAX);
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(part);
+        }
+        out
+    }
+}
+
+/// A key's name inside the keyring: 1-32 characters of `A-Z a-z 0-9 _ - .`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct KeyId(String);
+
+impl KeyId {
+    pub fn parse(s: &str) -> Result<Self, KeyringError> {
+        let ok = !s.is_empty()
+            && s.len() <= 32
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(KeyringError::Config(
+                "a key id must be 1-32 characters of A-Z, a-z, 0-9, '_', '-', '.'".to_owned(),
+            ))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for KeyId {
+    type Error = KeyringError;
+    fn try_from(s: String) -> Result<Self, KeyringError> {
+        Self::parse(&s)
+    }
+}
+impl From<KeyId> for String {
+    fn from(id: KeyId) -> String {
+        id.0
+    }
+}
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Errors never contain key material or plaintext.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyringError {
+    #[error("keyring configuration is invalid: {0}")]
+    Config(String),
+    #[error("stored secret is malformed: {0}")]
+    Malformed(&'static str),
+    #[error("stored secret was sealed with key '{0}', which this keyring does not hold")]
+    UnknownKey(KeyId),
+    #[error(
+        "stored secret does not open with key '{0}' for this tenant, provider and field: \
+         it was altered, moved from another row, or the keyring is wrong"
+    )]
+    Unauthentic(KeyId),
+    #[error("no randomness available for a nonce")]
+    Randomness,
+}
+
+/// A sealed secret as stored: which key sealed it, and `nonce ‖ ciphertext ‖ tag`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sealed {
+    key_id: KeyId,
+    blob: Vec<u8>,
+}
+
+impl Sealed {
+    pub fn key_id(&self) -> &KeyId {
+        &self.key_id
+    }
+}
+
+impl fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sealed")
+            .field("key_id", &self.key_id)
+            .field("len", &self.blob.len())
+            .finish()
+    }
+}
+
+impl fmt::Display for Sealed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{FORMAT}:{}:{}",
+            self.key_id,
+            URL_SAFE_NO_PAD.encode(&self.blob)
+        )
+    }
+}
+
+impl FromStr for Sealed {
+    type Err = KeyringError;
+    fn from_str(s: &str) -> Result<Self, KeyringError> {
+        let mut parts = s.splitn(3, ':');
+        let (Some(version), Some(kid), Some(body)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(KeyringError::Malformed("expected v1:<key id>:<data>"));
+        };
+        if version != FORMAT {
+            return Err(KeyringError::Malformed("unknown format version"));
+        }
+        let key_id = KeyId::parse(kid).map_err(|_| KeyringError::Malformed("bad key id"))?;
+        let blob = URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| KeyringError::Malformed("data is not base64url"))?;
+        if blob.len() < NONCE_LEN + TAG_LEN {
+            return Err(KeyringError::Malformed("data is too short"));
+        }
+        Ok(Self { key_id, blob })
+    }
+}
+
+/// The JSON document of the `BYOK_KEYRING` secret.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyringDocument {
+    pub primary: KeyId,
+    pub keys: BTreeMap<KeyId, String>,
+    pub fingerprint_key: String,
+}
+
+impl KeyringDocument {
+    /// A new document with one fresh primary key and a fresh fingerprint key.
+    pub fn generate(id: KeyId, rng: &mut impl CryptoRngCore) -> Result<Self, KeyringError> {
+        let mut doc = Self {
+            primary: id.clone(),
+            keys: BTreeMap::new(),
+            fingerprint_key: random_b64(rng)?,
+        };
+        doc.keys.insert(id, random_b64(rng)?);
+        Ok(doc)
+    }
+
+    /// Adds a fresh key and makes it primary; older keys stay to open old values.
+    pub fn rotate(&mut self, id: KeyId, rng: &mut impl CryptoRngCore) -> Result<(), KeyringError> {
+        if self.keys.contains_key(&id) {
+            return Err(KeyringError::Config(format!(
+                "key id '{id}' is already used"
+            )));
+        }
+        self.keys.insert(id.clone(), random_b64(rng)?);
+        self.primary = id;
+        Ok(())
+    }
+
+    pub fn to_json(&self) -> Zeroizing<String> {
+        // Serialising a struct of strings and maps cannot fail.
+        Zeroizing::new(serde_json::to_string(self).unwrap_or_default())
+    }
+}
+
+impl Drop for KeyringDocument {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.fingerprint_key.zeroize();
+        for v in self.keys.values_mut() {
+            v.zeroize();
+        }
+    }
+}
+
+fn random_b64(rng: &mut impl CryptoRngCore) -> Result<String, KeyringError> {
+    let mut k = Zeroizing::new([0u8; KEY_LEN]);
+    rng.try_fill_bytes(k.as_mut())
+        .map_err(|_| KeyringError::Randomness)?;
+    Ok(STANDARD.encode(k.as_ref()))
+}
+
+fn decode_key(what: &str, b64: &str) -> Result<Zeroizing<[u8; KEY_LEN]>, KeyringError> {
+    let bytes = Zeroizing::new(
+        STANDARD
+            .decode(b64.trim())
+            .map_err(|_| KeyringError::Config(format!("{what} is not base64")))?,
+    );
+    let mut out = Zeroizing::new([0u8; KEY_LEN]);
+    if bytes.len() != KEY_LEN {
+        return Err(KeyringError::Config(format!(
+            "{what} must be {KEY_LEN} bytes (got {})",
+            bytes.len()
+        )));
+    }
+    out.copy_from_slice(&bytes);
+    Ok(out)
+}
+
+/// The loaded keyring. Its `Debug` shows key ids only.
+pub struct Keyring {
+    primary: KeyId,
+    ciphers: BTreeMap<KeyId, Aes256Gcm>,
+    fingerprint_key: Zeroizing<[u8; KEY_LEN]>,
+}
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keyring")
+            .field("primary", &self.primary)
+            .field("keys", &self.ciphers.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Keyring {
+    /// Loads the `BYOK_KEYRING` document. Fails loudly on anything short of a usable keyring.
+    pub fn from_json(json: &str) -> Result<Self, KeyringError> {
+        let doc: KeyringDocument = serde_json::from_str(json).map_err(|e| {
+            // serde's message may quote input; keep only its category and position.
+            KeyringError::Config(format!(
+                "not a keyring document ({:?} error at line {} column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            ))
+        })?;
+        Self::from_document(&doc)
+    }
+
+    pub fn from_document(doc: &KeyringDocument) -> Result<Self, KeyringError> {
+        if !doc.keys.contains_key(&doc.primary) {
+            return Err(KeyringError::Config(format!(
+                "primary key '{}' is not among the keys",
+                doc.primary
+            )));
+        }
+        let mut ciphers = BTreeMap::new();
+        for (id, b64) in &doc.keys {
+            let key = decode_key(&format!("key '{id}'"), b64)?;
+            ciphers.insert(id.clone(), Aes256Gcm::new(key.as_ref().into()));
+        }
+        Ok(Self {
+            primary: doc.primary.clone(),
+            ciphers,
+            fingerprint_key: decode_key("fingerprint_key", &doc.fingerprint_key)?,
+        })
+    }
+
+    pub fn primary(&self) -> &KeyId {
+        &self.primary
+    }
+
+    /// Seals `plaintext` for `binding` with the primary key and a fresh random nonce.
+    pub fn seal(
+        &self,
+        binding: Binding<'_>,
+        plaintext: &SecretString,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Sealed, KeyringError> {
+        let cipher = self
+            .ciphers
+            .get(&self.primary)
+            .ok_or_else(|| KeyringError::UnknownKey(self.primary.clone()))?;
+        let mut nonce = [0u8; NONCE_LEN];
+        rng.try_fill_bytes(&mut nonce)
+            .map_err(|_| KeyringError::Randomness)?;
+        let aad = binding.encode(b"byok/v1/seal");
+        let ciphertext = cipher
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext.expose_secret().as_bytes(),
+                    aad: &aad,
+                },
+            )
+            // AES-GCM encryption fails only for messages beyond 64 GiB.
+            .map_err(|_| KeyringError::Malformed("plaintext too long"))?;
+        let mut blob = Vec::with_capacity(NONCE_LEN + ciphertext.len());
+        blob.extend_from_slice(&nonce);
+        blob.extend_from_slice(&ciphertext);
+        Ok(Sealed {
+            key_id: self.primary.clone(),
+            blob,
+        })
+    }
+
+    /// Opens a sealed value; fails if it was sealed for another binding, altered, or sealed
+    /// with a key this keyring does not hold.
+    pub fn open(
+        &self,
+        binding: Binding<'_>,
+        sealed: &Sealed,
+    ) -> Result<SecretString, KeyringError> {
+        let cipher = self
+            .ciphers
+            .get(&sealed.key_id)
+            .ok_or_else(|| KeyringError::UnknownKey(sealed.key_id.clone()))?;
+        let (nonce, ciphertext) = sealed.blob.split_at(NONCE_LEN);
+        let aad = binding.encode(b"byok/v1/seal");
+        let plain = Zeroizing::new(
+            cipher
+                .decrypt(
+                    Nonce::from_slice(nonce),
+                    Payload {
+                        msg: ciphertext,
+                        aad: &aad,
+                    },
+                )
+                .map_err(|_| KeyringError::Unauthentic(sealed.key_id.clone()))?,
+        );
+        let text = std::str::from_utf8(&plain)
+            .map_err(|_| KeyringError::Malformed("plaintext is not UTF-8"))?;
+        Ok(SecretString::from(text))
+    }
+
+    /// Re-seals a value under the primary key if another key sealed it (rotation).
+    /// `Ok(None)` means it is already sealed with the primary key.
+    pub fn reseal(
+        &self,
+        binding: Binding<'_>,
+        sealed: &Sealed,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Option<Sealed>, KeyringError> {
+        if sealed.key_id == self.primary {
+            // Still check it opens: a rotation pass doubles as an integrity check.
+            self.open(binding, sealed)?;
+            return Ok(None);
+        }
+        let plain = self.open(binding, sealed)?;
+        self.seal(binding, &plain, rng).map(Some)
+    }
+
+    /// A keyed fingerprint of a secret for this binding: stable for the same key in the same
+    /// row, useless to anyone without the keyring.
+    pub fn fingerprint(&self, binding: Binding<'_>, secret: &SecretString) -> Fingerprint {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.fingerprint_key.as_ref())
+            .expect("HMAC accepts any key length");
+        mac.update(&binding.encode(b"byok/v1/fingerprint"));
+        mac.update(secret.expose_secret().as_bytes());
+        Fingerprint::from_digest(&mac.finalize().into_bytes())
+    }
+
+    /// The mask to show for a secret in this binding.
+    pub fn mask(&self, binding: Binding<'_>, secret: &SecretString) -> Mask {
+        Mask::new(secret, self.fingerprint(binding, secret))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_core::OsRng;
+
+    fn ids() -> (TenantId, TenantId, ProviderKey, ProviderKey) {
+        (
+            TenantId::parse("tenant-a").expect("id"),
+            TenantId::parse("tenant-b").expect("id"),
+            ProviderKey::parse("anthropic").expect("id"),
+            ProviderKey::parse("openai").expect("id"),
+        )
+    }
+
+    fn keyring(id: &str) -> (Keyring, KeyringDocument) {
+        let doc =
+            KeyringDocument::generate(KeyId::parse(id).expect("id"), &mut OsRng).expect("generate");
+        (Keyring::from_document(&doc).expect("load"), doc)
+    }
+
+    fn secret() -> SecretString {
+        SecretString::from("sk-test-0123456789abcdefghijklmnop")
+    }
+
+    #[test]
+    fn round_trip() {
+        let (ring, _) = keyring("k1");
+        let (ta, _, pa, _) = ids();
+        let b = Binding {
+            tenant: &ta,
+            provider: &pa,
+            field: "key",
+        };
+        let sealed = ring.seal(b, &secret(), &mut OsRng).expect("seal");
+        let stored = sealed.to_string();
+        assert!(stored.starts_with("v1:k1:"), "{stored}");
+        assert!(!stored.contains("sk-test"));
+        let parsed: Sealed = stored.parse().expect("parse");
+        let opened = ring.open(b, &parsed).expect("open");
+        assert_eq!(opened.expose_secret(), secret().expose_secret());
+    }
+
+    #[test]
+    fn nonces_are_fresh_per_seal() {
+        let (ring, _) = keyring("k1");
+        let (ta, _, pa, _) = ids();
+        let b = Binding {
+            tenant: &ta,
+            provider: &pa,
+            field: "key",
+        };
+        let one = ring.seal(b, &secret(), &mut OsRng).expect("seal");
+        let two = ring.seal(b, &secret(), &mut OsRng).expect("seal");
+        assert_ne!(one.blob[..NONCE_LEN], two.blob[..NONCE_LEN]);
+        assert_ne!(one.to_string(), two.to_string());
+    }
+
+    #[test]
+    fn tampering_is_detected() {
+        let (ring, _) = keyring("k1");
+        let (ta, _, pa, _) = ids();
+        let b = Binding {
+            tenant: &ta,
+            provider: &pa,
+            field: "key",
+        };
+        let sealed = ring.seal(b, &secret(), &mut OsRng).expect("seal");
+        for i in 0..sealed.blob.len() {
+            let mut bad = sealed.clone();
+            bad.blob[i] ^= 0x01;
+            assert_eq!(
+                ring.open(b, &bad).map(|_| ()),
+                Err(KeyringError::Unauthentic(KeyId::parse("k1").expect("id"))),
+                "flipping byte {i} must be detected"
+            );
+        }
+        let mut truncated = sealed.to_string();
+        truncated.truncate(10);
+        assert!(matches!(
+            truncated.parse::<Sealed>(),
+            Err(KeyringError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn a_ciphertext_moved_to_another_row_does_not_open() {
+        let (ring, _) = keyring("k1");
+        let (ta, tb, pa, pb) = ids();
+        let sealed = ring
+            .seal(
+                Binding {
+                    tenant: &ta,
+                    provider: &pa,
+                    field: "key",
+                },
+                &secret(),
+                &mut OsRng,
+            )
+            .expect("seal");
+        for (tenant, provider, field) in [
+            (&tb, &pa, "key"),
+            (&ta, &pb, "key"),
+            (&ta, &pa, "auth_token"),
+        ] {
+            let err = ring
+                .open(
+                    Binding {
+                        tenant,
+                        provider,
+                        field,
+                    },
+                    &sealed,
+                )
+                .map(|_| ())
+                .expect_err("moved ciphertext must not open");
+            assert!(matches!(err, KeyringError::Unauthentic(_)));
+        }
+    }
+
+    #[test]
+    fn bindings_encode_unambiguously() {
+        let (ta, _, pa, _) = ids();
+        let t2 = TenantId::parse("tenant-ab").expect("id");
+        let one = Binding {
+            tenant: &ta,
+            provider: &pa,
+            field: "bkey",
+        }
+        .encode(b"p");
+        let two = Binding {
+            tenant: &t2,
+            provider: &pa,
+            field: "key",
+        }
+        .encode(b"p");
+        assert_ne!(one, two);
+    }
+
+    #[test]
+    fn rotation_keeps_old_values_readable_and_reseals_them() {
+        let (ta, _, pa, _) = ids();
+        let b = Binding {
+            tenant: &ta,
+            provider: &pa,
+            field: "key",
+        };
+        let (old_ring, mut doc) = keyring("k1");
+        let old = old_ring.seal(b, &secret(), &mut OsRng).expect("seal");
+
+        doc.rotate(KeyId::parse("k2").expect("id"), &mut OsRng)
+            .expect("rotate");
+        let ring = Keyring::from_document(&doc).expect("load");
+        assert_eq!(ring.primary().as_str(), "k2");
+        assert_eq!(
+            ring.open(b, &old).expect("old opens").expose_secret(),
+            secret().expose_secret()
+        );
+
+        let fresh = ring.seal(b, &secret(), &mut OsRng).expect("seal");
+        assert_eq!(fresh.key_id().as_str(), "k2");
+        let moved = ring
+            .reseal(b, &old, &mut OsRng)
+            .expect("reseal")
+            .expect("needed");
+        assert_eq!(moved.key_id().as_str(), "k2");
+        assert_eq!(
+            ring.open(b, &moved).expect("opens").expose_secret(),
+            secret().expose_secret()
+        );
+        assert_eq!(ring.reseal(b, &moved, &mut OsRng).expect("reseal"), None);
+        // The old keyring cannot read what the new primary sealed.
+        assert_eq!(
+            old_ring.open(b, &moved).map(|_| ()),
+            Err(KeyringError::UnknownKey(KeyId::parse("k2").expect("id")))
+        );
+    }
+
+    #[test]
+    fn a_wrong_keyring_fails_loudly() {
+        let (ta, _, pa, _) = ids();
+        let b = Binding {
+            tenant: &ta,
+            provider: &pa,
+            field: "key",
+        };
+        let (ring, _) = keyring("k1");
+        let (other, _) = keyring("k1"); // same id, different bytes
+        let sealed = ring.seal(b, &secret(), &mut OsRng).expect("seal");
+        let err = other
+            .open(b, &sealed)
+            .map(|_| ())
+            .expect_err("wrong keyring");
+        assert!(err.to_string().contains("keyring is wrong"), "{err}");
+    }
+
+    #[test]
+    fn bad_keyring_documents_are_refused_without_echoing_them() {
+        let short = STANDARD.encode([7u8; 16]);
+        let good = STANDARD.encode([7u8; 32]);
+        let cases = [
+            ("not json at all", "not a keyring document"),
+            (
+                r#"{"primary":"k2","keys":{"k1":"AAAA"},"fingerprint_key":"AAAA"}"#,
+                "primary key 'k2' is not among",
+            ),
+            (
+                &format!(
+                    r#"{{"primary":"k1","keys":{{"k1":"{short}"}},"fingerprint_key":"{good}"}}"#
+                ),
+                "must be 32 bytes",
+            ),
+            (
+                &format!(r#"{{"primary":"k1","keys":{{"k1":"{good}"}},"fingerprint_key":"%%%"}}"#),
+                "fingerprint_key is not base64",
+            ),
+            (
+                &format!(r#"{{"primary":"k:1","keys":{{}},"fingerprint_key":"{good}"}}"#),
+                "not a keyring document",
+            ),
+        ];
+        for (doc, want) in cases {
+            let err = Keyring::from_json(doc).expect_err("refused").to_string();
+            assert!(err.contains(want), "{doc}: {err}");
+            assert!(
+                !err.contains(&good) && !err.contains(&short),
+                "error echoes key material: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_output_shows_no_key_material() {
+        let (ring, doc) = keyring("k1");
+        let shown = format!("{ring:?}");
+        assert!(shown.contains("k1"));
+        for key in doc.keys.values().chain([&doc.fingerprint_key]) {
+            assert!(!shown.contains(key.as_str()));
+        }
+    }
+
+    #[test]
+    fn fingerprints_are_keyed_and_bound() {
+        let (ta, tb, pa, _) = ids();
+        let (ring, _) = keyring("k1");
+        let (other, _) = keyring("k1");
+        let a = Binding {
+            tenant: &ta,
+            provider: &pa,
+            field: "key",
+        };
+        let b = Binding {
+            tenant: &tb,
+            provider: &pa,
+            field: "key",
+        };
+        assert_eq!(
+            ring.fingerprint(a, &secret()),
+            ring.fingerprint(a, &secret())
+        );
+        assert_ne!(
+            ring.fingerprint(a, &secret()),
+            ring.fingerprint(b, &secret())
+        );
+        assert_ne!(
+            ring.fingerprint(a, &secret()),
+            other.fingerprint(a, &secret())
+        );
+        assert_ne!(
+            ring.fingerprint(a, &secret()),
+            ring.fingerprint(a, &SecretString::from("sk-test-something-else-entirely"))
+        );
+    }
+}

@@ -1,0 +1,26 @@
+//! The BYOK domain, with no I/O.
+//!
+//! Everything here is plain data and pure functions: storage, the clock, randomness and HTTP
+//! reach this crate only as values or through small traits (`rand_core::CryptoRngCore` for
+//! nonces). That is what lets the same logic run inside the Cloudflare Worker (wasm32), in the
+//! `byok` CLI and in `cargo test`.
+//!
+//! - [`ids`]: validated identifiers (provider keys, tenant ids).
+//! - [`catalog`]: provider catalog entries and their validation.
+//! - [`credential`]: a tenant's credential checked against its catalog entry.
+//! - [`status`]: the integration status state machine and test verdicts.
+//! - [`mask`]: what a user may see of a stored key, and "unchanged" form values.
+//! - [`keyring`]: AES-256-GCM envelope for stored credentials, with key rotation.
+//! - [`resolve`]: which key answers `getAiConfig` (tenant, platform, or none).
+//! - [`api`]: request, response and problem+json types shared by the Worker and the CLI.
+
+pub mod api;
+pub mod catalog;
+pub mod credential;
+pub mod ids;
+pub mod keyring;
+pub mod mask;
+pub mod resolve;
+pub mod status;
+
+pub use secrecy::{ExposeSecret, SecretString};
