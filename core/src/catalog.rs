@@ -74,6 +74,10 @@ pub struct CredentialField {
     pub hint: Option<String>,
     /// Secret fields are encrypted at rest and only ever shown masked.
     pub secret: bool,
+    /// Optional fields may be left out (Twilio's API key SID, used only with an API key).
+    /// The first secret field, the main key, is always required.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub required: bool,
     /// A paste area instead of a one-line input (service-account JSON).
     #[serde(default, skip_serializing_if = "is_false")]
     pub multiline: bool,
@@ -85,6 +89,14 @@ pub struct CredentialField {
 
 fn is_false(b: &bool) -> bool {
     !*b
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The name the primary secret has when an entry declares no credential fields.
@@ -334,6 +346,7 @@ impl CatalogEntry {
                 label: self.spec.credential_label.clone(),
                 hint: self.spec.credential_hint.clone(),
                 secret: true,
+                required: true,
                 multiline: self.spec.auth_type == AuthType::ServiceAccount,
                 pattern: None,
             }]
@@ -489,12 +502,18 @@ impl Validator {
                 }
             }
         }
-        if !fields.iter().any(|f| f.secret) {
-            self.push(
+        match fields.iter().position(|f| f.secret) {
+            None => self.push(
                 "credential_fields",
                 Rule::NeedsSecretField,
                 "must include at least one secret field",
-            );
+            ),
+            Some(i) if !fields[i].required => self.push(
+                &format!("credential_fields[{i}].required"),
+                Rule::NeedsSecretField,
+                "the first secret field is the main key and must be required",
+            ),
+            Some(_) => {}
         }
     }
 
@@ -640,6 +659,20 @@ mod tests {
         assert!(err
             .to_string()
             .contains("help_url: must be an absolute https:// URL"));
+    }
+
+    #[test]
+    fn the_main_key_cannot_be_optional() {
+        let mut v = minimal();
+        v["credential_fields"] = json!([
+            {"name": "account_sid", "label": "Account SID", "secret": false, "required": false},
+            {"name": "token", "label": "Token", "secret": true, "required": false}
+        ]);
+        let err = entry(v).expect_err("invalid");
+        assert_eq!(
+            rules(&err),
+            [("credential_fields[1].required".to_owned(), Rule::NeedsSecretField)]
+        );
     }
 
     #[test]

@@ -61,7 +61,10 @@ impl Credential {
                 fields.remove(&field.name)
             };
             let Some(raw) = raw else {
-                return Err(CredentialError::Missing { label: field.label });
+                if field.required {
+                    return Err(CredentialError::Missing { label: field.label });
+                }
+                continue;
             };
             let value = clean(&field, raw)?;
             if let Some(w) = format_warning(&field, &value) {
@@ -69,6 +72,10 @@ impl Credential {
             }
             values.push((field, value));
         }
+        // Optional fields left out are not in `values`: find the main key again. It is the
+        // first secret field and always required, so it is there.
+        let present: Vec<CredentialField> = values.iter().map(|(f, _)| f.clone()).collect();
+        let primary = primary_index(&present);
         Ok((Self { values, primary }, warnings))
     }
 
@@ -203,6 +210,32 @@ mod tests {
             Some(sid)
         );
         assert!(!format!("{cred:?}").contains(token));
+    }
+
+    #[test]
+    fn optional_fields_may_be_left_out() {
+        let spec = serde_json::from_value(json!({
+            "name": "Twilio",
+            "description": "SMS",
+            "auth_type": "key-pair",
+            "credential_label": "Auth Token",
+            "help_url": "https://console.twilio.com/",
+            "credential_fields": [
+                {"name": "account_sid", "label": "Account SID", "secret": false},
+                {"name": "api_key_sid", "label": "API key SID", "secret": false, "required": false},
+                {"name": "auth_token", "label": "Auth Token", "secret": true}
+            ]
+        }))
+        .expect("spec");
+        let e = CatalogEntry::new(ProviderKey::parse("twilio").expect("key"), spec).expect("valid");
+        let (cred, _) = Credential::check(
+            &e,
+            s("token-value"),
+            BTreeMap::from([("account_sid".to_owned(), s("AC1"))]),
+        )
+        .expect("accepted without the optional field");
+        assert_eq!(cred.primary().expose_secret(), "token-value");
+        assert!(cred.get("api_key_sid").is_none());
     }
 
     #[test]

@@ -1,0 +1,160 @@
+//! Every seeded catalog entry in `seeds/` validates, and its logo is a safe, original SVG.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use byok_core::catalog::CatalogEntry;
+use byok_core::credential::Credential;
+use byok_core::ids::ProviderKey;
+use byok_core::SecretString;
+
+const LOGO_MAX_BYTES: usize = 8 * 1024;
+
+fn seeds_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../seeds")
+}
+
+fn load_all() -> BTreeMap<String, CatalogEntry> {
+    let mut out = BTreeMap::new();
+    for dir in fs::read_dir(seeds_dir()).expect("seeds/ exists") {
+        let dir = dir.expect("entry").path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("utf-8 name")
+            .to_owned();
+        let key = ProviderKey::parse(&name).unwrap_or_else(|e| panic!("seeds/{name}: {e}"));
+        let json = fs::read_to_string(dir.join("entry.json")).expect("entry.json");
+        let entry =
+            CatalogEntry::from_json(key, &json).unwrap_or_else(|e| panic!("seeds/{name}: {e}"));
+        out.insert(name, entry);
+    }
+    out
+}
+
+#[test]
+fn the_seven_providers_are_seeded_and_valid() {
+    let seeds = load_all();
+    let got: Vec<(&str, &str, &str)> = seeds
+        .values()
+        .map(|e| (e.key().as_str(), e.spec().name.as_str(), e.category_label()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("anthropic", "Anthropic", "AI"),
+            ("google-calendar", "Google Calendar", "Calendar"),
+            ("meta-ads", "Meta Ads", "Advertising"),
+            ("openai", "OpenAI", "AI"),
+            ("sendgrid", "SendGrid", "Other"),
+            ("stripe", "Stripe", "Payments"),
+            ("twilio", "Twilio", "Messaging"),
+        ]
+    );
+    for e in seeds.values() {
+        let steps = e.spec().help_instructions.steps();
+        assert!(steps.len() >= 3, "{}: step-by-step help", e.key());
+        assert!(e.spec().help_url.starts_with("https://"), "{}", e.key());
+        assert!(e.spec().credential_hint.is_some(), "{}: a hint", e.key());
+    }
+}
+
+#[test]
+fn only_ai_providers_fall_back_to_the_platform_key() {
+    for e in load_all().values() {
+        let ai = e.spec().category.as_deref() == Some("AI");
+        assert_eq!(e.spec().platform_fallback, ai, "{}", e.key());
+    }
+}
+
+/// Realistic-looking fake credentials (not real keys) pass each seed's pattern without a
+/// warning, and a value pasted into the wrong provider gets one.
+#[test]
+fn seed_patterns_accept_typical_keys_and_warn_on_others() {
+    let seeds = load_all();
+    let hex32 = "0123456789abcdef0123456789abcdef";
+    let typical: [(&str, String, Vec<(&str, String)>); 7] = [
+        (
+            "anthropic",
+            format!("sk-ant-fake00-{}", "A".repeat(40)),
+            vec![],
+        ),
+        ("openai", format!("sk-proj-{}", "b".repeat(48)), vec![]),
+        ("stripe", format!("rk_test_{}", "C".repeat(24)), vec![]),
+        (
+            "twilio",
+            hex32.to_owned(),
+            vec![("account_sid", format!("AC{hex32}"))],
+        ),
+        (
+            "sendgrid",
+            format!("SG.{}.{}", "d".repeat(22), "e".repeat(43)),
+            vec![],
+        ),
+        (
+            "google-calendar",
+            "{\n  \"type\": \"service_account\",\n  \"project_id\": \"demo\"\n}".to_owned(),
+            vec![],
+        ),
+        (
+            "meta-ads",
+            format!("EAA{}", "f".repeat(60)),
+            vec![("ad_account_id", "act_1234567890".to_owned())],
+        ),
+    ];
+    for (key, secret, fields) in typical {
+        let entry = &seeds[key];
+        let fields: BTreeMap<String, SecretString> = fields
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), SecretString::from(v)))
+            .collect();
+        let (_, warnings) = Credential::check(entry, SecretString::from(secret), fields.clone())
+            .unwrap_or_else(|e| panic!("{key}: {e}"));
+        assert!(warnings.is_empty(), "{key}: {warnings:?}");
+
+        let (_, warnings) =
+            Credential::check(entry, SecretString::from("pasted-the-wrong-thing"), fields)
+                .unwrap_or_else(|e| panic!("{key}: {e}"));
+        assert_eq!(warnings.len(), 1, "{key}: a wrong-looking key warns");
+    }
+}
+
+#[test]
+fn logos_are_small_safe_svgs() {
+    for name in load_all().keys() {
+        let path = seeds_dir().join(name).join("logo.svg");
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(text.len() <= LOGO_MAX_BYTES, "{name}: logo too large");
+        let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "svg", "{name}");
+        assert_eq!(
+            root.tag_name().namespace(),
+            Some("http://www.w3.org/2000/svg"),
+            "{name}"
+        );
+        for node in doc.descendants().filter(|n| n.is_element()) {
+            let tag = node.tag_name().name();
+            assert!(
+                !matches!(tag, "script" | "foreignObject" | "image" | "use" | "a"),
+                "{name}: <{tag}> is not allowed in a logo"
+            );
+            for attr in node.attributes() {
+                assert!(
+                    !attr.name().starts_with("on"),
+                    "{name}: event handler {}",
+                    attr.name()
+                );
+                assert!(!attr.name().ends_with("href"), "{name}: no links in a logo");
+            }
+        }
+        assert!(
+            doc.descendants().any(|n| n.tag_name().name() == "title"),
+            "{name}: a <title> for screen readers"
+        );
+    }
+}
