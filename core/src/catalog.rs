@@ -671,7 +671,10 @@ mod tests {
         let err = entry(v).expect_err("invalid");
         assert_eq!(
             rules(&err),
-            [("credential_fields[1].required".to_owned(), Rule::NeedsSecretField)]
+            [(
+                "credential_fields[1].required".to_owned(),
+                Rule::NeedsSecretField
+            )]
         );
     }
 

