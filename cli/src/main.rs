@@ -1,0 +1,309 @@
+//! `byok`: the command line for plugin authors and platform admins.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context as _, Result};
+use byok_core::catalog::{CatalogEntry, EgressRule, Scheme};
+use byok_core::ids::ProviderKey;
+use byok_plugin_host::egress_reqwest::ReqwestEgress;
+use byok_plugin_host::{Backend, Limits, PluginEngine, RunInput};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "byok",
+    version,
+    about = "BYOK integrations: plugin and admin tools"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Top,
+}
+
+#[derive(Subcommand)]
+enum Top {
+    /// Build, check and run connection-test plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Build plugin crates into components that import nothing
+    /// (wasm32-unknown-unknown, then wrapped as a component).
+    Build {
+        /// Plugin crate folders, e.g. plugins/anthropic.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where to write the components (default: $CARGO_TARGET_DIR/plugins).
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+    },
+    /// Check that a file is a plugin this host runs: a component of a supported contract that
+    /// imports nothing.
+    Check { file: PathBuf },
+    /// Run a plugin's connection test for real, printing each request (without the secret).
+    Run {
+        file: PathBuf,
+        /// The catalog entry folder, e.g. seeds/anthropic.
+        #[arg(long)]
+        entry: PathBuf,
+        /// The environment variable holding the secret (never pass a secret as an argument).
+        #[arg(long)]
+        secret_env: String,
+        /// Another credential field, from an environment variable: NAME=ENV_VAR.
+        #[arg(long = "field-env", value_name = "NAME=ENV_VAR")]
+        fields: Vec<String>,
+        /// Override a config value: KEY=VALUE (e.g. base_url=http://127.0.0.1:9000).
+        #[arg(long = "config", value_name = "KEY=VALUE")]
+        config: Vec<String>,
+        /// Also allow this origin (e.g. http://127.0.0.1:9000), for local fakes.
+        #[arg(long = "allow", value_name = "ORIGIN")]
+        allow: Vec<String>,
+        /// Run on Pulley, the interpreter used inside the Worker, instead of Cranelift.
+        #[arg(long)]
+        pulley: bool,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Top::Plugin(PluginCommand::Build { dirs, out_dir }) => build(&dirs, out_dir),
+        Top::Plugin(PluginCommand::Check { file }) => check(&file),
+        Top::Plugin(PluginCommand::Run {
+            file,
+            entry,
+            secret_env,
+            fields,
+            config,
+            allow,
+            pulley,
+        }) => run(&file, &entry, &secret_env, &fields, &config, &allow, pulley),
+    }
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"))
+}
+
+fn build(dirs: &[PathBuf], out_dir: Option<PathBuf>) -> Result<()> {
+    let out_dir = out_dir.unwrap_or_else(|| target_dir().join("plugins"));
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let engine = PluginEngine::new(Backend::Cranelift, Limits::default())?;
+    for dir in dirs {
+        let module = cargo_build_wasm(dir)?;
+        let bytes =
+            std::fs::read(&module).with_context(|| format!("reading {}", module.display()))?;
+        let component = wit_component::ComponentEncoder::default()
+            .module(&bytes)
+            .context("reading the module's component type (is the crate using byok-plugin-sdk's export_plugin!?)")?
+            .validate(true)
+            .encode()
+            .context("wrapping the module as a component")?;
+        let plugin = engine.load(&component).with_context(|| {
+            format!(
+                "{}: the built component is not a valid plugin",
+                dir.display()
+            )
+        })?;
+        let name = module
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("plugin")
+            .trim_start_matches("byok_plugin_")
+            .replace('_', "-");
+        let out = out_dir.join(format!("{name}.wasm"));
+        std::fs::write(&out, &component).with_context(|| format!("writing {}", out.display()))?;
+        println!(
+            "{}  {} bytes  contract {}  sha256 {}",
+            out.display(),
+            component.len(),
+            plugin.version().as_str(),
+            plugin.digest_hex()
+        );
+    }
+    Ok(())
+}
+
+/// Runs `cargo build --release --target wasm32-unknown-unknown` for one crate and returns
+/// the `.wasm` module it produced.
+fn cargo_build_wasm(dir: &Path) -> Result<PathBuf> {
+    let manifest = dir.join("Cargo.toml");
+    if !manifest.is_file() {
+        bail!("{} has no Cargo.toml", dir.display());
+    }
+    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "--target", "wasm32-unknown-unknown"])
+        .args([
+            "--message-format",
+            "json-render-diagnostics",
+            "--manifest-path",
+        ])
+        .arg(&manifest)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("running cargo")?;
+    if !output.status.success() {
+        bail!("cargo build failed for {}", dir.display());
+    }
+    let mut found = None;
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let is_cdylib = msg["reason"] == "compiler-artifact"
+            && msg["manifest_path"].as_str().map(Path::new)
+                == Some(&std::fs::canonicalize(&manifest)?)
+            && msg["target"]["kind"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "cdylib"));
+        if is_cdylib {
+            found = msg["filenames"]
+                .as_array()
+                .and_then(|f| {
+                    f.iter()
+                        .filter_map(|f| f.as_str())
+                        .find(|f| f.ends_with(".wasm"))
+                })
+                .map(PathBuf::from);
+        }
+    }
+    found.with_context(|| {
+        format!(
+            "{}: no cdylib .wasm was built (crate-type = [\"cdylib\"]?)",
+            dir.display()
+        )
+    })
+}
+
+fn check(file: &Path) -> Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let engine = PluginEngine::new(Backend::Cranelift, Limits::default())?;
+    let plugin = engine
+        .load(&bytes)
+        .with_context(|| format!("{} is not a plugin this host runs", file.display()))?;
+    println!(
+        "ok: {}  {} bytes  contract {}  imports none  sha256 {}",
+        file.display(),
+        plugin.size(),
+        plugin.version().as_str(),
+        plugin.digest_hex()
+    );
+    Ok(())
+}
+
+fn env_value(var: &str) -> Result<String> {
+    std::env::var(var).with_context(|| format!("environment variable {var} is not set"))
+}
+
+fn run(
+    file: &Path,
+    entry_dir: &Path,
+    secret_env: &str,
+    field_envs: &[String],
+    overrides: &[String],
+    allow: &[String],
+    pulley: bool,
+) -> Result<()> {
+    let key_name = entry_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("the entry folder has no name")?;
+    let key = ProviderKey::parse(key_name)?;
+    let json = std::fs::read_to_string(entry_dir.join("entry.json"))
+        .with_context(|| format!("reading {}/entry.json", entry_dir.display()))?;
+    let entry = CatalogEntry::from_json(key, &json)?;
+
+    let mut config = entry
+        .spec()
+        .test_plugin
+        .as_ref()
+        .map(|p| p.config.clone())
+        .unwrap_or_else(|| serde_json::json!({}));
+    for o in overrides {
+        let (k, v) = o.split_once('=').context("--config takes KEY=VALUE")?;
+        config[k] = serde_json::Value::String(v.to_owned());
+    }
+    let mut egress = entry.spec().egress.clone();
+    for origin in allow {
+        let url = url_parts(origin)?;
+        egress.push(url);
+    }
+    let secret = env_value(secret_env)?;
+    let mut fields = Vec::new();
+    for f in field_envs {
+        let (name, var) = f
+            .split_once('=')
+            .context("--field-env takes NAME=ENV_VAR")?;
+        fields.push((name.to_owned(), env_value(var)?));
+    }
+
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let backend = if pulley {
+        Backend::Pulley
+    } else {
+        Backend::Cranelift
+    };
+    let engine = PluginEngine::new(backend, Limits::default())?;
+    let plugin = engine.load(&bytes)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let config_json = config.to_string();
+    let input = RunInput {
+        secret: &secret,
+        fields: &fields,
+        config_json: &config_json,
+        now_unix_seconds: now,
+        egress: &egress,
+    };
+    for warning in engine.format_check(&plugin, &input)? {
+        println!("format warning: {warning}");
+    }
+    let egress_impl = ReqwestEgress::new().map_err(anyhow::Error::msg)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(engine.run(&plugin, &input, &egress_impl));
+    for x in &report.exchanges {
+        match &x.result {
+            Ok(status) => println!("{} {} -> {status}", x.method, x.url),
+            Err(e) => println!("{} {} -> {e}", x.method, x.url),
+        }
+    }
+    match report.result {
+        Ok(o) => {
+            println!("verdict: {:?}", o.verdict);
+            println!("message: {}", o.message);
+            if let Some(label) = o.account_label {
+                println!("account: {label}");
+            }
+            for w in o.warnings {
+                println!("warning: {w}");
+            }
+        }
+        Err(e) => bail!("plugin fault: {e}"),
+    }
+    Ok(())
+}
+
+fn url_parts(origin: &str) -> Result<EgressRule> {
+    let (scheme, rest) = origin
+        .split_once("://")
+        .context("--allow takes scheme://host[:port]")?;
+    let scheme = match scheme {
+        "https" => Scheme::Https,
+        "http" => Scheme::Http,
+        other => bail!("unsupported scheme {other}"),
+    };
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h.to_owned(), Some(p.parse().context("bad port")?)),
+        None => (rest.to_owned(), None),
+    };
+    Ok(EgressRule { scheme, host, port })
+}

@@ -1,0 +1,31 @@
+//! Runs BYOK connection-test plugins: WebAssembly components of the `wit/v1` contract that
+//! import nothing, driven step by step under limits.
+//!
+//! One crate for both targets:
+//! - natively, Wasmtime with Cranelift (pooling allocator, `InstancePre` reuse) or Pulley
+//!   (the interpreter, to check plugins behave the same as in the Worker);
+//! - on `wasm32-unknown-unknown`, inside the Worker, Wasmtime's runtime with Pulley.
+//!
+//! - [`engine`]: the configured Wasmtime engine and its fingerprint.
+//! - [`load`]: validating uploaded bytes (component, contract version, no imports, size).
+//! - [`artifact`]: precompiled artifacts bound to (digest, engine) with an integrity check.
+//! - [`run`]: the step loop over an [`run::Egress`] adapter, with the allowlist and limits.
+//! - [`limits`]: the limits a run is held to.
+
+pub mod artifact;
+mod bindings;
+#[cfg(feature = "reqwest")]
+pub mod egress_reqwest;
+pub mod engine;
+pub mod limits;
+pub mod load;
+pub mod run;
+#[cfg(target_arch = "wasm32")]
+mod wasm32;
+
+pub use engine::{Backend, PluginEngine};
+pub use limits::Limits;
+pub use load::{ContractVersion, LoadError, LoadedPlugin};
+pub use run::{
+    Egress, EgressError, HttpRequest, HttpResponse, PluginOutcome, RunError, RunInput, RunReport,
+};

@@ -1,0 +1,32 @@
+//! The limits every run is held to. Breaking one ends the run with a named [`crate::RunError`].
+
+/// Per-run limits. The defaults fit every seeded plugin with a wide margin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// WebAssembly fuel (about one unit per instruction) for the whole run.
+    pub fuel: u64,
+    /// Linear memory per instance, in bytes.
+    pub memory_bytes: usize,
+    /// Requests a run may send.
+    pub steps: u32,
+    pub request_body_bytes: usize,
+    pub response_body_bytes: usize,
+    /// Wall time for the whole run, requests included, in milliseconds.
+    pub total_time_ms: u64,
+    /// Bytes of text a plugin may return in one step (URL, headers, message, warnings).
+    pub output_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            fuel: 400_000_000,
+            memory_bytes: 32 << 20,
+            steps: 8,
+            request_body_bytes: 64 << 10,
+            response_body_bytes: 1 << 20,
+            total_time_ms: 15_000,
+            output_bytes: 16 << 10,
+        }
+    }
+}

@@ -1,0 +1,486 @@
+//! The step loop: start the plugin, perform each request it asks for (through the caller's
+//! [`Egress`], within the entry's allowlist), resume it with the answer, until it is done or a
+//! limit ends the run. Nothing a plugin does can panic the host; every failure is a
+//! [`RunError`] and the next run starts from a fresh instance.
+
+use byok_core::catalog::EgressRule;
+use byok_core::status::Verdict;
+use wasmtime::{ResourceLimiter, Store, Trap};
+
+use crate::bindings::exports::byok::plugin::check as wit;
+use crate::engine::PluginEngine;
+use crate::load::LoadedPlugin;
+
+/// A request as the host sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    /// `GET`, `POST`...
+    pub method: &'static str,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Why an [`Egress`] got no response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EgressError {
+    Timeout,
+    /// DNS, TCP or TLS failure, in words for the user.
+    Connection(String),
+    /// The body grew past the limit the host passed; reading stopped there.
+    ResponseTooLarge,
+}
+
+/// The I/O a run needs: sending one request (never following redirects), and a clock.
+/// Natively this is reqwest; inside the Worker, its `fetch`.
+#[allow(async_fn_in_trait)]
+pub trait Egress {
+    async fn send(
+        &self,
+        request: HttpRequest,
+        timeout_ms: u64,
+        max_response_bytes: usize,
+    ) -> Result<HttpResponse, EgressError>;
+
+    /// Milliseconds on a monotonic (or at least non-decreasing) clock.
+    fn now_millis(&self) -> u64;
+}
+
+/// What a run is given.
+#[derive(Clone, Copy)]
+pub struct RunInput<'a> {
+    pub secret: &'a str,
+    pub fields: &'a [(String, String)],
+    /// The entry's `test_plugin.config` as JSON text.
+    pub config_json: &'a str,
+    pub now_unix_seconds: u64,
+    /// The entry's egress allowlist.
+    pub egress: &'a [EgressRule],
+}
+
+impl std::fmt::Debug for RunInput<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunInput")
+            .field("secret", &"[redacted]")
+            .field(
+                "fields",
+                &self.fields.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("egress", &self.egress)
+            .finish()
+    }
+}
+
+/// A plugin's verdict, with its text already scrubbed of the credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginOutcome {
+    pub verdict: Verdict,
+    pub message: String,
+    pub account_label: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+/// Why a run ended without a verdict. The host keeps serving in every case.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    #[error("the plugin used all its fuel ({limit} units): it computes too much or never stops")]
+    OutOfFuel { limit: u64 },
+    #[error("the plugin tried to use more than {limit} bytes of memory")]
+    MemoryLimit { limit: usize },
+    #[error("the plugin asked for more than {limit} requests")]
+    TooManySteps { limit: u32 },
+    #[error("the plugin's request body is {size} bytes; the limit is {limit}")]
+    RequestTooLarge { size: usize, limit: usize },
+    #[error("the provider's response is larger than {limit} bytes")]
+    ResponseTooLarge { limit: usize },
+    #[error("the test took longer than {limit_ms} ms")]
+    TimeLimit { limit_ms: u64 },
+    #[error("the plugin asked to reach {origin}, which is not on this provider's allowlist")]
+    EgressDenied { origin: String },
+    #[error("the plugin asked for an invalid request: {0}")]
+    BadRequest(String),
+    #[error("the plugin returned {size} bytes of text in one step; the limit is {limit}")]
+    OutputTooLarge { size: usize, limit: usize },
+    #[error("the plugin crashed: {0}")]
+    Trap(String),
+    #[error("the plugin could not be started: {0}")]
+    Instantiate(String),
+}
+
+/// One request of a run, for display: the URL is scrubbed of credential values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    pub method: &'static str,
+    pub url: String,
+    /// The status, or why there was none.
+    pub result: Result<u16, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub result: Result<PluginOutcome, RunError>,
+    pub exchanges: Vec<Exchange>,
+    pub fuel_used: u64,
+}
+
+/// Per-store state: the memory limiter and whether it refused a growth.
+pub(crate) struct HostState {
+    memory_limit: usize,
+    memory_exceeded: bool,
+}
+
+impl ResourceLimiter for HostState {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_limit {
+            self.memory_exceeded = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+impl PluginEngine {
+    fn store(&self) -> Store<HostState> {
+        let mut store = Store::new(
+            &self.engine,
+            HostState {
+                memory_limit: self.limits.memory_bytes,
+                memory_exceeded: false,
+            },
+        );
+        store.limiter(|s| s);
+        // Fuel is enabled in every engine configuration, so this cannot fail.
+        let _ = store.set_fuel(self.limits.fuel);
+        store
+    }
+
+    fn classify(&self, store: &Store<HostState>, e: &wasmtime::Error) -> RunError {
+        if store.data().memory_exceeded {
+            return RunError::MemoryLimit {
+                limit: self.limits.memory_bytes,
+            };
+        }
+        if e.downcast_ref::<Trap>() == Some(&Trap::OutOfFuel) {
+            return RunError::OutOfFuel {
+                limit: self.limits.fuel,
+            };
+        }
+        let text = format!("{e}");
+        RunError::Trap(text.lines().next().unwrap_or("trap").to_owned())
+    }
+
+    /// Runs the plugin's offline format check. Warnings only; a fault yields none.
+    pub fn format_check(
+        &self,
+        plugin: &LoadedPlugin,
+        input: &RunInput<'_>,
+    ) -> Result<Vec<String>, RunError> {
+        let mut store = self.store();
+        let instance = plugin
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| RunError::Instantiate(format!("{e}")))?;
+        let warnings = instance
+            .byok_plugin_check()
+            .call_format_check(&mut store, &credential(input), input.config_json)
+            .map_err(|e| self.classify(&store, &e))?;
+        let scrub = Scrubber::new(input);
+        let size: usize = warnings.iter().map(String::len).sum();
+        if size > self.limits.output_bytes {
+            return Err(RunError::OutputTooLarge {
+                size,
+                limit: self.limits.output_bytes,
+            });
+        }
+        Ok(warnings.iter().map(|w| scrub.apply(w)).collect())
+    }
+
+    /// Runs one connection test from a fresh instance.
+    pub async fn run<E: Egress + ?Sized>(
+        &self,
+        plugin: &LoadedPlugin,
+        input: &RunInput<'_>,
+        egress: &E,
+    ) -> RunReport {
+        let mut store = self.store();
+        let mut exchanges = Vec::new();
+        let result = self
+            .drive(plugin, input, egress, &mut store, &mut exchanges)
+            .await;
+        let fuel_used = self.limits.fuel - store.get_fuel().unwrap_or(0);
+        RunReport {
+            result,
+            exchanges,
+            fuel_used,
+        }
+    }
+
+    async fn drive<E: Egress + ?Sized>(
+        &self,
+        plugin: &LoadedPlugin,
+        input: &RunInput<'_>,
+        egress: &E,
+        store: &mut Store<HostState>,
+        exchanges: &mut Vec<Exchange>,
+    ) -> Result<PluginOutcome, RunError> {
+        let limits = self.limits;
+        let deadline = egress.now_millis().saturating_add(limits.total_time_ms);
+        let scrub = Scrubber::new(input);
+        let instance = plugin
+            .pre
+            .instantiate(&mut *store)
+            .map_err(|e| RunError::Instantiate(format!("{e}")))?;
+        let check = instance.byok_plugin_check();
+        let context = wit::Context {
+            config: input.config_json.to_owned(),
+            now_unix_seconds: input.now_unix_seconds,
+        };
+        let mut step = check
+            .call_start(&mut *store, &credential(input), &context)
+            .map_err(|e| self.classify(store, &e))?;
+        let mut sent = 0u32;
+        loop {
+            let request = match step {
+                wit::Step::Done(outcome) => return self.outcome(outcome, &scrub),
+                wit::Step::Send(request) => request,
+            };
+            sent += 1;
+            if sent > limits.steps {
+                return Err(RunError::TooManySteps {
+                    limit: limits.steps,
+                });
+            }
+            let request = self.check_request(request, input.egress)?;
+            let now = egress.now_millis();
+            if now >= deadline {
+                return Err(RunError::TimeLimit {
+                    limit_ms: limits.total_time_ms,
+                });
+            }
+            let method = request.method;
+            let shown_url = scrub.apply(&request.url);
+            let answer = egress
+                .send(request, deadline - now, limits.response_body_bytes)
+                .await;
+            let answer = match answer {
+                Ok(r) => {
+                    exchanges.push(Exchange {
+                        method,
+                        url: shown_url,
+                        result: Ok(r.status),
+                    });
+                    Ok(wit::Response {
+                        status: r.status,
+                        headers: r
+                            .headers
+                            .into_iter()
+                            .map(|(name, value)| wit::Header { name, value })
+                            .collect(),
+                        body: r.body,
+                    })
+                }
+                Err(e) => {
+                    let shown = match &e {
+                        EgressError::Timeout => "timeout".to_owned(),
+                        EgressError::Connection(why) => scrub.apply(why),
+                        EgressError::ResponseTooLarge => "response too large".to_owned(),
+                    };
+                    exchanges.push(Exchange {
+                        method,
+                        url: shown_url,
+                        result: Err(shown.clone()),
+                    });
+                    match e {
+                        EgressError::ResponseTooLarge => {
+                            return Err(RunError::ResponseTooLarge {
+                                limit: limits.response_body_bytes,
+                            })
+                        }
+                        EgressError::Timeout => Err(wit::TransportError::Timeout),
+                        EgressError::Connection(_) => Err(wit::TransportError::Connection(shown)),
+                    }
+                }
+            };
+            if egress.now_millis() >= deadline {
+                return Err(RunError::TimeLimit {
+                    limit_ms: limits.total_time_ms,
+                });
+            }
+            step = check
+                .call_resume(&mut *store, answer.as_ref())
+                .map_err(|e| self.classify(store, &e))?;
+        }
+    }
+
+    /// Checks a plugin's request against the allowlist and the limits.
+    fn check_request(
+        &self,
+        request: wit::Request,
+        allow: &[EgressRule],
+    ) -> Result<HttpRequest, RunError> {
+        let limits = &self.limits;
+        let text: usize = request.url.len()
+            + request
+                .headers
+                .iter()
+                .map(|h| h.name.len() + h.value.len())
+                .sum::<usize>();
+        if text > limits.output_bytes || request.headers.len() > 64 {
+            return Err(RunError::OutputTooLarge {
+                size: text,
+                limit: limits.output_bytes,
+            });
+        }
+        if let Some(body) = &request.body {
+            if body.len() > limits.request_body_bytes {
+                return Err(RunError::RequestTooLarge {
+                    size: body.len(),
+                    limit: limits.request_body_bytes,
+                });
+            }
+        }
+        let url = url::Url::parse(&request.url)
+            .map_err(|e| RunError::BadRequest(format!("the URL does not parse ({e})")))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(RunError::BadRequest(
+                "credentials in the URL are not allowed; use a header".to_owned(),
+            ));
+        }
+        let host = url
+            .host_str()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let port = url.port_or_known_default().unwrap_or(0);
+        if !allow
+            .iter()
+            .any(|rule| rule.allows(url.scheme(), host, port))
+        {
+            return Err(RunError::EgressDenied {
+                origin: format!("{}://{}:{}", url.scheme(), host, port),
+            });
+        }
+        for h in &request.headers {
+            let name_ok = !h.name.is_empty()
+                && h.name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            if !name_ok || h.value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                return Err(RunError::BadRequest(format!(
+                    "invalid header '{}'",
+                    h.name.escape_default()
+                )));
+            }
+            if h.name.eq_ignore_ascii_case("host") {
+                return Err(RunError::BadRequest(
+                    "the Host header is set by the host".to_owned(),
+                ));
+            }
+        }
+        Ok(HttpRequest {
+            method: match request.method {
+                wit::Method::Get => "GET",
+                wit::Method::Head => "HEAD",
+                wit::Method::Post => "POST",
+                wit::Method::Put => "PUT",
+                wit::Method::Patch => "PATCH",
+                wit::Method::Delete => "DELETE",
+            },
+            url: url.to_string(),
+            headers: request
+                .headers
+                .into_iter()
+                .map(|h| (h.name, h.value))
+                .collect(),
+            body: request.body,
+        })
+    }
+
+    fn outcome(&self, o: wit::Outcome, scrub: &Scrubber) -> Result<PluginOutcome, RunError> {
+        let size = o.message.len()
+            + o.account_label.as_ref().map_or(0, String::len)
+            + o.warnings.iter().map(String::len).sum::<usize>();
+        if size > self.limits.output_bytes || o.warnings.len() > 32 {
+            return Err(RunError::OutputTooLarge {
+                size,
+                limit: self.limits.output_bytes,
+            });
+        }
+        Ok(PluginOutcome {
+            verdict: match o.verdict {
+                wit::Verdict::Connected => Verdict::Connected,
+                wit::Verdict::InvalidCredential => Verdict::InvalidCredential,
+                wit::Verdict::InsufficientPermission => Verdict::InsufficientPermission,
+                wit::Verdict::RateLimited => Verdict::RateLimited,
+                wit::Verdict::ProviderUnavailable => Verdict::ProviderUnavailable,
+                wit::Verdict::UnexpectedResponse => Verdict::UnexpectedResponse,
+            },
+            message: scrub.apply(&o.message),
+            account_label: o.account_label.map(|l| scrub.apply(&l)),
+            warnings: o.warnings.iter().map(|w| scrub.apply(w)).collect(),
+        })
+    }
+}
+
+fn credential(input: &RunInput<'_>) -> wit::Credential {
+    wit::Credential {
+        secret: input.secret.to_owned(),
+        fields: input.fields.to_vec(),
+    }
+}
+
+/// Replaces credential values in text a plugin produced (a buggy or hostile plugin could echo
+/// the key in its message or URL).
+struct Scrubber {
+    needles: Vec<String>,
+}
+
+impl Scrubber {
+    const MIN_LEN: usize = 6;
+
+    fn new(input: &RunInput<'_>) -> Self {
+        let mut needles: Vec<String> = std::iter::once(input.secret)
+            .chain(input.fields.iter().map(|(_, v)| v.as_str()))
+            .filter(|v| v.len() >= Self::MIN_LEN)
+            .flat_map(|v| {
+                let encoded: String = url::form_urlencoded::byte_serialize(v.as_bytes()).collect();
+                [v.to_owned(), encoded]
+            })
+            .collect();
+        // Longest first, so that a value containing another is replaced whole.
+        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        needles.dedup();
+        Self { needles }
+    }
+
+    fn apply(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for needle in &self.needles {
+            if out.contains(needle.as_str()) {
+                out = out.replace(needle.as_str(), "[redacted]");
+            }
+        }
+        out
+    }
+}
