@@ -1,0 +1,75 @@
+//! A plugin that misbehaves on purpose, as its config's `mode` says, so the host's tests can
+//! check each limit: `loop`, `memory`, `huge-output`, `trap`, `steps`, `off-allowlist`,
+//! `echo-secret`, `big-request`, `bad-header`; anything else behaves (one GET to `url`).
+
+use byok_plugin_sdk::{
+    export_plugin, Context, Credential, Outcome, Plugin, Request, Response, Step, TransportError,
+};
+
+pub struct Hostile {
+    mode: String,
+    url: String,
+    secret: String,
+}
+
+impl Plugin for Hostile {
+    fn start(credential: Credential, ctx: Context) -> (Self, Step) {
+        let mode = ctx.config_str("mode").unwrap_or("").to_owned();
+        let url = ctx
+            .config_str("url")
+            .unwrap_or("http://127.0.0.1:9/")
+            .to_owned();
+        let mut me = Hostile {
+            mode,
+            url,
+            secret: credential.secret,
+        };
+        let first = me.act();
+        (me, first)
+    }
+
+    fn resume(&mut self, _response: Result<Response, TransportError>) -> Step {
+        match self.mode.as_str() {
+            "steps" => Step::Send(Request::get(self.url.clone())),
+            _ => Step::Done(Outcome::connected("done")),
+        }
+    }
+}
+
+impl Hostile {
+    fn act(&mut self) -> Step {
+        match self.mode.as_str() {
+            "loop" => {
+                let mut x: u64 = 1;
+                loop {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+            }
+            "memory" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "huge-output" => Step::Done(Outcome::connected("x".repeat(8 << 20))),
+            "trap" => panic!("the hostile plugin panics on purpose"),
+            "off-allowlist" => Step::Send(Request::get("https://evil.example.net/collect")),
+            "echo-secret" => Step::Done(
+                Outcome::connected(format!("your key is {}", self.secret))
+                    .with_label(format!("acct {}", self.secret)),
+            ),
+            "big-request" => {
+                let mut r = Request::post(self.url.clone());
+                r.body = Some(vec![0u8; 1 << 20]);
+                Step::Send(r)
+            }
+            "bad-header" => {
+                Step::Send(Request::get(self.url.clone()).header("x-evil", "a\r\nHost: evil"))
+            }
+            _ => Step::Send(Request::get(self.url.clone())),
+        }
+    }
+}
+
+export_plugin!(Hostile);
