@@ -7,3 +7,4 @@ mod anthropic;
 mod artifacts;
 mod hostile;
 mod load;
+mod providers;

@@ -1,0 +1,74 @@
+//! SendGrid: reads the key's scopes.
+//!
+//! `GET {base_url}/v3/scopes` with Bearer returns `{"scopes": [...]}`. A key without
+//! `mail.send` is valid but cannot send email: `insufficient-permission`. Errors are
+//! `{"errors": [{"field": null, "message": "authorization required"}]}`.
+
+use byok_plugin_sdk::{
+    common_status, export_plugin, Context, Credential, Outcome, Plugin, Request, Response, Step,
+    TransportError, Value,
+};
+
+pub const DEFAULT_BASE_URL: &str = "https://api.sendgrid.com";
+
+pub struct SendGrid {
+    required: Vec<String>,
+}
+
+impl Plugin for SendGrid {
+    fn format_check(credential: &Credential, _config: &Value) -> Vec<String> {
+        if credential.secret.starts_with("SG.") {
+            Vec::new()
+        } else {
+            vec!["SendGrid API keys start with SG.".into()]
+        }
+    }
+
+    fn start(credential: Credential, ctx: Context) -> (Self, Step) {
+        let required = ctx
+            .config
+            .get("required_scopes")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_else(|| vec!["mail.send".to_owned()]);
+        let url = format!("{}/v3/scopes", ctx.base_url(DEFAULT_BASE_URL));
+        (
+            SendGrid { required },
+            Step::Send(Request::get(url).bearer(&credential.secret)),
+        )
+    }
+
+    fn resume(&mut self, response: Result<Response, TransportError>) -> Step {
+        Step::Done(match response {
+            Err(e) => Outcome::from_transport(&e),
+            Ok(r) if r.status == 200 => match r.json().and_then(|v| v.get("scopes").cloned()) {
+                Some(Value::Array(scopes)) => {
+                    let have: Vec<&str> = scopes.iter().filter_map(Value::as_str).collect();
+                    let missing: Vec<&str> = self
+                        .required
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|s| !have.contains(s))
+                        .collect();
+                    if missing.is_empty() {
+                        Outcome::connected("The key works and can send email.")
+                    } else {
+                        Outcome::insufficient(format!(
+                            "The key is valid but lacks {}: edit the key under Settings → API Keys and give Mail Send full access.",
+                            missing.join(", ")
+                        ))
+                    }
+                }
+                _ => Outcome::unexpected_status(&r),
+            },
+            Ok(r) => common_status(&r).unwrap_or_else(|| Outcome::unexpected_status(&r)),
+        })
+    }
+}
+
+export_plugin!(SendGrid);
