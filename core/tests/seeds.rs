@@ -11,8 +11,13 @@ use byok_core::SecretString;
 
 const LOGO_MAX_BYTES: usize = 8 * 1024;
 
+/// The seeds of the clone being tested. Read at run time: a test binary reused from another
+/// clone sharing the target directory would carry that clone's compile-time path.
 fn seeds_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../seeds")
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf());
+    dir.join("../seeds")
 }
 
 fn load_all() -> BTreeMap<String, CatalogEntry> {
