@@ -305,7 +305,18 @@ async fn google_calendar_signs_a_jwt_and_reads_the_calendar_list() {
                "client_email": format!("{who}@demo.iam.gserviceaccount.com"), "token_uri": "https://oauth2.googleapis.com/token"})
         .to_string()
     };
-    for who in ["valid", "empty", "noscope", "ratelimit", "down", "wrongkey"] {
+    for who in [
+        "valid",
+        "empty",
+        "noscope",
+        "ratelimit",
+        "down",
+        "wrongkey",
+        "slow",
+        "garbage",
+        "redirect",
+        "huge",
+    ] {
         register_service_account(&format!("{who}@demo.iam.gserviceaccount.com"), &public)
             .expect("register");
     }
@@ -327,6 +338,13 @@ async fn google_calendar_signs_a_jwt_and_reads_the_calendar_list() {
         )
         .says("not a service-account key"),
         expect("not json", Verdict::InvalidCredential).says("not valid JSON"),
+        expect(account("slow", &pem), Verdict::ProviderUnavailable).says("in time"),
+        expect(account("garbage", &pem), Verdict::UnexpectedResponse),
+        expect(account("redirect", &pem), Verdict::UnexpectedResponse).says("not followed"),
+        Expect {
+            verdict: Err(RunError::ResponseTooLarge { limit: 1 << 20 }),
+            ..expect(account("huge", &pem), Verdict::Connected)
+        },
     ];
     let base = fakes.base_url("google");
     let config = json!({"token_url": format!("{base}/token"), "api_base": base});
