@@ -37,10 +37,7 @@ impl Plugin for Anthropic {
     }
 
     fn resume(&mut self, response: Result<Response, TransportError>) -> Step {
-        Step::Done(match response {
-            Err(e) => Outcome::from_transport(&e),
-            Ok(r) => verdict(&r),
-        })
+        Step::conclude(response, verdict)
     }
 }
 

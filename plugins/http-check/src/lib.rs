@@ -57,10 +57,7 @@ impl Plugin for HttpCheck {
     }
 
     fn resume(&mut self, response: Result<Response, TransportError>) -> Step {
-        Step::Done(match response {
-            Err(e) => Outcome::from_transport(&e),
-            Ok(r) => self.verdict(&r),
-        })
+        Step::conclude(response, |r| self.verdict(r))
     }
 }
 

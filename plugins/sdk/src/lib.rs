@@ -13,10 +13,9 @@
 //!         (Example, Step::Send(Request::get(url).bearer(&credential.secret)))
 //!     }
 //!     fn resume(&mut self, response: Result<Response, TransportError>) -> Step {
-//!         Step::Done(match response {
-//!             Ok(r) if r.status == 200 => Outcome::connected("Connected"),
-//!             Ok(r) => common_status(&r).unwrap_or_else(|| Outcome::unexpected_status(&r)),
-//!             Err(e) => Outcome::from_transport(&e),
+//!         Step::conclude(response, |r| match r.status {
+//!             200 => Outcome::connected("Connected"),
+//!             _ => common_status(r).unwrap_or_else(|| Outcome::unexpected_status(r)),
 //!         })
 //!     }
 //! }
@@ -327,6 +326,20 @@ pub fn error_message(response: &Response) -> Option<String> {
 pub enum Step {
     Send(Request),
     Done(Outcome),
+}
+
+impl Step {
+    /// Ends a one-request test: a transport error becomes its transient outcome, a response
+    /// goes through `verdict`.
+    pub fn conclude(
+        response: Result<Response, TransportError>,
+        verdict: impl FnOnce(&Response) -> Outcome,
+    ) -> Step {
+        Step::Done(match response {
+            Err(e) => Outcome::from_transport(&e),
+            Ok(r) => verdict(&r),
+        })
+    }
 }
 
 /// A connection-test plugin.

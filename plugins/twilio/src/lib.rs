@@ -59,10 +59,7 @@ impl Plugin for Twilio {
     }
 
     fn resume(&mut self, response: Result<Response, TransportError>) -> Step {
-        Step::Done(match response {
-            Err(e) => Outcome::from_transport(&e),
-            Ok(r) => verdict(&r),
-        })
+        Step::conclude(response, verdict)
     }
 }
 
