@@ -128,7 +128,7 @@ fn build(dirs: &[PathBuf], out_dir: Option<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// Runs `cargo build --release --target wasm32-unknown-unknown` for one crate and returns
+/// Runs `cargo build --profile plugin --target wasm32-unknown-unknown` for one crate and returns
 /// the `.wasm` module it produced.
 fn cargo_build_wasm(dir: &Path) -> Result<PathBuf> {
     let manifest = dir.join("Cargo.toml");
@@ -136,7 +136,7 @@ fn cargo_build_wasm(dir: &Path) -> Result<PathBuf> {
         bail!("{} has no Cargo.toml", dir.display());
     }
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "--target", "wasm32-unknown-unknown"])
+        .args(["build", "--profile", "plugin", "--target", "wasm32-unknown-unknown"])
         .args([
             "--message-format",
             "json-render-diagnostics",
