@@ -136,7 +136,13 @@ fn cargo_build_wasm(dir: &Path) -> Result<PathBuf> {
         bail!("{} has no Cargo.toml", dir.display());
     }
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--profile", "plugin", "--target", "wasm32-unknown-unknown"])
+        .args([
+            "build",
+            "--profile",
+            "plugin",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
         .args([
             "--message-format",
             "json-render-diagnostics",

@@ -20,11 +20,7 @@ fn bench(c: &mut Criterion) {
     let ring = Keyring::from_document(&doc).expect("keyring");
     let tenant = TenantId::parse("tenant-a").expect("id");
     let provider = ProviderKey::parse("anthropic").expect("id");
-    let binding = Binding {
-        tenant: &tenant,
-        provider: &provider,
-        field: "key",
-    };
+    let binding = Binding::tenant(&tenant, &provider, "key");
     let mut raw_key = [0u8; 32];
     OsRng.fill_bytes(&mut raw_key);
     let raw = Aes256Gcm::new(&raw_key.into());

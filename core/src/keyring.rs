@@ -36,9 +36,41 @@ const KEY_LEN: usize = 32;
 /// The row and field a secret belongs to. Sealing and opening must name the same binding.
 #[derive(Debug, Clone, Copy)]
 pub struct Binding<'a> {
-    pub tenant: &'a TenantId,
+    pub tenant: Owner<'a>,
     pub provider: &'a ProviderKey,
     pub field: &'a str,
+}
+
+/// Whose secret it is: a tenant's, or the platform's fallback key. The platform encodes as
+/// `@platform`, which no tenant id can be (`@` is not allowed in one), so a tenant's
+/// ciphertext can never open as the platform's or the reverse.
+#[derive(Debug, Clone, Copy)]
+pub enum Owner<'a> {
+    Tenant(&'a TenantId),
+    Platform,
+}
+
+impl<'a> From<&'a TenantId> for Owner<'a> {
+    fn from(t: &'a TenantId) -> Self {
+        Owner::Tenant(t)
+    }
+}
+
+impl<'a> Binding<'a> {
+    pub fn tenant(tenant: &'a TenantId, provider: &'a ProviderKey, field: &'a str) -> Self {
+        Self {
+            tenant: Owner::Tenant(tenant),
+            provider,
+            field,
+        }
+    }
+    pub fn platform(provider: &'a ProviderKey, field: &'a str) -> Self {
+        Self {
+            tenant: Owner::Platform,
+            provider,
+            field,
+        }
+    }
 }
 
 const PURPOSE_SEAL: &[u8] = b"byok/v1/seal";
@@ -48,8 +80,12 @@ impl Binding<'_> {
     /// Calls `f` with `purpose ‖ len ‖ tenant ‖ len ‖ provider ‖ len ‖ field` (lengths as u16
     /// big-endian, so no two bindings encode alike), built on the stack when it fits.
     fn with_encoded<R>(&self, purpose: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+        let owner: &[u8] = match self.tenant {
+            Owner::Tenant(t) => t.as_str().as_bytes(),
+            Owner::Platform => b"@platform",
+        };
         let parts: [&[u8]; 3] = [
-            self.tenant.as_str().as_bytes(),
+            owner,
             self.provider.as_str().as_bytes(),
             self.field.as_bytes(),
         ];
@@ -470,7 +506,7 @@ mod tests {
         let (ring, _) = keyring("k1");
         let (ta, _, pa, _) = ids();
         let b = Binding {
-            tenant: &ta,
+            tenant: Owner::Tenant(&ta),
             provider: &pa,
             field: "key",
         };
@@ -489,7 +525,7 @@ mod tests {
         let (ring, _) = keyring("k1");
         let (ta, _, pa, _) = ids();
         let b = Binding {
-            tenant: &ta,
+            tenant: Owner::Tenant(&ta),
             provider: &pa,
             field: "key",
         };
@@ -505,7 +541,7 @@ mod tests {
         let (ring, _) = keyring("k1");
         let (ta, _, pa, _) = ids();
         let b = Binding {
-            tenant: &ta,
+            tenant: Owner::Tenant(&ta),
             provider: &pa,
             field: "key",
         };
@@ -539,7 +575,7 @@ mod tests {
         let sealed = ring
             .seal(
                 Binding {
-                    tenant: &ta,
+                    tenant: Owner::Tenant(&ta),
                     provider: &pa,
                     field: "key",
                 },
@@ -555,7 +591,7 @@ mod tests {
             let err = ring
                 .open(
                     Binding {
-                        tenant,
+                        tenant: Owner::Tenant(tenant),
                         provider,
                         field,
                     },
@@ -568,17 +604,37 @@ mod tests {
     }
 
     #[test]
+    fn a_tenant_ciphertext_never_opens_as_the_platform_key() {
+        let (ring, _) = keyring("k1");
+        let (ta, _, pa, _) = ids();
+        let sealed = ring
+            .seal(Binding::tenant(&ta, &pa, "key"), &secret(), &mut OsRng)
+            .expect("seal");
+        let err = ring
+            .open(Binding::platform(&pa, "key"), &sealed)
+            .map(|_| ());
+        assert!(matches!(err, Err(KeyringError::Unauthentic(_))));
+        let platform = ring
+            .seal(Binding::platform(&pa, "key"), &secret(), &mut OsRng)
+            .expect("seal");
+        assert!(ring.open(Binding::platform(&pa, "key"), &platform).is_ok());
+        assert!(ring
+            .open(Binding::tenant(&ta, &pa, "key"), &platform)
+            .is_err());
+    }
+
+    #[test]
     fn bindings_encode_unambiguously() {
         let (ta, _, pa, _) = ids();
         let t2 = TenantId::parse("tenant-ab").expect("id");
         let one = Binding {
-            tenant: &ta,
+            tenant: Owner::Tenant(&ta),
             provider: &pa,
             field: "bkey",
         }
         .encode(b"p");
         let two = Binding {
-            tenant: &t2,
+            tenant: Owner::Tenant(&t2),
             provider: &pa,
             field: "key",
         }
@@ -590,7 +646,7 @@ mod tests {
     fn rotation_keeps_old_values_readable_and_reseals_them() {
         let (ta, _, pa, _) = ids();
         let b = Binding {
-            tenant: &ta,
+            tenant: Owner::Tenant(&ta),
             provider: &pa,
             field: "key",
         };
@@ -629,7 +685,7 @@ mod tests {
     fn a_wrong_keyring_fails_loudly() {
         let (ta, _, pa, _) = ids();
         let b = Binding {
-            tenant: &ta,
+            tenant: Owner::Tenant(&ta),
             provider: &pa,
             field: "key",
         };
@@ -694,12 +750,12 @@ mod tests {
         let (ring, _) = keyring("k1");
         let (other, _) = keyring("k1");
         let a = Binding {
-            tenant: &ta,
+            tenant: Owner::Tenant(&ta),
             provider: &pa,
             field: "key",
         };
         let b = Binding {
-            tenant: &tb,
+            tenant: Owner::Tenant(&tb),
             provider: &pa,
             field: "key",
         };
