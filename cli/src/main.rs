@@ -1,5 +1,7 @@
 //! `byok`: the command line for plugin authors and platform admins.
 
+mod admin;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -26,6 +28,89 @@ enum Top {
     /// Build, check and run connection-test plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Print a new BYOK_KEYRING document (a fresh primary key and fingerprint key).
+    Keyring {
+        #[arg(long, default_value = "k1")]
+        id: String,
+    },
+    /// Mint a token signed with AUTH_SECRET from .dev.vars (local development).
+    Token {
+        #[arg(long, default_value = "owner")]
+        role: String,
+        #[arg(long, default_value = "demo")]
+        tenant: String,
+        #[arg(long, default_value = "dev-cli")]
+        sub: String,
+        #[arg(long, default_value = ".dev.vars")]
+        dev_vars: PathBuf,
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
+    /// Manage catalog entries (as platform-admin).
+    #[command(subcommand)]
+    Provider(ProviderCommand),
+    /// Manage the platform's fallback keys (as platform-admin).
+    #[command(subcommand)]
+    PlatformKey(PlatformKeyCommand),
+}
+
+#[derive(clap::Args)]
+struct Remote {
+    /// The service's base URL.
+    #[arg(long, env = "BYOK_URL", default_value = "http://127.0.0.1:8787")]
+    url: String,
+    /// A platform-admin token; minted from --dev-vars when absent.
+    #[arg(long, env = "BYOK_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    #[arg(long, default_value = ".dev.vars")]
+    dev_vars: PathBuf,
+}
+
+impl Remote {
+    fn client(&self) -> Result<admin::Client> {
+        let token = match &self.token {
+            Some(t) => t.clone(),
+            None => admin::token(
+                &admin::dev_var(&self.dev_vars, "AUTH_SECRET")?,
+                "byok-cli",
+                "platform",
+                "platform-admin",
+                600,
+            )?,
+        };
+        admin::Client::new(&self.url, token)
+    }
+}
+
+#[derive(Subcommand)]
+enum ProviderCommand {
+    /// Create or update an entry from a folder (entry.json, and its logo if present).
+    Push {
+        dirs: Vec<PathBuf>,
+        /// A logo file (SVG or PNG) instead of the folder's.
+        #[arg(long)]
+        logo: Option<PathBuf>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// List the active catalog.
+    List {
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+#[derive(Subcommand)]
+enum PlatformKeyCommand {
+    /// Set the platform key for a provider, read from --from-env or standard input (never
+    /// from the command line).
+    Set {
+        provider: String,
+        #[arg(long)]
+        from_env: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
 }
 
 #[derive(Subcommand)]
@@ -67,8 +152,63 @@ enum PluginCommand {
     },
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Top::Keyring { id } => {
+            println!("{}", admin::keyring_new(&id)?);
+            Ok(())
+        }
+        Top::Token {
+            role,
+            tenant,
+            sub,
+            dev_vars,
+            ttl,
+        } => {
+            let secret = admin::dev_var(&dev_vars, "AUTH_SECRET")?;
+            println!("{}", admin::token(&secret, &sub, &tenant, &role, ttl)?);
+            Ok(())
+        }
+        Top::Provider(ProviderCommand::Push { dirs, logo, remote }) => {
+            let client = remote.client()?;
+            runtime()?.block_on(async {
+                for dir in &dirs {
+                    client.push_provider(dir, logo.clone()).await?;
+                }
+                Ok(())
+            })
+        }
+        Top::Provider(ProviderCommand::List { remote }) => {
+            let list = runtime()?.block_on(remote.client()?.list_providers())?;
+            for p in list["providers"].as_array().into_iter().flatten() {
+                println!(
+                    "{:<18} {:<18} {}",
+                    p["key"].as_str().unwrap_or(""),
+                    p["category"].as_str().unwrap_or("Other"),
+                    p["name"].as_str().unwrap_or("")
+                );
+            }
+            Ok(())
+        }
+        Top::PlatformKey(PlatformKeyCommand::Set {
+            provider,
+            from_env,
+            remote,
+        }) => {
+            let key = admin::read_secret(from_env.as_deref())?;
+            let answer = runtime()?.block_on(remote.client()?.set_platform_key(&provider, key))?;
+            println!(
+                "platform key for {provider} saved: {}",
+                answer["mask"]["masked"].as_str().unwrap_or("")
+            );
+            Ok(())
+        }
         Top::Plugin(PluginCommand::Build { dirs, out_dir }) => build(&dirs, out_dir),
         Top::Plugin(PluginCommand::Check { file }) => check(&file),
         Top::Plugin(PluginCommand::Run {

@@ -84,6 +84,11 @@ impl Credential {
         &self.values[self.primary].1
     }
 
+    /// The main secret's field name (`key` for entries without declared fields).
+    pub fn primary_name(&self) -> &str {
+        &self.values[self.primary].0.name
+    }
+
     /// Every field with its value, in form order.
     pub fn values(&self) -> impl Iterator<Item = (&CredentialField, &SecretString)> {
         self.values.iter().map(|(f, v)| (f, v))

@@ -1,11 +1,177 @@
 //! The BYOK Worker: every route of the API over D1 and KV.
+//!
+//! Thin adapters only: the decisions (validation, status, sealing, masking, resolve policy)
+//! are `byok-core`'s; this crate reads requests, calls the core, and stores results.
 
-use worker::{event, Context, Env, Request, Response, Result, Router};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use byok_core::api::{Problem, ProblemKind};
+use byok_core::keyring::Keyring;
+use worker::{event, Context, D1Database, Env, KvStore, Method, Request, Response};
+
+mod admin;
+mod auth;
+mod catalog;
+mod connection;
+mod credentials;
+mod dev;
+mod http;
+mod integrations;
+mod resolve;
+mod store;
+mod util;
+
+use http::{problem, problem_response, ApiError, ApiResult};
+
+/// What every route needs: storage, the keyring, the auth secret.
+pub struct App {
+    pub db: D1Database,
+    pub kv: KvStore,
+    pub keyring: Rc<Keyring>,
+    pub auth_secret: Vec<u8>,
+    pub dev_mode: bool,
+}
+
+thread_local! {
+    /// The keyring, parsed once per isolate (secrets do not change under a running isolate).
+    static KEYRING: RefCell<Option<Rc<Keyring>>> = const { RefCell::new(None) };
+}
+
+fn keyring(env: &Env) -> Result<Rc<Keyring>, ApiError> {
+    if let Some(k) = KEYRING.with(|k| k.borrow().clone()) {
+        return Ok(k);
+    }
+    let doc = env
+        .secret("BYOK_KEYRING")
+        .map_err(|_| {
+            problem(
+                ProblemKind::Internal,
+                "The service is not configured: BYOK_KEYRING is missing.",
+            )
+        })?
+        .to_string();
+    let ring = Rc::new(Keyring::from_json(&doc).map_err(|e| {
+        worker::console_error!("{e}");
+        problem(
+            ProblemKind::Internal,
+            "The service is not configured: BYOK_KEYRING is invalid.",
+        )
+    })?);
+    KEYRING.with(|k| *k.borrow_mut() = Some(ring.clone()));
+    Ok(ring)
+}
+
+fn app(env: &Env) -> Result<App, ApiError> {
+    let auth_secret = env
+        .secret("AUTH_SECRET")
+        .map_err(|_| {
+            problem(
+                ProblemKind::Internal,
+                "The service is not configured: AUTH_SECRET is missing.",
+            )
+        })?
+        .to_string()
+        .into_bytes();
+    Ok(App {
+        db: env.d1("DB")?,
+        kv: env.kv("KV")?,
+        keyring: keyring(env)?,
+        auth_secret,
+        dev_mode: env
+            .var("DEV_MODE")
+            .map(|v| v.to_string() == "true")
+            .unwrap_or(false),
+    })
+}
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    Router::new()
-        .get("/healthz", |_, _| Response::ok("ok"))
-        .run(req, env)
-        .await
+async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    // Liveness needs no configuration.
+    if req.method() == Method::Get && req.path() == "/healthz" {
+        return http::json(200, &serde_json::json!({"status": "ok"}));
+    }
+    let result = match app(&env) {
+        Ok(app) => route(&mut req, &app).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(resp) => Ok(resp),
+        Err(ApiError(p)) => problem_response(&p),
+    }
+}
+
+async fn route(req: &mut Request, app: &App) -> ApiResult {
+    let url = req.url()?;
+    let path = url.path().to_owned();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let method = req.method();
+
+    // Public routes.
+    match (&method, segments.as_slice()) {
+        (Method::Get, ["healthz"]) => {
+            return Ok(http::json(200, &serde_json::json!({"status": "ok"}))?)
+        }
+        (Method::Get, ["v1", "providers", key, "logo"]) => return catalog::logo(app, key).await,
+        (Method::Get, ["dev", "login"]) if app.dev_mode => return dev::login(req, app),
+        _ => {}
+    }
+    if !known_path(&segments) {
+        return Err(problem(
+            ProblemKind::NotFound,
+            format!("No route for {path}."),
+        ));
+    }
+
+    let who = auth::authenticate(req, &app.auth_secret)?;
+    auth::check_origin(req, &who)?;
+    match (&method, segments.as_slice()) {
+        (Method::Get, ["v1", "providers"]) => catalog::list(req, app).await,
+        (Method::Get, ["v1", "providers", key]) => catalog::get(app, key).await,
+        (Method::Put, ["v1", "admin", "providers", key]) => {
+            admin::put_provider(req, app, &who, key).await
+        }
+        (Method::Delete, ["v1", "admin", "providers", key]) => admin::retire(app, &who, key).await,
+        (Method::Put, ["v1", "admin", "providers", key, "logo"]) => {
+            admin::put_logo(req, app, &who, key).await
+        }
+        (Method::Put, ["v1", "admin", "platform-keys", key]) => {
+            admin::platform_key(req, app, &who, key).await
+        }
+        (Method::Get, ["v1", "integrations"]) => integrations::list(app, &who).await,
+        (Method::Post, ["v1", "integrations"]) => integrations::install(req, app, &who).await,
+        (Method::Put, ["v1", "integrations", key, "credential"]) => {
+            integrations::save(req, app, &who, key).await
+        }
+        (Method::Post, ["v1", "integrations", key, "test"]) => {
+            integrations::test(app, &who, key).await
+        }
+        (Method::Delete, ["v1", "integrations", key]) => {
+            integrations::uninstall(app, &who, key).await
+        }
+        (Method::Get, ["v1", "audit"]) => integrations::audit_log(app, &who).await,
+        (Method::Post, ["v1", "resolve"]) => resolve::resolve(req, app, &who).await,
+        _ => Err(ApiError(Problem::new(
+            ProblemKind::MethodNotAllowed,
+            format!("{method:?} is not allowed on {path}."),
+        ))),
+    }
+}
+
+/// Whether a path names a route (with some method), to tell 405 from 404.
+fn known_path(s: &[&str]) -> bool {
+    matches!(
+        s,
+        ["v1", "providers"]
+            | ["v1", "providers", _]
+            | ["v1", "admin", "providers", _]
+            | ["v1", "admin", "providers", _, "logo"]
+            | ["v1", "admin", "platform-keys", _]
+            | ["v1", "integrations"]
+            | ["v1", "integrations", _]
+            | ["v1", "integrations", _, "credential"]
+            | ["v1", "integrations", _, "test"]
+            | ["v1", "audit"]
+            | ["v1", "resolve"]
+    )
 }

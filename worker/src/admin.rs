@@ -1,0 +1,189 @@
+//! Platform-admin routes: catalog entries, logos, platform fallback keys.
+
+use byok_core::api::{AuditEntry, CredentialRequest, ProblemKind};
+use byok_core::catalog::{CatalogEntry, ProviderSpec};
+use byok_core::credential::Credential;
+use byok_core::keyring::Owner;
+use byok_core::mask::FormValue;
+use sha2::{Digest, Sha256};
+use worker::Request;
+
+use crate::auth::{Principal, Role};
+use crate::catalog::{self, active_entry, entry_of, key_from_path};
+use crate::credentials;
+use crate::http::{empty, json, problem, read_body, read_json, ApiError, ApiResult};
+use crate::store;
+use crate::util::{now_millis, rfc3339};
+use crate::{resolve, App};
+
+pub const LOGO_MAX_BYTES: usize = 64 * 1024;
+
+async fn audit(
+    app: &App,
+    who: &Principal,
+    provider: &str,
+    action: &str,
+    outcome: &str,
+) -> Result<(), ApiError> {
+    store::audit(
+        &app.db,
+        &AuditEntry {
+            at: rfc3339(now_millis()),
+            actor: who.sub.clone(),
+            tenant: None,
+            provider: byok_core::ids::ProviderKey::parse(provider).ok(),
+            action: action.to_owned(),
+            outcome: outcome.to_owned(),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// `PUT /v1/admin/providers/{key}`: create or update an entry (validated). The logo URL is
+/// the service's to set: an uploaded logo is kept across updates.
+pub async fn put_provider(req: &mut Request, app: &App, who: &Principal, key: &str) -> ApiResult {
+    who.require(&[Role::PlatformAdmin])?;
+    let key = key_from_path(key)?;
+    let mut spec: ProviderSpec = read_json(req, 64 * 1024).await?;
+    let existing = store::provider(&app.db, key.as_str()).await?;
+    if let Some(row) = &existing {
+        if row.logo_type.is_some() {
+            spec.logo = entry_of(row)?.spec().logo.clone();
+        }
+    }
+    let created = existing.is_none();
+    let entry = CatalogEntry::new(key.clone(), spec)?;
+    let spec_json =
+        serde_json::to_string(entry.spec()).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    store::upsert_provider(&app.db, key.as_str(), &spec_json, &rfc3339(now_millis())).await?;
+    catalog::invalidate(app).await;
+    resolve::forget_provider(&key);
+    audit(
+        app,
+        who,
+        key.as_str(),
+        "put-provider",
+        if created { "created" } else { "updated" },
+    )
+    .await?;
+    Ok(json(if created { 201 } else { 200 }, &entry)?)
+}
+
+/// `DELETE /v1/admin/providers/{key}`: retire; installs keep their keys.
+pub async fn retire(app: &App, who: &Principal, key: &str) -> ApiResult {
+    who.require(&[Role::PlatformAdmin])?;
+    let key = key_from_path(key)?;
+    if !store::retire_provider(&app.db, key.as_str(), &rfc3339(now_millis())).await? {
+        return Err(problem(
+            ProblemKind::NotFound,
+            format!("There is no active provider '{key}'."),
+        ));
+    }
+    catalog::invalidate(app).await;
+    resolve::forget_provider(&key);
+    audit(app, who, key.as_str(), "retire-provider", "retired").await?;
+    Ok(empty(204)?)
+}
+
+/// Checks an uploaded logo: a PNG by its signature, or an SVG document (served sandboxed, so
+/// a script inside it cannot run).
+fn logo_type(content_type: &str, bytes: &[u8]) -> Result<&'static str, ApiError> {
+    match content_type.split(';').next().unwrap_or("").trim() {
+        "image/png" if bytes.starts_with(b"\x89PNG\r\n\x1a\n") => Ok("image/png"),
+        "image/png" => Err(problem(
+            ProblemKind::ValidationFailed,
+            "The body is not a PNG image.",
+        )),
+        "image/svg+xml" => {
+            let text = std::str::from_utf8(bytes).map_err(|_| {
+                problem(ProblemKind::ValidationFailed, "The SVG is not UTF-8 text.")
+            })?;
+            if text.contains("<svg") {
+                Ok("image/svg+xml")
+            } else {
+                Err(problem(
+                    ProblemKind::ValidationFailed,
+                    "The body is not an SVG document.",
+                ))
+            }
+        }
+        _ => Err(problem(
+            ProblemKind::UnsupportedMediaType,
+            "Upload the logo as image/svg+xml or image/png.",
+        )),
+    }
+}
+
+/// `PUT /v1/admin/providers/{key}/logo`.
+pub async fn put_logo(req: &mut Request, app: &App, who: &Principal, key: &str) -> ApiResult {
+    who.require(&[Role::PlatformAdmin])?;
+    let key = key_from_path(key)?;
+    let content_type = req.headers().get("content-type")?.unwrap_or_default();
+    let bytes = read_body(req, LOGO_MAX_BYTES).await?;
+    let kind = logo_type(&content_type, &bytes)?;
+    let row = store::provider(&app.db, key.as_str())
+        .await?
+        .ok_or_else(|| {
+            problem(
+                ProblemKind::NotFound,
+                format!("There is no provider '{key}' in the catalog."),
+            )
+        })?;
+    let version: String = Sha256::digest(&bytes)[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let entry = entry_of(&row)?.with_logo(format!("/v1/providers/{key}/logo?v={version}"))?;
+    app.kv
+        .put_bytes(&format!("logo:{key}"), &bytes)?
+        .execute()
+        .await?;
+    let spec_json =
+        serde_json::to_string(entry.spec()).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    store::set_logo(
+        &app.db,
+        key.as_str(),
+        kind,
+        &spec_json,
+        &rfc3339(now_millis()),
+    )
+    .await?;
+    catalog::invalidate(app).await;
+    audit(app, who, key.as_str(), "put-logo", kind).await?;
+    Ok(json(200, &entry)?)
+}
+
+/// `PUT /v1/admin/platform-keys/{key}`: the platform's fallback key for a provider.
+pub async fn platform_key(req: &mut Request, app: &App, who: &Principal, key: &str) -> ApiResult {
+    who.require(&[Role::PlatformAdmin])?;
+    let key = key_from_path(key)?;
+    let body: CredentialRequest = read_json(req, 32 * 1024).await?;
+    let (_, entry) = active_entry(app, &key).await?;
+    let secret = match FormValue::parse(body.key, None)? {
+        FormValue::New(s) => s,
+        FormValue::Unchanged => {
+            return Err(problem(
+                ProblemKind::ValidationFailed,
+                "Paste the full key.",
+            ))
+        }
+    };
+    let (credential, warnings) = Credential::check(&entry, secret, body.fields)?;
+    let sealed = credentials::seal(&app.keyring, Owner::Platform, &key, &credential)?;
+    store::set_platform_key(
+        &app.db,
+        key.as_str(),
+        &sealed.secret,
+        &sealed.fields_json(),
+        &sealed.mask_json(),
+        &rfc3339(now_millis()),
+    )
+    .await?;
+    resolve::forget_provider(&key);
+    audit(app, who, key.as_str(), "set-platform-key", "saved").await?;
+    Ok(json(
+        200,
+        &serde_json::json!({"provider": key, "mask": sealed.mask, "fallback_allowed": entry.spec().platform_fallback, "format_warnings": warnings}),
+    )?)
+}

@@ -1,0 +1,161 @@
+//! The catalog: browsing entries (with ETag) and their logos.
+
+use byok_core::api::{ProblemKind, ProviderList};
+use byok_core::catalog::{CatalogEntry, ProviderSpec};
+use byok_core::ids::ProviderKey;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use worker::{Request, Response};
+
+use crate::http::{json, problem, ApiError, ApiResult};
+use crate::store::{self, ProviderRow};
+use crate::App;
+
+const CACHE_KEY: &str = "catalog:v1";
+
+/// Parses a provider key from a path segment (404 when it cannot be one).
+pub fn key_from_path(segment: &str) -> Result<ProviderKey, ApiError> {
+    ProviderKey::parse(segment).map_err(|_| {
+        problem(
+            ProblemKind::NotFound,
+            format!(
+                "There is no provider '{}' in the catalog.",
+                segment.escape_default()
+            ),
+        )
+    })
+}
+
+/// A stored row back to its validated entry. Rows are validated on the way in, so a failure
+/// here means the database was edited by hand.
+pub fn entry_of(row: &ProviderRow) -> Result<CatalogEntry, ApiError> {
+    let key = ProviderKey::parse(&row.key)
+        .map_err(|_| problem(ProblemKind::Internal, "A stored catalog key is invalid."))?;
+    let spec: ProviderSpec = serde_json::from_str(&row.spec).map_err(|_| {
+        problem(
+            ProblemKind::Internal,
+            "A stored catalog entry is unreadable.",
+        )
+    })?;
+    CatalogEntry::new(key, spec).map_err(|e| {
+        problem(
+            ProblemKind::Internal,
+            format!("A stored catalog entry is invalid: {e}"),
+        )
+    })
+}
+
+/// An active entry, or 404.
+pub async fn active_entry(
+    app: &App,
+    key: &ProviderKey,
+) -> Result<(ProviderRow, CatalogEntry), ApiError> {
+    match store::provider(&app.db, key.as_str()).await? {
+        Some(row) if row.active == 1 => {
+            let entry = entry_of(&row)?;
+            Ok((row, entry))
+        }
+        _ => Err(problem(
+            ProblemKind::NotFound,
+            format!("There is no provider '{key}' in the catalog."),
+        )),
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Cached {
+    etag: String,
+    body: String,
+}
+
+async fn catalog_body(app: &App) -> Result<Cached, ApiError> {
+    if let Some(cached) = app.kv.get(CACHE_KEY).json::<Cached>().await.ok().flatten() {
+        return Ok(cached);
+    }
+    let rows = store::active_providers(&app.db).await?;
+    let providers = rows.iter().map(entry_of).collect::<Result<Vec<_>, _>>()?;
+    let body = serde_json::to_string(&ProviderList { providers })
+        .map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let digest = Sha256::digest(body.as_bytes());
+    let etag = format!(
+        "\"{}\"",
+        digest[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let cached = Cached { etag, body };
+    // A failed cache write only costs the next reader a D1 query.
+    if let Ok(put) = app.kv.put(CACHE_KEY, &cached) {
+        let _ = put.execute().await;
+    }
+    Ok(cached)
+}
+
+/// Drops the cached catalog after an admin change.
+pub async fn invalidate(app: &App) {
+    let _ = app.kv.delete(CACHE_KEY).await;
+}
+
+/// `GET /v1/providers`: the active catalog, revalidated with its ETag.
+pub async fn list(req: &Request, app: &App) -> ApiResult {
+    let cached = catalog_body(app).await?;
+    let matches = req.headers().get("if-none-match")?.is_some_and(|v| {
+        v.split(',')
+            .any(|t| t.trim() == cached.etag || t.trim() == "*")
+    });
+    let resp = if matches {
+        Response::empty()?.with_status(304)
+    } else {
+        let r = Response::ok(cached.body)?;
+        r.headers().set("content-type", "application/json")?;
+        r
+    };
+    resp.headers().set("etag", &cached.etag)?;
+    resp.headers().set("cache-control", "private, no-cache")?;
+    resp.headers().set("x-content-type-options", "nosniff")?;
+    Ok(resp)
+}
+
+/// `GET /v1/providers/{key}`.
+pub async fn get(app: &App, key: &str) -> ApiResult {
+    let key = key_from_path(key)?;
+    let (_, entry) = active_entry(app, &key).await?;
+    Ok(json(200, &entry)?)
+}
+
+/// `GET /v1/providers/{key}/logo`: public, long-cached (the entry's logo URL changes with
+/// the image), served so that no script in an SVG can run.
+pub async fn logo(app: &App, key: &str) -> ApiResult {
+    let key = key_from_path(key)?;
+    let row = store::provider(&app.db, key.as_str()).await?;
+    let (Some(row), Some(bytes)) = (
+        row,
+        app.kv
+            .get(&format!("logo:{key}"))
+            .bytes()
+            .await
+            .ok()
+            .flatten(),
+    ) else {
+        return Err(problem(
+            ProblemKind::NotFound,
+            format!("Provider '{key}' has no logo."),
+        ));
+    };
+    let resp = Response::from_bytes(bytes)?;
+    let h = resp.headers();
+    h.set(
+        "content-type",
+        row.logo_type
+            .as_deref()
+            .unwrap_or("application/octet-stream"),
+    )?;
+    h.set("cache-control", "public, max-age=31536000, immutable")?;
+    h.set(
+        "content-security-policy",
+        "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+    )?;
+    h.set("x-content-type-options", "nosniff")?;
+    Ok(resp)
+}

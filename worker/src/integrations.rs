@@ -1,0 +1,359 @@
+//! A tenant's integrations: list, install (now or later), save a key, test, uninstall.
+
+use std::collections::BTreeMap;
+
+use byok_core::api::{
+    AuditEntry, CredentialRequest, InstallRequest, IntegrationList, IntegrationView, ProblemKind,
+    TestReport,
+};
+use byok_core::catalog::CatalogEntry;
+use byok_core::credential::{Credential, FormatWarning};
+use byok_core::ids::ProviderKey;
+use byok_core::keyring::Owner;
+use byok_core::mask::{FormValue, Mask};
+use byok_core::status::{Event, Status};
+use byok_core::SecretString;
+use worker::Request;
+
+use crate::auth::{Principal, Role};
+use crate::catalog::{active_entry, entry_of, key_from_path};
+use crate::credentials::{self, plain_fields};
+use crate::http::{empty, json, problem, read_json, ApiError, ApiResult};
+use crate::store::{self, IntegrationRow};
+use crate::util::{now_millis, rfc3339};
+use crate::{connection, resolve, App};
+
+const MAX_BODY: usize = 32 * 1024;
+
+pub fn status_of(row: &IntegrationRow) -> Result<Status, ApiError> {
+    serde_json::from_value(serde_json::Value::String(row.status.clone()))
+        .map_err(|_| problem(ProblemKind::Internal, "A stored status is invalid."))
+}
+
+fn status_str(s: Status) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn view(
+    row: &IntegrationRow,
+    entry: &CatalogEntry,
+    warnings: Vec<FormatWarning>,
+) -> Result<IntegrationView, ApiError> {
+    Ok(IntegrationView {
+        provider: entry.key().clone(),
+        name: entry.spec().name.clone(),
+        logo: entry.spec().logo.clone(),
+        category: entry.category_label().to_owned(),
+        status: status_of(row)?,
+        mask: row
+            .mask
+            .as_deref()
+            .and_then(|m| serde_json::from_str::<Mask>(m).ok()),
+        fields: plain_fields(row.fields.as_deref()),
+        last_test: row
+            .last_test
+            .as_deref()
+            .and_then(|t| serde_json::from_str::<TestReport>(t).ok()),
+        format_warnings: warnings,
+        installed_at: row.installed_at.clone(),
+        updated_at: row.updated_at.clone(),
+    })
+}
+
+async fn audit(
+    app: &App,
+    who: &Principal,
+    provider: &ProviderKey,
+    action: &str,
+    outcome: &str,
+) -> Result<(), ApiError> {
+    store::audit(
+        &app.db,
+        &AuditEntry {
+            at: rfc3339(now_millis()),
+            actor: who.sub.clone(),
+            tenant: Some(who.tenant.clone()),
+            provider: Some(provider.clone()),
+            action: action.to_owned(),
+            outcome: outcome.to_owned(),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// The entry of an installed provider, active or retired (installs keep their keys).
+async fn installed_entry(app: &App, key: &ProviderKey) -> Result<CatalogEntry, ApiError> {
+    match store::provider(&app.db, key.as_str()).await? {
+        Some(row) => entry_of(&row),
+        None => Err(problem(
+            ProblemKind::NotFound,
+            format!("There is no provider '{key}' in the catalog."),
+        )),
+    }
+}
+
+async fn installed_row(
+    app: &App,
+    who: &Principal,
+    key: &ProviderKey,
+) -> Result<IntegrationRow, ApiError> {
+    store::integration(&app.db, who.tenant.as_str(), key.as_str())
+        .await?
+        .ok_or_else(|| problem(ProblemKind::NotFound, format!("'{key}' is not installed for this account. Install it from the Marketplace first.")))
+}
+
+/// `GET /v1/integrations`.
+pub async fn list(app: &App, who: &Principal) -> ApiResult {
+    who.require_tenant_user()?;
+    let rows = store::integrations(&app.db, who.tenant.as_str()).await?;
+    let mut integrations = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let key = ProviderKey::parse(&row.provider)
+            .map_err(|_| problem(ProblemKind::Internal, "A stored provider key is invalid."))?;
+        let entry = installed_entry(app, &key).await?;
+        integrations.push(view(row, &entry, Vec::new())?);
+    }
+    Ok(json(200, &IntegrationList { integrations })?)
+}
+
+/// Checks and seals a submitted credential.
+fn prepare(
+    app: &App,
+    who: &Principal,
+    entry: &CatalogEntry,
+    key: SecretString,
+    fields: BTreeMap<String, SecretString>,
+) -> Result<
+    (
+        Credential,
+        Vec<FormatWarning>,
+        credentials::SealedCredential,
+    ),
+    ApiError,
+> {
+    let (credential, warnings) = Credential::check(entry, key, fields)?;
+    let sealed = credentials::seal(
+        &app.keyring,
+        Owner::Tenant(&who.tenant),
+        entry.key(),
+        &credential,
+    )?;
+    Ok((credential, warnings, sealed))
+}
+
+/// Tests a stored credential and records the result (unless the key changed meanwhile).
+async fn test_and_record(
+    app: &App,
+    who: &Principal,
+    entry: &CatalogEntry,
+    row: &mut IntegrationRow,
+) -> Result<(), ApiError> {
+    let Some(secret) = row.secret.as_deref() else {
+        return Err(problem(
+            ProblemKind::Conflict,
+            "This integration has no key to test: add one first.",
+        ));
+    };
+    let opened = credentials::open(
+        &app.keyring,
+        Owner::Tenant(&who.tenant),
+        entry.key(),
+        secret,
+        row.fields.as_deref(),
+    )?;
+    let report = connection::run(app, entry, &opened).await;
+    let next = status_of(row)?
+        .apply(Event::Tested(report.verdict.finding()))
+        .map_err(|e| problem(ProblemKind::Conflict, e.to_string()))?;
+    let report_json =
+        serde_json::to_string(&report).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let now = rfc3339(now_millis());
+    if store::record_test(
+        &app.db,
+        &row.tenant,
+        &row.provider,
+        &status_str(next),
+        &report_json,
+        &row.updated_at,
+        &now,
+    )
+    .await?
+    {
+        row.status = status_str(next);
+        row.last_test = Some(report_json);
+        row.updated_at = now;
+    }
+    let outcome = serde_json::to_value(report.verdict)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    audit(app, who, entry.key(), "test", &outcome).await
+}
+
+/// `POST /v1/integrations`: install with a key (saved, then tested) or without one.
+pub async fn install(req: &mut Request, app: &App, who: &Principal) -> ApiResult {
+    who.require_tenant_user()?;
+    let body: InstallRequest = read_json(req, MAX_BODY).await?;
+    let (_, entry) = active_entry(app, &body.provider).await?;
+    let now = rfc3339(now_millis());
+    let mut row = IntegrationRow {
+        tenant: who.tenant.as_str().to_owned(),
+        provider: entry.key().as_str().to_owned(),
+        status: status_str(Status::installed(false)),
+        secret: None,
+        fields: None,
+        key_id: None,
+        mask: None,
+        last_test: None,
+        installed_at: now.clone(),
+        updated_at: now,
+    };
+    let mut warnings = Vec::new();
+    match body.key {
+        None if !body.fields.is_empty() => {
+            return Err(problem(
+                ProblemKind::ValidationFailed,
+                "Fields were sent without a key: send the key too, or neither to add it later.",
+            ))
+        }
+        None => {}
+        Some(key) => {
+            let key = match FormValue::parse(key, None)? {
+                FormValue::New(k) => k,
+                FormValue::Unchanged => {
+                    return Err(problem(
+                        ProblemKind::ValidationFailed,
+                        "Paste the full key.",
+                    ))
+                }
+            };
+            let (_, w, sealed) = prepare(app, who, &entry, key, body.fields)?;
+            warnings = w;
+            row.status = status_str(Status::installed(true));
+            row.fields = Some(sealed.fields_json());
+            row.mask = Some(sealed.mask_json());
+            row.key_id = Some(sealed.key_id.clone());
+            row.secret = Some(sealed.secret);
+        }
+    }
+    if !store::insert_integration(&app.db, &row).await? {
+        return Err(problem(
+            ProblemKind::Conflict,
+            format!(
+                "'{}' is already installed: use Settings → Integrations to change its key.",
+                entry.key()
+            ),
+        ));
+    }
+    resolve::forget(&who.tenant, entry.key());
+    audit(app, who, entry.key(), "install", &row.status).await?;
+    if row.secret.is_some() {
+        test_and_record(app, who, &entry, &mut row).await?;
+    }
+    Ok(json(201, &view(&row, &entry, warnings)?)?)
+}
+
+/// `PUT /v1/integrations/{key}/credential`: save a new key (then tested). The mask sent back
+/// untouched means "keep the key"; a refused key leaves the stored one in place.
+pub async fn save(req: &mut Request, app: &App, who: &Principal, key: &str) -> ApiResult {
+    who.require_tenant_user()?;
+    let key = key_from_path(key)?;
+    let body: CredentialRequest = read_json(req, MAX_BODY).await?;
+    let mut row = installed_row(app, who, &key).await?;
+    let entry = installed_entry(app, &key).await?;
+    let current_mask = row
+        .mask
+        .as_deref()
+        .and_then(|m| serde_json::from_str::<Mask>(m).ok());
+    let (secret, fields) = match FormValue::parse(body.key, current_mask.as_ref())? {
+        FormValue::New(secret) => (secret, body.fields),
+        FormValue::Unchanged => {
+            let stored = row.secret.as_deref().ok_or_else(|| {
+                problem(
+                    ProblemKind::ValidationFailed,
+                    "No key is saved yet: paste the key.",
+                )
+            })?;
+            let opened = credentials::open(
+                &app.keyring,
+                Owner::Tenant(&who.tenant),
+                &key,
+                stored,
+                row.fields.as_deref(),
+            )?;
+            let stored_fields: BTreeMap<String, String> = opened.fields.iter().cloned().collect();
+            let submitted: BTreeMap<String, String> = body
+                .fields
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        byok_core::ExposeSecret::expose_secret(v).to_owned(),
+                    )
+                })
+                .collect();
+            if body.fields.is_empty() || submitted == stored_fields {
+                return Ok(json(200, &view(&row, &entry, Vec::new())?)?);
+            }
+            (opened.secret, body.fields)
+        }
+    };
+    let (_, warnings, sealed) = prepare(app, who, &entry, secret, fields)?;
+    let next = status_of(&row)?
+        .apply(Event::KeySaved)
+        .map_err(|e| problem(ProblemKind::Conflict, e.to_string()))?;
+    row.status = status_str(next);
+    row.fields = Some(sealed.fields_json());
+    row.mask = Some(sealed.mask_json());
+    row.key_id = Some(sealed.key_id.clone());
+    row.secret = Some(sealed.secret);
+    row.last_test = None;
+    row.updated_at = rfc3339(now_millis());
+    if !store::update_credential(&app.db, &row).await? {
+        return Err(problem(
+            ProblemKind::NotFound,
+            format!("'{key}' was uninstalled meanwhile; nothing was saved."),
+        ));
+    }
+    resolve::forget(&who.tenant, &key);
+    audit(app, who, &key, "save-key", &row.status).await?;
+    test_and_record(app, who, &entry, &mut row).await?;
+    Ok(json(200, &view(&row, &entry, warnings)?)?)
+}
+
+/// `POST /v1/integrations/{key}/test`.
+pub async fn test(app: &App, who: &Principal, key: &str) -> ApiResult {
+    who.require_tenant_user()?;
+    let key = key_from_path(key)?;
+    let mut row = installed_row(app, who, &key).await?;
+    let entry = installed_entry(app, &key).await?;
+    test_and_record(app, who, &entry, &mut row).await?;
+    resolve::forget(&who.tenant, &key);
+    Ok(json(200, &view(&row, &entry, Vec::new())?)?)
+}
+
+/// `DELETE /v1/integrations/{key}`: owners only; the ciphertext goes with the row.
+pub async fn uninstall(app: &App, who: &Principal, key: &str) -> ApiResult {
+    who.require(&[Role::Owner])?;
+    let key = key_from_path(key)?;
+    if !store::delete_integration(&app.db, who.tenant.as_str(), key.as_str()).await? {
+        return Err(problem(
+            ProblemKind::NotFound,
+            format!("'{key}' is not installed for this account."),
+        ));
+    }
+    resolve::forget(&who.tenant, &key);
+    audit(app, who, &key, "uninstall", "removed").await?;
+    Ok(empty(204)?)
+}
+
+/// `GET /v1/audit`: this tenant's log, newest first (owners only).
+pub async fn audit_log(app: &App, who: &Principal) -> ApiResult {
+    who.require(&[Role::Owner])?;
+    let entries = store::audit_for(&app.db, who.tenant.as_str(), 200).await?;
+    Ok(json(200, &serde_json::json!({ "entries": entries }))?)
+}

@@ -1,0 +1,251 @@
+//! D1 (the source of truth) and KV: every query the routes make, and nothing else.
+
+use byok_core::api::AuditEntry;
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+use worker::{D1Database, Result};
+
+pub fn text(s: &str) -> JsValue {
+    JsValue::from_str(s)
+}
+
+pub fn opt_text(s: Option<&str>) -> JsValue {
+    s.map_or(JsValue::NULL, JsValue::from_str)
+}
+
+pub fn blob(b: Option<&[u8]>) -> JsValue {
+    b.map_or(JsValue::NULL, |b| js_sys::Uint8Array::from(b).into())
+}
+
+pub fn int(n: i64) -> JsValue {
+    JsValue::from_f64(n as f64)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProviderRow {
+    pub key: String,
+    pub spec: String,
+    pub active: i64,
+    pub logo_type: Option<String>,
+    pub platform_secret: Option<Vec<u8>>,
+    pub platform_fields: Option<String>,
+}
+
+const PROVIDER_COLUMNS: &str = "key, spec, active, logo_type, platform_secret, platform_fields";
+
+pub async fn provider(db: &D1Database, key: &str) -> Result<Option<ProviderRow>> {
+    db.prepare(format!(
+        "SELECT {PROVIDER_COLUMNS} FROM integration_providers WHERE key = ?1"
+    ))
+    .bind(&[text(key)])?
+    .first::<ProviderRow>(None)
+    .await
+}
+
+pub async fn active_providers(db: &D1Database) -> Result<Vec<ProviderRow>> {
+    db.prepare(format!(
+        "SELECT {PROVIDER_COLUMNS} FROM integration_providers WHERE active = 1 ORDER BY key"
+    ))
+    .all()
+    .await?
+    .results::<ProviderRow>()
+}
+
+/// Creates or replaces an entry's spec (reactivating it); the logo and platform key stay.
+pub async fn upsert_provider(db: &D1Database, key: &str, spec: &str, now: &str) -> Result<()> {
+    db.prepare(
+        "INSERT INTO integration_providers (key, spec, active, created_at, updated_at) VALUES (?1, ?2, 1, ?3, ?3)
+         ON CONFLICT (key) DO UPDATE SET spec = excluded.spec, active = 1, updated_at = excluded.updated_at",
+    )
+    .bind(&[text(key), text(spec), text(now)])?
+    .run()
+    .await?;
+    Ok(())
+}
+
+pub async fn retire_provider(db: &D1Database, key: &str, now: &str) -> Result<bool> {
+    let r = db
+        .prepare("UPDATE integration_providers SET active = 0, updated_at = ?2 WHERE key = ?1 AND active = 1")
+        .bind(&[text(key), text(now)])?
+        .run()
+        .await?;
+    Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+}
+
+pub async fn set_logo(
+    db: &D1Database,
+    key: &str,
+    logo_type: &str,
+    spec: &str,
+    now: &str,
+) -> Result<()> {
+    db.prepare("UPDATE integration_providers SET logo_type = ?2, spec = ?3, updated_at = ?4 WHERE key = ?1")
+        .bind(&[text(key), text(logo_type), text(spec), text(now)])?
+        .run()
+        .await?;
+    Ok(())
+}
+
+pub async fn set_platform_key(
+    db: &D1Database,
+    key: &str,
+    secret: &[u8],
+    fields: &str,
+    mask: &str,
+    now: &str,
+) -> Result<()> {
+    db.prepare(
+        "UPDATE integration_providers SET platform_secret = ?2, platform_fields = ?3, platform_mask = ?4, updated_at = ?5 WHERE key = ?1",
+    )
+    .bind(&[text(key), blob(Some(secret)), text(fields), text(mask), text(now)])?
+    .run()
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IntegrationRow {
+    pub tenant: String,
+    pub provider: String,
+    pub status: String,
+    pub secret: Option<Vec<u8>>,
+    pub fields: Option<String>,
+    pub key_id: Option<String>,
+    pub mask: Option<String>,
+    pub last_test: Option<String>,
+    pub installed_at: String,
+    pub updated_at: String,
+}
+
+const INTEGRATION_COLUMNS: &str =
+    "tenant, provider, status, secret, fields, key_id, mask, last_test, installed_at, updated_at";
+
+pub async fn integration(
+    db: &D1Database,
+    tenant: &str,
+    provider: &str,
+) -> Result<Option<IntegrationRow>> {
+    db.prepare(format!(
+        "SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE tenant = ?1 AND provider = ?2"
+    ))
+    .bind(&[text(tenant), text(provider)])?
+    .first::<IntegrationRow>(None)
+    .await
+}
+
+pub async fn integrations(db: &D1Database, tenant: &str) -> Result<Vec<IntegrationRow>> {
+    db.prepare(format!(
+        "SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE tenant = ?1 ORDER BY provider"
+    ))
+    .bind(&[text(tenant)])?
+    .all()
+    .await?
+    .results::<IntegrationRow>()
+}
+
+/// Inserts a new row; `false` when the tenant already has this provider installed.
+pub async fn insert_integration(db: &D1Database, row: &IntegrationRow) -> Result<bool> {
+    let r = db
+        .prepare(format!(
+            "INSERT INTO integrations ({INTEGRATION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (tenant, provider) DO NOTHING"
+        ))
+        .bind(&[
+            text(&row.tenant),
+            text(&row.provider),
+            text(&row.status),
+            blob(row.secret.as_deref()),
+            opt_text(row.fields.as_deref()),
+            opt_text(row.key_id.as_deref()),
+            opt_text(row.mask.as_deref()),
+            opt_text(row.last_test.as_deref()),
+            text(&row.installed_at),
+            text(&row.updated_at),
+        ])?
+        .run()
+        .await?;
+    Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+}
+
+/// Replaces the credential of an existing row.
+pub async fn update_credential(db: &D1Database, row: &IntegrationRow) -> Result<bool> {
+    let r = db
+        .prepare(
+            "UPDATE integrations SET status = ?3, secret = ?4, fields = ?5, key_id = ?6, mask = ?7, last_test = ?8, updated_at = ?9
+             WHERE tenant = ?1 AND provider = ?2",
+        )
+        .bind(&[
+            text(&row.tenant),
+            text(&row.provider),
+            text(&row.status),
+            blob(row.secret.as_deref()),
+            opt_text(row.fields.as_deref()),
+            opt_text(row.key_id.as_deref()),
+            opt_text(row.mask.as_deref()),
+            opt_text(row.last_test.as_deref()),
+            text(&row.updated_at),
+        ])?
+        .run()
+        .await?;
+    Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+}
+
+/// Records a test's result, unless the key changed since the test began (`since`).
+pub async fn record_test(
+    db: &D1Database,
+    tenant: &str,
+    provider: &str,
+    status: &str,
+    last_test: &str,
+    since: &str,
+    now: &str,
+) -> Result<bool> {
+    let r = db
+        .prepare(
+            "UPDATE integrations SET status = ?3, last_test = ?4, updated_at = ?6
+             WHERE tenant = ?1 AND provider = ?2 AND updated_at = ?5",
+        )
+        .bind(&[
+            text(tenant),
+            text(provider),
+            text(status),
+            text(last_test),
+            text(since),
+            text(now),
+        ])?
+        .run()
+        .await?;
+    Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+}
+
+pub async fn delete_integration(db: &D1Database, tenant: &str, provider: &str) -> Result<bool> {
+    let r = db
+        .prepare("DELETE FROM integrations WHERE tenant = ?1 AND provider = ?2")
+        .bind(&[text(tenant), text(provider)])?
+        .run()
+        .await?;
+    Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+}
+
+pub async fn audit(db: &D1Database, e: &AuditEntry) -> Result<()> {
+    db.prepare("INSERT INTO audit_log (at, actor, tenant, provider, action, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+        .bind(&[
+            text(&e.at),
+            text(&e.actor),
+            opt_text(e.tenant.as_ref().map(|t| t.as_str())),
+            opt_text(e.provider.as_ref().map(|p| p.as_str())),
+            text(&e.action),
+            text(&e.outcome),
+        ])?
+        .run()
+        .await?;
+    Ok(())
+}
+
+pub async fn audit_for(db: &D1Database, tenant: &str, limit: i64) -> Result<Vec<AuditEntry>> {
+    db.prepare("SELECT at, actor, tenant, provider, action, outcome FROM audit_log WHERE tenant = ?1 ORDER BY id DESC LIMIT ?2")
+        .bind(&[text(tenant), int(limit)])?
+        .all()
+        .await?
+        .results::<AuditEntry>()
+}
