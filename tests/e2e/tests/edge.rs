@@ -1,0 +1,989 @@
+//! The Worker under workerd, driven over HTTP: the catalog, both install paths, settings,
+//! resolve, tenant isolation, bad input of every kind, and audit. One edge serves every
+//! trial; each trial uses its own tenants so trials can run in parallel.
+
+use std::sync::Arc;
+
+use byok_e2e::Edge;
+use libtest_mimic::{Arguments, Failed, Trial};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{json, Value};
+
+struct Ctx {
+    edge: Edge,
+    http: Client,
+}
+
+type Check = fn(&Ctx) -> Result<(), Failed>;
+
+/// A call and its answer, with the body parsed when it is JSON.
+struct Answer {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    text: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+}
+
+impl Ctx {
+    fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+        self.raw(
+            method,
+            path,
+            token,
+            body.map(|b| ("application/json", b.to_string().into_bytes())),
+            &[],
+        )
+    }
+
+    fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let mut req = self
+                .http
+                .request(method, format!("{}{path}", self.edge.base));
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            if let Some((ct, bytes)) = body {
+                req = req.header("content-type", ct).body(bytes);
+            }
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            let resp = req.send().await.expect("request");
+            Answer {
+                status: resp.status(),
+                headers: resp.headers().clone(),
+                text: resp.text().await.unwrap_or_default(),
+            }
+        })
+    }
+
+    fn owner(&self, tenant: &str) -> String {
+        self.edge.token("owner", tenant)
+    }
+    fn member(&self, tenant: &str) -> String {
+        self.edge.token("member", tenant)
+    }
+    fn service(&self) -> String {
+        self.edge.token("service", "platform")
+    }
+    fn admin(&self) -> String {
+        self.edge.token("platform-admin", "platform")
+    }
+
+    fn resolve(&self, tenant: &str, provider: &str) -> Answer {
+        self.call(
+            Method::POST,
+            "/v1/resolve",
+            Some(&self.service()),
+            Some(json!({"tenant": tenant, "provider": provider})),
+        )
+    }
+}
+
+fn ensure(cond: bool, what: impl Into<String>) -> Result<(), Failed> {
+    if cond {
+        Ok(())
+    } else {
+        Err(what.into().into())
+    }
+}
+
+fn expect_status(a: &Answer, want: u16, what: &str) -> Result<(), Failed> {
+    ensure(
+        a.status.as_u16() == want,
+        format!("{what}: expected {want}, got {} {}", a.status, a.text),
+    )
+}
+
+/// A problem+json answer with this status, whose detail says something.
+fn expect_problem(a: &Answer, want: u16, what: &str) -> Result<(), Failed> {
+    expect_status(a, want, what)?;
+    let ct = a
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    ensure(
+        ct.starts_with("application/problem+json"),
+        format!("{what}: content-type {ct}"),
+    )?;
+    let p = a.json();
+    ensure(
+        p["status"] == want && p["type"].is_string() && p["title"].is_string(),
+        format!("{what}: {p}"),
+    )?;
+    ensure(
+        p["detail"].as_str().is_some_and(|d| d.len() > 10),
+        format!("{what}: a useful detail, got {p}"),
+    )
+}
+
+fn no_secret(a: &Answer, secret: &str, what: &str) -> Result<(), Failed> {
+    ensure(
+        !a.text.contains(secret),
+        format!("{what}: the answer contains the secret"),
+    )
+}
+
+// --- the catalog -------------------------------------------------------------------------
+
+fn catalog_lists_the_seeds_with_an_etag(c: &Ctx) -> Result<(), Failed> {
+    let t = c.member("cat-a");
+    let a = c.call(Method::GET, "/v1/providers", Some(&t), None);
+    expect_status(&a, 200, "list")?;
+    let list = a.json();
+    let keys: Vec<&str> = list["providers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["key"].as_str())
+        .collect();
+    for k in [
+        "anthropic",
+        "openai",
+        "stripe",
+        "twilio",
+        "sendgrid",
+        "google-calendar",
+        "meta-ads",
+    ] {
+        ensure(keys.contains(&k), format!("{k} is listed: {keys:?}"))?;
+    }
+    let sendgrid = list["providers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["key"] == "sendgrid")
+        .cloned()
+        .unwrap_or_default();
+    ensure(
+        sendgrid.get("category").is_none(),
+        "SendGrid has no category (shown as Other)",
+    )?;
+    ensure(
+        sendgrid["logo"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("/v1/providers/sendgrid/logo")),
+        "logo URL",
+    )?;
+    let etag = a
+        .headers
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    ensure(!etag.is_empty(), "an ETag")?;
+    let again = c.raw(
+        Method::GET,
+        "/v1/providers",
+        Some(&t),
+        None,
+        &[("if-none-match", &etag)],
+    );
+    expect_status(&again, 304, "revalidation")?;
+    let one = c.call(Method::GET, "/v1/providers/google-calendar", Some(&t), None);
+    expect_status(&one, 200, "one entry")?;
+    ensure(one.json()["auth_type"] == "service-account", "auth type")?;
+    expect_problem(
+        &c.call(Method::GET, "/v1/providers/nope", Some(&t), None),
+        404,
+        "unknown provider",
+    )?;
+    expect_problem(
+        &c.call(Method::GET, "/v1/providers", None, None),
+        401,
+        "catalog needs sign-in",
+    )
+}
+
+fn logos_are_public_and_sandboxed(c: &Ctx) -> Result<(), Failed> {
+    let a = c.call(Method::GET, "/v1/providers/stripe/logo", None, None);
+    expect_status(&a, 200, "logo")?;
+    let h = |n: &str| {
+        a.headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    ensure(h("content-type") == "image/svg+xml", "svg")?;
+    ensure(
+        h("content-security-policy").contains("sandbox"),
+        "scripts in an SVG cannot run",
+    )?;
+    ensure(
+        h("cache-control").contains("max-age=31536000"),
+        "long cache",
+    )?;
+    expect_problem(
+        &c.call(Method::GET, "/v1/providers/nope/logo", None, None),
+        404,
+        "no logo",
+    )
+}
+
+// --- install, settings, uninstall --------------------------------------------------------
+
+fn add_later_then_connect_in_settings(c: &Ctx) -> Result<(), Failed> {
+    let t = c.owner("flow-a");
+    let a = c.call(
+        Method::POST,
+        "/v1/integrations",
+        Some(&t),
+        Some(json!({"provider": "stripe"})),
+    );
+    expect_status(&a, 201, "install later")?;
+    ensure(
+        a.json()["status"] == "disconnected" && a.json().get("mask").is_none(),
+        format!("disconnected: {}", a.text),
+    )?;
+    expect_problem(
+        &c.call(
+            Method::POST,
+            "/v1/integrations",
+            Some(&t),
+            Some(json!({"provider": "stripe"})),
+        ),
+        409,
+        "installed twice",
+    )?;
+    expect_problem(
+        &c.call(Method::POST, "/v1/integrations/stripe/test", Some(&t), None),
+        409,
+        "nothing to test",
+    )?;
+    expect_problem(
+        &c.resolve("flow-a", "stripe"),
+        404,
+        "no key, and Stripe has no platform fallback",
+    )?;
+
+    let secret = "sk_test_valid0000000000000000SECRET1";
+    let saved = c.call(
+        Method::PUT,
+        "/v1/integrations/stripe/credential",
+        Some(&t),
+        Some(json!({"key": secret})),
+    );
+    expect_status(&saved, 200, "save in settings")?;
+    no_secret(&saved, secret, "save")?;
+    let v = saved.json();
+    ensure(
+        v["status"] == "unverified",
+        format!("saved and not yet verified: {v}"),
+    )?;
+    ensure(
+        v["mask"]["masked"] == "••••RET1",
+        format!("at most the last 4 characters: {}", v["mask"]),
+    )?;
+    ensure(
+        v["last_test"]["verdict"] == "no-test",
+        "the test result is reported",
+    )?;
+
+    let list = c.call(Method::GET, "/v1/integrations", Some(&t), None);
+    no_secret(&list, secret, "list")?;
+    ensure(
+        list.json()["integrations"][0]["provider"] == "stripe",
+        "listed",
+    )?;
+
+    // The mask sent back untouched changes nothing.
+    let masked = v["mask"]["masked"].as_str().unwrap_or_default().to_owned();
+    let same = c.call(
+        Method::PUT,
+        "/v1/integrations/stripe/credential",
+        Some(&t),
+        Some(json!({"key": masked})),
+    );
+    expect_status(&same, 200, "unchanged")?;
+    ensure(
+        same.json()["updated_at"] == v["updated_at"],
+        "nothing was written",
+    )?;
+    let r = c.resolve("flow-a", "stripe");
+    ensure(
+        r.json()["api_key"] == secret && r.json()["source"] == "tenant",
+        format!("resolve: {}", r.text),
+    )?;
+
+    // Uninstall deletes the key.
+    expect_status(
+        &c.call(Method::DELETE, "/v1/integrations/stripe", Some(&t), None),
+        204,
+        "uninstall",
+    )?;
+    expect_problem(&c.resolve("flow-a", "stripe"), 404, "gone after uninstall")?;
+    expect_problem(
+        &c.call(Method::DELETE, "/v1/integrations/stripe", Some(&t), None),
+        404,
+        "already gone",
+    )
+}
+
+fn paste_now_is_saved_masked_with_format_warnings(c: &Ctx) -> Result<(), Failed> {
+    let t = c.owner("flow-b");
+    let secret = "not-an-anthropic-looking-key-1234";
+    let a = c.call(
+        Method::POST,
+        "/v1/integrations",
+        Some(&t),
+        Some(json!({"provider": "anthropic", "key": secret})),
+    );
+    expect_status(&a, 201, "install with key")?;
+    no_secret(&a, secret, "install")?;
+    let v = a.json();
+    ensure(
+        v["status"] == "unverified" && v["mask"]["masked"] == "••••1234",
+        format!("{v}"),
+    )?;
+    ensure(
+        v["mask"]["fingerprint"]
+            .as_str()
+            .is_some_and(|f| f.len() == 8),
+        "fingerprint",
+    )?;
+    ensure(
+        v["format_warnings"][0]["field"] == "api_key",
+        format!("a format warning, not a refusal: {v}"),
+    )?;
+    ensure(v["last_test"]["tested_at"].is_string(), "tested at once")?;
+    let twilio = c.call(
+        Method::POST,
+        "/v1/integrations",
+        Some(&t),
+        Some(json!({"provider": "twilio", "key": "0123456789abcdef0123456789abcdef"})),
+    );
+    expect_problem(&twilio, 422, "Twilio needs its Account SID")?;
+    ensure(
+        twilio.json()["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Account SID"),
+        "names the field",
+    )?;
+    let ok = c.call(
+        Method::POST,
+        "/v1/integrations",
+        Some(&t),
+        Some(json!({"provider": "twilio", "key": "0123456789abcdef0123456789abcdef", "fields": {"account_sid": "AC0123456789abcdef0123456789abcdef"}})),
+    );
+    expect_status(&ok, 201, "Twilio with its SID")?;
+    ensure(
+        ok.json()["fields"]["account_sid"] == "AC0123456789abcdef0123456789abcdef",
+        "the SID is shown",
+    )?;
+    let r = c.resolve("flow-b", "twilio");
+    ensure(
+        r.json()["fields"]["account_sid"] == "AC0123456789abcdef0123456789abcdef",
+        format!("resolve carries fields: {}", r.text),
+    )
+}
+
+fn a_refused_save_keeps_the_old_key(c: &Ctx) -> Result<(), Failed> {
+    let t = c.owner("flow-c");
+    let first = "sk-proj-first000000000000000000KEEP";
+    expect_status(
+        &c.call(
+            Method::POST,
+            "/v1/integrations",
+            Some(&t),
+            Some(json!({"provider": "openai", "key": first})),
+        ),
+        201,
+        "install",
+    )?;
+    for bad in [
+        json!({"key": "   "}),
+        json!({"key": "••••ABCD"}),
+        json!({"key": "sk-\u{7}bad"}),
+        json!({"key": "x".repeat(9000)}),
+        json!({"key": "sk-new", "fields": {"nope": "1"}}),
+    ] {
+        let a = c.call(
+            Method::PUT,
+            "/v1/integrations/openai/credential",
+            Some(&t),
+            Some(bad.clone()),
+        );
+        expect_problem(
+            &a,
+            422,
+            &format!(
+                "refused save {}",
+                &bad.to_string()[..bad.to_string().len().min(40)]
+            ),
+        )?;
+        no_secret(&a, first, "refusal")?;
+    }
+    let r = c.resolve("flow-c", "openai");
+    ensure(
+        r.json()["api_key"] == first,
+        format!("the old key is still in place: {}", r.text),
+    )?;
+    // A key saved is resolved at once, even right after a cached answer.
+    let second = "sk-proj-second00000000000000000NEW";
+    expect_status(
+        &c.call(
+            Method::PUT,
+            "/v1/integrations/openai/credential",
+            Some(&t),
+            Some(json!({"key": second})),
+        ),
+        200,
+        "save",
+    )?;
+    let r = c.resolve("flow-c", "openai");
+    ensure(
+        r.json()["api_key"] == second,
+        format!("the new key at once: {}", r.text),
+    )
+}
+
+// --- resolve -----------------------------------------------------------------------------
+
+fn resolve_uses_tenant_then_platform_then_nothing(c: &Ctx) -> Result<(), Failed> {
+    let platform = "sk-ant-api03-platform00000000000000PLAT";
+    let set = c.call(
+        Method::PUT,
+        "/v1/admin/platform-keys/anthropic",
+        Some(&c.admin()),
+        Some(json!({"key": platform})),
+    );
+    expect_status(&set, 200, "platform key")?;
+    no_secret(&set, platform, "platform key answer")?;
+    let r = c.resolve("res-none", "anthropic");
+    ensure(
+        r.json()["api_key"] == platform
+            && r.json()["source"] == "platform"
+            && r.json().get("status").is_none(),
+        format!("platform fallback: {}", r.text),
+    )?;
+
+    let t = c.owner("res-own");
+    let own = "sk-ant-api03-tenant000000000000000000OWN";
+    expect_status(
+        &c.call(
+            Method::POST,
+            "/v1/integrations",
+            Some(&t),
+            Some(json!({"provider": "anthropic", "key": own})),
+        ),
+        201,
+        "install",
+    )?;
+    let r = c.resolve("res-own", "anthropic");
+    ensure(
+        r.json()["api_key"] == own
+            && r.json()["source"] == "tenant"
+            && r.json()["status"] == "unverified",
+        format!("tenant key wins: {}", r.text),
+    )?;
+
+    // Installed without a key: still the platform's.
+    let t2 = c.owner("res-later");
+    expect_status(
+        &c.call(
+            Method::POST,
+            "/v1/integrations",
+            Some(&t2),
+            Some(json!({"provider": "anthropic"})),
+        ),
+        201,
+        "install later",
+    )?;
+    ensure(
+        c.resolve("res-later", "anthropic").json()["source"] == "platform",
+        "no key yet: platform",
+    )?;
+
+    // No fallback allowed, or no platform key: 404 with the reason.
+    let stripe = c.resolve("res-none", "stripe");
+    expect_problem(&stripe, 404, "Stripe allows no fallback")?;
+    ensure(
+        stripe.json()["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("does not allow the platform key"),
+        "reason",
+    )?;
+    let openai = c.resolve("res-none", "openai");
+    expect_problem(&openai, 404, "no platform key for OpenAI")?;
+    expect_problem(&c.resolve("res-none", "nope"), 404, "unknown provider")?;
+    // Only the service role resolves.
+    let as_owner = c.call(
+        Method::POST,
+        "/v1/resolve",
+        Some(&t),
+        Some(json!({"tenant": "res-own", "provider": "anthropic"})),
+    );
+    expect_problem(&as_owner, 403, "an owner cannot resolve")?;
+    no_secret(&as_owner, own, "refused resolve")
+}
+
+// --- isolation and roles -----------------------------------------------------------------
+
+fn tenants_cannot_reach_each_other(c: &Ctx) -> Result<(), Failed> {
+    let a = c.owner("iso-a");
+    let b = c.owner("iso-b");
+    let secret = "SG.isolation-secret-0000.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    expect_status(
+        &c.call(
+            Method::POST,
+            "/v1/integrations",
+            Some(&a),
+            Some(json!({"provider": "sendgrid", "key": secret})),
+        ),
+        201,
+        "A installs",
+    )?;
+    let list = c.call(Method::GET, "/v1/integrations", Some(&b), None);
+    ensure(
+        list.json()["integrations"]
+            .as_array()
+            .is_some_and(|l| l.is_empty()),
+        "B sees none of A's",
+    )?;
+    expect_problem(
+        &c.call(
+            Method::POST,
+            "/v1/integrations/sendgrid/test",
+            Some(&b),
+            None,
+        ),
+        404,
+        "B cannot test A's",
+    )?;
+    expect_problem(
+        &c.call(
+            Method::PUT,
+            "/v1/integrations/sendgrid/credential",
+            Some(&b),
+            Some(json!({"key": "SG.overwrite"})),
+        ),
+        404,
+        "B cannot overwrite A's",
+    )?;
+    expect_problem(
+        &c.call(Method::DELETE, "/v1/integrations/sendgrid", Some(&b), None),
+        404,
+        "B cannot uninstall A's",
+    )?;
+    expect_problem(&c.resolve("iso-b", "sendgrid"), 404, "B resolves nothing")?;
+    ensure(
+        c.resolve("iso-a", "sendgrid").json()["api_key"] == secret,
+        "A's key is intact",
+    )?;
+    // Roles: a member cannot uninstall; tenants cannot administer the catalog.
+    expect_problem(
+        &c.call(
+            Method::DELETE,
+            "/v1/integrations/sendgrid",
+            Some(&c.member("iso-a")),
+            None,
+        ),
+        403,
+        "members cannot uninstall",
+    )?;
+    expect_problem(
+        &c.call(
+            Method::PUT,
+            "/v1/admin/providers/x-new",
+            Some(&a),
+            Some(json!({})),
+        ),
+        403,
+        "owners are not admins",
+    )?;
+    expect_problem(
+        &c.call(Method::GET, "/v1/integrations", Some(&c.service()), None),
+        403,
+        "service is not a tenant user",
+    )?;
+    expect_problem(
+        &c.call(Method::GET, "/v1/audit", Some(&c.member("iso-a")), None),
+        403,
+        "members cannot read the audit log",
+    )
+}
+
+// --- bad input ---------------------------------------------------------------------------
+
+fn bad_bodies_get_clear_problems(c: &Ctx) -> Result<(), Failed> {
+    let t = c.owner("bad-in");
+    let post = |ct: &str, body: &[u8]| {
+        c.raw(
+            Method::POST,
+            "/v1/integrations",
+            Some(&t),
+            Some((ct, body.to_vec())),
+            &[],
+        )
+    };
+    expect_problem(
+        &post("application/json", b"{not json"),
+        400,
+        "malformed JSON",
+    )?;
+    let missing = post("application/json", br#"{"key": "sk-secretvalue-123"}"#);
+    expect_problem(&missing, 400, "missing provider")?;
+    no_secret(&missing, "sk-secretvalue-123", "parse error")?;
+    let typed = post(
+        "application/json",
+        br#"{"provider": "openai", "key": 5, "x": "sk-secretvalue-456"}"#,
+    );
+    expect_problem(&typed, 400, "wrong type / unknown field")?;
+    no_secret(&typed, "sk-secretvalue-456", "parse error")?;
+    let unknown = post(
+        "application/json",
+        br#"{"provider": "openai", "api_key": "x"}"#,
+    );
+    expect_problem(&unknown, 400, "unknown field")?;
+    ensure(
+        unknown.json()["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("api_key"),
+        "names the unknown field",
+    )?;
+    expect_problem(
+        &post("application/json", br#"{"provider": "nope"}"#),
+        404,
+        "unknown provider",
+    )?;
+    expect_problem(
+        &post("application/json", br#"{"provider": "Not A Key"}"#),
+        400,
+        "invalid provider key",
+    )?;
+    expect_problem(
+        &post("text/plain", br#"{"provider": "openai"}"#),
+        415,
+        "content type",
+    )?;
+    let huge = format!(
+        r#"{{"provider": "openai", "key": "{}"}}"#,
+        "k".repeat(40_000)
+    );
+    expect_problem(
+        &post("application/json", huge.as_bytes()),
+        413,
+        "oversize body",
+    )?;
+    expect_problem(
+        &c.call(Method::PATCH, "/v1/integrations", Some(&t), None),
+        405,
+        "method",
+    )?;
+    expect_problem(
+        &c.call(Method::GET, "/v2/nothing", Some(&t), None),
+        404,
+        "no route",
+    )?;
+    let invalid_entry = c.call(Method::PUT, "/v1/admin/providers/acme-mail", Some(&c.admin()), Some(json!({"name": "", "description": "x", "auth_type": "api-key", "credential_label": "Key", "help_url": "http://insecure"})));
+    expect_problem(&invalid_entry, 422, "invalid entry")?;
+    let fields: Vec<String> = invalid_entry.json()["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["field"].as_str().map(str::to_owned))
+        .collect();
+    ensure(
+        fields.contains(&"name".to_owned()) && fields.contains(&"help_url".to_owned()),
+        format!("names the fields: {fields:?}"),
+    )
+}
+
+fn every_bad_token_is_401(c: &Ctx) -> Result<(), Failed> {
+    let good = c.owner("tok");
+    let expired = c.edge.token_ttl("owner", "tok", -3600);
+    let expired_and_wrong = c.edge.token_with("owner", "tok", -3600, "another-secret");
+    let wrong_sig = c.edge.token_with("owner", "tok", 3600, "another-secret");
+    let header_none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0"; // {"alg":"none","typ":"JWT"}
+    let body = good.split('.').nth(1).unwrap_or("");
+    let alg_none = format!("{header_none}.{body}.");
+    for (what, token) in [
+        ("expired", expired.as_str()),
+        ("expired, wrong secret", expired_and_wrong.as_str()),
+        ("wrong signature", wrong_sig.as_str()),
+        ("alg none", alg_none.as_str()),
+        ("malformed", "not.a.jwt"),
+    ] {
+        expect_problem(
+            &c.call(Method::GET, "/v1/integrations", Some(token), None),
+            401,
+            what,
+        )?;
+    }
+    let basic = c.raw(
+        Method::GET,
+        "/v1/integrations",
+        None,
+        None,
+        &[("authorization", "Basic dXNlcjpwYXNz")],
+    );
+    expect_problem(&basic, 401, "not a bearer token")?;
+    expect_status(
+        &c.call(Method::GET, "/v1/integrations", Some(&good), None),
+        200,
+        "the good token",
+    )
+}
+
+fn cookie_sessions_and_csrf(c: &Ctx) -> Result<(), Failed> {
+    let login = c.call(
+        Method::GET,
+        "/dev/login?tenant=cookie-t&role=owner",
+        None,
+        None,
+    );
+    expect_status(&login, 200, "dev login")?;
+    let cookie = login
+        .headers
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    ensure(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        format!("cookie flags: {cookie}"),
+    )?;
+    let session = cookie.split(';').next().unwrap_or("").to_owned();
+    let get = c.raw(
+        Method::GET,
+        "/v1/integrations",
+        None,
+        None,
+        &[("cookie", &session)],
+    );
+    expect_status(&get, 200, "cookie auth")?;
+    let body = Some(("application/json", br#"{"provider": "openai"}"#.to_vec()));
+    let cross = c.raw(
+        Method::POST,
+        "/v1/integrations",
+        None,
+        body.clone(),
+        &[("cookie", &session), ("origin", "https://evil.example")],
+    );
+    expect_problem(&cross, 403, "cross-site write")?;
+    let no_origin = c.raw(
+        Method::POST,
+        "/v1/integrations",
+        None,
+        body.clone(),
+        &[("cookie", &session)],
+    );
+    expect_problem(&no_origin, 403, "write without Origin")?;
+    let same = c.raw(
+        Method::POST,
+        "/v1/integrations",
+        None,
+        body,
+        &[("cookie", &session), ("origin", &c.edge.base)],
+    );
+    expect_status(&same, 201, "same-origin write")
+}
+
+fn audit_log_records_actions_without_secrets(c: &Ctx) -> Result<(), Failed> {
+    let t = c.owner("audit-t");
+    let secret = "EAAauditsecret000000000000000000";
+    expect_status(
+        &c.call(
+            Method::POST,
+            "/v1/integrations",
+            Some(&t),
+            Some(json!({"provider": "meta-ads", "key": secret})),
+        ),
+        201,
+        "install",
+    )?;
+    expect_status(
+        &c.call(
+            Method::POST,
+            "/v1/integrations/meta-ads/test",
+            Some(&t),
+            None,
+        ),
+        200,
+        "test",
+    )?;
+    expect_status(
+        &c.call(Method::DELETE, "/v1/integrations/meta-ads", Some(&t), None),
+        204,
+        "uninstall",
+    )?;
+    let log = c.call(Method::GET, "/v1/audit", Some(&t), None);
+    expect_status(&log, 200, "audit")?;
+    no_secret(&log, secret, "audit")?;
+    let actions: Vec<String> = log.json()["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["action"].as_str().map(str::to_owned))
+        .collect();
+    for a in ["install", "test", "uninstall"] {
+        ensure(
+            actions.contains(&a.to_owned()),
+            format!("{a} in {actions:?}"),
+        )?;
+    }
+    let other = c.call(
+        Method::GET,
+        "/v1/audit",
+        Some(&c.owner("audit-other")),
+        None,
+    );
+    ensure(
+        other.json()["entries"]
+            .as_array()
+            .is_some_and(|e| e.is_empty()),
+        "another tenant sees none of it",
+    )
+}
+
+fn a_retired_provider_keeps_existing_keys(c: &Ctx) -> Result<(), Failed> {
+    let admin = c.admin();
+    let spec = json!({"name": "Acme Mail", "description": "Mail by Acme.", "auth_type": "api-key", "credential_label": "API key", "help_url": "https://acme.example/keys", "help_instructions": ["Open settings.", "Copy the key."], "platform_fallback": true});
+    expect_status(
+        &c.call(
+            Method::PUT,
+            "/v1/admin/providers/acme-mail",
+            Some(&admin),
+            Some(spec),
+        ),
+        201,
+        "create entry",
+    )?;
+    let t = c.owner("retire-t");
+    let secret = "acme-key-0000000000000000RETIRE";
+    expect_status(
+        &c.call(
+            Method::POST,
+            "/v1/integrations",
+            Some(&t),
+            Some(json!({"provider": "acme-mail", "key": secret})),
+        ),
+        201,
+        "install",
+    )?;
+    expect_status(
+        &c.call(
+            Method::DELETE,
+            "/v1/admin/providers/acme-mail",
+            Some(&admin),
+            None,
+        ),
+        204,
+        "retire",
+    )?;
+    let list = c.call(Method::GET, "/v1/providers", Some(&t), None);
+    ensure(
+        !list.text.contains("\"acme-mail\""),
+        "retired entries leave the catalog",
+    )?;
+    expect_problem(
+        &c.call(
+            Method::POST,
+            "/v1/integrations",
+            Some(&c.owner("retire-new")),
+            Some(json!({"provider": "acme-mail"})),
+        ),
+        404,
+        "no new installs",
+    )?;
+    ensure(
+        c.resolve("retire-t", "acme-mail").json()["api_key"] == secret,
+        "the existing key still resolves",
+    )?;
+    ensure(
+        c.call(Method::GET, "/v1/integrations", Some(&t), None)
+            .json()["integrations"][0]["provider"]
+            == "acme-mail",
+        "still listed in settings",
+    )
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let edge = Edge::start();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(edge.seed());
+    let ctx = Arc::new(Ctx {
+        edge,
+        http: Client::new(),
+    });
+    let checks: Vec<(&str, Check)> = vec![
+        (
+            "catalog_lists_the_seeds_with_an_etag",
+            catalog_lists_the_seeds_with_an_etag,
+        ),
+        (
+            "logos_are_public_and_sandboxed",
+            logos_are_public_and_sandboxed,
+        ),
+        (
+            "add_later_then_connect_in_settings",
+            add_later_then_connect_in_settings,
+        ),
+        (
+            "paste_now_is_saved_masked_with_format_warnings",
+            paste_now_is_saved_masked_with_format_warnings,
+        ),
+        (
+            "a_refused_save_keeps_the_old_key",
+            a_refused_save_keeps_the_old_key,
+        ),
+        (
+            "resolve_uses_tenant_then_platform_then_nothing",
+            resolve_uses_tenant_then_platform_then_nothing,
+        ),
+        (
+            "tenants_cannot_reach_each_other",
+            tenants_cannot_reach_each_other,
+        ),
+        (
+            "bad_bodies_get_clear_problems",
+            bad_bodies_get_clear_problems,
+        ),
+        ("every_bad_token_is_401", every_bad_token_is_401),
+        ("cookie_sessions_and_csrf", cookie_sessions_and_csrf),
+        (
+            "audit_log_records_actions_without_secrets",
+            audit_log_records_actions_without_secrets,
+        ),
+        (
+            "a_retired_provider_keeps_existing_keys",
+            a_retired_provider_keeps_existing_keys,
+        ),
+    ];
+    let trials = checks
+        .into_iter()
+        .map(|(name, check)| {
+            let ctx = ctx.clone();
+            Trial::test(name, move || check(&ctx))
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+    drop(ctx); // stops the edge before exiting
+    conclusion.exit();
+}
