@@ -89,6 +89,7 @@ impl ProblemKind {
 }
 
 /// An RFC 9457 problem document. `detail` says what to do about it and never holds a secret.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
     /// A URI reference naming the kind, relative to the service: `/problems/<slug>`.
@@ -151,26 +152,36 @@ impl From<NotFound> for Problem {
 }
 
 /// `POST /v1/integrations`: install, with a key now or "I'll add it later" (no key).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InstallRequest {
     pub provider: ProviderKey,
+    /// The main secret; absent for "I'll add it later".
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub key: Option<SecretString>,
+    /// The entry's other credential fields by name.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>))]
     pub fields: BTreeMap<String, SecretString>,
 }
 
 /// `PUT /v1/integrations/{key}/credential` and `PUT /v1/admin/platform-keys/{key}`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialRequest {
+    /// The new key, or the mask exactly as shown to keep the stored one.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub key: SecretString,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>))]
     pub fields: BTreeMap<String, SecretString>,
 }
 
 /// `POST /v1/resolve` (getAiConfig).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveRequest {
@@ -179,6 +190,7 @@ pub struct ResolveRequest {
 }
 
 /// The answer to resolve: the one response that carries a key.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Serialize, Deserialize)]
 pub struct ResolveResponse {
     pub provider: ProviderKey,
@@ -205,6 +217,7 @@ impl fmt::Debug for ResolveResponse {
 }
 
 /// What the host concluded when no plugin verdict exists.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum HostVerdict {
@@ -215,6 +228,7 @@ pub enum HostVerdict {
 }
 
 /// A test's verdict as reported: the plugin's, or the host's when the plugin gave none.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ReportedVerdict {
@@ -232,6 +246,7 @@ impl ReportedVerdict {
 }
 
 /// The last connection test of an integration.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestReport {
     pub verdict: ReportedVerdict,
@@ -247,6 +262,7 @@ pub struct TestReport {
 }
 
 /// An installed provider, as the Settings page shows it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IntegrationView {
     pub provider: ProviderKey,
@@ -272,18 +288,22 @@ pub struct IntegrationView {
 }
 
 /// `GET /v1/integrations`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IntegrationList {
     pub integrations: Vec<IntegrationView>,
 }
 
 /// `GET /v1/providers`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct ProviderList {
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::catalog::ProviderSpec>))]
     pub providers: Vec<CatalogEntry>,
 }
 
 /// One audit log row. Never holds a secret: outcomes are verdicts and statuses.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub at: String,

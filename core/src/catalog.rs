@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::ProviderKey;
 
 /// How a tenant authenticates to the provider. The names are the API's (`api-key`, ...).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AuthType {
@@ -24,6 +25,8 @@ pub enum AuthType {
 }
 
 /// Step-by-step help, accepted as a list of steps or as one text (one step per line).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "InstructionsInput", into = "Vec<String>")]
 pub struct Instructions(Vec<String>);
@@ -63,6 +66,7 @@ impl Instructions {
 }
 
 /// One field of the credential form.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialField {
@@ -102,6 +106,7 @@ fn yes() -> bool {
 /// The name the primary secret has when an entry declares no credential fields.
 pub const DEFAULT_SECRET_FIELD: &str = "key";
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scheme {
@@ -126,6 +131,7 @@ impl Scheme {
 
 /// One origin a test plugin may reach. Plain `http` is allowed only for loopback hosts (local
 /// fakes of a provider), never on the open network.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EgressRule {
@@ -151,6 +157,7 @@ impl EgressRule {
 }
 
 /// The connection-test plugin an entry runs, named by the SHA-256 digest of its component.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TestPlugin {
@@ -158,6 +165,7 @@ pub struct TestPlugin {
     pub digest: String,
     /// Provider configuration handed to the plugin (base URL, API version...). A JSON object.
     #[serde(default = "empty_object")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub config: serde_json::Value,
 }
 
@@ -166,6 +174,7 @@ fn empty_object() -> serde_json::Value {
 }
 
 /// A catalog entry as JSON: what an admin sends and a seed file holds.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderSpec {
@@ -202,6 +211,7 @@ pub struct ProviderSpec {
 }
 
 /// The rule a field broke. Stable names: clients may match on them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Rule {
@@ -219,6 +229,7 @@ pub enum Rule {
 }
 
 /// One broken rule, naming the field by its JSON path (`credential_fields[1].pattern`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
     pub field: String,

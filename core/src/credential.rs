@@ -148,6 +148,7 @@ fn format_warning(field: &CredentialField, value: &SecretString) -> Option<Forma
 }
 
 /// A value that does not match its field's usual pattern. Never quotes the value.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FormatWarning {
     pub field: String,

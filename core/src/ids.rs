@@ -18,6 +18,7 @@ pub enum IdError {
 /// A provider's stable key: a lowercase slug such as `google-calendar`.
 ///
 /// Rule: 2 to 64 characters, `a-z`, `0-9` and single hyphens between them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ProviderKey(String);
@@ -58,6 +59,7 @@ impl ProviderKey {
 ///
 /// Rule: 1 to 64 characters of `A-Z a-z 0-9 _ - .`; no separators that could be confused with
 /// the keyring's binding or a storage key.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct TenantId(String);

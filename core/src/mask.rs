@@ -18,6 +18,7 @@ const REVEAL: usize = 4;
 const MIN_LEN_TO_REVEAL: usize = 16;
 
 /// 8 hex characters of an HMAC-SHA256 over the binding and the secret.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Fingerprint(String);
@@ -42,6 +43,7 @@ impl fmt::Display for Fingerprint {
 }
 
 /// The masked form of a secret: `••••wxyz` (or `••••••••`) and its fingerprint.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mask {
     /// What the key field shows.

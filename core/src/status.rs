@@ -16,6 +16,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What the user sees on the Settings page.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
@@ -84,6 +85,7 @@ pub enum TransitionError {
 }
 
 /// A connection test's verdict, as a plugin reports it (the WIT contract's `verdict`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {

@@ -12,7 +12,8 @@ static TLS: [AtomicPtr<u8>; 2] = [
 #[allow(unsafe_code)]
 #[no_mangle]
 pub extern "C" fn wasmtime_tls_get(slot: usize) -> *mut u8 {
-    TLS.get(slot).map_or(core::ptr::null_mut(), |p| p.load(Ordering::Relaxed))
+    TLS.get(slot)
+        .map_or(core::ptr::null_mut(), |p| p.load(Ordering::Relaxed))
 }
 
 #[allow(unsafe_code)]

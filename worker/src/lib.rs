@@ -18,6 +18,7 @@ mod credentials;
 mod dev;
 mod http;
 mod integrations;
+mod openapi;
 mod resolve;
 mod store;
 mod util;
@@ -87,9 +88,14 @@ fn app(env: &Env) -> Result<App, ApiError> {
 
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    // Liveness needs no configuration.
+    // Liveness and the API description need no configuration.
     if req.method() == Method::Get && req.path() == "/healthz" {
         return http::json(200, &serde_json::json!({"status": "ok"}));
+    }
+    if req.method() == Method::Get && req.path() == "/openapi.json" {
+        let resp = Response::ok(openapi::document())?;
+        resp.headers().set("content-type", "application/json")?;
+        return Ok(resp);
     }
     let result = match app(&env) {
         Ok(app) => route(&mut req, &app).await,

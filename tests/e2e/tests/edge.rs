@@ -12,6 +12,8 @@ use serde_json::{json, Value};
 struct Ctx {
     edge: Edge,
     http: Client,
+    /// One runtime for every trial's calls (trials run on their own threads and block on it).
+    rt: tokio::runtime::Runtime,
 }
 
 type Check = fn(&Ctx) -> Result<(), Failed>;
@@ -48,11 +50,7 @@ impl Ctx {
         body: Option<(&str, Vec<u8>)>,
         headers: &[(&str, &str)],
     ) -> Answer {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async {
+        self.rt.block_on(async {
             let mut req = self
                 .http
                 .request(method, format!("{}{path}", self.edge.base));
@@ -920,17 +918,71 @@ fn a_retired_provider_keeps_existing_keys(c: &Ctx) -> Result<(), Failed> {
     )
 }
 
+fn openapi_describes_every_route(c: &Ctx) -> Result<(), Failed> {
+    let a = c.call(Method::GET, "/openapi.json", None, None);
+    expect_status(&a, 200, "openapi")?;
+    let doc = a.json();
+    ensure(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "an OpenAPI 3 document",
+    )?;
+    for (path, method) in [
+        ("/healthz", "get"),
+        ("/v1/providers", "get"),
+        ("/v1/providers/{key}", "get"),
+        ("/v1/providers/{key}/logo", "get"),
+        ("/v1/admin/providers/{key}", "put"),
+        ("/v1/admin/providers/{key}", "delete"),
+        ("/v1/admin/providers/{key}/logo", "put"),
+        ("/v1/admin/platform-keys/{key}", "put"),
+        ("/v1/integrations", "get"),
+        ("/v1/integrations", "post"),
+        ("/v1/integrations/{key}/credential", "put"),
+        ("/v1/integrations/{key}/test", "post"),
+        ("/v1/integrations/{key}", "delete"),
+        ("/v1/audit", "get"),
+        ("/v1/resolve", "post"),
+    ] {
+        ensure(
+            doc["paths"][path][method].is_object(),
+            format!("{method} {path} is documented"),
+        )?;
+    }
+    let schemas = &doc["components"]["schemas"];
+    for s in [
+        "IntegrationView",
+        "InstallRequest",
+        "ResolveResponse",
+        "Problem",
+        "ProviderSpec",
+        "Status",
+        "Mask",
+    ] {
+        ensure(schemas[s].is_object(), format!("schema {s}"))?;
+    }
+    ensure(
+        schemas["Status"].to_string().contains("unverified"),
+        "statuses are enumerated",
+    )?;
+    ensure(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer",
+        "bearer auth",
+    )
+}
+
 fn main() {
     let args = Arguments::from_args();
     let edge = Edge::start();
-    tokio::runtime::Builder::new_current_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
-        .expect("runtime")
-        .block_on(edge.seed());
+        .expect("runtime");
+    rt.block_on(edge.seed());
     let ctx = Arc::new(Ctx {
         edge,
         http: Client::new(),
+        rt,
     });
     let checks: Vec<(&str, Check)> = vec![
         (
@@ -974,6 +1026,10 @@ fn main() {
         (
             "a_retired_provider_keeps_existing_keys",
             a_retired_provider_keeps_existing_keys,
+        ),
+        (
+            "openapi_describes_every_route",
+            openapi_describes_every_route,
         ),
     ];
     let trials = checks

@@ -1,0 +1,114 @@
+//! `GET /openapi.json`: the API described from the Rust types (utoipa). The schemas are the
+//! core's request/response types; each route below documents one arm of `lib.rs`'s table.
+#![allow(dead_code)] // the functions exist to carry the route annotations
+
+use byok_core::api::{
+    AuditEntry, CredentialRequest, InstallRequest, IntegrationList, IntegrationView, Problem,
+    ProviderList, ResolveRequest, ResolveResponse,
+};
+use byok_core::catalog::ProviderSpec;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "BYOK integrations", version = "1", description = "Bring-your-own-key integrations at the edge. Errors are application/problem+json (RFC 9457)."),
+    paths(
+        healthz, list_providers, get_provider, get_logo, put_provider, retire_provider, put_logo, put_platform_key,
+        list_integrations, install, save_credential, test_integration, uninstall, audit, resolve, dev_login
+    ),
+    components(schemas(Problem, ProviderSpec, ProviderList, InstallRequest, CredentialRequest, IntegrationView, IntegrationList, ResolveRequest, ResolveResponse, AuditEntry)),
+    modifiers(&Security),
+    security(("bearer" = []), ("cookie" = []))
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::COOKIE))),
+        );
+    }
+}
+
+/// The document as JSON.
+pub fn document() -> String {
+    ApiDoc::openapi().to_json().unwrap_or_else(|_| "{}".into())
+}
+
+#[utoipa::path(get, path = "/healthz", security(()), responses((status = 200, description = "Alive")))]
+fn healthz() {}
+
+#[utoipa::path(get, path = "/v1/providers", tag = "catalog",
+    params(("If-None-Match" = Option<String>, Header, description = "A previous ETag")),
+    responses((status = 200, description = "The active catalog", body = ProviderList), (status = 304, description = "Unchanged"), (status = 401, body = Problem)))]
+fn list_providers() {}
+
+#[utoipa::path(get, path = "/v1/providers/{key}", tag = "catalog", params(("key" = String, Path)),
+    responses((status = 200, body = ProviderSpec), (status = 404, body = Problem)))]
+fn get_provider() {}
+
+#[utoipa::path(get, path = "/v1/providers/{key}/logo", tag = "catalog", security(()), params(("key" = String, Path)),
+    responses((status = 200, description = "SVG or PNG, sandboxed", content_type = "image/svg+xml"), (status = 404, body = Problem)))]
+fn get_logo() {}
+
+#[utoipa::path(put, path = "/v1/admin/providers/{key}", tag = "admin", params(("key" = String, Path)), request_body = ProviderSpec,
+    responses((status = 201, description = "Created", body = ProviderSpec), (status = 200, description = "Updated", body = ProviderSpec), (status = 422, body = Problem), (status = 403, body = Problem)))]
+fn put_provider() {}
+
+#[utoipa::path(delete, path = "/v1/admin/providers/{key}", tag = "admin", params(("key" = String, Path)),
+    responses((status = 204, description = "Retired; installs keep their keys"), (status = 404, body = Problem)))]
+fn retire_provider() {}
+
+#[utoipa::path(put, path = "/v1/admin/providers/{key}/logo", tag = "admin", params(("key" = String, Path)),
+    request_body(content = Vec<u8>, content_type = "image/svg+xml", description = "SVG or PNG, at most 64 KiB"),
+    responses((status = 200, body = ProviderSpec), (status = 413, body = Problem), (status = 415, body = Problem)))]
+fn put_logo() {}
+
+#[utoipa::path(put, path = "/v1/admin/platform-keys/{key}", tag = "admin", params(("key" = String, Path)), request_body = CredentialRequest,
+    responses((status = 200, description = "Saved (masked)"), (status = 422, body = Problem)))]
+fn put_platform_key() {}
+
+#[utoipa::path(get, path = "/v1/integrations", tag = "integrations", responses((status = 200, body = IntegrationList), (status = 403, body = Problem)))]
+fn list_integrations() {}
+
+#[utoipa::path(post, path = "/v1/integrations", tag = "integrations", request_body = InstallRequest,
+    responses((status = 201, body = IntegrationView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+fn install() {}
+
+#[utoipa::path(put, path = "/v1/integrations/{key}/credential", tag = "integrations", params(("key" = String, Path)), request_body = CredentialRequest,
+    responses((status = 200, body = IntegrationView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+fn save_credential() {}
+
+#[utoipa::path(post, path = "/v1/integrations/{key}/test", tag = "integrations", params(("key" = String, Path)),
+    responses((status = 200, body = IntegrationView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+fn test_integration() {}
+
+#[utoipa::path(delete, path = "/v1/integrations/{key}", tag = "integrations", params(("key" = String, Path)),
+    responses((status = 204, description = "Uninstalled; the ciphertext is deleted"), (status = 403, body = Problem), (status = 404, body = Problem)))]
+fn uninstall() {}
+
+#[utoipa::path(get, path = "/v1/audit", tag = "integrations", responses((status = 200, description = "This tenant's log, newest first")))]
+fn audit() {}
+
+#[utoipa::path(post, path = "/v1/resolve", tag = "resolve", request_body = ResolveRequest,
+    responses((status = 200, body = ResolveResponse), (status = 404, body = Problem), (status = 403, body = Problem)))]
+fn resolve() {}
+
+#[utoipa::path(get, path = "/dev/login", tag = "dev", security(()),
+    params(("tenant" = Option<String>, Query), ("role" = Option<String>, Query)),
+    responses((status = 200, description = "Sets the byok_session cookie (only when DEV_MODE is \"true\")")))]
+fn dev_login() {}
