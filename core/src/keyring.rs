@@ -471,6 +471,16 @@ impl Keyring {
         Fingerprint::from_digest(&mac.finalize().into_bytes())
     }
 
+    /// A 32-byte key for another purpose (e.g. authenticating plugin artifacts), derived from
+    /// the fingerprint key with HMAC-SHA256 under a purpose label.
+    pub fn derive_key(&self, purpose: &str) -> Zeroizing<[u8; 32]> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.fingerprint_key.as_ref())
+            .expect("HMAC accepts any key length");
+        mac.update(b"byok/v1/derive/");
+        mac.update(purpose.as_bytes());
+        Zeroizing::new(mac.finalize().into_bytes().into())
+    }
+
     /// The mask to show for a secret in this binding.
     pub fn mask(&self, binding: Binding<'_>, secret: &SecretString) -> Mask {
         Mask::new(secret, self.fingerprint(binding, secret))

@@ -57,7 +57,7 @@ pub enum ArtifactError {
 
 impl PluginEngine {
     /// Validates and compiles a component and returns it with its sealed artifact.
-    #[cfg(feature = "native")]
+    #[cfg(any(feature = "native", feature = "worker-compile"))]
     pub fn precompile(
         &self,
         key: &ArtifactKey,

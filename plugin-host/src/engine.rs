@@ -48,6 +48,8 @@ impl PluginEngine {
             Backend::Cranelift => configure_cranelift(&mut config, &limits)?,
             Backend::Pulley => configure_pulley(&mut config)?,
         }
+        #[cfg(all(target_arch = "wasm32", feature = "worker-compile"))]
+        crate::wasm32::quiet_cranelift_timing();
         let engine = Engine::new(&config).map_err(|e| EngineError::Config(e.to_string()))?;
         let fingerprint = fingerprint(&engine, backend);
         Ok(Self {

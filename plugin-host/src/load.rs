@@ -129,7 +129,7 @@ pub fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
 
 impl PluginEngine {
     /// Validates and compiles uploaded bytes (not available inside the Worker build).
-    #[cfg(feature = "native")]
+    #[cfg(any(feature = "native", feature = "worker-compile"))]
     pub fn load(&self, bytes: &[u8]) -> Result<LoadedPlugin, LoadError> {
         check_header(bytes)?;
         let component = Component::new(&self.engine, bytes)

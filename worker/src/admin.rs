@@ -14,7 +14,7 @@ use crate::credentials;
 use crate::http::{empty, json, problem, read_body, read_json, ApiError, ApiResult};
 use crate::store;
 use crate::util::{now_millis, rfc3339};
-use crate::{resolve, App};
+use crate::{connection, resolve, App};
 
 pub const LOGO_MAX_BYTES: usize = 64 * 1024;
 
@@ -152,6 +152,79 @@ pub async fn put_logo(req: &mut Request, app: &App, who: &Principal, key: &str) 
     catalog::invalidate(app).await;
     audit(app, who, key.as_str(), "put-logo", kind).await?;
     Ok(json(200, &entry)?)
+}
+
+pub const PLUGIN_MAX_BYTES: usize = byok_plugin_host::load::MAX_COMPONENT_BYTES;
+
+/// `PUT /v1/admin/providers/{key}/plugin`: upload the entry's test plugin (`application/wasm`).
+/// It is validated and compiled here, stored by digest with its authenticated artifact, and
+/// the entry's `test_plugin.digest` is set (its config stays).
+pub async fn put_plugin(req: &mut Request, app: &App, who: &Principal, key: &str) -> ApiResult {
+    who.require(&[Role::PlatformAdmin])?;
+    let key = key_from_path(key)?;
+    let content_type = req.headers().get("content-type")?.unwrap_or_default();
+    if !content_type.starts_with("application/wasm") {
+        return Err(problem(
+            ProblemKind::UnsupportedMediaType,
+            "Upload the plugin as application/wasm (a component built with `byok plugin build`).",
+        ));
+    }
+    let bytes = read_body(req, PLUGIN_MAX_BYTES).await?;
+    let row = store::provider(&app.db, key.as_str())
+        .await?
+        .ok_or_else(|| {
+            problem(
+                ProblemKind::NotFound,
+                format!("There is no provider '{key}' in the catalog."),
+            )
+        })?;
+    let engine = connection::engine().map_err(|e| problem(ProblemKind::Internal, e))?;
+    let (plugin, artifact) = engine
+        .precompile(&connection::artifact_key(app), &bytes)
+        .map_err(|e| {
+            problem(
+                ProblemKind::ValidationFailed,
+                format!("The plugin was refused: {e}."),
+            )
+        })?;
+    let digest = plugin.digest_hex();
+    let mut spec = entry_of(&row)?.spec().clone();
+    let config = spec
+        .test_plugin
+        .take()
+        .map(|t| t.config)
+        .unwrap_or_else(|| serde_json::json!({}));
+    spec.test_plugin = Some(byok_core::catalog::TestPlugin {
+        digest: digest.clone(),
+        config,
+    });
+    let entry = CatalogEntry::new(key.clone(), spec)?;
+    app.kv
+        .put_bytes(&format!("plugin:{digest}"), &bytes)?
+        .execute()
+        .await?;
+    app.kv
+        .put_bytes(&connection::artifact_kv_key(&engine, &digest), &artifact)?
+        .execute()
+        .await?;
+    let now = rfc3339(now_millis());
+    store::insert_plugin(
+        &app.db,
+        &digest,
+        bytes.len(),
+        plugin.version().as_str(),
+        &now,
+    )
+    .await?;
+    let spec_json =
+        serde_json::to_string(entry.spec()).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    store::set_spec(&app.db, key.as_str(), &spec_json, &now).await?;
+    catalog::invalidate(app).await;
+    audit(app, who, key.as_str(), "put-plugin", &digest).await?;
+    Ok(json(
+        200,
+        &serde_json::json!({"digest": digest, "size": bytes.len(), "contract": plugin.version().as_str(), "entry": entry}),
+    )?)
 }
 
 /// `PUT /v1/admin/platform-keys/{key}`: the platform's fallback key for a provider.

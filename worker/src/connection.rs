@@ -1,28 +1,158 @@
-//! Running a connection test for a stored credential.
+//! Running a connection test for a stored credential: the entry's plugin, inside the Worker,
+//! on Pulley, with `fetch` limited to the entry's allowlist.
 //!
-//! Plugins do not run inside the Worker yet (plugin upload and the in-Worker Pulley engine
-//! arrive with the plugin-at-the-edge work of issue #4): until then every test reports
-//! `no-test` and the key stays `unverified`, which is what the status machine does for an
-//! entry without a plugin.
+//! Plugins are loaded once per isolate: from the integrity-checked artifact in KV
+//! (`artifact:<digest>:<engine>`), or, on a cold isolate of another engine version, compiled
+//! again from the component bytes (`plugin:<digest>`) and the artifact stored anew.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 use byok_core::api::{HostVerdict, ReportedVerdict, TestReport};
 use byok_core::catalog::CatalogEntry;
+use byok_core::ExposeSecret;
+use byok_plugin_host::artifact::ArtifactKey;
+use byok_plugin_host::{Backend, Limits, LoadedPlugin, PluginEngine, RunInput};
 
 use crate::credentials::Opened;
+use crate::egress::FetchEgress;
 use crate::util::{now_millis, rfc3339};
 use crate::App;
 
-pub async fn run(_app: &App, entry: &CatalogEntry, _credential: &Opened) -> TestReport {
-    let message = if entry.spec().test_plugin.is_some() {
-        "The key was saved. Connection tests do not run in this deployment yet, so it could not be verified."
-    } else {
-        "The key was saved. This provider has no connection test, so it could not be verified."
+thread_local! {
+    static ENGINE: RefCell<Option<PluginEngine>> = const { RefCell::new(None) };
+    static LOADED: RefCell<HashMap<String, LoadedPlugin>> = RefCell::new(HashMap::new());
+}
+
+pub fn engine() -> Result<PluginEngine, String> {
+    if let Some(e) = ENGINE.with(|e| e.borrow().clone()) {
+        return Ok(e);
+    }
+    let e = PluginEngine::new(Backend::Pulley, Limits::default()).map_err(|e| e.to_string())?;
+    ENGINE.with(|slot| *slot.borrow_mut() = Some(e.clone()));
+    Ok(e)
+}
+
+pub fn artifact_key(app: &App) -> ArtifactKey {
+    ArtifactKey::new(*app.keyring.derive_key("plugin-artifacts"))
+}
+
+pub fn artifact_kv_key(engine: &PluginEngine, digest: &str) -> String {
+    format!("artifact:{digest}:{}", &engine.fingerprint_hex()[..16])
+}
+
+/// The plugin for `digest`, from this isolate's cache, its artifact, or its bytes.
+async fn plugin(app: &App, digest: &str) -> Result<LoadedPlugin, String> {
+    if let Some(p) = LOADED.with(|l| l.borrow().get(digest).cloned()) {
+        return Ok(p);
+    }
+    let engine = engine()?;
+    let key = artifact_key(app);
+    let mut expected = [0u8; 32];
+    for (i, byte) in expected.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(digest.get(2 * i..2 * i + 2).ok_or("bad digest")?, 16)
+            .map_err(|_| "bad digest")?;
+    }
+    let artifact_name = artifact_kv_key(&engine, digest);
+    let from_artifact = match app.kv.get(&artifact_name).bytes().await {
+        Ok(Some(bytes)) => engine.load_artifact(&key, &expected, &bytes).ok(),
+        _ => None,
     };
+    let loaded = match from_artifact {
+        Some(p) => p,
+        None => {
+            let bytes = app
+                .kv
+                .get(&format!("plugin:{digest}"))
+                .bytes()
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("the entry's test plugin has not been uploaded")?;
+            let (p, artifact) = engine.precompile(&key, &bytes).map_err(|e| e.to_string())?;
+            if let Ok(put) = app.kv.put_bytes(&artifact_name, &artifact) {
+                let _ = put.execute().await;
+            }
+            p
+        }
+    };
+    LOADED.with(|l| l.borrow_mut().insert(digest.to_owned(), loaded.clone()));
+    Ok(loaded)
+}
+
+fn report(
+    verdict: ReportedVerdict,
+    message: String,
+    account_label: Option<String>,
+    warnings: Vec<String>,
+) -> TestReport {
     TestReport {
-        verdict: ReportedVerdict::Host(HostVerdict::NoTest),
-        message: message.to_owned(),
-        account_label: None,
-        warnings: Vec::new(),
+        verdict,
+        message,
+        account_label,
+        warnings,
         tested_at: rfc3339(now_millis()),
+    }
+}
+
+pub async fn run(app: &App, entry: &CatalogEntry, credential: &Opened) -> TestReport {
+    let Some(test) = &entry.spec().test_plugin else {
+        return report(
+            ReportedVerdict::Host(HostVerdict::NoTest),
+            "The key was saved. This provider has no connection test, so it could not be verified."
+                .into(),
+            None,
+            Vec::new(),
+        );
+    };
+    let plugin = match plugin(app, &test.digest).await {
+        Ok(p) => p,
+        Err(why) => {
+            worker::console_error!("plugin {} unavailable: {why}", test.digest);
+            return report(
+                ReportedVerdict::Host(HostVerdict::PluginFault),
+                format!("The key was saved, but the connection test could not start: {why}."),
+                None,
+                Vec::new(),
+            );
+        }
+    };
+    let engine = match engine() {
+        Ok(e) => e,
+        Err(why) => {
+            return report(
+                ReportedVerdict::Host(HostVerdict::PluginFault),
+                why,
+                None,
+                Vec::new(),
+            )
+        }
+    };
+    let config = test.config.to_string();
+    let input = RunInput {
+        secret: credential.secret.expose_secret(),
+        fields: &credential.fields,
+        config_json: &config,
+        now_unix_seconds: now_millis() / 1000,
+        egress: &entry.spec().egress,
+    };
+    let warnings = engine.format_check(&plugin, &input).unwrap_or_default();
+    let run = engine.run(&plugin, &input, &FetchEgress).await;
+    match run.result {
+        Ok(o) => {
+            let mut all = warnings;
+            all.extend(o.warnings);
+            report(
+                ReportedVerdict::Plugin(o.verdict),
+                o.message,
+                o.account_label,
+                all,
+            )
+        }
+        Err(e) => report(
+            ReportedVerdict::Host(HostVerdict::PluginFault),
+            format!("The connection test failed on our side ({e}); the key was kept."),
+            None,
+            warnings,
+        ),
     }
 }

@@ -16,6 +16,7 @@ mod catalog;
 mod connection;
 mod credentials;
 mod dev;
+mod egress;
 mod http;
 mod integrations;
 mod openapi;
@@ -138,6 +139,9 @@ async fn route(req: &mut Request, app: &App) -> ApiResult {
             admin::put_provider(req, app, &who, key).await
         }
         (Method::Delete, ["v1", "admin", "providers", key]) => admin::retire(app, &who, key).await,
+        (Method::Put, ["v1", "admin", "providers", key, "plugin"]) => {
+            admin::put_plugin(req, app, &who, key).await
+        }
         (Method::Put, ["v1", "admin", "providers", key, "logo"]) => {
             admin::put_logo(req, app, &who, key).await
         }
@@ -172,6 +176,7 @@ fn known_path(s: &[&str]) -> bool {
             | ["v1", "providers", _]
             | ["v1", "admin", "providers", _]
             | ["v1", "admin", "providers", _, "logo"]
+            | ["v1", "admin", "providers", _, "plugin"]
             | ["v1", "admin", "platform-keys", _]
             | ["v1", "integrations"]
             | ["v1", "integrations", _]

@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(title = "BYOK integrations", version = "1", description = "Bring-your-own-key integrations at the edge. Errors are application/problem+json (RFC 9457)."),
     paths(
-        healthz, list_providers, get_provider, get_logo, put_provider, retire_provider, put_logo, put_platform_key,
+        healthz, list_providers, get_provider, get_logo, put_provider, retire_provider, put_logo, put_plugin, put_platform_key,
         list_integrations, install, save_credential, test_integration, uninstall, audit, resolve, dev_login
     ),
     components(schemas(Problem, ProviderSpec, ProviderList, InstallRequest, CredentialRequest, IntegrationView, IntegrationList, ResolveRequest, ResolveResponse, AuditEntry)),
@@ -77,6 +77,11 @@ fn retire_provider() {}
     request_body(content = Vec<u8>, content_type = "image/svg+xml", description = "SVG or PNG, at most 64 KiB"),
     responses((status = 200, body = ProviderSpec), (status = 413, body = Problem), (status = 415, body = Problem)))]
 fn put_logo() {}
+
+#[utoipa::path(put, path = "/v1/admin/providers/{key}/plugin", tag = "admin", params(("key" = String, Path)),
+    request_body(content = Vec<u8>, content_type = "application/wasm", description = "A v1 plugin component that imports nothing"),
+    responses((status = 200, description = "Stored by digest; the entry now names it"), (status = 422, body = Problem), (status = 415, body = Problem)))]
+fn put_plugin() {}
 
 #[utoipa::path(put, path = "/v1/admin/platform-keys/{key}", tag = "admin", params(("key" = String, Path)), request_body = CredentialRequest,
     responses((status = 200, description = "Saved (masked)"), (status = 422, body = Problem)))]

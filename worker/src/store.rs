@@ -249,3 +249,25 @@ pub async fn audit_for(db: &D1Database, tenant: &str, limit: i64) -> Result<Vec<
         .await?
         .results::<AuditEntry>()
 }
+
+pub async fn insert_plugin(
+    db: &D1Database,
+    digest: &str,
+    size: usize,
+    contract: &str,
+    now: &str,
+) -> Result<()> {
+    db.prepare("INSERT INTO plugins (digest, size, contract, uploaded_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (digest) DO NOTHING")
+        .bind(&[text(digest), int(size as i64), text(contract), text(now)])?
+        .run()
+        .await?;
+    Ok(())
+}
+
+pub async fn set_spec(db: &D1Database, key: &str, spec: &str, now: &str) -> Result<()> {
+    db.prepare("UPDATE integration_providers SET spec = ?2, updated_at = ?3 WHERE key = ?1")
+        .bind(&[text(key), text(spec), text(now)])?
+        .run()
+        .await?;
+    Ok(())
+}

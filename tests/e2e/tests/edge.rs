@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 struct Ctx {
     edge: Edge,
+    fakes: byok_fake_providers::FakeProviders,
     http: Client,
     /// One runtime for every trial's calls (trials run on their own threads and block on it).
     rt: tokio::runtime::Runtime,
@@ -292,8 +293,8 @@ fn add_later_then_connect_in_settings(c: &Ctx) -> Result<(), Failed> {
         format!("at most the last 4 characters: {}", v["mask"]),
     )?;
     ensure(
-        v["last_test"]["verdict"] == "no-test",
-        "the test result is reported",
+        v["last_test"]["tested_at"].is_string() && v["last_test"]["message"].is_string(),
+        "tested at once (Stripe's plugin is not uploaded here: could not verify)",
     )?;
 
     let list = c.call(Method::GET, "/v1/integrations", Some(&t), None);
@@ -918,6 +919,166 @@ fn a_retired_provider_keeps_existing_keys(c: &Ctx) -> Result<(), Failed> {
     )
 }
 
+fn component(name: &str) -> Vec<u8> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target")
+        });
+    let path = target.join("plugins").join(format!("{name}.wasm"));
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run script/build-plugins)", path.display()))
+}
+
+/// Creates an entry whose test plugin (`plugin`, with `config`) may reach only the fakes,
+/// and uploads the plugin.
+fn entry_with_plugin(c: &Ctx, key: &str, plugin: &str, config: Value) -> Result<(), Failed> {
+    let port = c.fakes.addr().port();
+    let spec = json!({
+        "name": format!("Test {key}"), "description": "An entry whose test runs against a loopback fake.",
+        "auth_type": "api-key", "credential_label": "API key", "help_url": "https://example.com/keys",
+        "test_plugin": {"digest": "0".repeat(64), "config": config},
+        "egress": [{"scheme": "http", "host": "127.0.0.1", "port": port}],
+    });
+    expect_status(
+        &c.call(
+            Method::PUT,
+            &format!("/v1/admin/providers/{key}"),
+            Some(&c.admin()),
+            Some(spec),
+        ),
+        201,
+        "create entry",
+    )?;
+    let up = c.raw(
+        Method::PUT,
+        &format!("/v1/admin/providers/{key}/plugin"),
+        Some(&c.admin()),
+        Some(("application/wasm", component(plugin))),
+        &[],
+    );
+    expect_status(&up, 200, "upload plugin")?;
+    ensure(
+        up.json()["entry"]["test_plugin"]["digest"] == up.json()["digest"],
+        "the entry names the uploaded digest",
+    )
+}
+
+fn connection_tests_run_inside_the_worker(c: &Ctx) -> Result<(), Failed> {
+    entry_with_plugin(
+        c,
+        "edge-anthropic",
+        "anthropic",
+        json!({"base_url": c.fakes.base_url("anthropic")}),
+    )?;
+    let t = c.owner("edge-tests");
+    let install = |key: &str| {
+        c.call(
+            Method::POST,
+            "/v1/integrations",
+            Some(&t),
+            Some(json!({"provider": "edge-anthropic", "key": key})),
+        )
+    };
+    let ok = install("sk-ant-api03-valid-00000000000000");
+    expect_status(&ok, 201, "install, tested at once")?;
+    ensure(
+        ok.json()["status"] == "connected" && ok.json()["last_test"]["verdict"] == "connected",
+        format!("connected: {}", ok.text),
+    )?;
+    let save = |key: &str| {
+        c.call(
+            Method::PUT,
+            "/v1/integrations/edge-anthropic/credential",
+            Some(&t),
+            Some(json!({"key": key})),
+        )
+    };
+    let bad = save("sk-ant-api03-badkey-0000000000000");
+    ensure(
+        bad.json()["status"] == "invalid"
+            && bad.json()["last_test"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("invalid x-api-key"),
+        format!("invalid with the reason: {}", bad.text),
+    )?;
+    let down = save("sk-ant-api03-down-00000000000000");
+    ensure(
+        down.json()["status"] == "unverified"
+            && down.json()["last_test"]["verdict"] == "provider-unavailable",
+        format!("transient: {}", down.text),
+    )?;
+    let again = save("sk-ant-api03-valid-11111111111111");
+    ensure(again.json()["status"] == "connected", "connected again")?;
+    let retest = c.call(
+        Method::POST,
+        "/v1/integrations/edge-anthropic/test",
+        Some(&t),
+        None,
+    );
+    ensure(
+        retest.json()["last_test"]["verdict"] == "connected",
+        format!("Test re-runs: {}", retest.text),
+    )
+}
+
+fn a_hostile_plugin_leaves_the_worker_serving(c: &Ctx) -> Result<(), Failed> {
+    let t = c.owner("edge-hostile");
+    for (key, mode, says) in [
+        ("edge-loop", "loop", "fuel"),
+        ("edge-escape", "off-allowlist", "allowlist"),
+        ("edge-trap", "trap", "crashed"),
+    ] {
+        entry_with_plugin(
+            c,
+            key,
+            "hostile",
+            json!({"mode": mode, "url": format!("http://{}/", c.fakes.addr())}),
+        )?;
+        let a = c.call(
+            Method::POST,
+            "/v1/integrations",
+            Some(&t),
+            Some(json!({"provider": key, "key": "hostile-key-000000000000"})),
+        );
+        expect_status(&a, 201, mode)?;
+        let v = a.json();
+        ensure(
+            v["status"] == "unverified" && v["last_test"]["verdict"] == "plugin-fault",
+            format!("{mode}: {v}"),
+        )?;
+        ensure(
+            v["last_test"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains(says),
+            format!("{mode}: says why: {v}"),
+        )?;
+        expect_status(
+            &c.call(Method::GET, "/healthz", None, None),
+            200,
+            "still serving",
+        )?;
+    }
+    let core_module = b"\0asm\x01\0\0\0".to_vec();
+    let refused = c.raw(
+        Method::PUT,
+        "/v1/admin/providers/edge-loop/plugin",
+        Some(&c.admin()),
+        Some(("application/wasm", core_module)),
+        &[],
+    );
+    expect_problem(&refused, 422, "a core module is refused")?;
+    ensure(
+        refused.json()["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("core WebAssembly module"),
+        "says why",
+    )
+}
+
 fn openapi_describes_every_route(c: &Ctx) -> Result<(), Failed> {
     let a = c.call(Method::GET, "/openapi.json", None, None);
     expect_status(&a, 200, "openapi")?;
@@ -979,8 +1140,12 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(edge.seed());
+    let fakes = rt
+        .block_on(byok_fake_providers::FakeProviders::start(0))
+        .expect("fakes");
     let ctx = Arc::new(Ctx {
         edge,
+        fakes,
         http: Client::new(),
         rt,
     });
@@ -1030,6 +1195,14 @@ fn main() {
         (
             "openapi_describes_every_route",
             openapi_describes_every_route,
+        ),
+        (
+            "connection_tests_run_inside_the_worker",
+            connection_tests_run_inside_the_worker,
+        ),
+        (
+            "a_hostile_plugin_leaves_the_worker_serving",
+            a_hostile_plugin_leaves_the_worker_serving,
         ),
     ];
     let trials = checks
