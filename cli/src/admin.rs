@@ -99,8 +99,14 @@ impl Client {
         Ok(body)
     }
 
-    /// `PUT` an entry folder (`entry.json`, and `logo.svg`/`logo.png` if present).
-    pub async fn push_provider(&self, dir: &Path, logo: Option<PathBuf>) -> Result<()> {
+    /// `PUT` an entry folder (`entry.json`, and `logo.svg`/`logo.png` if present), then its
+    /// test plugin if one is given.
+    pub async fn push_provider(
+        &self,
+        dir: &Path,
+        logo: Option<PathBuf>,
+        plugin: Option<PathBuf>,
+    ) -> Result<()> {
         let name = dir
             .file_name()
             .and_then(|n| n.to_str())
@@ -141,7 +147,26 @@ impl Client {
                 .await?;
             Self::check(resp, &format!("uploading the logo of {key}")).await?;
         }
-        println!("pushed {key}");
+        if let Some(plugin) = plugin {
+            let resp = self
+                .http
+                .put(format!("{}/v1/admin/providers/{key}/plugin", self.base))
+                .bearer_auth(&self.token)
+                .header("content-type", "application/wasm")
+                .body(
+                    std::fs::read(&plugin)
+                        .with_context(|| format!("reading {}", plugin.display()))?,
+                )
+                .send()
+                .await?;
+            let answer = Self::check(resp, &format!("uploading the plugin of {key}")).await?;
+            println!(
+                "pushed {key} (plugin {})",
+                answer["digest"].as_str().unwrap_or("?")
+            );
+        } else {
+            println!("pushed {key}");
+        }
         Ok(())
     }
 

@@ -90,6 +90,12 @@ enum ProviderCommand {
         /// A logo file (SVG or PNG) instead of the folder's.
         #[arg(long)]
         logo: Option<PathBuf>,
+        /// The entry's test plugin (a component), uploaded after the entry.
+        #[arg(long, conflicts_with = "plugins_dir")]
+        plugin: Option<PathBuf>,
+        /// A folder of built plugins: uploads `<key>.wasm` for each entry that has one.
+        #[arg(long)]
+        plugins_dir: Option<PathBuf>,
         #[command(flatten)]
         remote: Remote,
     },
@@ -175,11 +181,23 @@ fn main() -> Result<()> {
             println!("{}", admin::token(&secret, &sub, &tenant, &role, ttl)?);
             Ok(())
         }
-        Top::Provider(ProviderCommand::Push { dirs, logo, remote }) => {
+        Top::Provider(ProviderCommand::Push {
+            dirs,
+            logo,
+            plugin,
+            plugins_dir,
+            remote,
+        }) => {
             let client = remote.client()?;
             runtime()?.block_on(async {
                 for dir in &dirs {
-                    client.push_provider(dir, logo.clone()).await?;
+                    let from_dir = plugins_dir.as_ref().and_then(|d| {
+                        let name = dir.file_name()?.to_str()?;
+                        Some(d.join(format!("{name}.wasm"))).filter(|p| p.exists())
+                    });
+                    client
+                        .push_provider(dir, logo.clone(), plugin.clone().or(from_dir))
+                        .await?;
                 }
                 Ok(())
             })
