@@ -94,7 +94,14 @@ fn report(
     }
 }
 
-pub async fn run(app: &App, entry: &CatalogEntry, credential: &Opened) -> TestReport {
+/// Tests `credential`. `new_key` also runs the plugin's offline format check (a re-test of a
+/// stored key skips it: its warnings were shown when it was saved).
+pub async fn run(
+    app: &App,
+    entry: &CatalogEntry,
+    credential: &Opened,
+    new_key: bool,
+) -> TestReport {
     let Some(test) = &entry.spec().test_plugin else {
         return report(
             ReportedVerdict::Host(HostVerdict::NoTest),
@@ -135,7 +142,11 @@ pub async fn run(app: &App, entry: &CatalogEntry, credential: &Opened) -> TestRe
         now_unix_seconds: now_millis() / 1000,
         egress: &entry.spec().egress,
     };
-    let warnings = engine.format_check(&plugin, &input).unwrap_or_default();
+    let warnings = if new_key {
+        engine.format_check(&plugin, &input).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let run = engine.run(&plugin, &input, &FetchEgress).await;
     match run.result {
         Ok(o) => {

@@ -145,12 +145,14 @@ fn prepare(
     Ok((credential, warnings, sealed))
 }
 
-/// Tests a stored credential and records the result (unless the key changed meanwhile).
+/// Tests a stored credential and records the result (unless the key changed meanwhile) with
+/// its audit row. `new_key` says the key was just saved (then the plugin's format check runs).
 async fn test_and_record(
     app: &App,
     who: &Principal,
     entry: &CatalogEntry,
     row: &mut IntegrationRow,
+    new_key: bool,
 ) -> Result<(), ApiError> {
     let Some(secret) = row.secret.as_deref() else {
         return Err(problem(
@@ -165,33 +167,43 @@ async fn test_and_record(
         secret,
         row.fields.as_deref(),
     )?;
-    let report = connection::run(app, entry, &opened).await;
+    let report = connection::run(app, entry, &opened, new_key).await;
     let next = status_of(row)?
         .apply(Event::Tested(report.verdict.finding()))
         .map_err(|e| problem(ProblemKind::Conflict, e.to_string()))?;
     let report_json =
         serde_json::to_string(&report).map_err(|e| worker::Error::RustError(e.to_string()))?;
     let now = rfc3339(now_millis());
-    if store::record_test(
-        &app.db,
-        &row.tenant,
-        &row.provider,
-        &status_str(next),
-        &report_json,
-        &row.updated_at,
-        &now,
-    )
-    .await?
-    {
-        row.status = status_str(next);
-        row.last_test = Some(report_json);
-        row.updated_at = now;
-    }
     let outcome = serde_json::to_value(report.verdict)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
-    audit(app, who, entry.key(), "test", &outcome).await
+    let audit = AuditEntry {
+        at: now.clone(),
+        actor: who.sub.clone(),
+        tenant: Some(who.tenant.clone()),
+        provider: Some(entry.key().clone()),
+        action: "test".to_owned(),
+        outcome,
+    };
+    let status = status_str(next);
+    if store::record_test(
+        &app.db,
+        &row.tenant,
+        &row.provider,
+        &status,
+        &report_json,
+        &row.updated_at,
+        &now,
+        &audit,
+    )
+    .await?
+    {
+        row.status = status;
+        row.last_test = Some(report_json);
+        row.updated_at = now;
+    }
+    Ok(())
 }
 
 /// `POST /v1/integrations`: install with a key (saved, then tested) or without one.
@@ -252,7 +264,7 @@ pub async fn install(req: &mut Request, app: &App, who: &Principal) -> ApiResult
     resolve::forget(&who.tenant, entry.key());
     audit(app, who, entry.key(), "install", &row.status).await?;
     if row.secret.is_some() {
-        test_and_record(app, who, &entry, &mut row).await?;
+        test_and_record(app, who, &entry, &mut row, true).await?;
     }
     Ok(json(201, &view(&row, &entry, warnings)?)?)
 }
@@ -321,7 +333,7 @@ pub async fn save(req: &mut Request, app: &App, who: &Principal, key: &str) -> A
     }
     resolve::forget(&who.tenant, &key);
     audit(app, who, &key, "save-key", &row.status).await?;
-    test_and_record(app, who, &entry, &mut row).await?;
+    test_and_record(app, who, &entry, &mut row, true).await?;
     Ok(json(200, &view(&row, &entry, warnings)?)?)
 }
 
@@ -329,9 +341,10 @@ pub async fn save(req: &mut Request, app: &App, who: &Principal, key: &str) -> A
 pub async fn test(app: &App, who: &Principal, key: &str) -> ApiResult {
     who.require_tenant_user()?;
     let key = key_from_path(key)?;
-    let mut row = installed_row(app, who, &key).await?;
-    let entry = installed_entry(app, &key).await?;
-    test_and_record(app, who, &entry, &mut row).await?;
+    let (row, entry) =
+        futures_util::future::join(installed_row(app, who, &key), installed_entry(app, &key)).await;
+    let (mut row, entry) = (row?, entry?);
+    test_and_record(app, who, &entry, &mut row, false).await?;
     resolve::forget(&who.tenant, &key);
     Ok(json(200, &view(&row, &entry, Vec::new())?)?)
 }

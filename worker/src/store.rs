@@ -190,7 +190,9 @@ pub async fn update_credential(db: &D1Database, row: &IntegrationRow) -> Result<
     Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
 }
 
-/// Records a test's result, unless the key changed since the test began (`since`).
+/// Records a test's result, unless the key changed since the test began (`since`), and its
+/// audit row, in one round trip.
+#[allow(clippy::too_many_arguments)]
 pub async fn record_test(
     db: &D1Database,
     tenant: &str,
@@ -199,8 +201,9 @@ pub async fn record_test(
     last_test: &str,
     since: &str,
     now: &str,
+    audit: &AuditEntry,
 ) -> Result<bool> {
-    let r = db
+    let update = db
         .prepare(
             "UPDATE integrations SET status = ?3, last_test = ?4, updated_at = ?6
              WHERE tenant = ?1 AND provider = ?2 AND updated_at = ?5",
@@ -212,10 +215,25 @@ pub async fn record_test(
             text(last_test),
             text(since),
             text(now),
-        ])?
-        .run()
-        .await?;
-    Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+        ])?;
+    let results = db.batch(vec![update, audit_statement(db, audit)?]).await?;
+    let changes = results
+        .first()
+        .and_then(|r| r.meta().ok().flatten())
+        .and_then(|m| m.changes);
+    Ok(changes.unwrap_or(0) > 0)
+}
+
+fn audit_statement(db: &D1Database, e: &AuditEntry) -> Result<worker::D1PreparedStatement> {
+    db.prepare("INSERT INTO audit_log (at, actor, tenant, provider, action, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+        .bind(&[
+            text(&e.at),
+            text(&e.actor),
+            opt_text(e.tenant.as_ref().map(|t| t.as_str())),
+            opt_text(e.provider.as_ref().map(|p| p.as_str())),
+            text(&e.action),
+            text(&e.outcome),
+        ])
 }
 
 pub async fn delete_integration(db: &D1Database, tenant: &str, provider: &str) -> Result<bool> {
@@ -228,17 +246,7 @@ pub async fn delete_integration(db: &D1Database, tenant: &str, provider: &str) -
 }
 
 pub async fn audit(db: &D1Database, e: &AuditEntry) -> Result<()> {
-    db.prepare("INSERT INTO audit_log (at, actor, tenant, provider, action, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-        .bind(&[
-            text(&e.at),
-            text(&e.actor),
-            opt_text(e.tenant.as_ref().map(|t| t.as_str())),
-            opt_text(e.provider.as_ref().map(|p| p.as_str())),
-            text(&e.action),
-            text(&e.outcome),
-        ])?
-        .run()
-        .await?;
+    audit_statement(db, e)?.run().await?;
     Ok(())
 }
 

@@ -1,0 +1,234 @@
+//! `bench-edge`: measures the Worker under workerd on loopback, against baselines taken in the
+//! same run: resolve throughput and p99 against `/healthz` of the same Worker (wrk), a
+//! connection test's overhead over the fake provider's own latency, cold start, and size.
+//! Run with `script/bench-edge` (it builds what is needed and installs wrk if missing).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use byok_e2e::Edge;
+use byok_fake_providers::FakeProviders;
+use serde_json::json;
+
+struct Wrk {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn wrk(url: &str, script: Option<&PathBuf>, seconds: u32) -> Wrk {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t2", "-c16", &format!("-d{seconds}s"), "--latency"]);
+    if let Some(s) = script {
+        cmd.arg("-s").arg(s);
+    }
+    let out = cmd.arg(url).output().expect("wrk (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let number = |line_start: &str| -> f64 {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(line_start))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .map(|v| {
+                let (n, unit) =
+                    v.split_at(v.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(v.len()));
+                let n: f64 = n.parse().unwrap_or(f64::NAN);
+                match unit {
+                    "us" => n / 1000.0,
+                    "s" => n * 1000.0,
+                    _ => n,
+                }
+            })
+            .unwrap_or(f64::NAN)
+    };
+    let rps = text
+        .lines()
+        .find(|l| l.starts_with("Requests/sec:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN);
+    let errors = text
+        .lines()
+        .find(|l| l.contains("Non-2xx"))
+        .map(str::to_owned);
+    assert!(errors.is_none(), "{url}: {errors:?}\n{text}");
+    Wrk {
+        rps,
+        p50_ms: number("50%"),
+        p99_ms: number("99%"),
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn main() {
+    let seconds: u32 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let started = Instant::now();
+    let edge = Edge::start();
+    let cold_start = started.elapsed();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(edge.seed());
+    let fakes = rt.block_on(FakeProviders::start(0)).expect("fakes");
+    let http = reqwest::Client::new();
+    let admin = edge.token("platform-admin", "platform");
+    let owner = edge.token("owner", "bench");
+    let service = edge.token("service", "platform");
+
+    // An entry whose test runs the Anthropic plugin against the fake, and a tenant key.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"));
+    let plugin =
+        std::fs::read(target.join("plugins/anthropic.wasm")).expect("script/build-plugins first");
+    let spec = json!({"name": "Bench", "description": "bench", "auth_type": "api-key", "credential_label": "Key",
+        "help_url": "https://example.com", "test_plugin": {"digest": "0".repeat(64), "config": {"base_url": fakes.base_url("anthropic")}},
+        "egress": [{"scheme": "http", "host": "127.0.0.1", "port": fakes.addr().port()}]});
+    rt.block_on(async {
+        let put = |path: String, ct: &'static str, body: Vec<u8>| {
+            http.put(format!("{}{path}", edge.base))
+                .bearer_auth(&admin)
+                .header("content-type", ct)
+                .body(body)
+                .send()
+        };
+        assert!(put(
+            "/v1/admin/providers/bench".into(),
+            "application/json",
+            spec.to_string().into_bytes()
+        )
+        .await
+        .expect("put")
+        .status()
+        .is_success());
+        let first_upload = Instant::now();
+        assert!(put(
+            "/v1/admin/providers/bench/plugin".into(),
+            "application/wasm",
+            plugin
+        )
+        .await
+        .expect("upload")
+        .status()
+        .is_success());
+        println!(
+            "upload (validate + compile inside the Worker): {:.0} ms",
+            first_upload.elapsed().as_secs_f64() * 1000.0
+        );
+        let r = http
+            .post(format!("{}/v1/integrations", edge.base))
+            .bearer_auth(&owner)
+            .json(&json!({"provider": "bench", "key": "sk-ant-api03-valid-bench-000000"}))
+            .send()
+            .await
+            .expect("install");
+        assert!(r.status().is_success());
+    });
+
+    // Connection test overhead: the test route against the fake's own latency, same run.
+    let (fake_ms, test_ms, list_ms) = rt.block_on(async {
+        let mut fake = Vec::new();
+        let mut test = Vec::new();
+        let mut list = Vec::new();
+        for _ in 0..60 {
+            let t = Instant::now();
+            let r = http
+                .get(format!("{}/v1/integrations", edge.base))
+                .bearer_auth(&owner)
+                .send()
+                .await
+                .expect("list");
+            let _ = r.bytes().await;
+            list.push(t.elapsed().as_secs_f64() * 1000.0);
+            let t = Instant::now();
+            let r = http
+                .get(format!("{}/v1/models?limit=1", fakes.base_url("anthropic")))
+                .header("x-api-key", "sk-ant-api03-valid-bench-000000")
+                .header("anthropic-version", "2023-06-01")
+                .send()
+                .await
+                .expect("fake");
+            let _ = r.bytes().await;
+            fake.push(t.elapsed().as_secs_f64() * 1000.0);
+            let t = Instant::now();
+            let r = http
+                .post(format!("{}/v1/integrations/bench/test", edge.base))
+                .bearer_auth(&owner)
+                .send()
+                .await
+                .expect("test");
+            assert!(r.status().is_success());
+            let body: serde_json::Value = r.json().await.expect("json");
+            assert_eq!(body["last_test"]["verdict"], "connected");
+            test.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        (
+            median(fake[10..].to_vec()),
+            median(test[10..].to_vec()),
+            median(list[10..].to_vec()),
+        )
+    });
+
+    // Throughput: /healthz and /v1/resolve of the same Worker.
+    let dir = std::env::temp_dir().join(format!("byok-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let lua = dir.join("resolve.lua");
+    let mut f = std::fs::File::create(&lua).expect("lua");
+    write!(f, "wrk.method = \"POST\"\nwrk.body = '{}'\nwrk.headers[\"content-type\"] = \"application/json\"\nwrk.headers[\"authorization\"] = \"Bearer {service}\"\n",
+        json!({"tenant": "bench", "provider": "bench"})).expect("write");
+    let _ = wrk(&format!("{}/healthz", edge.base), None, 2); // warm-up
+    let health = wrk(&format!("{}/healthz", edge.base), None, seconds);
+    let resolve = wrk(&format!("{}/v1/resolve", edge.base), Some(&lua), seconds);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let wasm = std::fs::read(root.join("build/index_bg.wasm")).expect("build/index_bg.wasm");
+    let gz = Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(root.join("build/index_bg.wasm"))
+        .output()
+        .map(|o| o.stdout.len())
+        .unwrap_or(0);
+
+    println!("\n| measure | value | baseline (same run) | ratio | target |");
+    println!("|---|---:|---:|---:|---|");
+    println!(
+        "| resolve throughput | {:.0} req/s | /healthz {:.0} req/s | {:.2}x | >= 0.8x |",
+        resolve.rps,
+        health.rps,
+        resolve.rps / health.rps
+    );
+    println!(
+        "| resolve p99 | {:.2} ms | /healthz p99 {:.2} ms | {:.2}x | |",
+        resolve.p99_ms,
+        health.p99_ms,
+        resolve.p99_ms / health.p99_ms
+    );
+    println!(
+        "| resolve p50 | {:.2} ms | /healthz p50 {:.2} ms | | |",
+        resolve.p50_ms, health.p50_ms
+    );
+    println!("| connection test p50 (route) | {test_ms:.2} ms | fake provider alone {fake_ms:.2} ms | +{:.2} ms | <= 5 ms overhead |", test_ms - fake_ms);
+    println!("| GET /v1/integrations p50 (auth + D1 reads, no test) | {list_ms:.2} ms | | | |");
+    println!(
+        "| Worker .wasm | {:.2} MB raw | {:.2} MB gzip | | <= 3 MB gzip |",
+        wasm.len() as f64 / 1e6,
+        gz as f64 / 1e6
+    );
+    println!(
+        "| cold start (wrangler dev to first healthy answer) | {:.1} s | | | |",
+        cold_start.as_secs_f64()
+    );
+    drop(edge);
+    std::thread::sleep(Duration::from_millis(100));
+}
