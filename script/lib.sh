@@ -9,9 +9,6 @@ BYOK_CACHE="${BYOK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/byok}"
 export BYOK_CACHE
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$BYOK_CACHE/target}"
 export PATH="$HOME/.cargo/bin:$PATH"
-# Plugin components are named by their SHA-256 in the seeds: strip the clone's and the
-# registry's paths from wasm32 builds so the same source gives the same bytes in any clone.
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--remap-path-prefix=$ROOT=/byok --remap-path-prefix=$HOME/.cargo=/cargo"
 
 # Pinned versions (see ../shared/TOOLCHAIN.md for why these).
 NODE_VERSION=22.23.3

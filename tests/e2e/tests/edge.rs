@@ -1079,6 +1079,92 @@ fn a_hostile_plugin_leaves_the_worker_serving(c: &Ctx) -> Result<(), Failed> {
     )
 }
 
+/// `byok provider push / list` and `byok platform-key set` against the running edge.
+fn the_cli_administers_the_edge(c: &Ctx) -> Result<(), Failed> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target")
+        });
+    let byok = target.join("debug/byok");
+    ensure(
+        byok.exists(),
+        format!("{} (built by script/build-plugins)", byok.display()),
+    )?;
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(&byok);
+        cmd.args(args)
+            .args(["--url", &c.edge.base, "--token", &c.admin()])
+            .current_dir(&root);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("byok runs")
+    };
+    let push = run(
+        &[
+            "provider",
+            "push",
+            "seeds/sendgrid",
+            "--plugin",
+            &target.join("plugins/sendgrid.wasm").to_string_lossy(),
+        ],
+        &[],
+    );
+    ensure(
+        push.status.success(),
+        format!("push: {}", String::from_utf8_lossy(&push.stderr)),
+    )?;
+    ensure(
+        String::from_utf8_lossy(&push.stdout).contains("pushed sendgrid (plugin "),
+        "the plugin was uploaded",
+    )?;
+    let list = run(&["provider", "list"], &[]);
+    ensure(
+        String::from_utf8_lossy(&list.stdout).contains("sendgrid"),
+        "listed",
+    )?;
+    // A provider of its own, so that other trials' platform keys do not race with this one.
+    let dir = std::env::temp_dir()
+        .join(format!("byok-cli-e2e-{}", std::process::id()))
+        .join("cli-ai");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let entry = json!({"name": "CLI AI", "description": "Pushed by the CLI.", "category": "AI", "auth_type": "api-key",
+        "credential_label": "API key", "help_url": "https://example.com/keys", "platform_fallback": true});
+    std::fs::write(dir.join("entry.json"), entry.to_string()).expect("entry");
+    let push = run(&["provider", "push", &dir.to_string_lossy()], &[]);
+    ensure(
+        push.status.success(),
+        format!("push: {}", String::from_utf8_lossy(&push.stderr)),
+    )?;
+    let secret = "cli-platform-key-000000000000PLAT";
+    let set = run(
+        &[
+            "platform-key",
+            "set",
+            "cli-ai",
+            "--from-env",
+            "BYOK_E2E_PLATFORM_KEY",
+        ],
+        &[("BYOK_E2E_PLATFORM_KEY", secret)],
+    );
+    ensure(
+        set.status.success(),
+        format!("platform-key: {}", String::from_utf8_lossy(&set.stderr)),
+    )?;
+    ensure(
+        !String::from_utf8_lossy(&set.stdout).contains(secret),
+        "the CLI prints the mask, not the key",
+    )?;
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap_or(&dir));
+    let r = c.resolve("cli-nobody", "cli-ai");
+    ensure(
+        r.json()["api_key"] == secret && r.json()["source"] == "platform",
+        format!("resolve: {}", r.text),
+    )
+}
+
 fn openapi_describes_every_route(c: &Ctx) -> Result<(), Failed> {
     let a = c.call(Method::GET, "/openapi.json", None, None);
     expect_status(&a, 200, "openapi")?;
@@ -1204,6 +1290,7 @@ fn main() {
             "a_hostile_plugin_leaves_the_worker_serving",
             a_hostile_plugin_leaves_the_worker_serving,
         ),
+        ("the_cli_administers_the_edge", the_cli_administers_the_edge),
     ];
     let trials = checks
         .into_iter()
