@@ -124,7 +124,7 @@ mod tests {
 
     #[test]
     fn shows_the_last_four_of_a_long_key() {
-        let m = mask("sk-ant-api03-abcdefghijklmnopWXYZ");
+        let m = mask("sk-ant-fake0-abcdefghijklmnopWXYZ");
         assert_eq!(m.masked, "••••WXYZ");
         assert_eq!(m.fingerprint.as_str(), "abcdef01");
     }
@@ -156,14 +156,14 @@ mod tests {
 
     #[test]
     fn the_mask_sent_back_means_unchanged() {
-        let m = mask("sk-ant-api03-abcdefghijklmnopWXYZ");
+        let m = mask("sk-ant-fake0-abcdefghijklmnopWXYZ");
         let v = FormValue::parse(SecretString::from(" ••••WXYZ "), Some(&m)).expect("parse");
         assert!(matches!(v, FormValue::Unchanged));
     }
 
     #[test]
     fn another_mask_is_refused_not_stored() {
-        let m = mask("sk-ant-api03-abcdefghijklmnopWXYZ");
+        let m = mask("sk-ant-fake0-abcdefghijklmnopWXYZ");
         for input in ["••••ABCD", "••••WXYZ extra", "sk-••••"] {
             let err = FormValue::parse(SecretString::from(input), Some(&m)).expect_err("refused");
             assert_eq!(err, FormValueError::StaleMask);

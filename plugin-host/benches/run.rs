@@ -64,7 +64,7 @@ fn bench(c: &mut Criterion) {
     let config = json!({"base_url": "https://api.anthropic.com"}).to_string();
     let fields = Vec::new();
     let input = RunInput {
-        secret: "sk-ant-api03-bench-0000000000000000",
+        secret: "sk-ant-fake0-bench-0000000000000000",
         fields: &fields,
         config_json: &config,
         now_unix_seconds: 1_764_000_000,

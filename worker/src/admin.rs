@@ -1,6 +1,6 @@
 //! Platform-admin routes: catalog entries, logos, platform fallback keys.
 
-use byok_core::api::{AuditEntry, CredentialRequest, ProblemKind};
+use byok_core::api::{CredentialRequest, ProblemKind};
 use byok_core::catalog::{CatalogEntry, ProviderSpec};
 use byok_core::credential::Credential;
 use byok_core::keyring::Owner;
@@ -8,6 +8,7 @@ use byok_core::mask::FormValue;
 use sha2::{Digest, Sha256};
 use worker::Request;
 
+use crate::audit::{self, Scope};
 use crate::auth::{Principal, Role};
 use crate::catalog::{self, active_entry, entry_of, key_from_path};
 use crate::credentials;
@@ -17,28 +18,6 @@ use crate::util::{now_millis, rfc3339};
 use crate::{connection, resolve, App};
 
 pub const LOGO_MAX_BYTES: usize = 64 * 1024;
-
-async fn audit(
-    app: &App,
-    who: &Principal,
-    provider: &str,
-    action: &str,
-    outcome: &str,
-) -> Result<(), ApiError> {
-    store::audit(
-        &app.db,
-        &AuditEntry {
-            at: rfc3339(now_millis()),
-            actor: who.sub.clone(),
-            tenant: None,
-            provider: byok_core::ids::ProviderKey::parse(provider).ok(),
-            action: action.to_owned(),
-            outcome: outcome.to_owned(),
-        },
-    )
-    .await?;
-    Ok(())
-}
 
 /// `PUT /v1/admin/providers/{key}`: create or update an entry (validated). The logo URL is
 /// the service's to set: an uploaded logo is kept across updates.
@@ -59,10 +38,11 @@ pub async fn put_provider(req: &mut Request, app: &App, who: &Principal, key: &s
     store::upsert_provider(&app.db, key.as_str(), &spec_json, &rfc3339(now_millis())).await?;
     catalog::invalidate(app).await;
     resolve::forget_provider(&key);
-    audit(
+    audit::record(
         app,
         who,
-        key.as_str(),
+        Scope::Platform,
+        &key,
         "put-provider",
         if created { "created" } else { "updated" },
     )
@@ -82,7 +62,15 @@ pub async fn retire(app: &App, who: &Principal, key: &str) -> ApiResult {
     }
     catalog::invalidate(app).await;
     resolve::forget_provider(&key);
-    audit(app, who, key.as_str(), "retire-provider", "retired").await?;
+    audit::record(
+        app,
+        who,
+        Scope::Platform,
+        &key,
+        "retire-provider",
+        "retired",
+    )
+    .await?;
     Ok(empty(204)?)
 }
 
@@ -150,7 +138,7 @@ pub async fn put_logo(req: &mut Request, app: &App, who: &Principal, key: &str) 
     )
     .await?;
     catalog::invalidate(app).await;
-    audit(app, who, key.as_str(), "put-logo", kind).await?;
+    audit::record(app, who, Scope::Platform, &key, "put-logo", kind).await?;
     Ok(json(200, &entry)?)
 }
 
@@ -220,7 +208,7 @@ pub async fn put_plugin(req: &mut Request, app: &App, who: &Principal, key: &str
         serde_json::to_string(entry.spec()).map_err(|e| worker::Error::RustError(e.to_string()))?;
     store::set_spec(&app.db, key.as_str(), &spec_json, &now).await?;
     catalog::invalidate(app).await;
-    audit(app, who, key.as_str(), "put-plugin", &digest).await?;
+    audit::record(app, who, Scope::Platform, &key, "put-plugin", &digest).await?;
     Ok(json(
         200,
         &serde_json::json!({"digest": digest, "size": bytes.len(), "contract": plugin.version().as_str(), "entry": entry}),
@@ -254,7 +242,7 @@ pub async fn platform_key(req: &mut Request, app: &App, who: &Principal, key: &s
     )
     .await?;
     resolve::forget_provider(&key);
-    audit(app, who, key.as_str(), "set-platform-key", "saved").await?;
+    audit::record(app, who, Scope::Platform, &key, "set-platform-key", "saved").await?;
     Ok(json(
         200,
         &serde_json::json!({"provider": key, "mask": sealed.mask, "fallback_allowed": entry.spec().platform_fallback, "format_warnings": warnings}),

@@ -3,8 +3,7 @@
 use std::collections::BTreeMap;
 
 use byok_core::api::{
-    AuditEntry, CredentialRequest, InstallRequest, IntegrationList, IntegrationView, ProblemKind,
-    TestReport,
+    CredentialRequest, InstallRequest, IntegrationList, IntegrationView, ProblemKind, TestReport,
 };
 use byok_core::catalog::CatalogEntry;
 use byok_core::credential::{Credential, FormatWarning};
@@ -15,6 +14,7 @@ use byok_core::status::{Event, Status};
 use byok_core::SecretString;
 use worker::Request;
 
+use crate::audit::{self, Scope};
 use crate::auth::{Principal, Role};
 use crate::catalog::{active_entry, entry_of, key_from_path};
 use crate::credentials::{self, plain_fields};
@@ -61,28 +61,6 @@ fn view(
         installed_at: row.installed_at.clone(),
         updated_at: row.updated_at.clone(),
     })
-}
-
-async fn audit(
-    app: &App,
-    who: &Principal,
-    provider: &ProviderKey,
-    action: &str,
-    outcome: &str,
-) -> Result<(), ApiError> {
-    store::audit(
-        &app.db,
-        &AuditEntry {
-            at: rfc3339(now_millis()),
-            actor: who.sub.clone(),
-            tenant: Some(who.tenant.clone()),
-            provider: Some(provider.clone()),
-            action: action.to_owned(),
-            outcome: outcome.to_owned(),
-        },
-    )
-    .await?;
-    Ok(())
 }
 
 /// The entry of an installed provider, active or retired (installs keep their keys).
@@ -178,14 +156,7 @@ async fn test_and_record(
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
-    let audit = AuditEntry {
-        at: now.clone(),
-        actor: who.sub.clone(),
-        tenant: Some(who.tenant.clone()),
-        provider: Some(entry.key().clone()),
-        action: "test".to_owned(),
-        outcome,
-    };
+    let audit = audit::entry(who, Scope::Tenant, entry.key(), "test", &outcome);
     let status = status_str(next);
     if store::record_test(
         &app.db,
@@ -262,7 +233,7 @@ pub async fn install(req: &mut Request, app: &App, who: &Principal) -> ApiResult
         ));
     }
     resolve::forget(&who.tenant, entry.key());
-    audit(app, who, entry.key(), "install", &row.status).await?;
+    audit::record(app, who, Scope::Tenant, entry.key(), "install", &row.status).await?;
     if row.secret.is_some() {
         test_and_record(app, who, &entry, &mut row, true).await?;
     }
@@ -332,7 +303,7 @@ pub async fn save(req: &mut Request, app: &App, who: &Principal, key: &str) -> A
         ));
     }
     resolve::forget(&who.tenant, &key);
-    audit(app, who, &key, "save-key", &row.status).await?;
+    audit::record(app, who, Scope::Tenant, &key, "save-key", &row.status).await?;
     test_and_record(app, who, &entry, &mut row, true).await?;
     Ok(json(200, &view(&row, &entry, warnings)?)?)
 }
@@ -360,7 +331,7 @@ pub async fn uninstall(app: &App, who: &Principal, key: &str) -> ApiResult {
         ));
     }
     resolve::forget(&who.tenant, &key);
-    audit(app, who, &key, "uninstall", "removed").await?;
+    audit::record(app, who, Scope::Tenant, &key, "uninstall", "removed").await?;
     Ok(empty(204)?)
 }
 

@@ -11,6 +11,7 @@ use byok_core::keyring::Keyring;
 use worker::{event, Context, D1Database, Env, KvStore, Method, Request, Response};
 
 mod admin;
+mod audit;
 mod auth;
 mod catalog;
 mod connection;

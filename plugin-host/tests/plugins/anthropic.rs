@@ -10,19 +10,19 @@ async fn anthropic_verdicts_match_the_api_errors_on_both_backends() {
     let fakes = FakeProviders::start(0).await.expect("fakes");
     let config = json!({"base_url": fakes.base_url("anthropic")});
     let cases = [
-        ("sk-ant-api03-valid-0001", Ok(Verdict::Connected)),
-        ("sk-ant-api03-badkey-0001", Ok(Verdict::InvalidCredential)),
+        ("sk-ant-fake0-valid-0001", Ok(Verdict::Connected)),
+        ("sk-ant-fake0-badkey-0001", Ok(Verdict::InvalidCredential)),
         (
-            "sk-ant-api03-noscope-001",
+            "sk-ant-fake0-noscope-001",
             Ok(Verdict::InsufficientPermission),
         ),
-        ("sk-ant-api03-ratelimit-1", Ok(Verdict::RateLimited)),
-        ("sk-ant-api03-down-00001", Ok(Verdict::ProviderUnavailable)),
-        ("sk-ant-api03-slow-00001", Ok(Verdict::ProviderUnavailable)),
-        ("sk-ant-api03-garbage-01", Ok(Verdict::UnexpectedResponse)),
-        ("sk-ant-api03-redirect-1", Ok(Verdict::UnexpectedResponse)),
+        ("sk-ant-fake0-ratelimit-1", Ok(Verdict::RateLimited)),
+        ("sk-ant-fake0-down-00001", Ok(Verdict::ProviderUnavailable)),
+        ("sk-ant-fake0-slow-00001", Ok(Verdict::ProviderUnavailable)),
+        ("sk-ant-fake0-garbage-01", Ok(Verdict::UnexpectedResponse)),
+        ("sk-ant-fake0-redirect-1", Ok(Verdict::UnexpectedResponse)),
         (
-            "sk-ant-api03-huge-00001",
+            "sk-ant-fake0-huge-00001",
             Err(RunError::ResponseTooLarge { limit: 1 << 20 }),
         ),
     ];

@@ -134,15 +134,19 @@ fn transient_and_broken(prefix: &str) -> Vec<Expect> {
 async fn openai() {
     let fakes = FakeProviders::start(0).await.expect("fakes");
     let mut cases = vec![
-        expect("sk-proj-valid-0000000000000000", Verdict::Connected),
-        expect("sk-proj-badkey-000000000000000", Verdict::InvalidCredential).says("rejected"),
+        expect("sk-test-proj-valid-0000000000000000", Verdict::Connected),
         expect(
-            "sk-proj-noscope-00000000000000",
+            "sk-test-proj-badkey-000000000000000",
+            Verdict::InvalidCredential,
+        )
+        .says("rejected"),
+        expect(
+            "sk-test-proj-noscope-00000000000000",
             Verdict::InsufficientPermission,
         )
         .says("Missing scopes"),
         expect(
-            "sk-proj-quota-0000000000000000",
+            "sk-test-proj-quota-0000000000000000",
             Verdict::InsufficientPermission,
         )
         .says("quota"),
@@ -164,7 +168,7 @@ async fn stripe() {
         expect("sk_test_valid000000000000000000", Verdict::Connected).label("Acme Ltd (test mode)"),
         expect("rk_live_valid000000000000000000", Verdict::Connected).label("Acme Ltd (live mode)"),
         expect(
-            "sk_live_badkey00000000000000000",
+            "sk_test_badkey00000000000000000",
             Verdict::InvalidCredential,
         ),
         expect(

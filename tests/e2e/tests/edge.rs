@@ -398,7 +398,7 @@ fn paste_now_is_saved_masked_with_format_warnings(c: &Ctx) -> Result<(), Failed>
 
 fn a_refused_save_keeps_the_old_key(c: &Ctx) -> Result<(), Failed> {
     let t = c.owner("flow-c");
-    let first = "sk-proj-first000000000000000000KEEP";
+    let first = "sk-test-proj-first000000000000000000KEEP";
     expect_status(
         &c.call(
             Method::POST,
@@ -438,7 +438,7 @@ fn a_refused_save_keeps_the_old_key(c: &Ctx) -> Result<(), Failed> {
         format!("the old key is still in place: {}", r.text),
     )?;
     // A key saved is resolved at once, even right after a cached answer.
-    let second = "sk-proj-second00000000000000000NEW";
+    let second = "sk-test-proj-second00000000000000000NEW";
     expect_status(
         &c.call(
             Method::PUT,
@@ -459,7 +459,7 @@ fn a_refused_save_keeps_the_old_key(c: &Ctx) -> Result<(), Failed> {
 // --- resolve -----------------------------------------------------------------------------
 
 fn resolve_uses_tenant_then_platform_then_nothing(c: &Ctx) -> Result<(), Failed> {
-    let platform = "sk-ant-api03-platform00000000000000PLAT";
+    let platform = "sk-ant-fake0-platform00000000000000PLAT";
     let set = c.call(
         Method::PUT,
         "/v1/admin/platform-keys/anthropic",
@@ -477,7 +477,7 @@ fn resolve_uses_tenant_then_platform_then_nothing(c: &Ctx) -> Result<(), Failed>
     )?;
 
     let t = c.owner("res-own");
-    let own = "sk-ant-api03-tenant000000000000000000OWN";
+    let own = "sk-ant-fake0-tenant000000000000000000OWN";
     expect_status(
         &c.call(
             Method::POST,
@@ -980,7 +980,7 @@ fn connection_tests_run_inside_the_worker(c: &Ctx) -> Result<(), Failed> {
             Some(json!({"provider": "edge-anthropic", "key": key})),
         )
     };
-    let ok = install("sk-ant-api03-valid-00000000000000");
+    let ok = install("sk-ant-fake0-valid-00000000000000");
     expect_status(&ok, 201, "install, tested at once")?;
     ensure(
         ok.json()["status"] == "connected" && ok.json()["last_test"]["verdict"] == "connected",
@@ -994,7 +994,7 @@ fn connection_tests_run_inside_the_worker(c: &Ctx) -> Result<(), Failed> {
             Some(json!({"key": key})),
         )
     };
-    let bad = save("sk-ant-api03-badkey-0000000000000");
+    let bad = save("sk-ant-fake0-badkey-0000000000000");
     ensure(
         bad.json()["status"] == "invalid"
             && bad.json()["last_test"]["message"]
@@ -1003,13 +1003,13 @@ fn connection_tests_run_inside_the_worker(c: &Ctx) -> Result<(), Failed> {
                 .contains("invalid x-api-key"),
         format!("invalid with the reason: {}", bad.text),
     )?;
-    let down = save("sk-ant-api03-down-00000000000000");
+    let down = save("sk-ant-fake0-down-00000000000000");
     ensure(
         down.json()["status"] == "unverified"
             && down.json()["last_test"]["verdict"] == "provider-unavailable",
         format!("transient: {}", down.text),
     )?;
-    let again = save("sk-ant-api03-valid-11111111111111");
+    let again = save("sk-ant-fake0-valid-11111111111111");
     ensure(again.json()["status"] == "connected", "connected again")?;
     let retest = c.call(
         Method::POST,

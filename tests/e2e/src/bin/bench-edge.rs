@@ -128,7 +128,7 @@ fn main() {
         let r = http
             .post(format!("{}/v1/integrations", edge.base))
             .bearer_auth(&owner)
-            .json(&json!({"provider": "bench", "key": "sk-ant-api03-valid-bench-000000"}))
+            .json(&json!({"provider": "bench", "key": "sk-ant-fake0-valid-bench-000000"}))
             .send()
             .await
             .expect("install");
@@ -153,7 +153,7 @@ fn main() {
             let t = Instant::now();
             let r = http
                 .get(format!("{}/v1/models?limit=1", fakes.base_url("anthropic")))
-                .header("x-api-key", "sk-ant-api03-valid-bench-000000")
+                .header("x-api-key", "sk-ant-fake0-valid-bench-000000")
                 .header("anthropic-version", "2023-06-01")
                 .send()
                 .await
