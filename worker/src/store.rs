@@ -51,6 +51,17 @@ pub async fn active_providers(db: &D1Database) -> Result<Vec<ProviderRow>> {
     .results::<ProviderRow>()
 }
 
+/// The entries (active or retired) of every provider a tenant has installed.
+pub async fn providers_of_tenant(db: &D1Database, tenant: &str) -> Result<Vec<ProviderRow>> {
+    db.prepare(format!(
+        "SELECT {PROVIDER_COLUMNS} FROM integration_providers WHERE key IN (SELECT provider FROM integrations WHERE tenant = ?1)"
+    ))
+    .bind(&[text(tenant)])?
+    .all()
+    .await?
+    .results::<ProviderRow>()
+}
+
 /// Creates or replaces an entry's spec (reactivating it); the logo and platform key stay.
 pub async fn upsert_provider(db: &D1Database, key: &str, spec: &str, now: &str) -> Result<()> {
     db.prepare(
