@@ -344,6 +344,10 @@ impl CatalogEntry {
         &self.spec
     }
 
+    pub fn into_spec(self) -> ProviderSpec {
+        self.spec
+    }
+
     /// The category to show: the entry's, or "Other" when it has none.
     pub fn category_label(&self) -> &str {
         self.spec.category.as_deref().unwrap_or("Other")

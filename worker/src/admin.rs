@@ -10,7 +10,7 @@ use worker::Request;
 
 use crate::audit::{self, Scope};
 use crate::auth::{Principal, Role};
-use crate::catalog::{self, active_entry, entry_of, key_from_path};
+use crate::catalog::{self, active_entry, entry_of, key_from_path, stored_entry};
 use crate::credentials;
 use crate::http::{empty, json, problem, read_body, read_json, ApiError, ApiResult};
 use crate::store;
@@ -110,19 +110,12 @@ pub async fn put_logo(req: &mut Request, app: &App, who: &Principal, key: &str) 
     let content_type = req.headers().get("content-type")?.unwrap_or_default();
     let bytes = read_body(req, LOGO_MAX_BYTES).await?;
     let kind = logo_type(&content_type, &bytes)?;
-    let row = store::provider(&app.db, key.as_str())
-        .await?
-        .ok_or_else(|| {
-            problem(
-                ProblemKind::NotFound,
-                format!("There is no provider '{key}' in the catalog."),
-            )
-        })?;
+    let (_, stored) = stored_entry(app, &key).await?;
     let version: String = Sha256::digest(&bytes)[..4]
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let entry = entry_of(&row)?.with_logo(format!("/v1/providers/{key}/logo?v={version}"))?;
+    let entry = stored.with_logo(format!("/v1/providers/{key}/logo?v={version}"))?;
     app.kv
         .put_bytes(&format!("logo:{key}"), &bytes)?
         .execute()
@@ -158,14 +151,7 @@ pub async fn put_plugin(req: &mut Request, app: &App, who: &Principal, key: &str
         ));
     }
     let bytes = read_body(req, PLUGIN_MAX_BYTES).await?;
-    let row = store::provider(&app.db, key.as_str())
-        .await?
-        .ok_or_else(|| {
-            problem(
-                ProblemKind::NotFound,
-                format!("There is no provider '{key}' in the catalog."),
-            )
-        })?;
+    let (_, stored) = stored_entry(app, &key).await?;
     let engine = connection::engine().map_err(|e| problem(ProblemKind::Internal, e))?;
     let (plugin, artifact) = engine
         .precompile(&connection::artifact_key(app), &bytes)
@@ -176,7 +162,7 @@ pub async fn put_plugin(req: &mut Request, app: &App, who: &Principal, key: &str
             )
         })?;
     let digest = plugin.digest_hex();
-    let mut spec = entry_of(&row)?.spec().clone();
+    let mut spec = stored.into_spec();
     let config = spec
         .test_plugin
         .take()

@@ -45,6 +45,23 @@ pub fn entry_of(row: &ProviderRow) -> Result<CatalogEntry, ApiError> {
     })
 }
 
+/// A stored entry, active or retired (installs keep their keys), or 404.
+pub async fn stored_entry(
+    app: &App,
+    key: &ProviderKey,
+) -> Result<(ProviderRow, CatalogEntry), ApiError> {
+    match store::provider(&app.db, key.as_str()).await? {
+        Some(row) => {
+            let entry = entry_of(&row)?;
+            Ok((row, entry))
+        }
+        None => Err(problem(
+            ProblemKind::NotFound,
+            format!("There is no provider '{key}' in the catalog."),
+        )),
+    }
+}
+
 /// An active entry, or 404.
 pub async fn active_entry(
     app: &App,

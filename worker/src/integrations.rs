@@ -16,7 +16,7 @@ use worker::Request;
 
 use crate::audit::{self, Scope};
 use crate::auth::{Principal, Role};
-use crate::catalog::{active_entry, entry_of, key_from_path};
+use crate::catalog::{active_entry, entry_of, key_from_path, stored_entry};
 use crate::credentials::{self, plain_fields};
 use crate::http::{empty, json, problem, read_json, ApiError, ApiResult};
 use crate::store::{self, IntegrationRow};
@@ -65,13 +65,7 @@ fn view(
 
 /// The entry of an installed provider, active or retired (installs keep their keys).
 async fn installed_entry(app: &App, key: &ProviderKey) -> Result<CatalogEntry, ApiError> {
-    match store::provider(&app.db, key.as_str()).await? {
-        Some(row) => entry_of(&row),
-        None => Err(problem(
-            ProblemKind::NotFound,
-            format!("There is no provider '{key}' in the catalog."),
-        )),
-    }
+    Ok(stored_entry(app, key).await?.1)
 }
 
 async fn installed_row(

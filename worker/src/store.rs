@@ -154,6 +154,21 @@ pub async fn integrations(db: &D1Database, tenant: &str) -> Result<Vec<Integrati
     .results::<IntegrationRow>()
 }
 
+/// ?1-?8 of both integration writes: tenant, provider, status, secret, fields, key id, mask,
+/// last test.
+fn credential_params(row: &IntegrationRow) -> [JsValue; 8] {
+    [
+        text(&row.tenant),
+        text(&row.provider),
+        text(&row.status),
+        blob(row.secret.as_deref()),
+        opt_text(row.fields.as_deref()),
+        opt_text(row.key_id.as_deref()),
+        opt_text(row.mask.as_deref()),
+        opt_text(row.last_test.as_deref()),
+    ]
+}
+
 /// Inserts a new row; `false` when the tenant already has this provider installed.
 pub async fn insert_integration(db: &D1Database, row: &IntegrationRow) -> Result<bool> {
     let r = db
@@ -161,18 +176,7 @@ pub async fn insert_integration(db: &D1Database, row: &IntegrationRow) -> Result
             "INSERT INTO integrations ({INTEGRATION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (tenant, provider) DO NOTHING"
         ))
-        .bind(&[
-            text(&row.tenant),
-            text(&row.provider),
-            text(&row.status),
-            blob(row.secret.as_deref()),
-            opt_text(row.fields.as_deref()),
-            opt_text(row.key_id.as_deref()),
-            opt_text(row.mask.as_deref()),
-            opt_text(row.last_test.as_deref()),
-            text(&row.installed_at),
-            text(&row.updated_at),
-        ])?
+        .bind(&[credential_params(row).as_slice(), &[text(&row.installed_at), text(&row.updated_at)]].concat())?
         .run()
         .await?;
     Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
@@ -185,17 +189,7 @@ pub async fn update_credential(db: &D1Database, row: &IntegrationRow) -> Result<
             "UPDATE integrations SET status = ?3, secret = ?4, fields = ?5, key_id = ?6, mask = ?7, last_test = ?8, updated_at = ?9
              WHERE tenant = ?1 AND provider = ?2",
         )
-        .bind(&[
-            text(&row.tenant),
-            text(&row.provider),
-            text(&row.status),
-            blob(row.secret.as_deref()),
-            opt_text(row.fields.as_deref()),
-            opt_text(row.key_id.as_deref()),
-            opt_text(row.mask.as_deref()),
-            opt_text(row.last_test.as_deref()),
-            text(&row.updated_at),
-        ])?
+        .bind(&[credential_params(row).as_slice(), &[text(&row.updated_at)]].concat())?
         .run()
         .await?;
     Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
