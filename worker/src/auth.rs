@@ -11,7 +11,7 @@ use crate::http::{problem, ApiError};
 
 pub const COOKIE: &str = "byok_session";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     Member,
@@ -48,6 +48,27 @@ pub struct Principal {
     pub tenant: TenantId,
     pub role: Role,
     pub via_cookie: bool,
+}
+
+/// `GET /v1/me`: who the session belongs to, so that pages can show what the role allows
+/// (an HttpOnly cookie cannot be read by the page itself).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Me {
+    pub sub: String,
+    #[schema(value_type = String)]
+    pub tenant: TenantId,
+    pub role: Role,
+}
+
+pub fn me(who: &Principal) -> crate::http::ApiResult {
+    Ok(crate::http::json(
+        200,
+        &Me {
+            sub: who.sub.clone(),
+            tenant: who.tenant.clone(),
+            role: who.role,
+        },
+    )?)
 }
 
 impl Principal {

@@ -1,9 +1,10 @@
-//! `GET /dev/login?tenant=T&role=R`: a session cookie for local development. Routed only when
-//! the `DEV_MODE` var is `"true"`; it does not exist otherwise.
+//! `GET /dev/login?tenant=T&role=R[&next=/path]`: a session cookie for local development.
+//! Routed only when the `DEV_MODE` var is `"true"`; it does not exist otherwise. With `next`
+//! (a path on this site) it answers 303 to that page, which is how the pages sign in.
 
 use byok_core::api::ProblemKind;
 use byok_core::ids::TenantId;
-use worker::Request;
+use worker::{Request, Response};
 
 use crate::auth::{mint, Claims, Role, COOKIE};
 use crate::http::{json, problem, ApiResult};
@@ -37,13 +38,66 @@ pub fn login(req: &Request, app: &App) -> ApiResult {
         exp: now_millis() / 1000 + SESSION_SECONDS,
     };
     let token = mint(&app.auth_secret, &claims)?;
-    let resp = json(
-        200,
-        &serde_json::json!({"tenant": tenant, "role": role, "sub": claims.sub, "expires_in": SESSION_SECONDS}),
-    )?;
+    let next = param("next")
+        .map(|n| {
+            local_path(&n).map(str::to_owned).ok_or_else(|| {
+                problem(
+                    ProblemKind::ValidationFailed,
+                    "next must be a path on this site, such as /settings/integrations",
+                )
+            })
+        })
+        .transpose()?;
+    let resp = if let Some(next) = next {
+        let resp = Response::empty()?.with_status(303);
+        resp.headers().set("location", &next)?;
+        resp
+    } else {
+        json(
+            200,
+            &serde_json::json!({"tenant": tenant, "role": role, "sub": claims.sub, "expires_in": SESSION_SECONDS}),
+        )?
+    };
     resp.headers().set(
         "set-cookie",
         &format!("{COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={SESSION_SECONDS}"),
     )?;
     Ok(resp)
+}
+
+/// `next` when it is a path on this site: no scheme, no host, no `//` or `\\` that a browser
+/// would read as another origin.
+fn local_path(next: &str) -> Option<&str> {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control);
+    ok.then_some(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(
+            local_path("/settings/integrations"),
+            Some("/settings/integrations")
+        );
+        assert_eq!(
+            local_path("/marketplace/integrations?q=ai"),
+            Some("/marketplace/integrations?q=ai")
+        );
+        for bad in [
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example",
+            "evil",
+            "",
+            "/a\nb",
+        ] {
+            assert_eq!(local_path(bad), None, "{bad:?}");
+        }
+    }
 }

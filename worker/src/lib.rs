@@ -24,6 +24,7 @@ mod openapi;
 mod resolve;
 mod store;
 mod util;
+mod web;
 
 use http::{problem, problem_response, ApiError, ApiResult};
 
@@ -99,6 +100,17 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
         resp.headers().set("content-type", "application/json")?;
         return Ok(resp);
     }
+    // The pages are public shells (their data comes from the API under the session).
+    if req.method() == Method::Get {
+        if req.path() == "/" {
+            return web::home();
+        }
+        let dev_mode = env.var("DEV_MODE").is_ok_and(|v| v.to_string() == "true");
+        let etag = req.headers().get("if-none-match").ok().flatten();
+        if let Some(resp) = web::serve(&req.path(), etag.as_deref(), dev_mode) {
+            return Ok(resp);
+        }
+    }
     let result = match app(&env) {
         Ok(app) => route(&mut req, &app).await,
         Err(e) => Err(e),
@@ -134,6 +146,7 @@ async fn route(req: &mut Request, app: &App) -> ApiResult {
     let who = auth::authenticate(req, &app.auth_secret)?;
     auth::check_origin(req, &who)?;
     match (&method, segments.as_slice()) {
+        (Method::Get, ["v1", "me"]) => auth::me(&who),
         (Method::Get, ["v1", "providers"]) => catalog::list(req, app).await,
         (Method::Get, ["v1", "providers", key]) => catalog::get(app, key).await,
         (Method::Put, ["v1", "admin", "providers", key]) => {
@@ -173,7 +186,8 @@ async fn route(req: &mut Request, app: &App) -> ApiResult {
 fn known_path(s: &[&str]) -> bool {
     matches!(
         s,
-        ["v1", "providers"]
+        ["v1", "me"]
+            | ["v1", "providers"]
             | ["v1", "providers", _]
             | ["v1", "admin", "providers", _]
             | ["v1", "admin", "providers", _, "logo"]

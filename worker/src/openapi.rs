@@ -14,10 +14,10 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(title = "BYOK integrations", version = "1", description = "Bring-your-own-key integrations at the edge. Errors are application/problem+json (RFC 9457)."),
     paths(
-        healthz, list_providers, get_provider, get_logo, put_provider, retire_provider, put_logo, put_plugin, put_platform_key,
+        healthz, me, list_providers, get_provider, get_logo, put_provider, retire_provider, put_logo, put_plugin, put_platform_key,
         list_integrations, install, save_credential, test_integration, uninstall, audit, resolve, dev_login
     ),
-    components(schemas(Problem, ProviderSpec, ProviderList, InstallRequest, CredentialRequest, IntegrationView, IntegrationList, ResolveRequest, ResolveResponse, AuditEntry)),
+    components(schemas(crate::auth::Me, crate::auth::Role, Problem, ProviderSpec, ProviderList, InstallRequest, CredentialRequest, IntegrationView, IntegrationList, ResolveRequest, ResolveResponse, AuditEntry)),
     modifiers(&Security),
     security(("bearer" = []), ("cookie" = []))
 )]
@@ -51,6 +51,10 @@ pub fn document() -> String {
 
 #[utoipa::path(get, path = "/healthz", security(()), responses((status = 200, description = "Alive")))]
 fn healthz() {}
+
+#[utoipa::path(get, path = "/v1/me", tag = "session",
+    responses((status = 200, description = "The signed-in caller", body = crate::auth::Me), (status = 401, body = Problem)))]
+fn me() {}
 
 #[utoipa::path(get, path = "/v1/providers", tag = "catalog",
     params(("If-None-Match" = Option<String>, Header, description = "A previous ETag")),
@@ -114,6 +118,8 @@ fn audit() {}
 fn resolve() {}
 
 #[utoipa::path(get, path = "/dev/login", tag = "dev", security(()),
-    params(("tenant" = Option<String>, Query), ("role" = Option<String>, Query)),
-    responses((status = 200, description = "Sets the byok_session cookie (only when DEV_MODE is \"true\")")))]
+    params(("tenant" = Option<String>, Query), ("role" = Option<String>, Query), ("sub" = Option<String>, Query),
+        ("next" = Option<String>, Query, description = "A path on this site to go to once signed in")),
+    responses((status = 200, description = "Sets the byok_session cookie (only when DEV_MODE is \"true\")"),
+        (status = 303, description = "Sets the cookie and goes to `next`")))]
 fn dev_login() {}

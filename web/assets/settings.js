@@ -1,0 +1,163 @@
+// Settings → Integrations: each installed provider with its status, the saved key (masked),
+// Save and Test, the last test, and Uninstall for owners. A provider added with "I'll add it
+// later" is connected here by pasting its key and saving.
+
+import { api, ApiError } from './api.js';
+import { credentialInputs } from './credential-form.js';
+import { confirmDialog } from './dialog.js';
+import { fill, h, uid, when } from './dom.js';
+import { session, showError } from './session.js';
+import { formatWarnings, outcome, status } from './words.js';
+
+const content = document.getElementById('content');
+const notice = document.getElementById('notice');
+let me;
+/** provider key → catalog entry (active entries; a retired one falls back to one key field). */
+const entries = new Map();
+let list;
+
+function showMessage(region, tone, lines) {
+  region.className = `message tone-${tone}`;
+  fill(region, lines.map((line) => h('p', {}, line)));
+}
+
+function lastTest(view) {
+  if (!view.last_test) {
+    return h('p', { class: 'last-test' }, view.status === 'disconnected' ? 'No key saved yet.' : 'Not tested yet.');
+  }
+  const said = outcome(view.last_test);
+  return h('p', { class: 'last-test' }, 'Last tested ', when(view.last_test.tested_at), `: ${said.lines.join(' ')}`);
+}
+
+/** One installed provider; `said` is a message to show in its card after a re-render. */
+function integrationCard(view, said) {
+  const entry = entries.get(view.provider) ?? { key: view.provider, name: view.name, credential_label: 'API key' };
+  const headingId = uid('integration');
+  const form = credentialInputs(entry, view);
+  const messageRegion = h('div', { class: 'message', role: 'status', 'aria-live': 'polite' });
+  const errorRegion = h('div', { class: 'message', role: 'alert' });
+  const badge = status(view.status);
+  const save = h('button', { type: 'submit' }, 'Save', h('span', { class: 'visually-hidden' }, ` ${view.name} key`));
+  const test = h('button', {
+    type: 'button',
+    class: 'secondary',
+    disabled: view.status === 'disconnected',
+    title: view.status === 'disconnected' ? 'Save a key first' : null,
+    onclick: runTest,
+  }, 'Test', h('span', { class: 'visually-hidden' }, ` ${view.name} connection`));
+  const uninstall = me.role === 'owner'
+    ? h('button', { type: 'button', class: 'danger uninstall', onclick: remove },
+      'Uninstall', h('span', { class: 'visually-hidden' }, ` ${view.name}`))
+    : null;
+  const section = h('section', { class: 'integration', 'aria-labelledby': headingId, 'data-provider': view.provider },
+    h('div', { class: 'integration-head' },
+      h('img', { class: 'logo', src: view.logo ?? '/assets/icon.svg', alt: '', width: 40, height: 40 }),
+      h('h2', { id: headingId }, view.name),
+      h('span', { class: `badge tone-${badge.tone}` }, h('span', { class: 'visually-hidden' }, 'Status: '), badge.label)),
+    h('form', { novalidate: true, onsubmit: submit },
+      form.element,
+      h('div', { class: 'actions' }, save, test, uninstall)),
+    lastTest(view),
+    errorRegion,
+    messageRegion);
+  if (said) showMessage(messageRegion, said.tone, said.lines);
+
+  const buttons = () => section.querySelectorAll('button');
+  const busy = (on) => { for (const b of buttons()) b.disabled = on || (b === test && view.status === 'disconnected'); };
+  const fail = (error) => {
+    showMessage(errorRegion, 'bad', [error instanceof ApiError ? error.message : 'Something went wrong; nothing was changed.']);
+  };
+  /** Replaces this card with a fresh one for `next`, keeping keyboard focus in place. */
+  const replace = (next, message, focusOn) => {
+    const card = integrationCard(next, message);
+    section.replaceWith(card);
+    card.querySelector(focusOn)?.focus();
+  };
+
+  async function submit(event) {
+    event.preventDefault();
+    fill(errorRegion);
+    const { key, fields } = form.read();
+    if (!key) {
+      showMessage(errorRegion, 'bad', [`Paste your ${form.mainLabel} first.`]);
+      form.focusMain();
+      return;
+    }
+    busy(true);
+    try {
+      const next = await api('PUT', `/v1/integrations/${encodeURIComponent(view.provider)}/credential`, { key, fields });
+      const unchanged = next.updated_at === view.updated_at;
+      const message = unchanged
+        ? { tone: 'neutral', lines: ['Nothing changed: the saved key was kept.'] }
+        : next.last_test
+          ? { tone: outcome(next.last_test).tone, lines: [...outcome(next.last_test).lines, ...formatWarnings(next)] }
+          : { tone: 'good', lines: ['Saved.', ...formatWarnings(next)] };
+      replace(next, message, 'button[type="submit"]');
+    } catch (error) {
+      busy(false);
+      fail(error);
+    }
+  }
+
+  async function runTest() {
+    fill(errorRegion);
+    busy(true);
+    try {
+      const next = await api('POST', `/v1/integrations/${encodeURIComponent(view.provider)}/test`);
+      replace(next, outcome(next.last_test), 'button.secondary');
+    } catch (error) {
+      busy(false);
+      fail(error);
+    }
+  }
+
+  async function remove() {
+    const yes = await confirmDialog({
+      title: `Uninstall ${view.name}?`,
+      text: `The saved ${entry.credential_label ?? 'key'} is deleted. Features that use ${view.name} stop working for your workspace until it is installed again.`,
+      confirm: `Uninstall ${view.name}`,
+      danger: true,
+    });
+    if (!yes) return;
+    busy(true);
+    try {
+      await api('DELETE', `/v1/integrations/${encodeURIComponent(view.provider)}`);
+      section.remove();
+      fill(notice, `${view.name} was uninstalled and its key deleted.`);
+      if (!list.querySelector('.integration')) fill(list, empty());
+      document.getElementById('main').focus();
+    } catch (error) {
+      busy(false);
+      fail(error);
+    }
+  }
+
+  return section;
+}
+
+function empty() {
+  return h('div', { class: 'empty' },
+    h('p', {}, 'No integrations are installed yet.'),
+    h('a', { class: 'button', href: '/marketplace/integrations' }, 'Browse the Marketplace'));
+}
+
+async function main() {
+  me = await session(content);
+  if (!me) return;
+  let mine;
+  try {
+    const [catalog, installed] = await Promise.all([api('GET', '/v1/providers'), api('GET', '/v1/integrations')]);
+    for (const entry of catalog.providers) entries.set(entry.key, entry);
+    mine = installed.integrations;
+  } catch (error) {
+    showError(content, error);
+    return;
+  }
+  list = h('div', { class: 'integrations' });
+  if (mine.length === 0) fill(list, empty());
+  else fill(list, [...mine].sort((a, b) => a.name.localeCompare(b.name)).map((view) => integrationCard(view)));
+  fill(content, list);
+  content.removeAttribute('aria-busy');
+}
+
+main();

@@ -1,0 +1,48 @@
+// What statuses and test verdicts mean, in plain words.
+
+export const STATUS = {
+  connected: { label: 'Connected', tone: 'good' },
+  disconnected: { label: 'Disconnected', tone: 'neutral' },
+  invalid: { label: 'Invalid key', tone: 'bad' },
+  unverified: { label: 'Could not verify', tone: 'warn' },
+};
+
+export function status(name) {
+  return STATUS[name] ?? { label: name, tone: 'neutral' };
+}
+
+const VERDICT = {
+  connected: { tone: 'good', headline: 'Connected.' },
+  'invalid-credential': { tone: 'bad', headline: 'The provider rejected this key.' },
+  'insufficient-permission': { tone: 'bad', headline: 'The key works but lacks a permission this integration needs.' },
+  'rate-limited': { tone: 'warn', headline: 'Could not verify now: the provider is limiting requests. The key is kept; test again later.' },
+  'provider-unavailable': { tone: 'warn', headline: 'Could not verify now: the provider is unavailable. The key is kept; test again later.' },
+  'unexpected-response': { tone: 'warn', headline: 'Could not verify: the provider gave an answer we did not expect. The key is kept.' },
+  'plugin-fault': { tone: 'warn', headline: 'Could not verify: the connection test failed to run. The key is kept.' },
+  'no-test': { tone: 'warn', headline: 'Saved. This provider has no connection test, so the key could not be verified.' },
+};
+
+/**
+ * The outcome of a test as {tone, lines}: a headline naming the verdict (with the account for
+ * a connection), then the provider's or the host's message, then any warnings.
+ */
+export function outcome(report) {
+  const known = VERDICT[report.verdict] ?? {
+    tone: 'warn',
+    headline: 'Could not verify the key. It is kept.',
+  };
+  const lines = [];
+  if (report.verdict === 'connected' && report.account_label) {
+    lines.push(`Connected to ${report.account_label}.`);
+  } else {
+    lines.push(known.headline);
+  }
+  if (report.message) lines.push(report.message);
+  for (const w of report.warnings ?? []) lines.push(`Note: ${w}`);
+  return { tone: known.tone, lines };
+}
+
+/** Format warnings from a save: the key was kept, but it does not look as expected. */
+export function formatWarnings(view) {
+  return (view.format_warnings ?? []).map((w) => `Check the key: ${w.message}`);
+}

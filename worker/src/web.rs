@@ -1,0 +1,149 @@
+//! The Marketplace and Settings pages: the static files of `web/`, compiled into the Worker so
+//! that one artifact carries the API and its pages, and their security headers live in code.
+//!
+//! Pages are public shells: they hold no data and no secret; everything they show comes from
+//! the API under the visitor's session. They load nothing from other origins (the CSP forbids
+//! it) and revalidate by ETag, which is a hash of the bytes computed at compile time.
+
+use worker::{Headers, Response};
+
+/// One file served at a fixed path.
+struct Asset {
+    path: &'static str,
+    content_type: &'static str,
+    body: &'static [u8],
+    etag: u64,
+}
+
+/// FNV-1a, evaluated at compile time: a cache validator, not a security measure.
+const fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
+
+macro_rules! asset {
+    ($path:literal, $file:literal, $type:expr) => {{
+        const BODY: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../web/", $file));
+        Asset {
+            path: $path,
+            content_type: $type,
+            body: BODY,
+            etag: fnv1a(BODY),
+        }
+    }};
+}
+
+const HTML: &str = "text/html; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// Every file of `web/` (the end-to-end tests check that none is missing).
+const ASSETS: &[Asset] = &[
+    asset!("/marketplace/integrations", "marketplace.html", HTML),
+    asset!("/settings/integrations", "settings.html", HTML),
+    asset!(
+        "/assets/style.css",
+        "assets/style.css",
+        "text/css; charset=utf-8"
+    ),
+    asset!("/assets/api.js", "assets/api.js", JS),
+    asset!("/assets/dom.js", "assets/dom.js", JS),
+    asset!("/assets/words.js", "assets/words.js", JS),
+    asset!("/assets/dialog.js", "assets/dialog.js", JS),
+    asset!(
+        "/assets/credential-form.js",
+        "assets/credential-form.js",
+        JS
+    ),
+    asset!("/assets/session.js", "assets/session.js", JS),
+    asset!("/assets/marketplace.js", "assets/marketplace.js", JS),
+    asset!("/assets/settings.js", "assets/settings.js", JS),
+    asset!("/assets/icon.svg", "assets/icon.svg", "image/svg+xml"),
+];
+
+/// Scripts, styles, images and API calls from this origin only; no inline code, no frames.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+                   connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// Where `/` leads.
+pub const HOME: &str = "/marketplace/integrations";
+
+/// The page or file at `path`, if any. In dev mode the pages offer the dev sign-in: the
+/// marker attribute is switched on (and the ETag told apart).
+pub fn serve(path: &str, if_none_match: Option<&str>, dev_mode: bool) -> Option<Response> {
+    let asset = ASSETS.iter().find(|a| a.path == path)?;
+    let is_html = asset.content_type == HTML;
+    let dev = dev_mode && is_html;
+    let etag = format!("\"{:016x}{}\"", asset.etag, if dev { "-dev" } else { "" });
+    let respond = || -> worker::Result<Response> {
+        let resp = if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
+            Response::empty()?.with_status(304)
+        } else if dev {
+            let text = String::from_utf8_lossy(asset.body).replacen(
+                "data-dev-login=\"false\"",
+                "data-dev-login=\"true\"",
+                1,
+            );
+            Response::ok(text)?
+        } else {
+            Response::from_bytes(asset.body.to_vec())?
+        };
+        headers(resp.headers(), asset.content_type, &etag)?;
+        Ok(resp)
+    };
+    // Building a response from static bytes fails only if the runtime is broken.
+    respond().ok()
+}
+
+fn headers(h: &Headers, content_type: &str, etag: &str) -> worker::Result<()> {
+    h.set("content-type", content_type)?;
+    h.set("etag", etag)?;
+    h.set("cache-control", "no-cache")?;
+    h.set("content-security-policy", CSP)?;
+    h.set("x-content-type-options", "nosniff")?;
+    h.set("referrer-policy", "no-referrer")?;
+    h.set("cross-origin-opener-policy", "same-origin")?;
+    Ok(())
+}
+
+/// `GET /`: to the Marketplace.
+pub fn home() -> worker::Result<Response> {
+    let resp = Response::empty()?.with_status(302);
+    resp.headers().set("location", HOME)?;
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_path_is_served_once_and_every_etag_differs() {
+        for (i, a) in ASSETS.iter().enumerate() {
+            assert!(a.path.starts_with('/'), "{}", a.path);
+            for b in &ASSETS[i + 1..] {
+                assert_ne!(a.path, b.path);
+                assert_ne!(a.etag, b.etag, "{} and {}", a.path, b.path);
+            }
+        }
+    }
+
+    #[test]
+    fn pages_carry_the_dev_marker_and_load_only_local_files() {
+        for a in ASSETS.iter().filter(|a| a.content_type == HTML) {
+            let text = std::str::from_utf8(a.body).expect("utf-8");
+            assert!(text.contains("data-dev-login=\"false\""), "{}", a.path);
+            assert!(
+                !text.contains("http://") && !text.contains("https://"),
+                "{}",
+                a.path
+            );
+            assert!(!text.contains("<script>"), "no inline script in {}", a.path);
+        }
+    }
+}
