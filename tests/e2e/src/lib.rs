@@ -194,6 +194,15 @@ DEV_MODE = "true"
 
     /// Pushes every seed (entry and logo) as a platform admin.
     pub async fn seed(&self) {
+        self.push_seeds(None).await;
+    }
+
+    /// Pushes every seed (entry, logo and test plugin) with its tests pointed at the fakes.
+    pub async fn seed_against_fakes(&self, fakes: std::net::SocketAddr) {
+        self.push_seeds(Some(fakes)).await;
+    }
+
+    async fn push_seeds(&self, fakes: Option<std::net::SocketAddr>) {
         let client = reqwest::Client::new();
         let token = self.token("platform-admin", "platform");
         for dir in std::fs::read_dir(root().join("seeds")).expect("seeds") {
@@ -204,31 +213,86 @@ DEV_MODE = "true"
                 .expect("name")
                 .to_owned();
             let entry = std::fs::read_to_string(dir.join("entry.json")).expect("entry");
-            let r = client
-                .put(format!("{}/v1/admin/providers/{key}", self.base))
-                .bearer_auth(&token)
-                .header("content-type", "application/json")
-                .body(entry)
-                .send()
-                .await
-                .expect("push");
-            assert!(
-                r.status().is_success(),
-                "seeding {key}: {}",
-                r.text().await.unwrap_or_default()
-            );
-            let logo = std::fs::read(dir.join("logo.svg")).expect("logo");
-            let r = client
-                .put(format!("{}/v1/admin/providers/{key}/logo", self.base))
-                .bearer_auth(&token)
-                .header("content-type", "image/svg+xml")
-                .body(logo)
-                .send()
-                .await
-                .expect("logo");
-            assert!(r.status().is_success(), "logo of {key}");
+            let mut steps = vec![(
+                format!("/v1/admin/providers/{key}"),
+                "application/json",
+                entry.into_bytes(),
+            )];
+            steps.push((
+                format!("/v1/admin/providers/{key}/logo"),
+                "image/svg+xml",
+                std::fs::read(dir.join("logo.svg")).expect("logo"),
+            ));
+            if let Some(fakes) = fakes {
+                let parsed: serde_json::Value =
+                    serde_json::from_slice(&steps[0].2).expect("entry JSON");
+                steps[0].2 = entry_against_fakes(&parsed, &key, fakes)
+                    .to_string()
+                    .into_bytes();
+                steps.push((
+                    format!("/v1/admin/providers/{key}/plugin"),
+                    "application/wasm",
+                    plugin_component(&key),
+                ));
+            }
+            for (path, content_type, body) in steps {
+                let r = client
+                    .put(format!("{}{path}", self.base))
+                    .bearer_auth(&token)
+                    .header("content-type", content_type)
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("push");
+                assert!(
+                    r.status().is_success(),
+                    "{path}: {}",
+                    r.text().await.unwrap_or_default()
+                );
+            }
         }
     }
+}
+
+/// A built plugin component (`script/build-plugins` writes them to `$CARGO_TARGET_DIR/plugins`).
+pub fn plugin_component(name: &str) -> Vec<u8> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let path = target.join("plugins").join(format!("{name}.wasm"));
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run script/build-plugins)", path.display()))
+}
+
+/// The fake's path prefix for a seeded provider.
+fn fake_prefix(key: &str) -> &str {
+    match key {
+        "google-calendar" => "google",
+        "meta-ads" => "meta",
+        other => other,
+    }
+}
+
+/// A seed entry re-pointed at the loopback fakes: every `https://host` in its test config
+/// becomes the fake's base URL, and the egress allowlist names only the fakes.
+pub fn entry_against_fakes(
+    entry: &serde_json::Value,
+    key: &str,
+    fakes: std::net::SocketAddr,
+) -> serde_json::Value {
+    let mut entry = entry.clone();
+    let base = format!("http://{fakes}/{}", fake_prefix(key));
+    if let Some(config) = entry["test_plugin"]["config"].as_object_mut() {
+        for value in config.values_mut() {
+            if let Some(url) = value.as_str().and_then(|u| u.strip_prefix("https://")) {
+                let path = url.find('/').map_or("", |i| &url[i..]);
+                *value = serde_json::Value::String(format!("{base}{path}"));
+            }
+        }
+    }
+    entry["egress"] =
+        serde_json::json!([{"scheme": "http", "host": "127.0.0.1", "port": fakes.port()}]);
+    entry
 }
 
 impl Drop for Edge {

@@ -920,14 +920,7 @@ fn a_retired_provider_keeps_existing_keys(c: &Ctx) -> Result<(), Failed> {
 }
 
 fn component(name: &str) -> Vec<u8> {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target")
-        });
-    let path = target.join("plugins").join(format!("{name}.wasm"));
-    std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run script/build-plugins)", path.display()))
+    byok_e2e::plugin_component(name)
 }
 
 /// Creates an entry whose test plugin (`plugin`, with `config`) may reach only the fakes,
@@ -1165,6 +1158,137 @@ fn the_cli_administers_the_edge(c: &Ctx) -> Result<(), Failed> {
     )
 }
 
+/// Where a file of `web/` is served.
+fn web_path(file: &str) -> String {
+    match file {
+        "marketplace.html" => "/marketplace/integrations".to_owned(),
+        "settings.html" => "/settings/integrations".to_owned(),
+        other => format!("/{other}"),
+    }
+}
+
+fn pages_are_served_whole_with_a_strict_policy(c: &Ctx) -> Result<(), Failed> {
+    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
+    let mut files = Vec::new();
+    for dir in [web.clone(), web.join("assets")] {
+        for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+            let path = entry.map_err(|e| e.to_string())?.path();
+            if path.is_file() {
+                let rel = path.strip_prefix(&web).map_err(|e| e.to_string())?;
+                files.push((rel.to_string_lossy().replace('\\', "/"), path));
+            }
+        }
+    }
+    ensure(files.len() >= 12, format!("the web files: {files:?}"))?;
+    for (rel, path) in &files {
+        let url = web_path(rel);
+        let a = c.call(Method::GET, &url, None, None);
+        expect_status(&a, 200, &url)?;
+        let on_disk = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+        // Under DEV_MODE the pages switch the dev sign-in on; nothing else differs.
+        let want = on_disk.replacen("data-dev-login=\"false\"", "data-dev-login=\"true\"", 1);
+        ensure(a.text == want, format!("{url} serves web/{rel} as it is"))?;
+        let header = |name: &str| {
+            a.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let csp = header("content-security-policy");
+        ensure(
+            csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+            format!("{url}: CSP {csp}"),
+        )?;
+        ensure(
+            header("x-content-type-options") == "nosniff",
+            format!("{url}: nosniff"),
+        )?;
+        let kind = header("content-type");
+        let expected = match rel.rsplit('.').next() {
+            Some("html") => "text/html",
+            Some("js") => "text/javascript",
+            Some("css") => "text/css",
+            Some("svg") => "image/svg+xml",
+            _ => "",
+        };
+        ensure(
+            !expected.is_empty() && kind.starts_with(expected),
+            format!("{url}: content-type {kind}"),
+        )?;
+        let etag = header("etag");
+        let again = c.raw(Method::GET, &url, None, None, &[("if-none-match", &etag)]);
+        expect_status(&again, 304, &format!("{url} revalidated by ETag"))?;
+    }
+    ensure(
+        c.call(Method::GET, "/assets/nothing.js", None, None).status == 404,
+        "an unknown asset is 404",
+    )?;
+
+    // Without following redirects: `/` leads to the Marketplace, and the dev login goes back
+    // only to a path on this site.
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let get = |path: &str| {
+        c.rt.block_on(async {
+            let r = plain
+                .get(format!("{}{path}", c.edge.base))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let location = r
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let cookie = r.headers().get("set-cookie").is_some();
+            Ok::<_, String>((r.status().as_u16(), location, cookie))
+        })
+    };
+    let (status, location, _) = get("/")?;
+    ensure(
+        status == 302 && location == "/marketplace/integrations",
+        format!("/ → {status} {location}"),
+    )?;
+    let (status, location, cookie) =
+        get("/dev/login?tenant=pages-t&role=owner&next=%2Fsettings%2Fintegrations")?;
+    ensure(
+        status == 303 && location == "/settings/integrations" && cookie,
+        format!("dev login with next → {status} {location} (cookie: {cookie})"),
+    )?;
+    for evil in [
+        "%2F%2Fevil.example",
+        "https%3A%2F%2Fevil.example",
+        "%2F%5Cevil.example",
+    ] {
+        let (status, location, cookie) =
+            get(&format!("/dev/login?tenant=pages-t&role=owner&next={evil}"))?;
+        ensure(
+            status == 422 && location.is_empty() && !cookie,
+            format!("next={evil} is refused, got {status} {location}"),
+        )?;
+    }
+    Ok(())
+}
+
+fn me_says_who_is_signed_in(c: &Ctx) -> Result<(), Failed> {
+    let a = c.call(Method::GET, "/v1/me", Some(&c.member("me-t")), None);
+    expect_status(&a, 200, "GET /v1/me")?;
+    let me = a.json();
+    ensure(
+        me["tenant"] == "me-t" && me["role"] == "member",
+        format!("me: {me}"),
+    )?;
+    expect_problem(
+        &c.call(Method::GET, "/v1/me", None, None),
+        401,
+        "me without a session",
+    )
+}
+
 fn openapi_describes_every_route(c: &Ctx) -> Result<(), Failed> {
     let a = c.call(Method::GET, "/openapi.json", None, None);
     expect_status(&a, 200, "openapi")?;
@@ -1189,6 +1313,8 @@ fn openapi_describes_every_route(c: &Ctx) -> Result<(), Failed> {
         ("/v1/integrations/{key}", "delete"),
         ("/v1/audit", "get"),
         ("/v1/resolve", "post"),
+        ("/v1/me", "get"),
+        ("/dev/login", "get"),
     ] {
         ensure(
             doc["paths"][path][method].is_object(),
@@ -1291,6 +1417,11 @@ fn main() {
             a_hostile_plugin_leaves_the_worker_serving,
         ),
         ("the_cli_administers_the_edge", the_cli_administers_the_edge),
+        (
+            "pages_are_served_whole_with_a_strict_policy",
+            pages_are_served_whole_with_a_strict_policy,
+        ),
+        ("me_says_who_is_signed_in", me_says_who_is_signed_in),
     ];
     let trials = checks
         .into_iter()

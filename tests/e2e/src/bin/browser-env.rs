@@ -1,0 +1,56 @@
+//! The edge the browser tests drive: the Worker under `wrangler dev` on workerd, the fake
+//! providers on loopback, and the seeded catalog with every connection test pointed at the
+//! fakes, plus one entry with no test plugin. Prints one JSON line once ready
+//! (`{"base": "http://127.0.0.1:PORT", "fakes": "127.0.0.1:PORT"}`) and stops everything
+//! when its stdin closes, so a test runner that dies takes the edge with it.
+
+use std::io::BufRead;
+
+use byok_e2e::Edge;
+use byok_fake_providers::FakeProviders;
+
+#[tokio::main]
+async fn main() {
+    let fakes = FakeProviders::start(0).await.expect("fake providers");
+    let edge = tokio::task::spawn_blocking(Edge::start)
+        .await
+        .expect("edge");
+    edge.seed_against_fakes(fakes.addr()).await;
+    // An entry with only the catalog basics: a saved key stays unverified (`no-test`).
+    let plain = serde_json::json!({
+        "name": "Acme CRM",
+        "description": "Contacts and deals from Acme CRM in your workspace.",
+        "category": "CRM",
+        "auth_type": "api-key",
+        "credential_label": "API token",
+        "credential_hint": "acme_…",
+        "help_url": "https://example.com/acme/tokens",
+        "help_instructions": ["Open Acme CRM → Settings → API.", "Create a token and copy it."],
+    });
+    let r = reqwest::Client::new()
+        .put(format!("{}/v1/admin/providers/acme-crm", edge.base))
+        .bearer_auth(edge.token("platform-admin", "platform"))
+        .json(&plain)
+        .send()
+        .await
+        .expect("push acme-crm");
+    assert!(r.status().is_success(), "acme-crm: {}", r.status());
+
+    println!(
+        "{}",
+        serde_json::json!({"base": edge.base, "fakes": fakes.addr().to_string()})
+    );
+    // Serve until the test runner closes stdin (or exits).
+    tokio::task::spawn_blocking(|| {
+        let stdin = std::io::stdin();
+        for line in stdin.lock().lines() {
+            if line.is_err() {
+                break;
+            }
+        }
+    })
+    .await
+    .ok();
+    drop(edge);
+    drop(fakes);
+}
