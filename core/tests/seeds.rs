@@ -55,7 +55,7 @@ fn the_seven_providers_are_seeded_and_valid() {
             ("google-calendar", "Google Calendar", "Calendar"),
             ("meta-ads", "Meta Ads", "Advertising"),
             ("openai", "OpenAI", "AI"),
-            ("sendgrid", "SendGrid", "Other"),
+            ("sendgrid", "SendGrid", "Email"),
             ("stripe", "Stripe", "Payments"),
             ("twilio", "Twilio", "Messaging"),
         ]

@@ -160,6 +160,11 @@ let category;
 let results;
 let count;
 
+/** Categories in alphabetical order, with "Other" (entries without one) last. */
+function byCategory(a, b) {
+  return (a === 'Other') - (b === 'Other') || a.localeCompare(b);
+}
+
 function matches(entry, query, wanted) {
   if (wanted && (entry.category || 'Other') !== wanted) return false;
   if (!query) return true;
@@ -179,7 +184,7 @@ function render() {
     if (!groups.has(name)) groups.set(name, []);
     groups.get(name).push(entry);
   }
-  fill(results, [...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, entries]) => {
+  fill(results, [...groups.entries()].sort(([a], [b]) => byCategory(a, b)).map(([name, entries]) => {
     const headingId = uid('category');
     return h('section', { class: 'category', 'aria-labelledby': headingId },
       h('h2', { id: headingId }, name),
@@ -201,7 +206,7 @@ async function main() {
     showError(content, error);
     return;
   }
-  const categories = [...new Set(providers.map((p) => p.category || 'Other'))].sort();
+  const categories = [...new Set(providers.map((p) => p.category || 'Other'))].sort(byCategory);
   search = h('input', { id: 'search', type: 'search', autocomplete: 'off', placeholder: 'Name, category or description', oninput: render });
   category = h('select', { id: 'category', onchange: render },
     h('option', { value: '' }, 'All categories'),
