@@ -3,6 +3,8 @@
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ROOT
+# The checkout the end-to-end tests and browser-env run (see root() in tests/e2e/src/lib.rs).
+export BYOK_ROOT="$ROOT"
 
 # Caches live outside the clone so that fresh clones (CI) reuse them.
 BYOK_CACHE="${BYOK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/byok}"

@@ -19,7 +19,14 @@ pub struct Edge {
     auth_secret: String,
 }
 
-fn root() -> PathBuf {
+/// The checkout under test: `BYOK_ROOT` (set by `script/lib.sh`), else the package's directory
+/// as cargo gives it at run time, else as it was at build time. Clones that share a target
+/// directory share this crate's build (cargo hashes path packages relative to the workspace),
+/// so the path baked in at build time may be another clone's.
+pub fn root() -> PathBuf {
+    if let Some(root) = std::env::var_os("BYOK_ROOT") {
+        return PathBuf::from(root);
+    }
     let manifest =
         std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
     Path::new(&manifest)

@@ -191,7 +191,7 @@ fn main() {
     let resolve = wrk(&format!("{}/v1/resolve", edge.base), Some(&lua), seconds);
     let _ = std::fs::remove_dir_all(&dir);
 
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = byok_e2e::root();
     let wasm = std::fs::read(root.join("build/index_bg.wasm")).expect("build/index_bg.wasm");
     let gz = Command::new("gzip")
         .args(["-9", "-c"])
