@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,17 +29,24 @@ const anthropicKey = (scenario) => `sk-ant-fake0-${scenario}-0000000000000000000
 
 let env;
 let base;
+/** The fakes' address and a platform admin's token, for tests that add entries of their own. */
+let fakes;
+let admin;
 let browser;
 let workspace = 0;
 
 before(async () => {
-  env = spawn(join(targetDir, 'debug/browser-env'), [], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
+  env = spawn(join(targetDir, 'debug/browser-env'), [], {
+    cwd: root,
+    env: { ...process.env, BYOK_ROOT: root },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const lines = createInterface({ input: env.stdout });
   const [first] = await Promise.race([
     once(lines, 'line'),
     once(env, 'exit').then(([code]) => { throw new Error(`browser-env exited with ${code} before it was ready`); }),
   ]);
-  base = JSON.parse(first).base;
+  ({ base, fakes, admin } = JSON.parse(first));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
@@ -119,9 +126,12 @@ describe('Marketplace → Integrations', () => {
       assert.ok(names.includes(name), `${name} is listed`);
     }
     const categories = await page.locator('section.category > h2').allInnerTexts();
-    assert.ok(categories.includes('AI') && categories.includes('Payments'), `grouped by category: ${categories}`);
+    assert.deepEqual(categories, ['Advertising', 'AI', 'Calendar', 'Email', 'Messaging', 'Payments', 'Other'],
+      'grouped by category, alphabetically, Other last');
     const ai = page.locator('section.category').filter({ has: page.getByRole('heading', { name: 'AI', exact: true }) });
     assert.deepEqual((await ai.locator('h3').allInnerTexts()).sort(), ['Anthropic', 'OpenAI']);
+    const other = page.locator('section.category').filter({ has: page.getByRole('heading', { name: 'Other', exact: true }) });
+    assert.deepEqual(await other.locator('h3').allInnerTexts(), ['Acme CRM'], 'an entry without a category is under Other');
     // Logos load from this origin (every one decodes to a real image).
     await page.waitForFunction(() => {
       const imgs = [...document.querySelectorAll('li[data-provider] img.logo')];
@@ -255,7 +265,7 @@ describe('Settings → Integrations', () => {
     await card(page, 'Anthropic').getByText('Installed · Disconnected').waitFor();
     assert.equal((await integration(page, 'anthropic')).status, 'disconnected');
 
-    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('link', { name: 'Settings', exact: true }).click();
     const item = settingsCard(page, 'anthropic');
     await item.getByText('Disconnected').waitFor();
     assert.ok(await item.getByRole('button', { name: 'Test Anthropic connection' }).isDisabled(), 'nothing to test yet');
@@ -322,6 +332,56 @@ describe('Settings → Integrations', () => {
     await settingsCard(page, 'acme-crm').getByLabel('API token').fill('acme_fake_token_0001');
     await settingsCard(page, 'acme-crm').getByRole('button', { name: 'Save Acme CRM key' }).click();
     await settingsCard(page, 'acme-crm').getByText('This provider has no connection test').first().waitFor();
+    await s.close();
+  });
+
+  test('a connection test that crashes: could not verify, the key is kept, the page keeps working', async () => {
+    // An entry of this test's own whose plugin traps (tests/hostile-plugin), retired at the end
+    // so that the other tests' Marketplace does not list it.
+    const key = `faulty-${process.pid}`;
+    const asAdmin = { authorization: `Bearer ${admin}` };
+    const [host, port] = fakes.split(':');
+    const s = await signIn({ path: '/settings/integrations' });
+    const { page } = s;
+    try {
+      const spec = {
+        name: 'Faulty Co', description: 'A provider whose connection test crashes.', category: 'Testing',
+        auth_type: 'api-key', credential_label: 'API key', help_url: 'https://example.com/keys',
+        test_plugin: { digest: '0'.repeat(64), config: { mode: 'trap', url: `http://${fakes}/` } },
+        egress: [{ scheme: 'http', host, port: Number(port) }],
+      };
+      const created = await page.request.put(`${base}/v1/admin/providers/${key}`, { data: spec, headers: asAdmin });
+      assert.equal(created.status(), 201, await created.text());
+      const plugin = readFileSync(join(targetDir, 'plugins/hostile.wasm'));
+      const upload = await page.request.put(`${base}/v1/admin/providers/${key}/plugin`, {
+        data: plugin, headers: { ...asAdmin, 'content-type': 'application/wasm' },
+      });
+      assert.equal(upload.status(), 200, await upload.text());
+
+      await page.goto(`${base}/marketplace/integrations`);
+      await card(page, 'Faulty Co').getByRole('button', { name: 'Install Faulty Co' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Install Faulty Co' });
+      await dialog.getByLabel('API key').fill('faulty-key-000000000000');
+      await dialog.getByRole('button', { name: 'Save and test' }).click();
+      await dialog.getByText('Could not verify: the connection test failed to run. The key is kept.').waitFor();
+      await dialog.getByRole('button', { name: 'Done' }).click();
+
+      await page.getByRole('link', { name: 'Settings', exact: true }).click();
+      const item = await pressAndWait(page, key, 'Test Faulty Co connection');
+      await item.locator('.message[role=status]').getByText(/the connection test failed to run/).waitFor();
+      assert.match(await item.locator('.badge').innerText(), /Could not verify/);
+      const view = await integration(page, key);
+      assert.equal(view.status, 'unverified', 'a crash never marks the key invalid');
+      assert.equal(view.last_test.verdict, 'plugin-fault');
+      assert.ok(view.mask, 'the key is kept');
+      // The service keeps serving and the page still loads with the key's mask.
+      assert.equal((await page.request.get(`${base}/healthz`)).status(), 200);
+      await page.reload();
+      assert.equal(await settingsCard(page, key).getByLabel('API key').inputValue(), view.mask.masked);
+      await assertNoSecret(page, 'faulty-key-000000000000');
+    } finally {
+      await page.request.delete(`${base}/v1/admin/providers/${key}`, { headers: asAdmin });
+    }
     await s.close();
   });
 

@@ -1,7 +1,8 @@
 //! The edge the browser tests drive: the Worker under `wrangler dev` on workerd, the fake
 //! providers on loopback, and the seeded catalog with every connection test pointed at the
 //! fakes, plus one entry with no test plugin. Prints one JSON line once ready
-//! (`{"base": "http://127.0.0.1:PORT", "fakes": "127.0.0.1:PORT"}`) and stops everything
+//! (`{"base": "http://127.0.0.1:PORT", "fakes": "127.0.0.1:PORT", "admin": "<platform-admin
+//! token>"}`, the token for tests that add entries of their own) and stops everything
 //! when its stdin closes, so a test runner that dies takes the edge with it.
 
 use std::io::BufRead;
@@ -16,11 +17,11 @@ async fn main() {
         .await
         .expect("edge");
     edge.seed_against_fakes(fakes.addr()).await;
-    // An entry with only the catalog basics: a saved key stays unverified (`no-test`).
+    // An entry with only the catalog basics (no category, no test plugin): listed under
+    // "Other", and a saved key stays unverified (`no-test`).
     let plain = serde_json::json!({
         "name": "Acme CRM",
         "description": "Contacts and deals from Acme CRM in your workspace.",
-        "category": "CRM",
         "auth_type": "api-key",
         "credential_label": "API token",
         "credential_hint": "acme_…",
@@ -38,7 +39,11 @@ async fn main() {
 
     println!(
         "{}",
-        serde_json::json!({"base": edge.base, "fakes": fakes.addr().to_string()})
+        serde_json::json!({
+            "base": edge.base,
+            "fakes": fakes.addr().to_string(),
+            "admin": edge.token("platform-admin", "platform"),
+        })
     );
     // Serve until the test runner closes stdin (or exits).
     tokio::task::spawn_blocking(|| {
