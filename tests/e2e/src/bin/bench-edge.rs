@@ -1,5 +1,5 @@
 //! `bench-edge`: measures the Worker under workerd on loopback, against baselines taken in the
-//! same run: resolve throughput and p99 against `/healthz` of the same Worker (wrk), a
+//! same run: resolve and page throughput and p99 against `/healthz` of the same Worker (wrk), a
 //! connection test's overhead over the fake provider's own latency, cold start, and size.
 //! Run with `script/bench-edge` (it builds what is needed and installs wrk if missing).
 
@@ -189,6 +189,26 @@ fn main() {
     let _ = wrk(&format!("{}/healthz", edge.base), None, 2); // warm-up
     let health = wrk(&format!("{}/healthz", edge.base), None, seconds);
     let resolve = wrk(&format!("{}/v1/resolve", edge.base), Some(&lua), seconds);
+    // The Marketplace page: whole, and revalidated by its ETag (what a browser does on reload).
+    let page_url = format!("{}/marketplace/integrations", edge.base);
+    let (page_bytes, etag) = rt.block_on(async {
+        let r = http.get(&page_url).send().await.expect("page");
+        let etag = r
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .expect("the page has an ETag")
+            .to_owned();
+        (r.bytes().await.expect("page body").len(), etag)
+    });
+    let revalidate = dir.join("revalidate.lua");
+    std::fs::write(
+        &revalidate,
+        format!("wrk.headers[\"if-none-match\"] = '{etag}'\n"),
+    )
+    .expect("lua");
+    let page = wrk(&page_url, None, seconds);
+    let not_modified = wrk(&page_url, Some(&revalidate), seconds);
     let _ = std::fs::remove_dir_all(&dir);
 
     let root = byok_e2e::root();
@@ -217,6 +237,18 @@ fn main() {
     println!(
         "| resolve p50 | {:.2} ms | /healthz p50 {:.2} ms | | |",
         resolve.p50_ms, health.p50_ms
+    );
+    println!(
+        "| GET /marketplace/integrations ({page_bytes} B) | {:.0} req/s | /healthz {:.0} req/s | {:.2}x | |",
+        page.rps,
+        health.rps,
+        page.rps / health.rps
+    );
+    println!(
+        "| the same, revalidated (304) | {:.0} req/s | /healthz {:.0} req/s | {:.2}x | |",
+        not_modified.rps,
+        health.rps,
+        not_modified.rps / health.rps
     );
     println!("| connection test p50 (route) | {test_ms:.2} ms | fake provider alone {fake_ms:.2} ms | +{:.2} ms | <= 5 ms overhead |", test_ms - fake_ms);
     println!("| GET /v1/integrations p50 (auth + D1 reads, no test) | {list_ms:.2} ms | | | |");
