@@ -80,7 +80,7 @@ export function credentialInputs(entry, view) {
       let key = '';
       const values = {};
       for (const { field, input } of inputs.values()) {
-        const text = field.secret ? input.value.trim() : input.value.trim();
+        const text = input.value.trim();
         if (field.main) key = text;
         else if (text !== '') values[field.name] = text;
       }

@@ -32,6 +32,12 @@ export function fill(el, ...children) {
   return el;
 }
 
+/** Shows `lines` (one paragraph each) in a message region, with a tone (good, warn, bad...). */
+export function showMessage(region, tone, lines) {
+  region.className = `message tone-${tone}`;
+  fill(region, lines.map((line) => h('p', {}, line)));
+}
+
 let counter = 0;
 /** A document-unique id with a readable prefix. */
 export function uid(prefix) {

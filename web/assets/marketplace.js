@@ -5,9 +5,9 @@
 import { api, ApiError } from './api.js';
 import { credentialInputs } from './credential-form.js';
 import { openDialog } from './dialog.js';
-import { fill, h, uid } from './dom.js';
+import { fill, h, showMessage, uid } from './dom.js';
 import { session, showError } from './session.js';
-import { formatWarnings, outcome, status } from './words.js';
+import { afterSave, status } from './words.js';
 
 const content = document.getElementById('content');
 const notice = document.getElementById('notice');
@@ -25,20 +25,6 @@ function steps(instructions) {
     ? instructions
     : String(instructions ?? '').split('\n').map((s) => s.trim()).filter(Boolean);
   return list.length ? h('ol', { class: 'steps' }, list.map((s) => h('li', {}, s))) : null;
-}
-
-function showMessage(region, tone, lines) {
-  region.className = `message tone-${tone}`;
-  fill(region, lines.map((line) => h('p', {}, line)));
-}
-
-/** The words for an integration just saved or installed. */
-function resultLines(view) {
-  if (!view.last_test) {
-    return { tone: 'good', lines: ['Installed. Add the key any time in Settings → Integrations.'] };
-  }
-  const said = outcome(view.last_test);
-  return { tone: said.tone, lines: [...said.lines, ...formatWarnings(view)] };
 }
 
 function installDialog(entry) {
@@ -87,7 +73,7 @@ function installDialog(entry) {
             : await api('POST', '/v1/integrations', { provider: entry.key, key, fields });
           installed.set(entry.key, view);
           form.clearSecrets();
-          const said = resultLines(view);
+          const said = afterSave(view);
           showMessage(messageRegion, said.tone, said.lines);
           // The integration exists now: another key may be pasted, or the dialog closed.
           later?.remove();

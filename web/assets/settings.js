@@ -5,9 +5,9 @@
 import { api, ApiError } from './api.js';
 import { credentialInputs } from './credential-form.js';
 import { confirmDialog } from './dialog.js';
-import { fill, h, uid, when } from './dom.js';
+import { fill, h, showMessage, uid, when } from './dom.js';
 import { session, showError } from './session.js';
-import { formatWarnings, outcome, status } from './words.js';
+import { afterSave, outcome, status } from './words.js';
 
 const content = document.getElementById('content');
 const notice = document.getElementById('notice');
@@ -15,11 +15,6 @@ let me;
 /** provider key → catalog entry (active entries; a retired one falls back to one key field). */
 const entries = new Map();
 let list;
-
-function showMessage(region, tone, lines) {
-  region.className = `message tone-${tone}`;
-  fill(region, lines.map((line) => h('p', {}, line)));
-}
 
 function lastTest(view) {
   if (!view.last_test) {
@@ -89,9 +84,7 @@ function integrationCard(view, said) {
       const unchanged = next.updated_at === view.updated_at;
       const message = unchanged
         ? { tone: 'neutral', lines: ['Nothing changed: the saved key was kept.'] }
-        : next.last_test
-          ? { tone: outcome(next.last_test).tone, lines: [...outcome(next.last_test).lines, ...formatWarnings(next)] }
-          : { tone: 'good', lines: ['Saved.', ...formatWarnings(next)] };
+        : afterSave(next);
       replace(next, message, 'button[type="submit"]');
     } catch (error) {
       busy(false);

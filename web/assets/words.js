@@ -46,3 +46,10 @@ export function outcome(report) {
 export function formatWarnings(view) {
   return (view.format_warnings ?? []).map((w) => `Check the key: ${w.message}`);
 }
+
+/** The words after a key was saved: the test's outcome (saves are tested at once), then any
+ * format warnings. */
+export function afterSave(view) {
+  const said = view.last_test ? outcome(view.last_test) : { tone: 'good', lines: ['Saved.'] };
+  return { tone: said.tone, lines: [...said.lines, ...formatWarnings(view)] };
+}

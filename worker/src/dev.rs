@@ -30,14 +30,6 @@ pub fn login(req: &Request, app: &App) -> ApiResult {
             "role must be member, owner, platform-admin or service",
         )
     })?;
-    let sub = param("sub").unwrap_or_else(|| format!("dev-{}", role.as_str()));
-    let claims = Claims {
-        sub,
-        tenant: tenant.as_str().to_owned(),
-        role,
-        exp: now_millis() / 1000 + SESSION_SECONDS,
-    };
-    let token = mint(&app.auth_secret, &claims)?;
     let next = param("next")
         .map(|n| {
             local_path(&n).map(str::to_owned).ok_or_else(|| {
@@ -48,6 +40,14 @@ pub fn login(req: &Request, app: &App) -> ApiResult {
             })
         })
         .transpose()?;
+    let sub = param("sub").unwrap_or_else(|| format!("dev-{}", role.as_str()));
+    let claims = Claims {
+        sub,
+        tenant: tenant.as_str().to_owned(),
+        role,
+        exp: now_millis() / 1000 + SESSION_SECONDS,
+    };
+    let token = mint(&app.auth_secret, &claims)?;
     let resp = if let Some(next) = next {
         let resp = Response::empty()?.with_status(303);
         resp.headers().set("location", &next)?;

@@ -82,11 +82,13 @@ fn app(env: &Env) -> Result<App, ApiError> {
         kv: env.kv("KV")?,
         keyring: keyring(env)?,
         auth_secret,
-        dev_mode: env
-            .var("DEV_MODE")
-            .map(|v| v.to_string() == "true")
-            .unwrap_or(false),
+        dev_mode: dev_mode(env),
     })
+}
+
+/// `DEV_MODE = "true"`: the dev login exists and the pages offer it.
+fn dev_mode(env: &Env) -> bool {
+    env.var("DEV_MODE").is_ok_and(|v| v.to_string() == "true")
 }
 
 #[event(fetch)]
@@ -105,10 +107,9 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
         if req.path() == "/" {
             return web::home();
         }
-        let dev_mode = env.var("DEV_MODE").is_ok_and(|v| v.to_string() == "true");
-        let etag = req.headers().get("if-none-match").ok().flatten();
-        if let Some(resp) = web::serve(&req.path(), etag.as_deref(), dev_mode) {
-            return Ok(resp);
+        if let Some(page) = web::find(&req.path()) {
+            let etag = req.headers().get("if-none-match")?;
+            return web::respond(page, etag.as_deref(), dev_mode(&env));
         }
     }
     let result = match app(&env) {

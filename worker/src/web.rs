@@ -73,31 +73,38 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 /// Where `/` leads.
 pub const HOME: &str = "/marketplace/integrations";
 
-/// The page or file at `path`, if any. In dev mode the pages offer the dev sign-in: the
-/// marker attribute is switched on (and the ETag told apart).
-pub fn serve(path: &str, if_none_match: Option<&str>, dev_mode: bool) -> Option<Response> {
-    let asset = ASSETS.iter().find(|a| a.path == path)?;
-    let is_html = asset.content_type == HTML;
-    let dev = dev_mode && is_html;
+/// One file of `web/`, as found by [`find`].
+pub struct Page(&'static Asset);
+
+/// The page or file served at `path`, if any.
+pub fn find(path: &str) -> Option<Page> {
+    ASSETS.iter().find(|a| a.path == path).map(Page)
+}
+
+/// Serves `page`: 304 when `if_none_match` names its ETag. In dev mode the pages offer the
+/// dev sign-in: the marker attribute is switched on (and the ETag told apart).
+pub fn respond(
+    page: Page,
+    if_none_match: Option<&str>,
+    dev_mode: bool,
+) -> worker::Result<Response> {
+    let asset = page.0;
+    let dev = dev_mode && asset.content_type == HTML;
     let etag = format!("\"{:016x}{}\"", asset.etag, if dev { "-dev" } else { "" });
-    let respond = || -> worker::Result<Response> {
-        let resp = if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
-            Response::empty()?.with_status(304)
-        } else if dev {
-            let text = String::from_utf8_lossy(asset.body).replacen(
-                "data-dev-login=\"false\"",
-                "data-dev-login=\"true\"",
-                1,
-            );
-            Response::ok(text)?
-        } else {
-            Response::from_bytes(asset.body.to_vec())?
-        };
-        headers(resp.headers(), asset.content_type, &etag)?;
-        Ok(resp)
+    let resp = if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
+        Response::empty()?.with_status(304)
+    } else if dev {
+        let text = String::from_utf8_lossy(asset.body).replacen(
+            "data-dev-login=\"false\"",
+            "data-dev-login=\"true\"",
+            1,
+        );
+        Response::ok(text)?
+    } else {
+        Response::from_bytes(asset.body.to_vec())?
     };
-    // Building a response from static bytes fails only if the runtime is broken.
-    respond().ok()
+    headers(resp.headers(), asset.content_type, &etag)?;
+    Ok(resp)
 }
 
 fn headers(h: &Headers, content_type: &str, etag: &str) -> worker::Result<()> {

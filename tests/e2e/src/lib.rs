@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use byok_core::keyring::{KeyId, KeyringDocument};
+use byok_fake_providers::FakeProviders;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
 pub struct Edge {
@@ -205,11 +206,11 @@ DEV_MODE = "true"
     }
 
     /// Pushes every seed (entry, logo and test plugin) with its tests pointed at the fakes.
-    pub async fn seed_against_fakes(&self, fakes: std::net::SocketAddr) {
+    pub async fn seed_against_fakes(&self, fakes: &FakeProviders) {
         self.push_seeds(Some(fakes)).await;
     }
 
-    async fn push_seeds(&self, fakes: Option<std::net::SocketAddr>) {
+    async fn push_seeds(&self, fakes: Option<&FakeProviders>) {
         let client = reqwest::Client::new();
         let token = self.token("platform-admin", "platform");
         for dir in std::fs::read_dir(root().join("seeds")).expect("seeds") {
@@ -219,23 +220,24 @@ DEV_MODE = "true"
                 .and_then(|n| n.to_str())
                 .expect("name")
                 .to_owned();
-            let entry = std::fs::read_to_string(dir.join("entry.json")).expect("entry");
-            let mut steps = vec![(
-                format!("/v1/admin/providers/{key}"),
-                "application/json",
-                entry.into_bytes(),
-            )];
-            steps.push((
-                format!("/v1/admin/providers/{key}/logo"),
-                "image/svg+xml",
-                std::fs::read(dir.join("logo.svg")).expect("logo"),
-            ));
+            let mut entry = std::fs::read_to_string(dir.join("entry.json")).expect("entry");
             if let Some(fakes) = fakes {
-                let parsed: serde_json::Value =
-                    serde_json::from_slice(&steps[0].2).expect("entry JSON");
-                steps[0].2 = entry_against_fakes(&parsed, &key, fakes)
-                    .to_string()
-                    .into_bytes();
+                let parsed = serde_json::from_str(&entry).expect("entry JSON");
+                entry = entry_against_fakes(parsed, &key, fakes).to_string();
+            }
+            let mut steps = vec![
+                (
+                    format!("/v1/admin/providers/{key}"),
+                    "application/json",
+                    entry.into_bytes(),
+                ),
+                (
+                    format!("/v1/admin/providers/{key}/logo"),
+                    "image/svg+xml",
+                    std::fs::read(dir.join("logo.svg")).expect("logo"),
+                ),
+            ];
+            if fakes.is_some() {
                 steps.push((
                     format!("/v1/admin/providers/{key}/plugin"),
                     "application/wasm",
@@ -283,12 +285,11 @@ fn fake_prefix(key: &str) -> &str {
 /// A seed entry re-pointed at the loopback fakes: every `https://host` in its test config
 /// becomes the fake's base URL, and the egress allowlist names only the fakes.
 pub fn entry_against_fakes(
-    entry: &serde_json::Value,
+    mut entry: serde_json::Value,
     key: &str,
-    fakes: std::net::SocketAddr,
+    fakes: &FakeProviders,
 ) -> serde_json::Value {
-    let mut entry = entry.clone();
-    let base = format!("http://{fakes}/{}", fake_prefix(key));
+    let base = fakes.base_url(fake_prefix(key));
     if let Some(config) = entry["test_plugin"]["config"].as_object_mut() {
         for value in config.values_mut() {
             if let Some(url) = value.as_str().and_then(|u| u.strip_prefix("https://")) {
@@ -298,7 +299,7 @@ pub fn entry_against_fakes(
         }
     }
     entry["egress"] =
-        serde_json::json!([{"scheme": "http", "host": "127.0.0.1", "port": fakes.port()}]);
+        serde_json::json!([{"scheme": "http", "host": "127.0.0.1", "port": fakes.addr().port()}]);
     entry
 }
 
