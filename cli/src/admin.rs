@@ -4,9 +4,10 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
+use byok_core::auth::Role;
 use byok_core::catalog::CatalogEntry;
 use byok_core::ids::ProviderKey;
-use byok_core::keyring::{KeyId, KeyringDocument};
+use byok_core::keyring::{KeyId, Keyring, KeyringDocument};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 
@@ -14,6 +15,74 @@ use serde::Serialize;
 pub fn keyring_new(id: &str) -> Result<String> {
     let doc = KeyringDocument::generate(KeyId::parse(id)?, &mut rand_core::OsRng)?;
     Ok(doc.to_json().to_string())
+}
+
+/// Reads a keyring document, refusing one that does not load.
+fn keyring_read(json: &str) -> Result<KeyringDocument> {
+    let doc: KeyringDocument = serde_json::from_str(json.trim()).map_err(|e| {
+        // serde's message may quote input (key material): keep its category and position.
+        anyhow::anyhow!(
+            "not a keyring document ({:?} error at line {} column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        )
+    })?;
+    Keyring::from_document(&doc)?;
+    Ok(doc)
+}
+
+/// The document with a fresh primary key `id`; the old keys stay, to open what they sealed.
+pub fn keyring_rotate(json: &str, id: &str) -> Result<String> {
+    let mut doc = keyring_read(json)?;
+    doc.rotate(KeyId::parse(id)?, &mut rand_core::OsRng)?;
+    Ok(doc.to_json().to_string())
+}
+
+/// The document without key `id`, once nothing is sealed under it (`GET /v1/admin/keyring`
+/// says). The primary key cannot be dropped.
+pub fn keyring_drop(json: &str, id: &str) -> Result<String> {
+    let mut doc = keyring_read(json)?;
+    let id = KeyId::parse(id)?;
+    if doc.primary == id {
+        bail!("'{id}' is the primary key: rotate to a new key before dropping it");
+    }
+    if doc.keys.remove(&id).is_none() {
+        bail!("the keyring has no key '{id}'");
+    }
+    Ok(doc.to_json().to_string())
+}
+
+/// The key ids of a document and which is primary (no key material).
+pub fn keyring_ids(json: &str) -> Result<String> {
+    let doc = keyring_read(json)?;
+    Ok(doc
+        .keys
+        .keys()
+        .map(|id| {
+            if *id == doc.primary {
+                format!("{id} (primary)")
+            } else {
+                id.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// Where a token's signing secret comes from: the environment variable named like the Worker
+/// secret (`AUTH_SECRET`, `SERVICE_AUTH_SECRET`), else the `.dev.vars` file of a local run.
+pub fn signing_secret(role: Role, dev_vars: &Path) -> Result<String> {
+    let name = role.signer().setting();
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => Ok(v),
+        _ => dev_var(dev_vars, name).with_context(|| {
+            format!(
+                "{name} is neither in the environment nor in {}",
+                dev_vars.display()
+            )
+        }),
+    }
 }
 
 /// A value from a `.dev.vars` file (KEY=VALUE lines; values may be double-quoted).
@@ -39,20 +108,39 @@ pub fn dev_var(file: &Path, name: &str) -> Result<String> {
 struct Claims<'a> {
     sub: &'a str,
     tenant: &'a str,
-    role: &'a str,
+    role: Role,
+    iat: u64,
     exp: u64,
+    iss: &'a str,
+    aud: &'a str,
 }
 
-/// Signs an HS256 token with `AUTH_SECRET`.
+/// Who a token is for: the service's configured `AUTH_ISSUER` and `AUTH_AUDIENCE`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Audience {
+    /// The issuer the service expects (its AUTH_ISSUER var).
+    #[arg(long, env = "BYOK_ISSUER", default_value = "byok-dev")]
+    pub issuer: String,
+    /// The audience the service expects (its AUTH_AUDIENCE var).
+    #[arg(long, env = "BYOK_AUDIENCE", default_value = "byok")]
+    pub audience: String,
+}
+
+/// Signs an HS256 token for `role` with `secret` (the secret of that role's kind).
 pub fn token(
     secret: &str,
     sub: &str,
     tenant: &str,
-    role: &str,
+    role: Role,
     ttl_seconds: u64,
+    to: &Audience,
 ) -> Result<String> {
-    if !["member", "owner", "platform-admin", "service"].contains(&role) {
-        bail!("role must be member, owner, platform-admin or service");
+    if secret.len() < byok_core::auth::MIN_SECRET_BYTES {
+        bail!(
+            "{} must be at least {} bytes",
+            role.signer().setting(),
+            byok_core::auth::MIN_SECRET_BYTES
+        );
     }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
@@ -61,7 +149,10 @@ pub fn token(
         sub,
         tenant,
         role,
+        iat: now,
         exp: now + ttl_seconds,
+        iss: &to.issuer,
+        aud: &to.audience,
     };
     Ok(jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
@@ -207,5 +298,42 @@ pub fn read_secret(env: Option<&str>) -> Result<String> {
             }
             Ok(s)
         }
+    }
+}
+
+#[cfg(test)]
+mod keyring_tests {
+    use super::*;
+
+    #[test]
+    fn rotate_then_drop_keeps_what_is_needed() {
+        let a = keyring_new("a").expect("new");
+        let ab = keyring_rotate(&a, "b").expect("rotate");
+        assert_eq!(keyring_ids(&ab).expect("ids"), "a\nb (primary)");
+        assert!(keyring_rotate(&ab, "a").is_err(), "an id is never reused");
+        let err = keyring_drop(&ab, "b").err().map(|e| e.to_string());
+        assert!(
+            err.as_deref().is_some_and(|e| e.contains("primary")),
+            "{err:?}"
+        );
+        assert!(keyring_drop(&ab, "c").is_err(), "no such key");
+        let b = keyring_drop(&ab, "a").expect("drop");
+        assert_eq!(keyring_ids(&b).expect("ids"), "b (primary)");
+        // The old document's keys are the new one's: what a sealed under b still opens.
+        let old: serde_json::Value = serde_json::from_str(&ab).expect("json");
+        let new: serde_json::Value = serde_json::from_str(&b).expect("json");
+        assert_eq!(old["keys"]["b"], new["keys"]["b"]);
+        assert_eq!(old["fingerprint_key"], new["fingerprint_key"], "masks stay");
+    }
+
+    #[test]
+    fn a_broken_document_is_refused_without_quoting_it() {
+        let secretish = "c2VjcmV0LWtleS1tYXRlcmlhbC0wMDAwMDAwMDAwMDA=";
+        let err = keyring_rotate(&format!("{{\"primary\": \"{secretish}\""), "b")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("not a keyring document"), "{err}");
+        assert!(!err.contains(secretish), "{err}");
     }
 }

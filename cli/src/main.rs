@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context as _, Result};
+use byok_core::auth::Role;
 use byok_core::catalog::{CatalogEntry, EgressRule, Scheme};
 use byok_core::ids::ProviderKey;
 use byok_plugin_host::egress_reqwest::ReqwestEgress;
@@ -28,15 +29,14 @@ enum Top {
     /// Build, check and run connection-test plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
-    /// Print a new BYOK_KEYRING document (a fresh primary key and fingerprint key).
-    Keyring {
-        #[arg(long, default_value = "k1")]
-        id: String,
-    },
-    /// Mint a token signed with AUTH_SECRET from .dev.vars (local development).
+    /// Create and rotate BYOK_KEYRING documents (see the README's "Rotating the master key").
+    #[command(subcommand)]
+    Keyring(KeyringCommand),
+    /// Mint a token: user roles are signed with AUTH_SECRET, `service` with
+    /// SERVICE_AUTH_SECRET, each read from the environment or else from --dev-vars.
     Token {
-        #[arg(long, default_value = "owner")]
-        role: String,
+        #[arg(long, default_value = "owner", value_parser = parse_role)]
+        role: Role,
         #[arg(long, default_value = "demo")]
         tenant: String,
         #[arg(long, default_value = "dev-cli")]
@@ -45,6 +45,8 @@ enum Top {
         dev_vars: PathBuf,
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
+        #[command(flatten)]
+        to: admin::Audience,
     },
     /// Manage catalog entries (as platform-admin).
     #[command(subcommand)]
@@ -52,6 +54,47 @@ enum Top {
     /// Manage the platform's fallback keys (as platform-admin).
     #[command(subcommand)]
     PlatformKey(PlatformKeyCommand),
+}
+
+fn parse_role(s: &str) -> std::result::Result<Role, String> {
+    Role::parse(s).ok_or_else(|| "one of member, owner, platform-admin, service".to_owned())
+}
+
+#[derive(Subcommand)]
+enum KeyringCommand {
+    /// Print a new keyring document: one primary key and a fingerprint key.
+    New {
+        #[arg(long, default_value = "k1")]
+        id: String,
+    },
+    /// Add a fresh primary key to a document (from FILE, or standard input) and print it; the
+    /// old keys stay to open what they sealed until `POST /v1/admin/keyring/reseal` is done.
+    Rotate {
+        #[arg(long)]
+        id: String,
+        file: Option<PathBuf>,
+    },
+    /// Remove a key that nothing is sealed under any more, and print the document.
+    Drop {
+        #[arg(long)]
+        id: String,
+        file: Option<PathBuf>,
+    },
+    /// List a document's key ids and which is primary (no key material).
+    Ids { file: Option<PathBuf> },
+}
+
+/// A keyring document from a file or standard input (never from the command line).
+fn read_document(file: Option<&Path>) -> Result<String> {
+    match file {
+        Some(f) => std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display())),
+        None => {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                .context("reading the keyring document from standard input")?;
+            Ok(s)
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -62,8 +105,11 @@ struct Remote {
     /// A platform-admin token; minted from --dev-vars when absent.
     #[arg(long, env = "BYOK_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Where AUTH_SECRET is read from when neither --token nor the AUTH_SECRET variable is set.
     #[arg(long, default_value = ".dev.vars")]
     dev_vars: PathBuf,
+    #[command(flatten)]
+    to: admin::Audience,
 }
 
 impl Remote {
@@ -71,11 +117,12 @@ impl Remote {
         let token = match &self.token {
             Some(t) => t.clone(),
             None => admin::token(
-                &admin::dev_var(&self.dev_vars, "AUTH_SECRET")?,
+                &admin::signing_secret(Role::PlatformAdmin, &self.dev_vars)?,
                 "byok-cli",
                 "platform",
-                "platform-admin",
+                Role::PlatformAdmin,
                 600,
+                &self.to,
             )?,
         };
         admin::Client::new(&self.url, token)
@@ -166,8 +213,20 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Top::Keyring { id } => {
-            println!("{}", admin::keyring_new(&id)?);
+        Top::Keyring(command) => {
+            let out = match command {
+                KeyringCommand::New { id } => admin::keyring_new(&id)?,
+                KeyringCommand::Rotate { id, file } => {
+                    admin::keyring_rotate(&read_document(file.as_deref())?, &id)?
+                }
+                KeyringCommand::Drop { id, file } => {
+                    admin::keyring_drop(&read_document(file.as_deref())?, &id)?
+                }
+                KeyringCommand::Ids { file } => {
+                    admin::keyring_ids(&read_document(file.as_deref())?)?
+                }
+            };
+            println!("{out}");
             Ok(())
         }
         Top::Token {
@@ -176,9 +235,10 @@ fn main() -> Result<()> {
             sub,
             dev_vars,
             ttl,
+            to,
         } => {
-            let secret = admin::dev_var(&dev_vars, "AUTH_SECRET")?;
-            println!("{}", admin::token(&secret, &sub, &tenant, &role, ttl)?);
+            let secret = admin::signing_secret(role, &dev_vars)?;
+            println!("{}", admin::token(&secret, &sub, &tenant, role, ttl, &to)?);
             Ok(())
         }
         Top::Provider(ProviderCommand::Push {

@@ -35,6 +35,8 @@ pub enum ProblemKind {
     UnsupportedMediaType,
     /// The plugin misbehaved (trap, limit); the service keeps serving.
     PluginFault,
+    /// A setting the service needs is missing or unusable; the detail names it (never its value).
+    Misconfigured,
     Internal,
 }
 
@@ -51,6 +53,7 @@ impl ProblemKind {
             ProblemKind::PayloadTooLarge => "payload-too-large",
             ProblemKind::UnsupportedMediaType => "unsupported-media-type",
             ProblemKind::PluginFault => "plugin-fault",
+            ProblemKind::Misconfigured => "misconfigured",
             ProblemKind::Internal => "internal",
         }
     }
@@ -67,6 +70,7 @@ impl ProblemKind {
             ProblemKind::PayloadTooLarge => "The request body is too large",
             ProblemKind::UnsupportedMediaType => "Unsupported content type",
             ProblemKind::PluginFault => "The connection test plugin failed",
+            ProblemKind::Misconfigured => "The service is not configured",
             ProblemKind::Internal => "Internal error",
         }
     }
@@ -83,6 +87,7 @@ impl ProblemKind {
             ProblemKind::PayloadTooLarge => 413,
             ProblemKind::UnsupportedMediaType => 415,
             ProblemKind::PluginFault => 502,
+            ProblemKind::Misconfigured => 500,
             ProblemKind::Internal => 500,
         }
     }

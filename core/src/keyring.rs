@@ -298,6 +298,13 @@ impl Drop for KeyringDocument {
     }
 }
 
+fn derive(key: &[u8], purpose: &str) -> Zeroizing<[u8; 32]> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts any key length");
+    mac.update(b"byok/v1/derive/");
+    mac.update(purpose.as_bytes());
+    Zeroizing::new(mac.finalize().into_bytes().into())
+}
+
 fn random_b64(rng: &mut impl CryptoRngCore) -> Result<String, KeyringError> {
     let mut k = Zeroizing::new([0u8; KEY_LEN]);
     rng.try_fill_bytes(k.as_mut())
@@ -327,6 +334,8 @@ pub struct Keyring {
     primary: KeyId,
     ciphers: BTreeMap<KeyId, Aes256Gcm>,
     fingerprint_key: Zeroizing<[u8; KEY_LEN]>,
+    /// The primary key's bytes, kept only to derive keys that rotate with it.
+    primary_key: Zeroizing<[u8; KEY_LEN]>,
 }
 
 impl fmt::Debug for Keyring {
@@ -361,19 +370,34 @@ impl Keyring {
             )));
         }
         let mut ciphers = BTreeMap::new();
+        let mut primary_key = Zeroizing::new([0u8; KEY_LEN]);
         for (id, b64) in &doc.keys {
             let key = decode_key(&format!("key '{id}'"), b64)?;
             ciphers.insert(id.clone(), Aes256Gcm::new(key.as_ref().into()));
+            if *id == doc.primary {
+                primary_key.copy_from_slice(key.as_ref());
+            }
         }
         Ok(Self {
             primary: doc.primary.clone(),
             ciphers,
             fingerprint_key: decode_key("fingerprint_key", &doc.fingerprint_key)?,
+            primary_key,
         })
     }
 
     pub fn primary(&self) -> &KeyId {
         &self.primary
+    }
+
+    /// The ids of every key this keyring holds (the primary and those kept for opening).
+    pub fn key_ids(&self) -> impl Iterator<Item = &KeyId> {
+        self.ciphers.keys()
+    }
+
+    /// Whether this keyring holds the key `id`.
+    pub fn holds(&self, id: &str) -> bool {
+        self.ciphers.contains_key(id)
     }
 
     /// Seals `plaintext` for `binding` with the primary key and a fresh random nonce.
@@ -471,14 +495,17 @@ impl Keyring {
         Fingerprint::from_digest(&mac.finalize().into_bytes())
     }
 
-    /// A 32-byte key for another purpose (e.g. authenticating plugin artifacts), derived from
+    /// A 32-byte key for another purpose that must stay stable across rotations, derived from
     /// the fingerprint key with HMAC-SHA256 under a purpose label.
     pub fn derive_key(&self, purpose: &str) -> Zeroizing<[u8; 32]> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.fingerprint_key.as_ref())
-            .expect("HMAC accepts any key length");
-        mac.update(b"byok/v1/derive/");
-        mac.update(purpose.as_bytes());
-        Zeroizing::new(mac.finalize().into_bytes().into())
+        derive(self.fingerprint_key.as_ref(), purpose)
+    }
+
+    /// A 32-byte key for another purpose that rotates with the primary key (e.g. authenticating
+    /// plugin artifacts: after a rotation, what the old key vouched for is no longer trusted),
+    /// and the id of the key it was derived from.
+    pub fn derive_rotating_key(&self, purpose: &str) -> (&KeyId, Zeroizing<[u8; 32]>) {
+        (&self.primary, derive(self.primary_key.as_ref(), purpose))
     }
 
     /// The mask to show for a secret in this binding.
@@ -785,5 +812,26 @@ mod tests {
             ring.fingerprint(a, &secret()),
             ring.fingerprint(a, &SecretString::from("sk-test-something-else-entirely"))
         );
+    }
+
+    #[test]
+    fn rotating_keys_change_with_the_primary_and_stable_ones_do_not() {
+        let (ring, mut doc) = keyring("k1");
+        let (kid, before) = ring.derive_rotating_key("plugin-artifacts");
+        assert_eq!(kid.as_str(), "k1");
+        let stable = ring.derive_key("plugin-artifacts");
+        assert_ne!(*before, *stable, "the two derivations are separate");
+        assert_ne!(*before, *ring.derive_rotating_key("other").1);
+
+        doc.rotate(KeyId::parse("k2").expect("id"), &mut OsRng)
+            .expect("rotate");
+        let rotated = Keyring::from_document(&doc).expect("load");
+        let (kid, after) = rotated.derive_rotating_key("plugin-artifacts");
+        assert_eq!(kid.as_str(), "k2");
+        assert_ne!(*before, *after, "a rotation changes the key");
+        assert_eq!(*stable, *rotated.derive_key("plugin-artifacts"));
+        let ids: Vec<&str> = rotated.key_ids().map(KeyId::as_str).collect();
+        assert_eq!(ids, ["k1", "k2"]);
+        assert!(rotated.holds("k1") && !rotated.holds("k3"));
     }
 }

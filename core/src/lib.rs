@@ -6,21 +6,25 @@
 //! `byok` CLI and in `cargo test`.
 //!
 //! - [`ids`]: validated identifiers (provider keys, tenant ids).
+//! - [`auth`]: roles, which secret signs which role, and the settings tokens are checked against.
 //! - [`catalog`]: provider catalog entries and their validation.
 //! - [`credential`]: a tenant's credential checked against its catalog entry.
 //! - [`status`]: the integration status state machine and test verdicts.
 //! - [`mask`]: what a user may see of a stored key, and "unchanged" form values.
 //! - [`keyring`]: AES-256-GCM envelope for stored credentials, with key rotation.
 //! - [`resolve`]: which key answers `getAiConfig` (tenant, platform, or none).
+//! - [`rotation`]: retiring a master key: the keyring report and re-sealing passes.
 //! - [`api`]: request, response and problem+json types shared by the Worker and the CLI.
 
 pub mod api;
+pub mod auth;
 pub mod catalog;
 pub mod credential;
 pub mod ids;
 pub mod keyring;
 pub mod mask;
 pub mod resolve;
+pub mod rotation;
 pub mod status;
 
 pub use secrecy::{ExposeSecret, SecretString};

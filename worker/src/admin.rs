@@ -178,7 +178,10 @@ pub async fn put_plugin(req: &mut Request, app: &App, who: &Principal, key: &str
         .execute()
         .await?;
     app.kv
-        .put_bytes(&connection::artifact_kv_key(&engine, &digest), &artifact)?
+        .put_bytes(
+            &connection::artifact_kv_key(app, &engine, &digest),
+            &artifact,
+        )?
         .execute()
         .await?;
     let now = rfc3339(now_millis());

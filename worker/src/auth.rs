@@ -1,7 +1,10 @@
 //! Who is calling: an HS256 JWT from `Authorization: Bearer` or the `byok_session` cookie,
-//! roles, and the Origin check for cookie-authenticated writes (CSRF).
+//! checked against its role's secret, issuer and audience (`byok_core::auth`), and the Origin
+//! check for cookie-authenticated writes (CSRF).
 
 use byok_core::api::ProblemKind;
+pub use byok_core::auth::Role;
+use byok_core::auth::{role_allowed, AuthSettings, Signer};
 use byok_core::ids::TenantId;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -10,29 +13,9 @@ use worker::{Method, Request};
 use crate::http::{problem, ApiError};
 
 pub const COOKIE: &str = "byok_session";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Role {
-    Member,
-    Owner,
-    PlatformAdmin,
-    Service,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Member => "member",
-            Role::Owner => "owner",
-            Role::PlatformAdmin => "platform-admin",
-            Role::Service => "service",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Role> {
-        serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
-    }
-}
+/// The production name of the session cookie: `__Host-` makes browsers accept it only when
+/// `Secure`, without `Domain`, and with `Path=/`, so no sibling subdomain can set or shadow it.
+pub const HOST_COOKIE: &str = "__Host-byok_session";
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Claims {
@@ -40,6 +23,8 @@ pub struct Claims {
     pub tenant: String,
     pub role: Role,
     pub exp: u64,
+    pub iss: String,
+    pub aud: String,
 }
 
 #[derive(Debug, Clone)]
@@ -102,9 +87,10 @@ fn cookie_value(header: &str, name: &str) -> Option<String> {
     })
 }
 
-/// Verifies the caller's token. Expired, wrongly signed, `alg: none` and malformed tokens
-/// are all 401 with a plain reason.
-pub fn authenticate(req: &Request, secret: &[u8]) -> Result<Principal, ApiError> {
+/// Verifies the caller's token: signed (HS256) with the secret of the role it carries, issued
+/// by the configured issuer for the configured audience, not expired. Expired, wrongly signed,
+/// `alg: none`, foreign and malformed tokens are all 401 with a plain reason.
+pub fn authenticate(req: &Request, settings: &AuthSettings) -> Result<Principal, ApiError> {
     let headers = req.headers();
     let (token, via_cookie) = match headers.get("authorization")? {
         Some(h) => match h.strip_prefix("Bearer ") {
@@ -118,50 +104,86 @@ pub fn authenticate(req: &Request, secret: &[u8]) -> Result<Principal, ApiError>
         },
         None => match headers
             .get("cookie")?
-            .and_then(|c| cookie_value(&c, COOKIE))
+            .and_then(|c| cookie_value(&c, HOST_COOKIE).or_else(|| cookie_value(&c, COOKIE)))
         {
             Some(t) => (t, true),
             None => {
                 return Err(problem(
                     ProblemKind::Unauthenticated,
-                    "Sign in: send 'Authorization: Bearer <token>' or the byok_session cookie.",
+                    "Sign in: send 'Authorization: Bearer <token>' or the __Host-byok_session (or byok_session) cookie.",
                 ))
             }
         },
     };
-    let mut validation = Validation::new(Algorithm::HS256);
-    validation.leeway = 30;
-    validation.validate_aud = false;
-    validation.set_required_spec_claims(&["exp"]);
-    let data =
-        jsonwebtoken::decode::<Claims>(&token, &DecodingKey::from_secret(secret), &validation)
-            .map_err(|e| {
-                let why = match e.kind() {
-                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                        "The token has expired: sign in again."
-                    }
-                    jsonwebtoken::errors::ErrorKind::InvalidSignature => {
-                        "The token's signature is not valid."
-                    }
-                    jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => {
-                        "The token must be signed with HS256."
-                    }
-                    _ => "The token is malformed or missing claims (sub, tenant, role, exp).",
-                };
-                problem(ProblemKind::Unauthenticated, why)
-            })?;
-    let tenant = TenantId::parse(&data.claims.tenant).map_err(|e| {
+    let (claims, signer) = verify(&token, settings)?;
+    role_allowed(claims.role, signer)
+        .map_err(|e| problem(ProblemKind::Unauthenticated, format!("Refused: {e}.")))?;
+    if via_cookie && claims.role == Role::Service {
+        return Err(problem(
+            ProblemKind::Unauthenticated,
+            "Service tokens are sent as 'Authorization: Bearer', never as a cookie.",
+        ));
+    }
+    let tenant = TenantId::parse(&claims.tenant).map_err(|e| {
         problem(
             ProblemKind::Unauthenticated,
             format!("The token's tenant {e}."),
         )
     })?;
     Ok(Principal {
-        sub: data.claims.sub,
+        sub: claims.sub,
         tenant,
-        role: data.claims.role,
+        role: claims.role,
         via_cookie,
     })
+}
+
+/// The token's claims and which secret verified it: the user secret first, then the service
+/// secret (a token verifies under at most one, since they differ).
+fn verify(token: &str, settings: &AuthSettings) -> Result<(Claims, Signer), ApiError> {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = 30;
+    validation.set_issuer(&[settings.issuer.as_str()]);
+    validation.set_audience(&[settings.audience.as_str()]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+    let mut last = None;
+    for signer in [Signer::User, Signer::Service] {
+        let key = DecodingKey::from_secret(settings.secret(signer));
+        match jsonwebtoken::decode::<Claims>(token, &key, &validation) {
+            Ok(data) => return Ok((data.claims, signer)),
+            Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::InvalidSignature) => {
+                last = Some(e);
+            }
+            Err(e) => return Err(token_problem(&e, settings)),
+        }
+    }
+    Err(last.map_or_else(
+        || problem(ProblemKind::Unauthenticated, "The token is not valid."),
+        |e| token_problem(&e, settings),
+    ))
+}
+
+fn token_problem(e: &jsonwebtoken::errors::Error, settings: &AuthSettings) -> ApiError {
+    use jsonwebtoken::errors::ErrorKind;
+    let why = match e.kind() {
+        ErrorKind::ExpiredSignature => "The token has expired: sign in again.".to_owned(),
+        ErrorKind::InvalidSignature => "The token's signature is not valid.".to_owned(),
+        ErrorKind::InvalidAlgorithm => "The token must be signed with HS256.".to_owned(),
+        ErrorKind::InvalidIssuer => format!(
+            "The token was not issued for this service: 'iss' must be '{}'.",
+            settings.issuer
+        ),
+        ErrorKind::InvalidAudience => format!(
+            "The token is meant for another service: 'aud' must be '{}'.",
+            settings.audience
+        ),
+        ErrorKind::MissingRequiredClaim(c) => {
+            format!("The token lacks the claim '{c}' (sub, tenant, role, exp, iss and aud are required).")
+        }
+        _ => "The token is malformed or missing claims (sub, tenant, role, exp, iss, aud)."
+            .to_owned(),
+    };
+    problem(ProblemKind::Unauthenticated, why)
 }
 
 /// A state-changing request carried by the session cookie must come from this origin.
@@ -181,12 +203,12 @@ pub fn check_origin(req: &Request, principal: &Principal) -> Result<(), ApiError
     }
 }
 
-/// Signs a token (dev login).
-pub fn mint(secret: &[u8], claims: &Claims) -> Result<String, ApiError> {
+/// Signs a token (dev login) with the secret of its role.
+pub fn mint(settings: &AuthSettings, claims: &Claims) -> Result<String, ApiError> {
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         claims,
-        &EncodingKey::from_secret(secret),
+        &EncodingKey::from_secret(settings.secret(claims.role.signer())),
     )
     .map_err(|_| problem(ProblemKind::Internal, "Could not sign the session token."))
 }

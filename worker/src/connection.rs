@@ -33,12 +33,21 @@ pub fn engine() -> Result<PluginEngine, String> {
     Ok(e)
 }
 
+/// The MAC key of plugin artifacts, derived from the keyring's *primary* key: a rotation
+/// retires it with the master key, so an artifact stored under the old key is compiled again
+/// from its component rather than trusted.
 pub fn artifact_key(app: &App) -> ArtifactKey {
-    ArtifactKey::new(*app.keyring.derive_key("plugin-artifacts"))
+    ArtifactKey::new(*app.keyring.derive_rotating_key("plugin-artifacts").1)
 }
 
-pub fn artifact_kv_key(engine: &PluginEngine, digest: &str) -> String {
-    format!("artifact:{digest}:{}", &engine.fingerprint_hex()[..16])
+/// Where an artifact lives in KV: named by the component's digest, the engine, and the key id
+/// its MAC key was derived from (so a rotated isolate never even reads an old artifact).
+pub fn artifact_kv_key(app: &App, engine: &PluginEngine, digest: &str) -> String {
+    format!(
+        "artifact:{digest}:{}:{}",
+        &engine.fingerprint_hex()[..16],
+        app.keyring.primary()
+    )
 }
 
 /// The plugin for `digest`, from this isolate's cache, its artifact, or its bytes.
@@ -53,7 +62,7 @@ async fn plugin(app: &App, digest: &str) -> Result<LoadedPlugin, String> {
         *byte = u8::from_str_radix(digest.get(2 * i..2 * i + 2).ok_or("bad digest")?, 16)
             .map_err(|_| "bad digest")?;
     }
-    let artifact_name = artifact_kv_key(&engine, digest);
+    let artifact_name = artifact_kv_key(app, &engine, digest);
     let from_artifact = match app.kv.get(&artifact_name).bytes().await {
         Ok(Some(bytes)) => engine.load_artifact(&key, &expected, &bytes).ok(),
         _ => None,

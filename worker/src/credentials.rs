@@ -181,3 +181,72 @@ pub fn plain_fields(fields_json: Option<&str>) -> BTreeMap<String, String> {
         })
         .collect()
 }
+
+/// A stored credential re-sealed under the keyring's primary key.
+pub struct Resealed {
+    pub secret: Vec<u8>,
+    pub fields: Option<String>,
+    pub key_id: String,
+}
+
+/// Why a stored value could not be re-sealed: the keyring lacks its key, or it does not open.
+pub struct NotResealed;
+
+/// Re-seals every sealed part of a stored credential (the main secret and any sealed field)
+/// that another key sealed; parts already under the primary key are checked and kept as they
+/// are. The plaintext never leaves this function.
+pub fn reseal(
+    keyring: &Keyring,
+    owner: Owner<'_>,
+    provider: &ProviderKey,
+    secret: &[u8],
+    fields_json: Option<&str>,
+) -> Result<Resealed, NotResealed> {
+    let mut fields: BTreeMap<String, StoredField> = fields_json
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|_| NotResealed)?
+        .unwrap_or_default();
+    let main_name = match fields.get("$main") {
+        Some(StoredField::Plain(n)) => n.clone(),
+        _ => "key".to_owned(),
+    };
+    fn binding<'a>(owner: Owner<'a>, provider: &'a ProviderKey, field: &'a str) -> Binding<'a> {
+        Binding {
+            tenant: owner,
+            provider,
+            field,
+        }
+    }
+    let sealed = Sealed::from_bytes(secret.to_vec()).map_err(|_| NotResealed)?;
+    let main = match keyring
+        .reseal(binding(owner, provider, &main_name), &sealed, &mut JsRng)
+        .map_err(|_| NotResealed)?
+    {
+        Some(new) => new,
+        None => sealed,
+    };
+    let mut changed_fields = false;
+    for (name, stored) in fields.iter_mut() {
+        if let StoredField::Sealed(b64) = stored {
+            let bytes = STANDARD.decode(b64.as_bytes()).map_err(|_| NotResealed)?;
+            let old = Sealed::from_bytes(bytes).map_err(|_| NotResealed)?;
+            if let Some(new) = keyring
+                .reseal(binding(owner, provider, name), &old, &mut JsRng)
+                .map_err(|_| NotResealed)?
+            {
+                *b64 = STANDARD.encode(new.as_bytes());
+                changed_fields = true;
+            }
+        }
+    }
+    let fields = match (fields_json, changed_fields) {
+        (Some(_), true) => Some(serde_json::to_string(&fields).map_err(|_| NotResealed)?),
+        (original, _) => original.map(str::to_owned),
+    };
+    Ok(Resealed {
+        key_id: main.key_id().to_owned(),
+        secret: main.into_bytes(),
+        fields,
+    })
+}

@@ -1,6 +1,8 @@
 //! `GET /dev/login?tenant=T&role=R[&next=/path]`: a session cookie for local development.
-//! Routed only when the `DEV_MODE` var is `"true"`; it does not exist otherwise. With `next`
-//! (a path on this site) it answers 303 to that page, which is how the pages sign in.
+//! Routed only when the `DEV_MODE` var is `"true"` *and* the request's host is loopback
+//! (`127.0.0.1`, `[::1]`, `localhost`); it does not exist otherwise, so a deployment that
+//! carried `DEV_MODE` by mistake still mints no session for a visitor. With `next` (a path on
+//! this site) it answers 303 to that page, which is how the pages sign in.
 
 use byok_core::api::ProblemKind;
 use byok_core::ids::TenantId;
@@ -46,8 +48,10 @@ pub fn login(req: &Request, app: &App) -> ApiResult {
         tenant: tenant.as_str().to_owned(),
         role,
         exp: now_millis() / 1000 + SESSION_SECONDS,
+        iss: app.auth.issuer.clone(),
+        aud: app.auth.audience.clone(),
     };
-    let token = mint(&app.auth_secret, &claims)?;
+    let token = mint(&app.auth, &claims)?;
     let resp = if let Some(next) = next {
         let resp = Response::empty()?.with_status(303);
         resp.headers().set("location", &next)?;
@@ -65,6 +69,19 @@ pub fn login(req: &Request, app: &App) -> ApiResult {
     Ok(resp)
 }
 
+/// Whether the request was addressed to this machine's loopback interface.
+pub fn is_loopback(url: &worker::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// `next` when it is a path on this site: no scheme, no host, no `//` or `\\` that a browser
 /// would read as another origin.
 fn local_path(next: &str) -> Option<&str> {
@@ -77,7 +94,29 @@ fn local_path(next: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::local_path;
+    use super::{is_loopback, local_path};
+
+    #[test]
+    fn only_loopback_hosts_are_local() {
+        for local in [
+            "http://127.0.0.1:8787/dev/login",
+            "http://127.8.9.10/dev/login",
+            "http://localhost:8787/dev/login",
+            "http://LOCALHOST/dev/login",
+            "http://[::1]:8787/dev/login",
+        ] {
+            assert!(is_loopback(&local.parse().expect("url")), "{local}");
+        }
+        for remote in [
+            "https://byok.example.com/dev/login",
+            "http://localhost.example.com/dev/login",
+            "http://10.0.0.1/dev/login",
+            "http://0.0.0.0/dev/login",
+            "http://[::ffff:7f00:1]/dev/login",
+        ] {
+            assert!(!is_loopback(&remote.parse().expect("url")), "{remote}");
+        }
+    }
 
     #[test]
     fn next_stays_on_this_site() {

@@ -7,6 +7,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use byok_core::api::{Problem, ProblemKind};
+use byok_core::auth::{AuthSettings, AUTH_AUDIENCE, AUTH_ISSUER, AUTH_SECRET, SERVICE_AUTH_SECRET};
 use byok_core::keyring::Keyring;
 use worker::{event, Context, D1Database, Env, KvStore, Method, Request, Response};
 
@@ -22,18 +23,19 @@ mod http;
 mod integrations;
 mod openapi;
 mod resolve;
+mod rotation;
 mod store;
 mod util;
 mod web;
 
 use http::{problem, problem_response, ApiError, ApiResult};
 
-/// What every route needs: storage, the keyring, the auth secret.
+/// What every route needs: storage, the keyring, the authentication settings.
 pub struct App {
     pub db: D1Database,
     pub kv: KvStore,
     pub keyring: Rc<Keyring>,
-    pub auth_secret: Vec<u8>,
+    pub auth: AuthSettings,
     pub dev_mode: bool,
 }
 
@@ -50,7 +52,7 @@ fn keyring(env: &Env) -> Result<Rc<Keyring>, ApiError> {
         .secret("BYOK_KEYRING")
         .map_err(|_| {
             problem(
-                ProblemKind::Internal,
+                ProblemKind::Misconfigured,
                 "The service is not configured: BYOK_KEYRING is missing.",
             )
         })?
@@ -58,7 +60,7 @@ fn keyring(env: &Env) -> Result<Rc<Keyring>, ApiError> {
     let ring = Rc::new(Keyring::from_json(&doc).map_err(|e| {
         worker::console_error!("{e}");
         problem(
-            ProblemKind::Internal,
+            ProblemKind::Misconfigured,
             "The service is not configured: BYOK_KEYRING is invalid.",
         )
     })?);
@@ -66,22 +68,33 @@ fn keyring(env: &Env) -> Result<Rc<Keyring>, ApiError> {
     Ok(ring)
 }
 
+/// The authentication settings, checked: both secrets at least 32 bytes and distinct, issuer
+/// and audience set. Anything short of that is a 500 problem naming the setting (never its
+/// value), so no authenticated route is served with a weak or missing secret.
+fn auth_settings(env: &Env) -> Result<AuthSettings, ApiError> {
+    let secret = |name: &str| env.secret(name).ok().map(|s| s.to_string());
+    let var = |name: &str| env.var(name).ok().map(|s| s.to_string());
+    let (user, service) = (secret(AUTH_SECRET), secret(SERVICE_AUTH_SECRET));
+    AuthSettings::from_values(
+        user.as_deref(),
+        service.as_deref(),
+        var(AUTH_ISSUER).as_deref(),
+        var(AUTH_AUDIENCE).as_deref(),
+    )
+    .map_err(|e| {
+        problem(
+            ProblemKind::Misconfigured,
+            format!("The service is not configured: {e}. Set it with `wrangler secret put` (secrets) or in wrangler.toml (vars)."),
+        )
+    })
+}
+
 fn app(env: &Env) -> Result<App, ApiError> {
-    let auth_secret = env
-        .secret("AUTH_SECRET")
-        .map_err(|_| {
-            problem(
-                ProblemKind::Internal,
-                "The service is not configured: AUTH_SECRET is missing.",
-            )
-        })?
-        .to_string()
-        .into_bytes();
     Ok(App {
         db: env.d1("DB")?,
         kv: env.kv("KV")?,
         keyring: keyring(env)?,
-        auth_secret,
+        auth: auth_settings(env)?,
         dev_mode: dev_mode(env),
     })
 }
@@ -134,7 +147,9 @@ async fn route(req: &mut Request, app: &App) -> ApiResult {
             return Ok(http::json(200, &serde_json::json!({"status": "ok"}))?)
         }
         (Method::Get, ["v1", "providers", key, "logo"]) => return catalog::logo(app, key).await,
-        (Method::Get, ["dev", "login"]) if app.dev_mode => return dev::login(req, app),
+        (Method::Get, ["dev", "login"]) if app.dev_mode && dev::is_loopback(&url) => {
+            return dev::login(req, app)
+        }
         _ => {}
     }
     if !known_path(&segments) {
@@ -144,7 +159,7 @@ async fn route(req: &mut Request, app: &App) -> ApiResult {
         ));
     }
 
-    let who = auth::authenticate(req, &app.auth_secret)?;
+    let who = auth::authenticate(req, &app.auth)?;
     auth::check_origin(req, &who)?;
     match (&method, segments.as_slice()) {
         (Method::Get, ["v1", "me"]) => auth::me(&who),
@@ -175,6 +190,10 @@ async fn route(req: &mut Request, app: &App) -> ApiResult {
             integrations::uninstall(app, &who, key).await
         }
         (Method::Get, ["v1", "audit"]) => integrations::audit_log(app, &who).await,
+        (Method::Get, ["v1", "admin", "keyring"]) => rotation::get(app, &who).await,
+        (Method::Post, ["v1", "admin", "keyring", "reseal"]) => {
+            rotation::reseal(req, app, &who).await
+        }
         (Method::Post, ["v1", "resolve"]) => resolve::resolve(req, app, &who).await,
         _ => Err(ApiError(Problem::new(
             ProblemKind::MethodNotAllowed,
@@ -199,6 +218,8 @@ fn known_path(s: &[&str]) -> bool {
             | ["v1", "integrations", _, "credential"]
             | ["v1", "integrations", _, "test"]
             | ["v1", "audit"]
+            | ["v1", "admin", "keyring"]
+            | ["v1", "admin", "keyring", "reseal"]
             | ["v1", "resolve"]
     )
 }

@@ -7,6 +7,9 @@ use byok_core::api::{
     ProviderList, ResolveRequest, ResolveResponse,
 };
 use byok_core::catalog::ProviderSpec;
+use byok_core::rotation::{
+    KeyStatus, KeyringReport, ResealReport, ResealRequest, RowRef, Unreadable,
+};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -15,9 +18,11 @@ use utoipa::{Modify, OpenApi};
     info(title = "BYOK integrations", version = "1", description = "Bring-your-own-key integrations at the edge. Errors are application/problem+json (RFC 9457)."),
     paths(
         healthz, me, list_providers, get_provider, get_logo, put_provider, retire_provider, put_logo, put_plugin, put_platform_key,
-        list_integrations, install, save_credential, test_integration, uninstall, audit, resolve, dev_login
+        list_integrations, install, save_credential, test_integration, uninstall, audit, resolve, dev_login,
+        get_keyring, reseal_keyring
     ),
-    components(schemas(crate::auth::Me, crate::auth::Role, Problem, ProviderSpec, ProviderList, InstallRequest, CredentialRequest, IntegrationView, IntegrationList, ResolveRequest, ResolveResponse, AuditEntry)),
+    components(schemas(crate::auth::Me, crate::auth::Role, Problem, ProviderSpec, ProviderList, InstallRequest, CredentialRequest, IntegrationView, IntegrationList, ResolveRequest, ResolveResponse, AuditEntry,
+        KeyringReport, KeyStatus, ResealRequest, ResealReport, RowRef, Unreadable)),
     modifiers(&Security),
     security(("bearer" = []), ("cookie" = []))
 )]
@@ -120,6 +125,15 @@ fn resolve() {}
 #[utoipa::path(get, path = "/dev/login", tag = "dev", security(()),
     params(("tenant" = Option<String>, Query), ("role" = Option<String>, Query), ("sub" = Option<String>, Query),
         ("next" = Option<String>, Query, description = "A path on this site to go to once signed in")),
-    responses((status = 200, description = "Sets the byok_session cookie (only when DEV_MODE is \"true\")"),
+    responses((status = 200, description = "Sets the byok_session cookie (only when DEV_MODE is \"true\" and the request is addressed to loopback)"),
         (status = 303, description = "Sets the cookie and goes to `next`")))]
 fn dev_login() {}
+
+#[utoipa::path(get, path = "/v1/admin/keyring", tag = "admin",
+    responses((status = 200, description = "The key ids in use, their row counts, and which is primary", body = KeyringReport), (status = 403, body = Problem)))]
+fn get_keyring() {}
+
+#[utoipa::path(post, path = "/v1/admin/keyring/reseal", tag = "admin", request_body(content = ResealRequest, description = "Optional; an empty body is a first pass of 100 rows"),
+    responses((status = 200, description = "One pass: what was re-sealed under the primary key and what remains", body = ResealReport),
+        (status = 400, body = Problem), (status = 422, body = Problem), (status = 403, body = Problem)))]
+fn reseal_keyring() {}

@@ -284,3 +284,122 @@ pub async fn set_spec(db: &D1Database, key: &str, spec: &str, now: &str) -> Resu
         .await?;
     Ok(())
 }
+
+/// Stored tenant secrets per key id (`key_id` is the main secret's; sealed fields are sealed
+/// with it in the same write).
+#[derive(Debug, Deserialize)]
+pub struct KeyIdCount {
+    pub key_id: String,
+    pub n: i64,
+}
+
+pub async fn integration_key_ids(db: &D1Database) -> Result<Vec<KeyIdCount>> {
+    db.prepare("SELECT key_id, COUNT(*) AS n FROM integrations WHERE secret IS NOT NULL AND key_id IS NOT NULL GROUP BY key_id")
+        .all()
+        .await?
+        .results::<KeyIdCount>()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PlatformSecretRow {
+    pub key: String,
+    pub platform_secret: Vec<u8>,
+    pub platform_fields: Option<String>,
+}
+
+/// Every provider's platform key (a handful of rows: the catalog is small).
+pub async fn platform_secrets(db: &D1Database) -> Result<Vec<PlatformSecretRow>> {
+    db.prepare("SELECT key, platform_secret, platform_fields FROM integration_providers WHERE platform_secret IS NOT NULL ORDER BY key")
+        .all()
+        .await?
+        .results::<PlatformSecretRow>()
+}
+
+/// Replaces a platform key's ciphertext if it is still the one read (compare-and-swap on the
+/// value itself: the table has no per-key version).
+pub async fn reseal_platform_key(
+    db: &D1Database,
+    key: &str,
+    old: &[u8],
+    new: &[u8],
+    fields: Option<&str>,
+) -> Result<bool> {
+    let r = db
+        .prepare("UPDATE integration_providers SET platform_secret = ?3, platform_fields = ?4 WHERE key = ?1 AND platform_secret = ?2")
+        .bind(&[text(key), blob(Some(old)), blob(Some(new)), opt_text(fields)])?
+        .run()
+        .await?;
+    Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SealedRow {
+    pub tenant: String,
+    pub provider: String,
+    pub secret: Vec<u8>,
+    pub fields: Option<String>,
+    pub key_id: String,
+    pub updated_at: String,
+}
+
+/// Up to `limit` rows sealed under a key other than `primary`, in (tenant, provider) order,
+/// after the row `after` when given.
+pub async fn rows_to_reseal(
+    db: &D1Database,
+    primary: &str,
+    after: Option<(&str, &str)>,
+    limit: u32,
+) -> Result<Vec<SealedRow>> {
+    let (t, p) = after.unwrap_or(("", ""));
+    db.prepare(
+        "SELECT tenant, provider, secret, fields, key_id, updated_at FROM integrations
+         WHERE secret IS NOT NULL AND key_id IS NOT NULL AND key_id != ?1 AND (tenant, provider) > (?2, ?3)
+         ORDER BY tenant, provider LIMIT ?4",
+    )
+    .bind(&[text(primary), text(t), text(p), int(i64::from(limit))])?
+    .all()
+    .await?
+    .results::<SealedRow>()
+}
+
+/// The re-sealed values of one row, written only if the row is still as read: same
+/// `updated_at` (no save or test since) and same key id. `updated_at` is left as it is: the
+/// key did not change, and a test in flight may still record its result.
+pub fn reseal_statement(
+    db: &D1Database,
+    row: &SealedRow,
+    secret: &[u8],
+    fields: Option<&str>,
+    key_id: &str,
+) -> Result<worker::D1PreparedStatement> {
+    db.prepare(
+        "UPDATE integrations SET secret = ?3, fields = ?4, key_id = ?5
+         WHERE tenant = ?1 AND provider = ?2 AND updated_at = ?6 AND key_id = ?7",
+    )
+    .bind(&[
+        text(&row.tenant),
+        text(&row.provider),
+        blob(Some(secret)),
+        opt_text(fields),
+        text(key_id),
+        text(&row.updated_at),
+        text(&row.key_id),
+    ])
+}
+
+/// Runs statements in one D1 batch (one round trip, one transaction) and says, for each,
+/// whether it changed a row.
+pub async fn run_batch(
+    db: &D1Database,
+    statements: Vec<worker::D1PreparedStatement>,
+) -> Result<Vec<bool>> {
+    if statements.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(db
+        .batch(statements)
+        .await?
+        .iter()
+        .map(|r| r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) > 0)
+        .collect())
+}

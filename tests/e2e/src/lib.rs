@@ -17,7 +17,7 @@ pub struct Edge {
     child: Child,
     pub base: String,
     dir: PathBuf,
-    auth_secret: String,
+    config: EdgeConfig,
 }
 
 /// The checkout under test: `BYOK_ROOT` (set by `script/lib.sh`), else the package's directory
@@ -53,9 +53,58 @@ fn wrangler(root: &Path) -> Command {
     c
 }
 
+/// What an edge is started with: its secrets and vars. `EdgeConfig::default()` is a working
+/// local edge (dev mode, random secrets, a fresh keyring); tests change what they examine.
+#[derive(Clone)]
+pub struct EdgeConfig {
+    pub auth_secret: String,
+    pub service_secret: String,
+    /// The `BYOK_KEYRING` document (JSON).
+    pub keyring: String,
+    pub issuer: String,
+    pub audience: String,
+    pub dev_mode: bool,
+}
+
+/// The issuer and audience of the edges under test (what `byok token` defaults to).
+pub const ISSUER: &str = "byok-dev";
+pub const AUDIENCE: &str = "byok";
+
+fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
+    b.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        let keyring =
+            KeyringDocument::generate(KeyId::parse("e2e").expect("id"), &mut rand_core::OsRng)
+                .expect("keyring");
+        Self {
+            auth_secret: random_hex(32),
+            service_secret: random_hex(32),
+            keyring: keyring.to_json().to_string(),
+            issuer: ISSUER.into(),
+            audience: AUDIENCE.into(),
+            dev_mode: true,
+        }
+    }
+}
+
+impl EdgeConfig {
+    pub fn start(self) -> Edge {
+        Edge::start_with(self)
+    }
+}
+
 impl Edge {
     /// Starts a fresh edge. Panics with a clear message when a prerequisite is missing.
     pub fn start() -> Edge {
+        Edge::start_with(EdgeConfig::default())
+    }
+
+    pub fn start_with(config: EdgeConfig) -> Edge {
         let root = root();
         let main = root.join("build/index.js");
         assert!(
@@ -81,43 +130,52 @@ migrations_dir = "{migrations}"
 binding = "KV"
 id = "00000000000000000000000000000000"
 [vars]
-DEV_MODE = "true"
+DEV_MODE = "{dev_mode}"
+AUTH_ISSUER = "{issuer}"
+AUTH_AUDIENCE = "{audience}"
 "#,
                 main = main.display(),
-                migrations = root.join("worker/migrations").display()
+                migrations = root.join("worker/migrations").display(),
+                dev_mode = config.dev_mode,
+                issuer = config.issuer,
+                audience = config.audience,
             ),
         )
         .expect("wrangler.toml");
-        let mut secret = [0u8; 32];
-        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut secret);
-        let auth_secret: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-        let keyring =
-            KeyringDocument::generate(KeyId::parse("e2e").expect("id"), &mut rand_core::OsRng)
-                .expect("keyring");
-        let mut vars = std::fs::File::create(dir.join(".dev.vars")).expect(".dev.vars");
-        writeln!(
-            vars,
-            "AUTH_SECRET=\"{auth_secret}\"\nBYOK_KEYRING='{}'",
-            keyring.to_json().as_str()
-        )
-        .expect("write");
 
-        let config = dir.join("wrangler.toml");
-        let state = dir.join("state");
         let status = wrangler(&root)
             .args(["d1", "migrations", "apply", "DB", "--local"])
             .arg("--config")
-            .arg(&config)
+            .arg(dir.join("wrangler.toml"))
             .arg("--persist-to")
-            .arg(&state)
+            .arg(dir.join("state"))
             .stdout(Stdio::null())
             .status()
             .expect("wrangler d1 migrations apply (is Node >= 22 on PATH? source script/lib.sh)");
         assert!(status.success(), "applying migrations failed");
+        let child = Edge::spawn(&root, &dir, &config);
+        let edge = Edge {
+            base: format!("http://127.0.0.1:{}", child.1),
+            child: child.0,
+            dir,
+            config,
+        };
+        edge.wait_healthy();
+        edge
+    }
 
+    /// Writes the secrets and starts `wrangler dev` on a fresh port over the edge's state.
+    fn spawn(root: &Path, dir: &Path, config: &EdgeConfig) -> (Child, u16) {
+        let mut vars = std::fs::File::create(dir.join(".dev.vars")).expect(".dev.vars");
+        writeln!(
+            vars,
+            "AUTH_SECRET=\"{}\"\nSERVICE_AUTH_SECRET=\"{}\"\nBYOK_KEYRING='{}'",
+            config.auth_secret, config.service_secret, config.keyring
+        )
+        .expect("write");
         let port = free_port();
         let log = std::fs::File::create(dir.join("wrangler.log")).expect("log");
-        let mut cmd = wrangler(&root);
+        let mut cmd = wrangler(root);
         cmd.args([
             "dev",
             "--local",
@@ -128,9 +186,9 @@ DEV_MODE = "true"
             "warn",
         ])
         .arg("--config")
-        .arg(&config)
+        .arg(dir.join("wrangler.toml"))
         .arg("--persist-to")
-        .arg(&state)
+        .arg(dir.join("state"))
         .args([
             "--port",
             &port.to_string(),
@@ -140,15 +198,24 @@ DEV_MODE = "true"
         .stdout(log.try_clone().expect("log"))
         .stderr(log);
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let child = cmd.spawn().expect("wrangler dev");
-        let edge = Edge {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            dir,
-            auth_secret,
-        };
-        edge.wait_healthy();
-        edge
+        (cmd.spawn().expect("wrangler dev"), port)
+    }
+
+    /// Stops the Worker and starts it again over the same D1 and KV state with another
+    /// configuration (a rotated keyring, say): what an operator's `wrangler secret put` and
+    /// redeploy do. The base URL changes (a fresh port).
+    pub fn restart(&mut self, config: EdgeConfig) {
+        self.stop();
+        let (child, port) = Edge::spawn(&root(), &self.dir, &config);
+        self.child = child;
+        self.base = format!("http://127.0.0.1:{port}");
+        self.config = config;
+        self.wait_healthy();
+    }
+
+    /// What this edge runs with.
+    pub fn config(&self) -> &EdgeConfig {
+        &self.config
     }
 
     fn wait_healthy(&self) {
@@ -175,14 +242,20 @@ DEV_MODE = "true"
         panic!("the Worker did not become healthy at {url}; wrangler said:\n{log}");
     }
 
-    /// A token signed with this edge's secret.
+    /// A token for `role`, signed with the secret of its kind (user roles: `AUTH_SECRET`,
+    /// `service`: `SERVICE_AUTH_SECRET`).
     pub fn token(&self, role: &str, tenant: &str) -> String {
-        self.token_with(role, tenant, 3600, &self.auth_secret)
+        self.token_ttl(role, tenant, 3600)
     }
 
-    /// A token signed with this edge's secret and a chosen lifetime (negative: expired).
+    /// The same with a chosen lifetime (negative: expired).
     pub fn token_ttl(&self, role: &str, tenant: &str, ttl: i64) -> String {
-        self.token_with(role, tenant, ttl, &self.auth_secret)
+        let secret = if role == "service" {
+            &self.config.service_secret
+        } else {
+            &self.config.auth_secret
+        };
+        self.token_with(role, tenant, ttl, secret)
     }
 
     /// A token with a chosen lifetime (negative: expired) and signing secret.
@@ -191,10 +264,18 @@ DEV_MODE = "true"
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        let claims = serde_json::json!({"sub": format!("{role}@{tenant}"), "tenant": tenant, "role": role, "exp": now + ttl});
+        self.sign(
+            &serde_json::json!({"sub": format!("{role}@{tenant}"), "tenant": tenant, "role": role,
+                "exp": now + ttl, "iss": self.config.issuer, "aud": self.config.audience}),
+            secret,
+        )
+    }
+
+    /// Any claims, signed (HS256) with `secret`.
+    pub fn sign(&self, claims: &serde_json::Value, secret: &str) -> String {
         jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
-            &claims,
+            claims,
             &EncodingKey::from_secret(secret.as_bytes()),
         )
         .expect("token")
@@ -303,9 +384,9 @@ pub fn entry_against_fakes(
     entry
 }
 
-impl Drop for Edge {
-    fn drop(&mut self) {
-        // wrangler and workerd run in the child's process group: stop all of them.
+impl Edge {
+    /// Stops wrangler and workerd (the child's whole process group).
+    fn stop(&mut self) {
         let group = format!("-{}", self.child.id());
         let kill = |signal: &str| {
             let _ = Command::new("kill")
@@ -323,6 +404,12 @@ impl Drop for Edge {
         }
         kill("-KILL");
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for Edge {
+    fn drop(&mut self) {
+        self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -731,6 +731,43 @@ fn every_bad_token_is_401(c: &Ctx) -> Result<(), Failed> {
             what,
         )?;
     }
+    // Issuer and audience are checked, and required.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let user_secret = c.edge.config().auth_secret.clone();
+    let claims = |iss: Option<&str>, aud: Option<&str>| {
+        let mut v = json!({"sub": "x", "tenant": "tok", "role": "owner", "exp": now + 600});
+        if let Some(iss) = iss {
+            v["iss"] = json!(iss);
+        }
+        if let Some(aud) = aud {
+            v["aud"] = json!(aud);
+        }
+        c.edge.sign(&v, &user_secret)
+    };
+    for (what, token, names) in [
+        (
+            "another issuer",
+            claims(Some("https://evil.example"), Some(byok_e2e::AUDIENCE)),
+            "iss",
+        ),
+        (
+            "another audience",
+            claims(Some(byok_e2e::ISSUER), Some("other-service")),
+            "aud",
+        ),
+        ("no issuer", claims(None, Some(byok_e2e::AUDIENCE)), "iss"),
+        ("no audience", claims(Some(byok_e2e::ISSUER), None), "aud"),
+    ] {
+        let a = c.call(Method::GET, "/v1/integrations", Some(&token), None);
+        expect_problem(&a, 401, what)?;
+        ensure(
+            a.json()["detail"].as_str().unwrap_or("").contains(names),
+            format!("{what}: the detail names '{names}': {}", a.text),
+        )?;
+    }
     let basic = c.raw(
         Method::GET,
         "/v1/integrations",
@@ -744,6 +781,92 @@ fn every_bad_token_is_401(c: &Ctx) -> Result<(), Failed> {
         200,
         "the good token",
     )
+}
+
+/// A leak of the secret that signs people's sessions must not read tenants' keys: `service`
+/// tokens verify only under `SERVICE_AUTH_SECRET`, and user roles only under `AUTH_SECRET`.
+fn each_role_needs_its_own_secret(c: &Ctx) -> Result<(), Failed> {
+    let tenant = "split-secrets";
+    let install = c.call(
+        Method::POST,
+        "/v1/integrations",
+        Some(&c.owner(tenant)),
+        Some(json!({"provider": "anthropic", "key": "sk-ant-api03-split-secrets-000000000000000000000000"})),
+    );
+    expect_status(&install, 201, "install")?;
+    let body = json!({"tenant": tenant, "provider": "anthropic"});
+    let cfg = c.edge.config();
+    let forged = c
+        .edge
+        .token_with("service", "platform", 600, &cfg.auth_secret);
+    let a = c.call(
+        Method::POST,
+        "/v1/resolve",
+        Some(&forged),
+        Some(body.clone()),
+    );
+    expect_problem(&a, 401, "a service token signed with AUTH_SECRET")?;
+    ensure(
+        a.json()["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("SERVICE_AUTH_SECRET")
+            && !a.text.contains("sk-ant-"),
+        format!("names the secret it needs, leaks nothing: {}", a.text),
+    )?;
+    let owner_by_service = c.edge.token_with("owner", tenant, 600, &cfg.service_secret);
+    expect_problem(
+        &c.call(
+            Method::GET,
+            "/v1/integrations",
+            Some(&owner_by_service),
+            None,
+        ),
+        401,
+        "an owner token signed with SERVICE_AUTH_SECRET",
+    )?;
+    let admin_by_service =
+        c.edge
+            .token_with("platform-admin", "platform", 600, &cfg.service_secret);
+    expect_problem(
+        &c.call(
+            Method::GET,
+            "/v1/admin/keyring",
+            Some(&admin_by_service),
+            None,
+        ),
+        401,
+        "an admin token signed with SERVICE_AUTH_SECRET",
+    )?;
+    // A service token is a bearer credential of a program, never a browser session.
+    let as_cookie = c.raw(
+        Method::POST,
+        "/v1/resolve",
+        None,
+        Some(("application/json", body.to_string().into_bytes())),
+        &[
+            ("cookie", &format!("byok_session={}", c.service())),
+            ("origin", &c.edge.base),
+        ],
+    );
+    expect_problem(&as_cookie, 401, "a service token in the session cookie")?;
+    let ok = c.call(Method::POST, "/v1/resolve", Some(&c.service()), Some(body));
+    expect_status(&ok, 200, "the real service token")
+}
+
+/// `/dev/login` exists only in dev mode *and* for a request addressed to loopback.
+fn dev_login_is_loopback_only(c: &Ctx) -> Result<(), Failed> {
+    let path = "/dev/login?tenant=remote-t&role=platform-admin";
+    for host in ["byok.example.com", "10.0.0.7:8787", "localhost.example.com"] {
+        let a = c.raw(Method::GET, path, None, None, &[("host", host)]);
+        expect_problem(&a, 404, &format!("dev login for Host {host}"))?;
+        ensure(
+            a.headers.get("set-cookie").is_none(),
+            format!("no session for Host {host}"),
+        )?;
+    }
+    let a = c.raw(Method::GET, path, None, None, &[("host", "localhost")]);
+    expect_status(&a, 200, "dev login for Host localhost")
 }
 
 fn cookie_sessions_and_csrf(c: &Ctx) -> Result<(), Failed> {
@@ -773,6 +896,16 @@ fn cookie_sessions_and_csrf(c: &Ctx) -> Result<(), Failed> {
         &[("cookie", &session)],
     );
     expect_status(&get, 200, "cookie auth")?;
+    // The production cookie name, as the platform sets it.
+    let host_cookie = session.replacen("byok_session=", "__Host-byok_session=", 1);
+    let get = c.raw(
+        Method::GET,
+        "/v1/integrations",
+        None,
+        None,
+        &[("cookie", &format!("theme=dark; {host_cookie}"))],
+    );
+    expect_status(&get, 200, "__Host-byok_session cookie auth")?;
     let body = Some(("application/json", br#"{"provider": "openai"}"#.to_vec()));
     let cross = c.raw(
         Method::POST,
@@ -1155,6 +1288,49 @@ fn the_cli_administers_the_edge(c: &Ctx) -> Result<(), Failed> {
     ensure(
         r.json()["api_key"] == secret && r.json()["source"] == "platform",
         format!("resolve: {}", r.text),
+    )?;
+    // `byok token` mints both kinds, each with its own secret from the environment.
+    let cfg = c.edge.config();
+    let mint = |role: &str| {
+        let out = std::process::Command::new(&byok)
+            .args([
+                "token",
+                "--role",
+                role,
+                "--tenant",
+                "cli-nobody",
+                "--dev-vars",
+                "/nonexistent",
+            ])
+            .env("AUTH_SECRET", &cfg.auth_secret)
+            .env("SERVICE_AUTH_SECRET", &cfg.service_secret)
+            .output()
+            .expect("byok token");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let service = mint("service");
+    let r = c.call(
+        Method::POST,
+        "/v1/resolve",
+        Some(&service),
+        Some(json!({"tenant": "cli-nobody", "provider": "cli-ai"})),
+    );
+    expect_status(&r, 200, "resolve with a service token from byok token")?;
+    let member = mint("member");
+    expect_status(
+        &c.call(Method::GET, "/v1/integrations", Some(&member), None),
+        200,
+        "a member token from byok token",
+    )?;
+    expect_problem(
+        &c.call(
+            Method::POST,
+            "/v1/resolve",
+            Some(&member),
+            Some(json!({"tenant": "cli-nobody", "provider": "cli-ai"})),
+        ),
+        403,
+        "a member cannot resolve",
     )
 }
 
@@ -1396,6 +1572,11 @@ fn main() {
         ),
         ("every_bad_token_is_401", every_bad_token_is_401),
         ("cookie_sessions_and_csrf", cookie_sessions_and_csrf),
+        (
+            "each_role_needs_its_own_secret",
+            each_role_needs_its_own_secret,
+        ),
+        ("dev_login_is_loopback_only", dev_login_is_loopback_only),
         (
             "audit_log_records_actions_without_secrets",
             audit_log_records_actions_without_secrets,

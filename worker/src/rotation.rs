@@ -1,0 +1,199 @@
+//! Platform-admin routes for retiring a master key: `GET /v1/admin/keyring` (the key ids in
+//! use) and `POST /v1/admin/keyring/reseal` (one bounded pass of re-sealing under the primary
+//! key). The decisions are `byok_core::rotation`'s; this module reads and writes D1.
+
+use byok_core::api::{AuditEntry, ProblemKind};
+use byok_core::ids::{ProviderKey, TenantId};
+use byok_core::keyring::{Owner, Sealed};
+use byok_core::rotation::{
+    self, KeyUse, KeyringReport, ResealReport, ResealRequest, RowRef, Unreadable,
+};
+use worker::Request;
+
+use crate::auth::{Principal, Role};
+use crate::credentials;
+use crate::http::{json, problem, read_body, ApiError, ApiResult};
+use crate::store;
+use crate::util::{now_millis, rfc3339};
+use crate::App;
+
+/// What storage holds, per key id.
+async fn key_uses(app: &App) -> Result<Vec<KeyUse>, ApiError> {
+    let mut uses: Vec<KeyUse> = store::integration_key_ids(&app.db)
+        .await?
+        .into_iter()
+        .map(|c| KeyUse {
+            key_id: c.key_id,
+            integrations: c.n.max(0) as u64,
+            platform_keys: 0,
+        })
+        .collect();
+    for row in store::platform_secrets(&app.db).await? {
+        // A frame that does not parse is counted under "?" so that it still shows.
+        let kid = Sealed::from_bytes(row.platform_secret)
+            .map(|s| s.key_id().to_owned())
+            .unwrap_or_else(|_| "?".to_owned());
+        uses.push(KeyUse {
+            key_id: kid,
+            integrations: 0,
+            platform_keys: 1,
+        });
+    }
+    Ok(uses)
+}
+
+async fn report(app: &App) -> Result<KeyringReport, ApiError> {
+    Ok(rotation::report(&app.keyring, &key_uses(app).await?))
+}
+
+/// `GET /v1/admin/keyring`.
+pub async fn get(app: &App, who: &Principal) -> ApiResult {
+    who.require(&[Role::PlatformAdmin])?;
+    Ok(json(200, &report(app).await?)?)
+}
+
+/// `POST /v1/admin/keyring/reseal`.
+pub async fn reseal(req: &mut Request, app: &App, who: &Principal) -> ApiResult {
+    who.require(&[Role::PlatformAdmin])?;
+    let body = read_body(req, 4 * 1024).await?;
+    let request: ResealRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ResealRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            problem(
+                ProblemKind::MalformedBody,
+                format!(
+                    "The body must be {{\"batch\": 1..500, \"after\": {{\"tenant\", \"provider\"}}}}, both optional ({:?} error at line {} column {}).",
+                    e.classify(),
+                    e.line(),
+                    e.column()
+                ),
+            )
+        })?
+    };
+    let batch = request
+        .batch()
+        .map_err(|e| problem(ProblemKind::ValidationFailed, e.to_string()))?;
+    let primary = app.keyring.primary().as_str().to_owned();
+    let mut unreadable = Vec::new();
+
+    // The platform's keys: a handful, all done by the first pass.
+    let mut platform_keys_resealed = 0;
+    let mut changed_meanwhile = 0;
+    if request.after.is_none() {
+        for row in store::platform_secrets(&app.db).await? {
+            let Ok(provider) = ProviderKey::parse(&row.key) else {
+                continue;
+            };
+            let kid = Sealed::from_bytes(row.platform_secret.clone())
+                .map(|s| s.key_id().to_owned())
+                .unwrap_or_else(|_| "?".to_owned());
+            if kid == primary {
+                continue;
+            }
+            match credentials::reseal(
+                &app.keyring,
+                Owner::Platform,
+                &provider,
+                &row.platform_secret,
+                row.platform_fields.as_deref(),
+            ) {
+                Ok(new) => {
+                    if store::reseal_platform_key(
+                        &app.db,
+                        &row.key,
+                        &row.platform_secret,
+                        &new.secret,
+                        new.fields.as_deref(),
+                    )
+                    .await?
+                    {
+                        platform_keys_resealed += 1;
+                    } else {
+                        changed_meanwhile += 1;
+                    }
+                }
+                Err(credentials::NotResealed) => unreadable.push(Unreadable {
+                    tenant: None,
+                    provider: row.key,
+                    key_id: kid,
+                }),
+            }
+        }
+    }
+
+    // Tenant rows: one pass of at most `batch`, written in one D1 batch with compare-and-swap.
+    let after = request
+        .after
+        .as_ref()
+        .map(|r| (r.tenant.as_str(), r.provider.as_str()));
+    let rows = store::rows_to_reseal(&app.db, &primary, after, batch).await?;
+    let mut read = Vec::with_capacity(rows.len());
+    let mut statements = Vec::new();
+    for row in &rows {
+        let (Ok(tenant), Ok(provider)) = (
+            TenantId::parse(&row.tenant),
+            ProviderKey::parse(&row.provider),
+        ) else {
+            continue;
+        };
+        read.push(RowRef {
+            tenant: tenant.clone(),
+            provider: provider.clone(),
+        });
+        match credentials::reseal(
+            &app.keyring,
+            Owner::Tenant(&tenant),
+            &provider,
+            &row.secret,
+            row.fields.as_deref(),
+        ) {
+            Ok(new) => statements.push(store::reseal_statement(
+                &app.db,
+                row,
+                &new.secret,
+                new.fields.as_deref(),
+                &new.key_id,
+            )?),
+            Err(credentials::NotResealed) => unreadable.push(Unreadable {
+                tenant: Some(row.tenant.clone()),
+                provider: row.provider.clone(),
+                key_id: row.key_id.clone(),
+            }),
+        }
+    }
+    let written = store::run_batch(&app.db, statements).await?;
+    let resealed = written.iter().filter(|w| **w).count() as u64;
+    changed_meanwhile += written.iter().filter(|w| !**w).count() as u64;
+
+    let after_pass = report(app).await?;
+    let answer = ResealReport {
+        primary,
+        resealed,
+        platform_keys_resealed,
+        changed_meanwhile,
+        unreadable,
+        remaining: rotation::remaining(&after_pass.keys),
+        next: rotation::next_after(batch, &read),
+    };
+    store::audit(
+        &app.db,
+        &AuditEntry {
+            at: rfc3339(now_millis()),
+            actor: who.sub.clone(),
+            tenant: None,
+            provider: None,
+            action: "keyring-reseal".into(),
+            outcome: format!(
+                "resealed {} rows and {} platform keys under '{}'; {} unreadable; {} remaining",
+                answer.resealed,
+                answer.platform_keys_resealed,
+                answer.primary,
+                answer.unreadable.len(),
+                after_pass.remaining
+            ),
+        },
+    )
+    .await?;
+    Ok(json(200, &answer)?)
+}
