@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Reads and records what script/deploy needs in wrangler.toml, for one environment.
+
+  wrangler_config.py check ENV           refuse dev values; print nothing when all is well
+  wrangler_config.py get ENV FIELD       name | d1_name | d1_id | kv_id | issuer | audience
+  wrangler_config.py set ENV d1|kv ID    record a created database's or namespace's id
+  wrangler_config.py find-d1 NAME        read `wrangler d1 list --json` on stdin, print the uuid
+  wrangler_config.py find-kv TITLE...    read `wrangler kv namespace list` on stdin, print the id
+  wrangler_config.py gzip-size DIR       the gzip size of every file under DIR, in bytes
+
+Reading uses tomllib; writing edits only the one `database_id`/`id` line of the environment's
+binding, so comments and layout stay as the operator wrote them.
+"""
+
+import gzip
+import json
+import os
+import re
+import sys
+import tomllib
+
+CONFIG = os.environ.get("BYOK_WRANGLER_CONFIG") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "wrangler.toml"
+)
+UNSET = "set-by-script-deploy"
+DEV_ISSUERS = {"byok-dev", ""}
+
+
+def fail(msg):
+    print(f"error: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def env_section(env):
+    with open(CONFIG, "rb") as f:
+        config = tomllib.load(f)
+    section = config.get("env", {}).get(env)
+    if section is None:
+        fail(f"wrangler.toml has no [env.{env}] section")
+    return config, section
+
+
+def binding(section, kind, name):
+    for b in section.get(kind, []):
+        if b.get("binding") == name:
+            return b
+    return None
+
+
+def get(env, field):
+    _, s = env_section(env)
+    d1 = binding(s, "d1_databases", "DB") or {}
+    kv = binding(s, "kv_namespaces", "KV") or {}
+    value = {
+        "name": s.get("name", ""),
+        "d1_name": d1.get("database_name", ""),
+        "d1_id": d1.get("database_id", ""),
+        "kv_id": kv.get("id", ""),
+        "issuer": s.get("vars", {}).get("AUTH_ISSUER", ""),
+        "audience": s.get("vars", {}).get("AUTH_AUDIENCE", ""),
+    }.get(field)
+    if value is None:
+        fail(f"unknown field {field}")
+    print(value)
+
+
+def check(env):
+    """Everything about the environment's config that can be known offline."""
+    config, s = env_section(env)
+    problems = []
+    vars_ = s.get("vars", {})
+    if str(vars_.get("DEV_MODE", "false")).lower() != "false":
+        problems.append(f'[env.{env}.vars] DEV_MODE must be "false" (the dev login must not exist)')
+    if vars_.get("AUTH_ISSUER", "") in DEV_ISSUERS:
+        problems.append(f"[env.{env}.vars] AUTH_ISSUER must name the platform backend that mints tokens, not a dev value")
+    if not vars_.get("AUTH_AUDIENCE"):
+        problems.append(f"[env.{env}.vars] AUTH_AUDIENCE is missing")
+    for secret in ("AUTH_SECRET", "SERVICE_AUTH_SECRET", "BYOK_KEYRING", "WEBHOOK_SECRET"):
+        if secret in vars_:
+            problems.append(f"[env.{env}.vars] {secret} is a secret: remove it from wrangler.toml (script/deploy puts it)")
+    if not s.get("name") or s.get("name") == config.get("name") and env != "production":
+        problems.append(f"[env.{env}] needs a worker name of its own")
+    d1 = binding(s, "d1_databases", "DB")
+    if d1 is None or not d1.get("database_name"):
+        problems.append(f"[[env.{env}.d1_databases]] needs binding DB with a database_name")
+    elif d1.get("database_name") == config.get("d1_databases", [{}])[0].get("database_name"):
+        problems.append(f"[[env.{env}.d1_databases]] must not share the local database's name")
+    elif not d1.get("migrations_dir"):
+        problems.append(f"[[env.{env}.d1_databases]] needs migrations_dir")
+    if binding(s, "kv_namespaces", "KV") is None:
+        problems.append(f"[[env.{env}.kv_namespaces]] needs binding KV")
+    for b in [d1 or {}, binding(s, "kv_namespaces", "KV") or {}]:
+        for k in ("database_id", "id"):
+            if re.fullmatch(r"0+(-0+)*", str(b.get(k, "x"))):
+                problems.append(f"env.{env}: {k} is the local placeholder; use {UNSET!r} or the real id")
+    if problems:
+        fail("the configuration is not fit to deploy:\n  " + "\n  ".join(problems))
+
+
+def set_id(env, kind, value):
+    if not re.fullmatch(r"[0-9A-Za-z-]{8,64}", value):
+        fail(f"not an id: {value!r}")
+    header = {"d1": f"[[env.{env}.d1_databases]]", "kv": f"[[env.{env}.kv_namespaces]]"}[kind]
+    field = {"d1": "database_id", "kv": "id"}[kind]
+    with open(CONFIG, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    start = next((i for i, l in enumerate(lines) if l.strip() == header), None)
+    if start is None:
+        fail(f"wrangler.toml has no {header}")
+    for i in range(start + 1, len(lines)):
+        stripped = lines[i].strip()
+        if stripped.startswith("["):
+            break
+        if re.match(rf"{field}\s*=", stripped):
+            lines[i] = f'{field} = "{value}"'
+            with open(CONFIG, "w", encoding="utf-8") as f:
+                f.write("\n".join(lines))
+            return
+    fail(f"{header} has no {field} line")
+
+
+def find_d1(name):
+    for db in json.load(sys.stdin):
+        if db.get("name") == name:
+            print(db.get("uuid") or db.get("id") or "")
+            return
+    print("")
+
+
+def find_kv(*titles):
+    for ns in json.load(sys.stdin):
+        if ns.get("title") in titles:
+            print(ns.get("id", ""))
+            return
+    print("")
+
+
+def gzip_size(directory):
+    total = 0
+    for root, _, files in os.walk(directory):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as f:
+                total += len(gzip.compress(f.read(), compresslevel=9))
+    print(total)
+
+
+def main(argv):
+    if len(argv) < 2:
+        fail(__doc__)
+    cmd, args = argv[1], argv[2:]
+    commands = {
+        "check": (check, 1),
+        "get": (get, 2),
+        "set": (set_id, 3),
+        "find-d1": (find_d1, 1),
+        "gzip-size": (gzip_size, 1),
+    }
+    if cmd == "find-kv" and args:
+        return find_kv(*args)
+    if cmd not in commands or len(args) != commands[cmd][1]:
+        fail(__doc__)
+    commands[cmd][0](*args)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
