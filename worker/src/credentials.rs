@@ -92,6 +92,20 @@ pub fn seal(
     })
 }
 
+/// A row's stored fields and the name of its main secret (`key` unless `$main` says).
+fn stored_fields(fields_json: Option<&str>) -> Option<(BTreeMap<String, StoredField>, String)> {
+    let fields: BTreeMap<String, StoredField> = fields_json
+        .map(serde_json::from_str)
+        .transpose()
+        .ok()?
+        .unwrap_or_default();
+    let main_name = match fields.get("$main") {
+        Some(StoredField::Plain(n)) => n.clone(),
+        _ => "key".to_owned(),
+    };
+    Some((fields, main_name))
+}
+
 /// The opened credential: the main secret and every other field in plain text.
 pub struct Opened {
     pub secret: SecretString,
@@ -112,15 +126,7 @@ pub fn open(
     secret: &[u8],
     fields_json: Option<&str>,
 ) -> Result<Opened, ApiError> {
-    let fields: BTreeMap<String, StoredField> = fields_json
-        .map(serde_json::from_str)
-        .transpose()
-        .map_err(|_| unreadable())?
-        .unwrap_or_default();
-    let main_name = match fields.get("$main") {
-        Some(StoredField::Plain(n)) => n.clone(),
-        _ => "key".to_owned(),
-    };
+    let (fields, main_name) = stored_fields(fields_json).ok_or_else(unreadable)?;
     let sealed = Sealed::from_bytes(secret.to_vec()).map_err(|_| unreadable())?;
     let secret = keyring
         .open(
@@ -202,15 +208,7 @@ pub fn reseal(
     secret: &[u8],
     fields_json: Option<&str>,
 ) -> Result<Resealed, NotResealed> {
-    let mut fields: BTreeMap<String, StoredField> = fields_json
-        .map(serde_json::from_str)
-        .transpose()
-        .map_err(|_| NotResealed)?
-        .unwrap_or_default();
-    let main_name = match fields.get("$main") {
-        Some(StoredField::Plain(n)) => n.clone(),
-        _ => "key".to_owned(),
-    };
+    let (mut fields, main_name) = stored_fields(fields_json).ok_or(NotResealed)?;
     fn binding<'a>(owner: Owner<'a>, provider: &'a ProviderKey, field: &'a str) -> Binding<'a> {
         Binding {
             tenant: owner,

@@ -17,6 +17,14 @@ use crate::store;
 use crate::util::{now_millis, rfc3339};
 use crate::App;
 
+/// The key id a stored frame names; a frame that does not parse shows as "?" so that it is
+/// still counted.
+fn key_id_of(frame: &[u8]) -> String {
+    Sealed::from_bytes(frame.to_vec())
+        .map(|s| s.key_id().to_owned())
+        .unwrap_or_else(|_| "?".to_owned())
+}
+
 /// What storage holds, per key id.
 async fn key_uses(app: &App) -> Result<Vec<KeyUse>, ApiError> {
     let mut uses: Vec<KeyUse> = store::integration_key_ids(&app.db)
@@ -29,12 +37,8 @@ async fn key_uses(app: &App) -> Result<Vec<KeyUse>, ApiError> {
         })
         .collect();
     for row in store::platform_secrets(&app.db).await? {
-        // A frame that does not parse is counted under "?" so that it still shows.
-        let kid = Sealed::from_bytes(row.platform_secret)
-            .map(|s| s.key_id().to_owned())
-            .unwrap_or_else(|_| "?".to_owned());
         uses.push(KeyUse {
-            key_id: kid,
+            key_id: key_id_of(&row.platform_secret),
             integrations: 0,
             platform_keys: 1,
         });
@@ -85,9 +89,7 @@ pub async fn reseal(req: &mut Request, app: &App, who: &Principal) -> ApiResult 
             let Ok(provider) = ProviderKey::parse(&row.key) else {
                 continue;
             };
-            let kid = Sealed::from_bytes(row.platform_secret.clone())
-                .map(|s| s.key_id().to_owned())
-                .unwrap_or_else(|_| "?".to_owned());
+            let kid = key_id_of(&row.platform_secret);
             if kid == primary {
                 continue;
             }

@@ -791,7 +791,7 @@ fn each_role_needs_its_own_secret(c: &Ctx) -> Result<(), Failed> {
         Method::POST,
         "/v1/integrations",
         Some(&c.owner(tenant)),
-        Some(json!({"provider": "anthropic", "key": "sk-ant-api03-split-secrets-000000000000000000000000"})),
+        Some(json!({"provider": "anthropic", "key": "sk-ant-FAKE-split-secrets-0000000000000000000000000"})),
     );
     expect_status(&install, 201, "install")?;
     let body = json!({"tenant": tenant, "provider": "anthropic"});

@@ -107,7 +107,7 @@ fn rotating_the_master_key_end_to_end() {
     let mut expected: BTreeMap<(String, String), Value> = BTreeMap::new();
     for i in 0..5 {
         let tenant = format!("rot-{i}");
-        let key = format!("sk-ant-api03-valid-rotation-{i}-000000000000000000000");
+        let key = format!("sk-ant-FAKE-valid-rotation-{i}-0000000000000000000000");
         let (s, v) = rt.block_on(call(
             &edge,
             Method::POST,
