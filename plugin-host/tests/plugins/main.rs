@@ -5,6 +5,7 @@ mod common;
 
 mod anthropic;
 mod artifacts;
+mod fixtures;
 mod hostile;
 mod load;
 mod providers;

@@ -130,28 +130,13 @@ fn transient_and_broken(prefix: &str) -> Vec<Expect> {
     ]
 }
 
+// The documented answers of each provider are in `fixtures.rs`; here, the answers that look the
+// same everywhere (a slow, broken, redirecting or huge reply) against every plugin.
+
 #[tokio::test]
 async fn openai() {
     let fakes = FakeProviders::start(0).await.expect("fakes");
-    let mut cases = vec![
-        expect("sk-test-proj-valid-0000000000000000", Verdict::Connected),
-        expect(
-            "sk-test-proj-badkey-000000000000000",
-            Verdict::InvalidCredential,
-        )
-        .says("rejected"),
-        expect(
-            "sk-test-proj-noscope-00000000000000",
-            Verdict::InsufficientPermission,
-        )
-        .says("Missing scopes"),
-        expect(
-            "sk-test-proj-quota-0000000000000000",
-            Verdict::InsufficientPermission,
-        )
-        .says("quota"),
-    ];
-    cases.extend(transient_and_broken("sk-proj-"));
+    let cases = transient_and_broken("sk-proj-");
     check(
         "openai",
         &fakes,
@@ -164,25 +149,11 @@ async fn openai() {
 #[tokio::test]
 async fn stripe() {
     let fakes = FakeProviders::start(0).await.expect("fakes");
-    let mut cases = vec![
-        expect("sk_test_valid000000000000000000", Verdict::Connected).label("Acme Ltd (test mode)"),
-        expect("rk_live_valid000000000000000000", Verdict::Connected).label("Acme Ltd (live mode)"),
-        expect(
-            "sk_test_badkey00000000000000000",
-            Verdict::InvalidCredential,
-        ),
-        expect(
-            "rk_live_noscope0000000000000000",
-            Verdict::InsufficientPermission,
-        )
-        .says("rak_accounts_kyc_basic_read"),
-    ];
-    cases.extend(transient_and_broken("sk_test_"));
     check(
         "stripe",
         &fakes,
         json!({"base_url": fakes.base_url("stripe")}),
-        cases,
+        transient_and_broken("sk_test_"),
     )
     .await;
 }
@@ -192,22 +163,12 @@ async fn twilio() {
     let fakes = FakeProviders::start(0).await.expect("fakes");
     let sid = format!("AC{}", "0123456789abcdef".repeat(2));
     let api_key = format!("SK{}", "fedcba9876543210".repeat(2));
-    let mut cases = vec![
-        expect("valid0000000000000000000000000000", Verdict::Connected).label("Acme SMS"),
-        expect("valid-api-key-secret-000000000000", Verdict::Connected)
-            .field("api_key_sid", api_key),
-        expect(
-            "suspended000000000000000000000000",
-            Verdict::InsufficientPermission,
-        )
-        .says("suspended"),
-        expect(
-            "badkey00000000000000000000000000",
-            Verdict::InvalidCredential,
-        )
-        .says("20003"),
-    ];
-    cases.extend(transient_and_broken(""));
+    let mut cases = transient_and_broken("");
+    cases.extend(
+        transient_and_broken("")
+            .into_iter()
+            .map(|c| c.field("api_key_sid", api_key.clone())),
+    );
     let cases = cases
         .into_iter()
         .map(|c| c.field("account_sid", sid.clone()))
@@ -224,25 +185,11 @@ async fn twilio() {
 #[tokio::test]
 async fn sendgrid() {
     let fakes = FakeProviders::start(0).await.expect("fakes");
-    let mut cases = vec![
-        expect("SG.valid-000000000000.0000000000000000", Verdict::Connected),
-        expect(
-            "SG.noscope-0000000000.0000000000000000",
-            Verdict::InsufficientPermission,
-        )
-        .says("mail.send"),
-        expect(
-            "SG.badkey-00000000000.0000000000000000",
-            Verdict::InvalidCredential,
-        )
-        .says("authorization required"),
-    ];
-    cases.extend(transient_and_broken("SG."));
     check(
         "sendgrid",
         &fakes,
         json!({"base_url": fakes.base_url("sendgrid")}),
-        cases,
+        transient_and_broken("SG."),
     )
     .await;
 }
@@ -250,28 +197,30 @@ async fn sendgrid() {
 #[tokio::test]
 async fn meta_ads() {
     let fakes = FakeProviders::start(0).await.expect("fakes");
-    let mut cases = vec![
-        expect("EAAvalid000000000000000000", Verdict::Connected).says("works"),
-        expect("EAAvalid000000000000000000", Verdict::Connected)
-            .field("ad_account_id", "act_1234567890")
-            .label("Acme Ads via SoConnective System User"),
-        expect(
-            "EAAnoscope0000000000000000",
-            Verdict::InsufficientPermission,
-        )
-        .field("ad_account_id", "1234567890"),
-        expect("EAAbadkey00000000000000000", Verdict::InvalidCredential)
-            .says("Cannot parse access token"),
-        expect("EAAsuspended00000000000000", Verdict::InvalidCredential).says("expired"),
-    ];
-    cases.extend(transient_and_broken("EAA"));
+    let mut cases = transient_and_broken("EAA");
+    cases.extend(
+        transient_and_broken("EAA")
+            .into_iter()
+            .map(|c| c.field("ad_account_id", "act_1234567890")),
+    );
+    let version = seed_config("meta-ads")["graph_version"].clone();
     check(
         "meta-ads",
         &fakes,
-        json!({"base_url": fakes.base_url("meta"), "graph_version": "v24.0"}),
+        json!({"base_url": fakes.base_url("meta"), "graph_version": version}),
         cases,
     )
     .await;
+}
+
+/// A seed's plugin config, as shipped.
+fn seed_config(name: &str) -> Value {
+    let manifest =
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    let path = std::path::Path::new(&manifest).join(format!("../seeds/{name}/entry.json"));
+    let entry: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("seed")).expect("json");
+    entry["test_plugin"]["config"].clone()
 }
 
 #[tokio::test]
@@ -293,55 +242,25 @@ async fn http_check() {
 }
 
 #[tokio::test]
-async fn google_calendar_signs_a_jwt_and_reads_the_calendar_list() {
+async fn google_calendar_signs_a_jwt_and_survives_broken_answers() {
     let fakes = FakeProviders::start(0).await.expect("fakes");
     let mut rng = rand::thread_rng();
     let key = RsaPrivateKey::new(&mut rng, 2048).expect("key");
-    let other = RsaPrivateKey::new(&mut rng, 2048).expect("key");
     let public = key
         .to_public_key()
         .to_public_key_pem(LineEnding::LF)
         .expect("pem");
     let pem = key.to_pkcs8_pem(LineEnding::LF).expect("pem").to_string();
-    let other_pem = other.to_pkcs8_pem(LineEnding::LF).expect("pem").to_string();
     let account = |who: &str, pem: &str| {
         json!({"type": "service_account", "project_id": "demo", "private_key_id": "k1", "private_key": pem,
                "client_email": format!("{who}@demo.iam.gserviceaccount.com"), "token_uri": "https://oauth2.googleapis.com/token"})
         .to_string()
     };
-    for who in [
-        "valid",
-        "empty",
-        "noscope",
-        "ratelimit",
-        "down",
-        "wrongkey",
-        "slow",
-        "garbage",
-        "redirect",
-        "huge",
-    ] {
+    for who in ["slow", "garbage", "redirect", "huge"] {
         register_service_account(&format!("{who}@demo.iam.gserviceaccount.com"), &public)
             .expect("register");
     }
     let cases = vec![
-        expect(account("valid", &pem), Verdict::Connected)
-            .label("valid@demo.iam.gserviceaccount.com")
-            .says("1 calendar is shared"),
-        expect(account("empty", &pem), Verdict::Connected).says("no calendar is shared"),
-        expect(account("noscope", &pem), Verdict::InsufficientPermission)
-            .says("Calendar API is not enabled"),
-        expect(account("ratelimit", &pem), Verdict::RateLimited),
-        expect(account("down", &pem), Verdict::ProviderUnavailable),
-        expect(account("wrongkey", &other_pem), Verdict::InvalidCredential)
-            .says("Invalid JWT Signature"),
-        expect(account("unknown", &pem), Verdict::InvalidCredential).says("not found"),
-        expect(
-            "{\"type\": \"authorized_user\"}",
-            Verdict::InvalidCredential,
-        )
-        .says("not a service-account key"),
-        expect("not json", Verdict::InvalidCredential).says("not valid JSON"),
         expect(account("slow", &pem), Verdict::ProviderUnavailable).says("in time"),
         expect(account("garbage", &pem), Verdict::UnexpectedResponse),
         expect(account("redirect", &pem), Verdict::UnexpectedResponse).says("not followed"),

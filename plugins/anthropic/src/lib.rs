@@ -2,8 +2,11 @@
 //!
 //! `GET {base_url}/v1/models?limit=1` with `x-api-key` and `anthropic-version`. Errors come as
 //! `{"type": "error", "error": {"type": "authentication_error", "message": "..."}}`:
-//! 401 `authentication_error`, 403 `permission_error`, 429 `rate_limit_error`,
-//! 500 `api_error`, 529 `overloaded_error`.
+//! 401 `authentication_error`, 402 `billing_error`, 403 `permission_error`,
+//! 429 `rate_limit_error`, 500 `api_error`, 529 `overloaded_error`
+//! (<https://docs.claude.com/en/api/errors>). A billing error, or a 400 saying the credit
+//! balance is too low or a usage limit is reached, is a state of a valid key that time will not
+//! fix: insufficient permission, never a transient verdict.
 
 use byok_plugin_sdk::{
     common_status, error_message, export_plugin, Context, Credential, Outcome, Plugin, Request,
@@ -54,12 +57,28 @@ fn verdict(r: &Response) -> Outcome {
         (529, _) | (_, Some("overloaded_error")) => Outcome::unavailable(
             "Anthropic is overloaded right now; the key was kept and will be tested again.",
         ),
+        (402, _) | (_, Some("billing_error")) => Outcome::insufficient(format!(
+            "The key is valid but Anthropic refuses it for billing: {} Check Settings → Billing in the Claude Console.",
+            error_message(r).unwrap_or_else(|| "billing error.".into())
+        )),
+        (400, Some("invalid_request_error")) if billing_message(r) => Outcome::insufficient(format!(
+            "The key is valid but cannot be used until billing is fixed: {}",
+            error_message(r).unwrap_or_default()
+        )),
         (400, Some("invalid_request_error")) => Outcome::unexpected(format!(
             "Anthropic refused the test request: {}",
             error_message(r).unwrap_or_default()
         )),
         _ => common_status(r).unwrap_or_else(|| Outcome::unexpected_status(r)),
     }
+}
+
+/// A 400 whose message is about money (credit balance, spend or usage limits), not the request.
+fn billing_message(r: &Response) -> bool {
+    let m = error_message(r).unwrap_or_default().to_ascii_lowercase();
+    ["credit balance", "usage limit", "spend limit", "billing"]
+        .iter()
+        .any(|k| m.contains(k))
 }
 
 export_plugin!(Anthropic);

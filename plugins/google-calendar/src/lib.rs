@@ -2,8 +2,13 @@
 //!
 //! 1. Sign an RS256 JWT with the key's private key, using the context's clock for `iat` and
 //!    `exp`, and exchange it at the token endpoint (`grant_type=...jwt-bearer`).
-//! 2. Read the calendar list with the access token. An empty list means the key works but no
-//!    calendar was shared with the service account: connected, with a warning saying so.
+//! 2. With the credential's optional `calendar_id`, read that calendar (`calendars.get`): a 404
+//!    means it is not shared with the service account (or does not exist), which is
+//!    insufficient permission. Without it, read the calendar list (`calendarList.list`). That
+//!    list holds the calendars on the account's *UI list*: for a service account it stays empty
+//!    even after a user shares a calendar with it, so an empty list proves the key and says
+//!    nothing about sharing; the warning asks for a calendar ID instead of claiming none is
+//!    shared (<https://developers.google.com/workspace/calendar/api/concepts/sharing>).
 //!
 //! Token endpoint errors are `{"error": "invalid_grant", "error_description": "..."}`; Calendar
 //! API errors are `{"error": {"code", "message", "errors": [{"reason"}], "status"}}`.
@@ -30,8 +35,17 @@ fn no_entropy(_: &mut [u8]) -> Result<(), getrandom::Error> {
 getrandom::register_custom_getrandom!(no_entropy);
 
 pub enum GoogleCalendar {
-    AwaitingToken { api_base: String, email: String },
-    AwaitingCalendars { email: String },
+    AwaitingToken {
+        api_base: String,
+        email: String,
+        calendar_id: Option<String>,
+    },
+    AwaitingCalendars {
+        email: String,
+    },
+    AwaitingCalendar {
+        email: String,
+    },
     Finished,
 }
 
@@ -121,6 +135,7 @@ impl Plugin for GoogleCalendar {
                 .trim_end_matches('/')
                 .to_owned(),
             email: sa.email,
+            calendar_id: credential.field("calendar_id").map(|c| c.trim().to_owned()),
         };
         (state, Step::Send(request))
     }
@@ -134,10 +149,25 @@ impl Plugin for GoogleCalendar {
             }
         };
         match std::mem::replace(self, GoogleCalendar::Finished) {
-            GoogleCalendar::AwaitingToken { api_base, email } => match token_outcome(&r) {
+            GoogleCalendar::AwaitingToken {
+                api_base,
+                email,
+                calendar_id,
+            } => match token_outcome(&r) {
                 Ok(token) => {
-                    *self = GoogleCalendar::AwaitingCalendars { email };
-                    let url = format!("{api_base}/calendar/v3/users/me/calendarList?maxResults=10");
+                    let url = match &calendar_id {
+                        Some(id) => format!(
+                            "{api_base}/calendar/v3/calendars/{}",
+                            byok_plugin_sdk::percent_encode(id)
+                        ),
+                        None => {
+                            format!("{api_base}/calendar/v3/users/me/calendarList?maxResults=10")
+                        }
+                    };
+                    *self = match calendar_id {
+                        Some(_) => GoogleCalendar::AwaitingCalendar { email },
+                        None => GoogleCalendar::AwaitingCalendars { email },
+                    };
                     Step::Send(Request::get(url).bearer(&token))
                 }
                 Err(outcome) => Step::Done(outcome),
@@ -145,6 +175,7 @@ impl Plugin for GoogleCalendar {
             GoogleCalendar::AwaitingCalendars { email } => {
                 Step::Done(calendars_outcome(&r, &email))
             }
+            GoogleCalendar::AwaitingCalendar { email } => Step::Done(calendar_outcome(&r, &email)),
             GoogleCalendar::Finished => {
                 Step::Done(Outcome::unexpected("The test was already finished."))
             }
@@ -184,9 +215,9 @@ fn token_outcome(r: &Response) -> Result<String, Outcome> {
 fn calendars_outcome(r: &Response, email: &str) -> Outcome {
     if r.status == 200 {
         return match r.json().and_then(|v| v.get("items").cloned()) {
-            Some(Value::Array(items)) if items.is_empty() => Outcome::connected("The key works, but no calendar is shared with the service account yet.")
+            Some(Value::Array(items)) if items.is_empty() => Outcome::connected("The key works. Its calendar list is empty, as a service account's usually is even after a calendar is shared with it, so sharing was not checked.")
                 .with_label(email.to_owned())
-                .with_warning(format!("Share the calendars to use with {email} (Google Calendar → Settings and sharing → Share with specific people).")),
+                .with_warning(format!("To check access, enter the calendar's ID (Google Calendar → Settings and sharing → Integrate calendar) and make sure the calendar is shared with {email}.")),
             Some(Value::Array(items)) => Outcome::connected(format!(
                 "The key works: {} calendar{} shared with the service account.",
                 items.len(),
@@ -204,7 +235,43 @@ fn calendars_outcome(r: &Response, email: &str) -> Outcome {
                 .map(str::to_owned)
         })
         .unwrap_or_default();
-    match (r.status, reason.as_str()) {
+    api_error_outcome(r, &reason)
+}
+
+/// `calendars.get`: the named calendar, as the service account sees it.
+fn calendar_outcome(r: &Response, email: &str) -> Outcome {
+    let body = r.json();
+    if r.status == 200 {
+        return match body
+            .as_ref()
+            .and_then(|v| v.get("summary"))
+            .and_then(Value::as_str)
+        {
+            Some(summary) => {
+                Outcome::connected(format!("The key works and can see the calendar {summary}."))
+                    .with_label(email.to_owned())
+            }
+            None => Outcome::unexpected_status(r),
+        };
+    }
+    let reason = body
+        .as_ref()
+        .and_then(|v| v.pointer("/error/errors/0/reason"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    match r.status {
+        404 => Outcome::insufficient(format!(
+            "The key works, but the calendar with the ID you entered is not shared with {email} or does not exist: share it (Settings and sharing → Share with specific people) or check the ID."
+        ))
+        .with_label(email.to_owned()),
+        _ => api_error_outcome(r, &reason),
+    }
+}
+
+/// Calendar API errors every call can get.
+fn api_error_outcome(r: &Response, reason: &str) -> Outcome {
+    match (r.status, reason) {
         (403, "accessNotConfigured") => Outcome::insufficient(
             "The key works but the Google Calendar API is not enabled in its project: APIs & Services → Library → Google Calendar API → Enable.",
         ),

@@ -5,6 +5,10 @@
 //! `{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}` and the HTTP status
 //! is not reliable: an invalid token is code 190, sometimes with HTTP 400, sometimes 401.
 //! Throttling is codes 4, 17, 32, 613 and 80000-80014; permissions are 10 and 200-299.
+//! An ad account the token cannot see answers 400 with code 100 and subcode 33 ("does not
+//! exist, cannot be loaded due to missing permissions"): a permission problem of the token.
+//! A Graph API version past its end of life answers code 2635: that is the entry's
+//! `graph_version`, not the token, so the verdict is inconclusive and says what to change.
 
 use byok_plugin_sdk::{
     export_plugin, Context, Credential, Outcome, Plugin, Request, Response, Step, TransportError,
@@ -12,7 +16,7 @@ use byok_plugin_sdk::{
 };
 
 pub const DEFAULT_BASE_URL: &str = "https://graph.facebook.com";
-pub const DEFAULT_VERSION: &str = "v24.0";
+pub const DEFAULT_VERSION: &str = "v25.0";
 
 pub enum MetaAds {
     AwaitingMe {
@@ -139,7 +143,15 @@ fn graph_error(r: &Response) -> Option<Outcome> {
         .chars()
         .take(300)
         .collect();
-    Some(match code {
+    Some(match (code, subcode) {
+        // Meta's message only repeats the account ID.
+        (100, Some(33)) => Outcome::insufficient(
+            "The token is valid but cannot see this ad account: assign the ad account to the system user (Business settings → System users → Assign assets) or check the ID.",
+        ),
+        (2635, _) => Outcome::unexpected(format!(
+            "Meta no longer serves the Graph API version this test uses: a platform admin must move the Meta Ads entry's graph_version to a supported version. Meta said: {message}"
+        )),
+        _ => match code {
         190 => Outcome::invalid(match subcode {
             Some(463) => "The token has expired: generate a new system-user token (choose Never for the expiry).".to_owned(),
             Some(460) => "The token was invalidated by a password change: generate a new one.".to_owned(),
@@ -151,6 +163,7 @@ fn graph_error(r: &Response) -> Option<Outcome> {
         1 | 2 => Outcome::unavailable(format!("Meta is temporarily unavailable: {message}")),
         _ if r.status >= 500 => Outcome::unavailable(format!("Meta is unavailable (HTTP {}): {message}", r.status)),
         _ => Outcome::unexpected(format!("Meta answered with error {code}: {message}")),
+        },
     })
 }
 

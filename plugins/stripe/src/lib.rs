@@ -1,9 +1,17 @@
 //! Stripe: retrieves the account the key belongs to.
 //!
-//! `GET {base_url}/v1/account` with the key as Bearer. A restricted key (`rk_`) without the
-//! account-read permission gets 403 while being valid: that is `insufficient-permission`, with
-//! Stripe's message naming the permission to add. The label says whose account it is and
+//! `GET {base_url}/v1/account` with the key as Bearer. The label says whose account it is and
 //! whether the key is for test or live mode (from the key's prefix).
+//!
+//! Restricted keys (`rk_`) are what Stripe recommends for an integration, and one made for
+//! "building your own integration" usually lacks the account-read permission, so Stripe answers
+//! 403 ("… does not have the required permissions … Having the 'rak_…' permission would allow
+//! this request to continue"). Stripe checks the key before its permissions, so that 403
+//! proves the key authentic and live: the verdict is **connected, with a warning** naming the
+//! permission, not "insufficient permission" (no endpoint is readable by every restricted key,
+//! so there is nothing better to probe). Only the permission's name is repeated: Stripe's
+//! message also quotes part of the key. A 403 for a full secret key (`sk_`), which holds every
+//! permission, is a real refusal: insufficient permission.
 
 use byok_plugin_sdk::{
     common_status, error_message, export_plugin, Context, Credential, Outcome, Plugin, Request,
@@ -76,20 +84,43 @@ impl Stripe {
                 }
                 _ => Outcome::unexpected_status(r),
             },
+            403 if self.restricted => {
+                let permission = missing_permission(r);
+                let what = permission.as_deref().map_or_else(
+                    || "account details".to_owned(),
+                    |p| format!("the {p} permission"),
+                );
+                Outcome::connected(format!(
+                    "The restricted key works ({}); it may not read {what}, which this test does not need.",
+                    self.mode
+                ))
+                .with_label(format!("Restricted key ({})", self.mode))
+                .with_warning(format!(
+                    "Stripe confirmed the key but it lacks {what}, so the account's name is not shown. Make sure it has the permissions your integration uses."
+                ))
+            }
             403 => Outcome::insufficient(format!(
-                "The {} key is valid but lacks a permission: {}",
-                if self.restricted {
-                    "restricted"
-                } else {
-                    "secret"
-                },
-                error_message(r).unwrap_or_else(|| "access denied".into())
+                "Stripe refused the secret key access to the account{}",
+                missing_permission(r)
+                    .map_or_else(|| ".".to_owned(), |p| format!(": it lacks {p}."))
             )),
             // Stripe's message quotes part of the key.
             401 => Outcome::invalid("Stripe rejected the key: it is mistyped, rolled or deleted."),
             _ => common_status(r).unwrap_or_else(|| Outcome::unexpected_status(r)),
         }
     }
+}
+
+/// The permission Stripe names in a 403 ("Having the 'rak_…' permission would allow …"), and
+/// nothing else of the message, which quotes part of the key.
+fn missing_permission(r: &Response) -> Option<String> {
+    let message = error_message(r)?;
+    let start = message.find("'rak_")? + 1;
+    let len = message[start..].find('\'')?;
+    let name = &message[start..start + len];
+    name.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        .then(|| name.to_owned())
 }
 
 export_plugin!(Stripe);
@@ -126,13 +157,16 @@ mod tests {
     }
 
     #[test]
-    fn a_restricted_key_without_the_permission_is_valid_but_insufficient() {
+    fn a_restricted_key_without_account_read_is_connected_with_a_warning() {
         let o = run(
             "rk_live_abc",
             403,
-            json!({"error": {"message": "Having the 'rak_accounts_kyc_basic_read' permission would allow this request to continue.", "type": "invalid_request_error"}}),
+            json!({"error": {"message": "The provided key 'rk_live_****9abc' does not have the required permissions for this endpoint on account 'acct_1'. Having the 'rak_accounts_kyc_basic_read' permission would allow this request to continue.", "type": "invalid_request_error"}}),
         );
-        assert_eq!(o.verdict, Verdict::InsufficientPermission);
-        assert!(o.message.contains("rak_accounts_kyc_basic_read"));
+        assert_eq!(o.verdict, Verdict::Connected);
+        assert!(o.warnings[0].contains("rak_accounts_kyc_basic_read"));
+        assert!(!o.message.contains("9abc") && !o.warnings[0].contains("9abc"));
+        let secret = run("sk_live_abc", 403, json!({"error": {"message": "no"}}));
+        assert_eq!(secret.verdict, Verdict::InsufficientPermission);
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-use axum::extract::Form;
+use axum::extract::{Form, Path};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,10 +13,10 @@ use rsa::pkcs1v15::{Signature, VerifyingKey};
 use rsa::pkcs8::DecodePublicKey;
 use rsa::signature::Verifier;
 use rsa::RsaPublicKey;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::Sha256;
 
-use crate::{bearer, common, json_response, Scenario};
+use crate::{bearer, chosen, common, serve, serve_case, Scenario};
 
 /// Public keys of the service accounts the fake knows, by client email.
 fn keys() -> &'static Mutex<HashMap<String, RsaPublicKey>> {
@@ -34,25 +34,17 @@ pub fn register_service_account(client_email: &str, public_key_pem: &str) -> Res
     Ok(())
 }
 
-fn oauth_error(status: u16, error: &str, description: &str) -> Response {
-    json_response(
-        status,
-        json!({"error": error, "error_description": description}),
-    )
-}
+const FIXTURE: &str = "google-calendar";
 
 pub(crate) async fn token(Form(form): Form<HashMap<String, String>>) -> Response {
+    let refuse = |id: &str| serve_case(FIXTURE, id, &[]);
     if form.get("grant_type").map(String::as_str)
         != Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
     {
-        return oauth_error(400, "unsupported_grant_type", "Invalid grant_type: ");
+        return refuse("token/unsupported-grant-type");
     }
     let Some(jwt) = form.get("assertion") else {
-        return oauth_error(
-            400,
-            "invalid_request",
-            "Missing required parameter: assertion",
-        );
+        return refuse("token/missing-assertion");
     };
     let parts: Vec<&str> = jwt.split('.').collect();
     let decode = |s: &str| {
@@ -65,10 +57,10 @@ pub(crate) async fn token(Form(form): Form<HashMap<String, String>>) -> Response
         parts.first().and_then(|p| decode(p)),
         parts.get(1).and_then(|p| decode(p)),
     ) else {
-        return oauth_error(400, "invalid_grant", "Invalid JWT: could not parse");
+        return refuse("token/unparsable-jwt");
     };
     if parts.len() != 3 || header["alg"] != "RS256" {
-        return oauth_error(400, "invalid_grant", "Invalid JWT: unsupported algorithm");
+        return refuse("token/unparsable-jwt");
     }
     let iss = claims["iss"].as_str().unwrap_or_default().to_owned();
     let (iat, exp) = (
@@ -81,22 +73,18 @@ pub(crate) async fn token(Form(form): Form<HashMap<String, String>>) -> Response
             .as_str()
             .is_none_or(|a| !a.ends_with("/token"))
     {
-        return oauth_error(400, "invalid_grant", "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.");
+        return refuse("token/bad-timeframe");
     }
     if !claims["scope"]
         .as_str()
         .unwrap_or_default()
         .contains("https://www.googleapis.com/auth/calendar")
     {
-        return oauth_error(
-            400,
-            "invalid_scope",
-            "Invalid OAuth scope or ID token audience provided.",
-        );
+        return refuse("token/invalid-scope");
     }
     let known = keys().lock().ok().and_then(|k| k.get(&iss).cloned());
     let Some(public) = known else {
-        return oauth_error(401, "invalid_client", "The OAuth client was not found.");
+        return refuse("token/account-not-found");
     };
     let signed = format!("{}.{}", parts[0], parts[1]);
     let signature = URL_SAFE_NO_PAD
@@ -109,45 +97,36 @@ pub(crate) async fn token(Form(form): Form<HashMap<String, String>>) -> Response
             .is_ok()
     });
     if !verified {
-        return oauth_error(400, "invalid_grant", "Invalid JWT Signature.");
+        return refuse("token/invalid-signature");
     }
     let scenario = Scenario::of(&iss);
     if let Some(r) = common(scenario).await {
         return r;
     }
-    match scenario {
-        Scenario::Down => json_response(
-            503,
-            json!({"error": "internal_failure", "error_description": "Backend Error"}),
-        ),
-        _ => json_response(
-            200,
-            json!({"access_token": format!("ya29.fake-{}", iss.split('@').next().unwrap_or_default()),
-                   "expires_in": 3599, "token_type": "Bearer"}),
-        ),
-    }
+    let who = iss.split('@').next().unwrap_or_default();
+    serve(FIXTURE, "token", chosen(scenario, &iss), &[("who", who)])
 }
 
-fn api_error(status: u16, message: &str, reason: &str, state: &str) -> Response {
-    json_response(
-        status,
-        json!({"error": {"code": status, "message": message, "errors": [{"message": message, "domain": "global", "reason": reason}], "status": state}}),
-    )
+/// The access token the fake issued, which carries the account's keyword (`ya29.fake-<who>`).
+fn access_token(headers: &HeaderMap) -> Option<&str> {
+    bearer(headers).filter(|t| t.starts_with("ya29.fake-"))
 }
 
 pub(crate) async fn calendar_list(headers: HeaderMap) -> Response {
-    let Some(token) = bearer(&headers).filter(|t| t.starts_with("ya29.fake-")) else {
-        return api_error(401, "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.", "authError", "UNAUTHENTICATED");
+    let Some(token) = access_token(&headers) else {
+        return serve_case(FIXTURE, "calendar-list/unauthenticated", &[]);
     };
-    match Scenario::of(token) {
-        Scenario::NoScope => api_error(403, "Google Calendar API has not been used in project 123456 before or it is disabled. Enable it by visiting the API Library, then retry.", "accessNotConfigured", "PERMISSION_DENIED"),
-        Scenario::RateLimit => api_error(429, "Rate Limit Exceeded", "rateLimitExceeded", "RESOURCE_EXHAUSTED"),
-        Scenario::Empty => json_response(200, json!({"kind": "calendar#calendarList", "etag": "\"p1\"", "items": []})),
-        _ => json_response(
-            200,
-            json!({"kind": "calendar#calendarList", "etag": "\"p1\"", "items": [
-                {"kind": "calendar#calendarListEntry", "id": "team@acme.example", "summary": "Team calendar", "accessRole": "writer"}
-            ]}),
-        ),
+    serve(FIXTURE, "calendar-list", token, &[])
+}
+
+/// `calendars.get`: the fake knows one calendar, `team@acme.example`, shared with every
+/// service account except `noshare`'s (and `-noshare-` tokens); any other id is not found.
+pub(crate) async fn calendar(Path(id): Path<String>, headers: HeaderMap) -> Response {
+    let Some(token) = access_token(&headers) else {
+        return serve_case(FIXTURE, "calendar/unauthenticated", &[]);
+    };
+    if id != "team@acme.example" {
+        return serve_case(FIXTURE, "calendar/not-found", &[("id", &id)]);
     }
+    serve(FIXTURE, "calendar", token, &[("id", &id)])
 }

@@ -1,29 +1,25 @@
 //! Loopback fakes of the seeded providers' APIs.
 //!
 //! The real APIs are unreachable from tests, so each fake answers as the provider's public docs
-//! show: the same paths, auth schemes, status codes and error bodies. One server serves every
-//! provider under a prefix (`/anthropic`, `/openai`, ...): point an entry's `base_url` at
+//! show: the same paths, auth schemes, status codes and error bodies. Those answers are data,
+//! in `fixtures/<provider>.json`, each case naming the page it reproduces (see [`fixtures`]);
+//! the code here only does what the provider decides before any of them (auth schemes, which
+//! credentials an endpoint refuses, regions, JWT signatures). One server serves every provider
+//! under a prefix (`/anthropic`, `/openai`, ...): point an entry's `base_url` at
 //! [`FakeProviders::base_url`].
 //!
 //! What a fake answers is chosen by a keyword inside the credential, so tests (and people
-//! trying the pages) drive every case with the key they paste:
+//! trying the pages) drive every case with the key they paste. Every provider knows `valid`,
+//! `badkey` (also what a key with no keyword gets), `noscope`, `ratelimit` and `down`; the
+//! fixtures add each provider's own (`quota`, `suspended`, `billing`, `adhidden`, ...). These
+//! four behave the same everywhere:
 //!
 //! | keyword in the key | answer |
 //! |---|---|
-//! | `valid` | success |
-//! | `badkey` | the provider's "invalid key" error |
-//! | `noscope` | valid key, missing permission |
-//! | `ratelimit` | 429 rate limit |
-//! | `quota` | OpenAI: 429 `insufficient_quota` |
-//! | `suspended` | Twilio: account suspended |
-//! | `down` | 5xx |
-//! | `slow` | answers after 5 s |
+//! | `slow` | answers as `valid` after 5 s |
 //! | `garbage` | 200 with a malformed body |
 //! | `redirect` | 302 to another host |
 //! | `huge` | 200 with a 2 MiB body |
-//! | `empty` | Google: no calendar shared |
-//!
-//! A key with none of them is refused as invalid.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -37,46 +33,33 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
+pub mod fixtures;
 mod google;
 pub use google::register_service_account;
 
-/// How a fake answers, picked from the credential.
+/// The answers that look the same at every provider, picked from the credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
-    Valid,
-    BadKey,
-    NoScope,
-    RateLimit,
-    Quota,
-    Suspended,
-    Down,
     Slow,
     Garbage,
     Redirect,
     Huge,
-    Empty,
+    /// Anything else: the provider's fixture decides.
+    Documented,
 }
 
 impl Scenario {
     pub fn of(credential: &str) -> Self {
-        const KEYWORDS: [(&str, Scenario); 12] = [
-            ("badkey", Scenario::BadKey),
-            ("noscope", Scenario::NoScope),
-            ("ratelimit", Scenario::RateLimit),
-            ("quota", Scenario::Quota),
-            ("suspended", Scenario::Suspended),
-            ("down", Scenario::Down),
+        const KEYWORDS: [(&str, Scenario); 4] = [
             ("slow", Scenario::Slow),
             ("garbage", Scenario::Garbage),
             ("redirect", Scenario::Redirect),
             ("huge", Scenario::Huge),
-            ("empty", Scenario::Empty),
-            ("valid", Scenario::Valid),
         ];
         KEYWORDS
             .iter()
             .find(|(k, _)| credential.contains(k))
-            .map_or(Scenario::BadKey, |(_, s)| *s)
+            .map_or(Scenario::Documented, |(_, s)| *s)
     }
 }
 
@@ -119,13 +102,18 @@ pub fn router() -> Router {
         .route("/anthropic/v1/models", get(anthropic))
         .route("/openai/v1/models", get(openai))
         .route("/stripe/v1/account", get(stripe))
-        .route("/twilio/2010-04-01/Accounts/{file}", get(twilio))
-        .route("/sendgrid/v3/scopes", get(sendgrid))
+        .route("/{region}/2010-04-01/Accounts/{file}", get(twilio))
+        .route(
+            "/{region}/2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json",
+            get(twilio_numbers),
+        )
+        .route("/{host}/v3/scopes", get(sendgrid))
         .route("/google/token", post(google::token))
         .route(
             "/google/calendar/v3/users/me/calendarList",
             get(google::calendar_list),
         )
+        .route("/google/calendar/v3/calendars/{id}", get(google::calendar))
         .route("/meta/{version}/me", get(meta_me))
         .route("/meta/{version}/{account}", get(meta_ad_account))
         .route("/generic/v1/me", get(generic))
@@ -178,63 +166,44 @@ fn basic(headers: &HeaderMap) -> Option<(String, String)> {
     Some((user.to_owned(), pass.to_owned()))
 }
 
-/// Anthropic: <https://docs.claude.com/en/api/errors>.
-async fn anthropic(headers: HeaderMap) -> Response {
-    let err = |status: u16, kind: &str, message: &str| {
-        json_response(
-            status,
-            json!({"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_fake"}),
-        )
-    };
-    let Some(key) = header(&headers, "x-api-key") else {
-        return err(401, "authentication_error", "x-api-key header is required");
-    };
-    if header(&headers, "anthropic-version").is_none() {
-        return err(
-            400,
-            "invalid_request_error",
-            "anthropic-version: header is required",
-        );
-    }
-    let scenario = Scenario::of(key);
-    if let Some(r) = common(scenario).await {
-        return r;
-    }
-    match scenario {
-        Scenario::Valid | Scenario::Slow => json_response(
-            200,
-            json!({"data": [{"type": "model", "id": "claude-sonnet-4-5", "display_name": "Claude Sonnet 4.5",
-                   "created_at": "2025-09-29T00:00:00Z"}], "has_more": true,
-                   "first_id": "claude-sonnet-4-5", "last_id": "claude-sonnet-4-5"}),
-        ),
-        Scenario::NoScope => err(
-            403,
-            "permission_error",
-            "Your API key does not have permission to use the specified resource.",
-        ),
-        Scenario::RateLimit => err(
-            429,
-            "rate_limit_error",
-            "Number of request tokens has exceeded your per-minute rate limit",
-        ),
-        Scenario::Down => err(529, "overloaded_error", "Overloaded"),
-        _ => err(401, "authentication_error", "invalid x-api-key"),
+/// Serves the case of `provider`'s fixture that `endpoint` answers for this credential.
+fn serve(provider: &str, endpoint: &str, credential: &str, vars: &[(&str, &str)]) -> Response {
+    match fixtures::of(provider).and_then(|f| f.choose(endpoint, credential)) {
+        Some(case) => case.respond(vars),
+        None => no_fixture(provider, endpoint),
     }
 }
 
-/// OpenAI: <https://platform.openai.com/docs/guides/error-codes>.
-async fn openai(headers: HeaderMap) -> Response {
-    let err = |status: u16, message: &str, kind: &str, code: Value| {
-        json_response(
-            status,
-            json!({"error": {"message": message, "type": kind, "param": null, "code": code}}),
-        )
-    };
-    let key = bearer(&headers).unwrap_or_default();
-    let scenario = Scenario::of(key);
-    if let Some(r) = common(scenario).await {
-        return r;
+/// Serves one case by id: an answer the fake's code decides (an API key where the provider
+/// refuses it, an unknown account).
+fn serve_case(provider: &str, id: &str, vars: &[(&str, &str)]) -> Response {
+    match fixtures::of(provider).and_then(|f| f.case(id)) {
+        Some(case) => case.respond(vars),
+        None => no_fixture(provider, id),
     }
+}
+
+fn no_fixture(provider: &str, what: &str) -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("fixtures/{provider}.json has no case for {what}"),
+    )
+        .into_response()
+}
+
+/// The credential a keyword-chosen case is picked from: a `slow` one answers as `valid`
+/// once its delay is over.
+fn chosen(scenario: Scenario, credential: &str) -> &str {
+    if scenario == Scenario::Slow {
+        "valid"
+    } else {
+        credential
+    }
+}
+
+/// The first 8 and last 4 characters, as providers quote a refused key.
+fn key_hint(key: &str) -> String {
+    let head: String = key.chars().take(8).collect();
     let tail: String = key
         .chars()
         .rev()
@@ -243,24 +212,46 @@ async fn openai(headers: HeaderMap) -> Response {
         .into_iter()
         .rev()
         .collect();
-    match scenario {
-        Scenario::Valid | Scenario::Slow => json_response(
-            200,
-            json!({"object": "list", "data": [{"id": "gpt-4o", "object": "model", "created": 1715367049, "owned_by": "system"}]}),
-        ),
-        Scenario::NoScope => err(401, "You have insufficient permissions for this operation. Missing scopes: api.model.read. Check that you have the correct role in your organization (Reader, Writer, Owner) and project (Member, Owner), and if you're using a restricted API key, that it has the necessary scopes.", "invalid_request_error", Value::Null),
-        Scenario::Quota => err(429, "You exceeded your current quota, please check your plan and billing details.", "insufficient_quota", json!("insufficient_quota")),
-        Scenario::RateLimit => err(429, "Rate limit reached for requests", "requests", json!("rate_limit_exceeded")),
-        Scenario::Down => err(503, "The engine is currently overloaded, please try again later", "server_error", Value::Null),
-        _ => err(401, &format!("Incorrect API key provided: sk-****{tail}. You can find your API key at https://platform.openai.com/account/api-keys."), "invalid_request_error", json!("invalid_api_key")),
-    }
+    format!("{head}****{tail}")
 }
 
-/// Stripe: <https://docs.stripe.com/error-codes>. Keys arrive as Basic auth user or Bearer.
-async fn stripe(headers: HeaderMap) -> Response {
-    let err = |status: u16, message: String, kind: &str| {
-        json_response(status, json!({"error": {"message": message, "type": kind}}))
+/// Anthropic: `GET /v1/models` with `x-api-key` and `anthropic-version`.
+async fn anthropic(headers: HeaderMap) -> Response {
+    let Some(key) = header(&headers, "x-api-key") else {
+        return serve_case("anthropic", "models/no-key", &[]);
     };
+    if header(&headers, "anthropic-version").is_none() {
+        return serve_case("anthropic", "models/no-version", &[]);
+    }
+    let scenario = Scenario::of(key);
+    if let Some(r) = common(scenario).await {
+        return r;
+    }
+    serve("anthropic", "models", chosen(scenario, key), &[])
+}
+
+/// OpenAI: `GET /v1/models` with a bearer key.
+async fn openai(headers: HeaderMap) -> Response {
+    let key = bearer(&headers).unwrap_or_default();
+    let scenario = Scenario::of(key);
+    if let Some(r) = common(scenario).await {
+        return r;
+    }
+    let tail: String = key_hint(key)
+        .rsplit("****")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    serve(
+        "openai",
+        "models",
+        chosen(scenario, key),
+        &[("key_hint", &format!("sk-****{tail}"))],
+    )
+}
+
+/// Stripe: `GET /v1/account`; keys arrive as Bearer or as the Basic auth user.
+async fn stripe(headers: HeaderMap) -> Response {
     let key = bearer(&headers)
         .map(str::to_owned)
         .or_else(|| basic(&headers).map(|(u, _)| u))
@@ -269,96 +260,100 @@ async fn stripe(headers: HeaderMap) -> Response {
     if let Some(r) = common(scenario).await {
         return r;
     }
-    let shown = format!(
-        "{}****{}",
-        &key[..key.len().min(8)],
-        &key[key.len().saturating_sub(4)..]
-    );
-    match scenario {
-        Scenario::Valid | Scenario::Slow => json_response(
-            200,
-            json!({"id": "acct_1Fake", "object": "account", "business_profile": {"name": "Acme Ltd"},
-                   "settings": {"dashboard": {"display_name": "Acme"}}, "charges_enabled": true, "country": "GB"}),
-        ),
-        Scenario::NoScope => err(403, format!("The provided key '{shown}' does not have the required permissions for this endpoint on account 'acct_1Fake'. Having the 'rak_accounts_kyc_basic_read' permission would allow this request to continue."), "invalid_request_error"),
-        Scenario::RateLimit => err(429, "Too many requests hit the API too quickly. We recommend an exponential backoff of your requests.".into(), "invalid_request_error"),
-        Scenario::Down => err(500, "An unknown error occurred".into(), "api_error"),
-        _ => err(401, format!("Invalid API Key provided: {shown}"), "invalid_request_error"),
-    }
+    serve(
+        "stripe",
+        "account",
+        chosen(scenario, &key),
+        &[("key_hint", &key_hint(&key))],
+    )
 }
 
-/// Twilio: <https://www.twilio.com/docs/api/errors>. Basic auth with the Account SID (or an
-/// API key SID) and the Auth Token (or API key secret).
-async fn twilio(Path(file): Path<String>, headers: HeaderMap) -> Response {
-    let err = |status: u16, code: u32, message: &str| {
-        json_response(
-            status,
-            json!({"code": code, "message": message, "more_info": format!("https://www.twilio.com/docs/errors/{code}"), "status": status}),
-        )
+/// The region a fake credential belongs to: `ie1`/`au1` (Twilio) or `eu` (SendGrid) when it
+/// says so, else the default region.
+fn credential_region<'a>(credential: &str, regions: &[&'a str], default: &'a str) -> &'a str {
+    regions
+        .iter()
+        .find(|r| credential.contains(&format!("-{r}-")))
+        .copied()
+        .unwrap_or(default)
+}
+
+/// Twilio: Basic auth with the Account SID (or an API key SID) and the Auth Token (or the API
+/// key's secret). Credentials belong to one region: they fail on another region's host.
+/// `/twilio` is US1, `/twilio-ie1` and `/twilio-au1` the others.
+async fn twilio_request(
+    region: &str,
+    account_sid: &str,
+    endpoint: &str,
+    headers: &HeaderMap,
+) -> Response {
+    let vars = [("sid", account_sid)];
+    let Some((user, token)) = basic(headers) else {
+        return serve_case("twilio", "account/authenticate", &vars);
     };
-    let Some(sid) = file.strip_suffix(".json") else {
-        return err(404, 20404, "The requested resource was not found");
-    };
-    let Some((user, token)) = basic(&headers) else {
-        return err(401, 20003, "Authenticate");
-    };
-    if user != sid && !user.starts_with("SK") {
-        return err(401, 20003, "Authenticate");
+    if credential_region(&token, &["ie1", "au1"], "us1") != region {
+        return serve_case("twilio", &format!("{endpoint}/wrong-region"), &vars);
+    }
+    let api_key = user.starts_with("SK");
+    if endpoint == "account" && api_key {
+        return serve_case("twilio", "account/standard-key-refused", &vars);
+    }
+    if !api_key && user != account_sid {
+        return serve_case("twilio", "account/authenticate", &vars);
     }
     let scenario = Scenario::of(&token);
     if let Some(r) = common(scenario).await {
         return r;
     }
-    let account = |status: &str| {
-        json_response(
-            200,
-            json!({"sid": sid, "friendly_name": "Acme SMS", "status": status, "type": "Full",
-                   "owner_account_sid": sid, "uri": format!("/2010-04-01/Accounts/{sid}.json")}),
-        )
-    };
-    match scenario {
-        Scenario::Valid | Scenario::Slow => account("active"),
-        Scenario::Suspended => account("suspended"),
-        Scenario::RateLimit => err(429, 20429, "Too Many Requests"),
-        Scenario::Down => err(503, 20503, "Service unavailable"),
-        Scenario::NoScope => err(403, 20403, "Forbidden"),
-        _ => err(401, 20003, "Authenticate"),
-    }
+    serve("twilio", endpoint, chosen(scenario, &token), &vars)
 }
 
-/// SendGrid: <https://www.twilio.com/docs/sendgrid/api-reference/how-to-use-the-sendgrid-v3-api/responses>.
-async fn sendgrid(headers: HeaderMap) -> Response {
-    let err = |status: u16, message: &str| {
-        json_response(
-            status,
-            json!({"errors": [{"field": null, "message": message}]}),
-        )
+async fn twilio(Path((region, file)): Path<(String, String)>, headers: HeaderMap) -> Response {
+    let region = region.strip_prefix("twilio-").unwrap_or("us1").to_owned();
+    let Some(sid) = file.strip_suffix(".json") else {
+        return serve_case("twilio", "account/not-found", &[]);
     };
+    twilio_request(&region, sid, "account", &headers).await
+}
+
+async fn twilio_numbers(
+    Path((region, sid)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let region = region.strip_prefix("twilio-").unwrap_or("us1").to_owned();
+    twilio_request(&region, &sid, "phone-numbers", &headers).await
+}
+
+/// SendGrid: `GET /v3/scopes` with a bearer key. `/sendgrid-eu` is the EU host; a key of an
+/// EU subuser (`-eu-` in the fake key) only works there.
+async fn sendgrid(Path(host): Path<String>, headers: HeaderMap) -> Response {
     let key = bearer(&headers).unwrap_or_default();
+    let region = if host == "sendgrid-eu" {
+        "eu"
+    } else {
+        "global"
+    };
+    if credential_region(key, &["eu"], "global") != region {
+        return serve_case("sendgrid", "scopes/wrong-region", &[]);
+    }
     let scenario = Scenario::of(key);
     if let Some(r) = common(scenario).await {
         return r;
     }
-    match scenario {
-        Scenario::Valid | Scenario::Slow => json_response(
-            200,
-            json!({"scopes": ["mail.send", "alerts.read", "stats.read"]}),
-        ),
-        Scenario::NoScope => json_response(200, json!({"scopes": ["alerts.read", "stats.read"]})),
-        Scenario::RateLimit => err(429, "too many requests"),
-        Scenario::Down => err(500, "internal server error"),
-        _ => err(401, "authorization required"),
-    }
+    serve("sendgrid", "scopes", chosen(scenario, key), &[])
 }
 
-/// Meta Graph API: <https://developers.facebook.com/docs/graph-api/guides/error-handling>.
-fn meta_error(status: u16, code: u32, subcode: Option<u32>, message: &str, kind: &str) -> Response {
-    let mut error =
-        json!({"message": message, "type": kind, "code": code, "fbtrace_id": "AFakeTrace"});
-    if let Some(s) = subcode {
-        error["error_subcode"] = json!(s);
-    }
-    json_response(status, json!({"error": error}))
+/// The Graph API versions Meta still serves to the Marketing API as of the fixture's `checked`
+/// date (see `fixtures/meta-ads.json`'s versions page): older ones answer error 2635.
+const META_OLDEST_SUPPORTED: u32 = 25;
+const META_LATEST: &str = "v25.0";
+
+fn meta_version_expired(version: &str) -> bool {
+    let major = version
+        .strip_prefix('v')
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.parse::<u32>().ok());
+    major.is_none_or(|m| m < META_OLDEST_SUPPORTED)
 }
 
 fn meta_token(headers: &HeaderMap, query: &std::collections::HashMap<String, String>) -> String {
@@ -368,77 +363,68 @@ fn meta_token(headers: &HeaderMap, query: &std::collections::HashMap<String, Str
         .unwrap_or_default()
 }
 
+/// Meta Graph API: `/{version}/me`, then `/{version}/act_{id}`. A version past its expiry is
+/// refused on every call (`-expired-` tokens stand for calls made with such a version).
 async fn meta_me(
+    Path(version): Path<String>,
     headers: HeaderMap,
     Query(query): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
+    if meta_version_expired(&version) {
+        return serve_case("meta-ads", "me/version-expired", &[("latest", META_LATEST)]);
+    }
     let token = meta_token(&headers, &query);
     if token.is_empty() {
-        return meta_error(
-            400,
-            2500,
-            None,
-            "An active access token must be used to query information about the current user.",
-            "OAuthException",
-        );
+        return serve_case("meta-ads", "me/no-token", &[]);
     }
     let scenario = Scenario::of(&token);
     if let Some(r) = common(scenario).await {
         return r;
     }
-    match scenario {
-        Scenario::Valid | Scenario::Slow | Scenario::NoScope => {
-            json_response(200, json!({"id": "61550000000001", "name": "SoConnective System User"}))
-        }
-        Scenario::RateLimit => meta_error(400, 4, None, "(#4) Application request limit reached", "OAuthException"),
-        Scenario::Down => meta_error(500, 2, None, "An unexpected error has occurred. Please retry your request later.", "OAuthException"),
-        Scenario::Suspended => meta_error(401, 190, Some(463), "Error validating access token: Session has expired on Tuesday, 01-Jul-25 10:00:00 PDT.", "OAuthException"),
-        _ => meta_error(400, 190, None, "Invalid OAuth access token - Cannot parse access token", "OAuthException"),
-    }
+    serve(
+        "meta-ads",
+        "me",
+        chosen(scenario, &token),
+        &[("version", &version)],
+    )
 }
 
 async fn meta_ad_account(
-    Path((_version, account)): Path<(String, String)>,
+    Path((version, account)): Path<(String, String)>,
     headers: HeaderMap,
     Query(query): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    let token = meta_token(&headers, &query);
-    match Scenario::of(&token) {
-        Scenario::Valid | Scenario::Slow => json_response(
-            200,
-            json!({"id": account, "name": "Acme Ads", "account_status": 1, "currency": "EUR"}),
-        ),
-        Scenario::NoScope => meta_error(
-            403,
-            200,
-            None,
-            "(#200) Ad account owner has NOT grant ads_management or ads_read permission",
-            "OAuthException",
-        ),
-        _ => meta_error(
-            400,
-            190,
-            None,
-            "Invalid OAuth access token - Cannot parse access token",
-            "OAuthException",
-        ),
+    if meta_version_expired(&version) {
+        return serve_case("meta-ads", "me/version-expired", &[("latest", META_LATEST)]);
     }
+    let token = meta_token(&headers, &query);
+    serve(
+        "meta-ads",
+        "ad-account",
+        chosen(Scenario::of(&token), &token),
+        &[("account", &account), ("version", &version)],
+    )
 }
 
-/// A generic provider for the declarative `http-check` plugin: `GET /v1/me` with a bearer.
+/// A generic provider for the declarative `http-check` plugin: `GET /v1/me` with a bearer. It
+/// stands for no real API, so its answers are here rather than in a fixture.
 async fn generic(headers: HeaderMap) -> Response {
     let key = bearer(&headers).unwrap_or_default();
     let scenario = Scenario::of(key);
     if let Some(r) = common(scenario).await {
         return r;
     }
-    match scenario {
-        Scenario::Valid | Scenario::Slow => {
-            json_response(200, json!({"account": {"name": "Generic Co"}}))
-        }
-        Scenario::NoScope => json_response(403, json!({"message": "scope missing"})),
-        Scenario::RateLimit => json_response(429, json!({"message": "slow down"})),
-        Scenario::Down => json_response(502, json!({"message": "bad gateway"})),
-        _ => json_response(401, json!({"message": "bad token"})),
+    let key = chosen(scenario, key);
+    let has = |kw: &str| key.contains(kw);
+    if has("noscope") {
+        json_response(403, json!({"message": "scope missing"}))
+    } else if has("ratelimit") {
+        json_response(429, json!({"message": "slow down"}))
+    } else if has("down") {
+        json_response(502, json!({"message": "bad gateway"}))
+    } else if has("valid") {
+        json_response(200, json!({"account": {"name": "Generic Co"}}))
+    } else {
+        json_response(401, json!({"message": "bad token"}))
     }
 }
