@@ -529,5 +529,11 @@ fn url_parts(origin: &str) -> Result<EgressRule> {
         Some((h, p)) => (h.to_owned(), Some(p.parse().context("bad port")?)),
         None => (rest.to_owned(), None),
     };
-    Ok(EgressRule { scheme, host, port })
+    Ok(EgressRule {
+        scheme,
+        host,
+        port,
+        path_prefix: None,
+        methods: None,
+    })
 }

@@ -129,8 +129,36 @@ impl Scheme {
     }
 }
 
-/// One origin a test plugin may reach. Plain `http` is allowed only for loopback hosts (local
-/// fakes of a provider), never on the open network.
+/// An HTTP method an egress rule may limit a plugin to.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl HttpMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Head => "HEAD",
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            HttpMethod::Delete => "DELETE",
+        }
+    }
+}
+
+/// One origin a test plugin may reach, optionally only under a path prefix and with some
+/// methods (so that a plugin for a shared API host cannot call its destructive endpoints).
+/// Plain `http` is allowed only for loopback hosts (local fakes of a provider), never on the
+/// open network.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -140,6 +168,12 @@ pub struct EgressRule {
     /// Defaults to the scheme's port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+    /// Only paths equal to this or under it (`/v1/` allows `/v1/models`, not `/v2/x`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_prefix: Option<String>,
+    /// Only these methods; any when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub methods: Option<Vec<HttpMethod>>,
 }
 
 impl EgressRule {
@@ -147,12 +181,27 @@ impl EgressRule {
         self.port.unwrap_or_else(|| self.scheme.default_port())
     }
 
-    /// Whether a request to `scheme://host:port` is allowed by this rule. Host names compare
-    /// case-insensitively; there are no wildcards.
+    /// Whether a request to `scheme://host:port` is allowed by this rule's origin. Host names
+    /// compare case-insensitively; there are no wildcards.
     pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
         self.scheme.as_str().eq_ignore_ascii_case(scheme)
             && self.host.eq_ignore_ascii_case(host.trim_end_matches('.'))
             && self.port_or_default() == port
+    }
+
+    /// Whether a `method` request to `path` (already normalised: no dot segments) on an
+    /// allowed origin is allowed by this rule's path prefix and methods.
+    pub fn allows_request(&self, method: &str, path: &str) -> bool {
+        let method_ok = self
+            .methods
+            .as_ref()
+            .is_none_or(|ms| ms.iter().any(|m| m.as_str().eq_ignore_ascii_case(method)));
+        let path_ok = self.path_prefix.as_deref().is_none_or(|prefix| {
+            path == prefix.trim_end_matches('/')
+                || path.starts_with(prefix)
+                    && (prefix.ends_with('/') || path[prefix.len()..].starts_with('/'))
+        });
+        method_ok && path_ok
     }
 }
 
@@ -226,6 +275,10 @@ pub enum Rule {
     LoopbackOnlyHttp,
     NeedsEgress,
     Count,
+    /// A plugin config value that looks like a credential: config is public.
+    LooksLikeCredential,
+    /// An egress host on a loopback, private or link-local address, outside development.
+    PrivateHost,
 }
 
 /// One broken rule, naming the field by its JSON path (`credential_fields[1].pattern`).
@@ -376,6 +429,24 @@ impl CatalogEntry {
             .egress
             .iter()
             .any(|rule| rule.allows(scheme, host, port))
+    }
+
+    /// Egress rules that name a loopback, private, link-local or unspecified address (or
+    /// `localhost`): refused outside development, where only the local fakes need them.
+    pub fn private_egress(&self) -> Option<ValidationErrors> {
+        let errors: Vec<FieldError> = self
+            .spec
+            .egress
+            .iter()
+            .enumerate()
+            .filter(|(_, rule)| url::Host::parse(&rule.host).is_ok_and(|h| is_private(&h)))
+            .map(|(i, _)| FieldError {
+                field: format!("egress[{i}].host"),
+                rule: Rule::PrivateHost,
+                message: "names a loopback, private or link-local address: allowed only in development (DEV_MODE)".to_owned(),
+            })
+            .collect();
+        (!errors.is_empty()).then_some(ValidationErrors(errors))
     }
 
     /// Sets where the logo is served from (after an upload).
@@ -555,6 +626,28 @@ impl Validator {
             if rule.port == Some(0) {
                 self.push(&format!("egress[{i}].port"), Rule::Format, "must not be 0");
             }
+            if let Some(prefix) = &rule.path_prefix {
+                let plain = prefix.starts_with('/')
+                    && prefix.len() <= 200
+                    && !prefix.split('/').any(|seg| seg == "." || seg == "..")
+                    && prefix
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"/-._~".contains(&b));
+                if !plain {
+                    self.push(
+                        &format!("egress[{i}].path_prefix"),
+                        Rule::Format,
+                        "must be a plain path starting with / (letters, digits, - . _ ~), without . or .. segments",
+                    );
+                }
+            }
+            if rule.methods.as_ref().is_some_and(Vec::is_empty) {
+                self.push(
+                    &format!("egress[{i}].methods"),
+                    Rule::Format,
+                    "must name at least one method, or be left out to allow any",
+                );
+            }
         }
     }
 
@@ -580,12 +673,118 @@ impl Validator {
                 format!("must be at most {} bytes", limits::PLUGIN_CONFIG_BYTES),
             );
         }
+        let mut found = Vec::new();
+        credential_like(&plugin.config, "test_plugin.config", &mut found);
+        for path in found {
+            self.push(
+                &path,
+                Rule::LooksLikeCredential,
+                "looks like a credential: the plugin config is shown to every signed-in user, so keys belong in credential fields or the platform key, never here",
+            );
+        }
         if no_egress {
             self.push(
                 "egress",
                 Rule::NeedsEgress,
                 "a test plugin needs at least one allowed origin to reach",
             );
+        }
+    }
+}
+
+/// The paths of config values that look like credentials: under a key named like one
+/// (`api_key`, `token`, `secret`, `password`, `authorization`), or a string that starts like a
+/// known provider key or is a long run of key characters that is not a URL, path or version.
+fn credential_like(value: &serde_json::Value, path: &str, found: &mut Vec<String>) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let child = format!("{path}.{k}");
+                let name = k.to_ascii_lowercase().replace('-', "_");
+                let named_secret = [
+                    "api_key",
+                    "apikey",
+                    "token",
+                    "secret",
+                    "password",
+                    "authorization",
+                    "private_key",
+                    "access_key",
+                ]
+                .iter()
+                .any(|n| name == *n || name.ends_with(&format!("_{n}")));
+                if named_secret && v.as_str().is_some_and(|s| !s.trim().is_empty()) {
+                    found.push(child);
+                } else {
+                    credential_like(v, &child, found);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                credential_like(v, &format!("{path}[{i}]"), found);
+            }
+        }
+        Value::String(s) if looks_like_key(s) => found.push(path.to_owned()),
+        _ => {}
+    }
+}
+
+fn looks_like_key(s: &str) -> bool {
+    const PREFIXES: [&str; 14] = [
+        "sk-",
+        "sk_live_",
+        "sk_test_",
+        "rk_live_",
+        "rk_test_",
+        "SG.",
+        "EAA",
+        "xoxb-",
+        "xoxp-",
+        "AKIA",
+        "ghp_",
+        "github_pat_",
+        "AIza",
+        "-----BEGIN",
+    ];
+    let s = s.trim();
+    if PREFIXES.iter().any(|p| s.starts_with(p)) && s.len() >= 12 {
+        return true;
+    }
+    let keyish = s.len() >= 32
+        && !s.contains("://")
+        && !s.starts_with('/')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-+/=.".contains(&b))
+        && s.bytes().any(|b| b.is_ascii_digit())
+        && s.bytes().any(|b| b.is_ascii_alphabetic());
+    keyish
+}
+
+fn is_private(host: &url::Host<String>) -> bool {
+    match host {
+        url::Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        url::Host::Ipv4(ip) => {
+            ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || ip.is_broadcast()
+                || ip.octets()[0] == 100 && (64..128).contains(&ip.octets()[1])
+        }
+        url::Host::Ipv6(ip) => {
+            let first = ip.segments()[0];
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || ip
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| is_private(&url::Host::Ipv4(v4)))
         }
     }
 }
@@ -733,6 +932,119 @@ mod tests {
         assert!(!e.egress_allows("https", "api.example.com", 8443));
         assert!(!e.egress_allows("https", "evil.example.com", 443));
         assert!(!e.egress_allows("https", "api.example.com.evil.net", 443));
+    }
+
+    #[test]
+    fn egress_rules_can_narrow_paths_and_methods() {
+        let rule: EgressRule = serde_json::from_value(json!({
+            "scheme": "https", "host": "api.example.com",
+            "path_prefix": "/v1/", "methods": ["GET", "HEAD"]
+        }))
+        .expect("rule");
+        assert!(rule.allows_request("GET", "/v1/models"));
+        assert!(rule.allows_request("get", "/v1"));
+        assert!(!rule.allows_request("DELETE", "/v1/models/x"));
+        assert!(!rule.allows_request("GET", "/v10/models"));
+        assert!(!rule.allows_request("GET", "/v2/admin"));
+        let no_slash: EgressRule = serde_json::from_value(json!({
+            "scheme": "https", "host": "api.example.com", "path_prefix": "/v1"
+        }))
+        .expect("rule");
+        assert!(no_slash.allows_request("POST", "/v1/x"));
+        assert!(!no_slash.allows_request("POST", "/v1x"));
+        let open: EgressRule =
+            serde_json::from_value(json!({"scheme": "https", "host": "h.example"})).expect("rule");
+        assert!(open.allows_request("DELETE", "/anything"));
+    }
+
+    #[test]
+    fn private_addresses_are_named_for_refusal_outside_development() {
+        let mut v = minimal();
+        v["test_plugin"] = json!({"digest": "a".repeat(64), "config": {}});
+        v["egress"] = json!([
+            {"scheme": "https", "host": "api.example.com"},
+            {"scheme": "http", "host": "127.0.0.1", "port": 8999},
+            {"scheme": "https", "host": "10.1.2.3"},
+            {"scheme": "https", "host": "169.254.169.254"},
+            {"scheme": "https", "host": "[fd00::1]"},
+            {"scheme": "https", "host": "[::ffff:192.168.1.1]"},
+            {"scheme": "https", "host": "100.64.0.1"},
+            {"scheme": "https", "host": "8.8.8.8"}
+        ]);
+        let e = entry(v).expect("structurally valid");
+        let fields: Vec<_> = e
+            .private_egress()
+            .map(|errs| errs.0.into_iter().map(|f| f.field).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            fields,
+            [
+                "egress[1].host",
+                "egress[2].host",
+                "egress[3].host",
+                "egress[4].host",
+                "egress[5].host",
+                "egress[6].host"
+            ]
+        );
+    }
+
+    #[test]
+    fn plugin_config_that_looks_like_a_credential_is_refused_by_path() {
+        let mut v = minimal();
+        v["test_plugin"] = json!({
+            "digest": "a".repeat(64),
+            "config": {
+                "base_url": "https://api.example.com",
+                "anthropic_version": "2023-06-01",
+                "required_scopes": ["mail.send"],
+                "auth": {"type": "bearer", "header": "authorization"},
+                "headers": {"x-api-key": "sk-ant-FAKE-0000000000000000"},
+                "token": "anything",
+                "statuses": [{"status": 401, "fallback": "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZg"}],
+                "label_pointer": "/account/name"
+            }
+        });
+        v["egress"] = json!([{"scheme": "https", "host": "api.example.com"}]);
+        let Err(errors) = entry(v) else {
+            panic!("a config with a key in it was accepted")
+        };
+        let mut refused: Vec<_> = errors
+            .0
+            .iter()
+            .filter(|e| e.rule == Rule::LooksLikeCredential)
+            .map(|e| e.field.clone())
+            .collect();
+        refused.sort();
+        assert_eq!(
+            refused,
+            [
+                "test_plugin.config.headers.x-api-key",
+                "test_plugin.config.statuses[0].fallback",
+                "test_plugin.config.token",
+            ]
+        );
+        assert!(!errors.to_string().contains("sk-ant"), "{errors}");
+    }
+
+    #[test]
+    fn every_seed_config_is_plain() {
+        for seed in [
+            "anthropic",
+            "openai",
+            "stripe",
+            "twilio",
+            "sendgrid",
+            "google-calendar",
+            "meta-ads",
+        ] {
+            let path = format!("{}/../seeds/{seed}/entry.json", env!("CARGO_MANIFEST_DIR"));
+            let entry: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(path).expect("seed")).expect("json");
+            let mut found = Vec::new();
+            credential_like(&entry["test_plugin"]["config"], "config", &mut found);
+            assert!(found.is_empty(), "{seed}: {found:?}");
+        }
     }
 
     #[test]

@@ -21,9 +21,11 @@ pub mod auth;
 pub mod catalog;
 pub mod credential;
 pub mod ids;
+pub mod json_error;
 pub mod keyring;
 pub mod mask;
 pub mod resolve;
+pub mod resolve_cache;
 pub mod rotation;
 pub mod status;
 

@@ -60,6 +60,8 @@ fn bench(c: &mut Criterion) {
         scheme: Scheme::Https,
         host: "api.anthropic.com".into(),
         port: None,
+        path_prefix: None,
+        methods: None,
     }];
     let config = json!({"base_url": "https://api.anthropic.com"}).to_string();
     let fields = Vec::new();

@@ -85,6 +85,22 @@ impl PluginEngine {
         Ok((plugin, out))
     }
 
+    /// [`PluginEngine::precompile`] for bytes read back from storage under the name `digest`:
+    /// refuses them, before compiling anything, unless their SHA-256 is that digest (bytes
+    /// swapped or altered in storage never run under another component's name).
+    #[cfg(any(feature = "native", feature = "worker-compile"))]
+    pub fn precompile_expecting(
+        &self,
+        key: &ArtifactKey,
+        digest: &[u8; 32],
+        bytes: &[u8],
+    ) -> Result<(LoadedPlugin, Vec<u8>), ArtifactError> {
+        if &crate::load::digest(bytes) != digest {
+            return Err(ArtifactError::WrongDigest);
+        }
+        self.precompile(key, bytes)
+    }
+
     /// Loads an artifact made by [`PluginEngine::precompile`] for the component `digest`,
     /// after checking its binding and integrity.
     pub fn load_artifact(

@@ -11,6 +11,7 @@
 //! - [`artifact`]: precompiled artifacts bound to (digest, engine) with an integrity check.
 //! - [`run`]: the step loop over an [`run::Egress`] adapter, with the allowlist and limits.
 //! - [`limits`]: the limits a run is held to.
+//! - [`scrub`]: keeps credential values (and their encodings) out of everything a run reports.
 
 pub mod artifact;
 mod bindings;
@@ -20,6 +21,7 @@ pub mod engine;
 pub mod limits;
 pub mod load;
 pub mod run;
+pub mod scrub;
 #[cfg(target_arch = "wasm32")]
 mod wasm32;
 

@@ -10,9 +10,11 @@ use wasmtime::{ResourceLimiter, Store, Trap};
 use crate::bindings::exports::byok::plugin::check as wit;
 use crate::engine::PluginEngine;
 use crate::load::LoadedPlugin;
+use crate::scrub::Scrubber;
 
-/// A request as the host sends it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A request as the host sends it. Its `Debug` shows the method, the URL without its query,
+/// the header names and the body's size: headers and bodies carry credentials.
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpRequest {
     /// `GET`, `POST`...
     pub method: &'static str,
@@ -21,11 +23,49 @@ pub struct HttpRequest {
     pub body: Option<Vec<u8>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A provider's answer. Its `Debug` shows the status, the header names and the body's size:
+/// a provider may echo the credential.
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+}
+
+fn header_names(headers: &[(String, String)]) -> Vec<&str> {
+    headers.iter().map(|(n, _)| n.as_str()).collect()
+}
+
+impl std::fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = self.url.split(['?', '#']).next().unwrap_or_default();
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field(
+                "url",
+                &format_args!(
+                    "{url}{}",
+                    if url.len() < self.url.len() {
+                        "?[redacted]"
+                    } else {
+                        ""
+                    }
+                ),
+            )
+            .field("headers", &header_names(&self.headers))
+            .field("body_bytes", &self.body.as_ref().map(Vec::len))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("headers", &header_names(&self.headers))
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
 }
 
 /// Why an [`Egress`] got no response.
@@ -204,8 +244,8 @@ impl PluginEngine {
         let warnings = instance
             .byok_plugin_check()
             .call_format_check(&mut store, &credential(input), input.config_json)
-            .map_err(|e| self.classify(&store, &e))?;
-        let scrub = Scrubber::new(input);
+            .map_err(|e| scrub_error(self.classify(&store, &e), &scrubber(input)))?;
+        let scrub = scrubber(input);
         let size: usize = warnings.iter().map(String::len).sum();
         if size > self.limits.output_bytes {
             return Err(RunError::OutputTooLarge {
@@ -227,7 +267,8 @@ impl PluginEngine {
         let mut exchanges = Vec::new();
         let result = self
             .drive(plugin, input, egress, &mut store, &mut exchanges)
-            .await;
+            .await
+            .map_err(|e| scrub_error(e, &scrubber(input)));
         let fuel_used = self.limits.fuel - store.get_fuel().unwrap_or(0);
         RunReport {
             result,
@@ -246,7 +287,7 @@ impl PluginEngine {
     ) -> Result<PluginOutcome, RunError> {
         let limits = self.limits;
         let deadline = egress.now_millis().saturating_add(limits.total_time_ms);
-        let scrub = Scrubber::new(input);
+        let scrub = scrubber(input);
         let instance = plugin
             .pre
             .instantiate(&mut *store)
@@ -370,12 +411,26 @@ impl PluginEngine {
             .trim_start_matches('[')
             .trim_end_matches(']');
         let port = url.port_or_known_default().unwrap_or(0);
-        if !allow
+        let method = match request.method {
+            wit::Method::Get => "GET",
+            wit::Method::Head => "HEAD",
+            wit::Method::Post => "POST",
+            wit::Method::Put => "PUT",
+            wit::Method::Patch => "PATCH",
+            wit::Method::Delete => "DELETE",
+        };
+        let origin = format!("{}://{}:{}", url.scheme(), host, port);
+        let mut rules = allow
             .iter()
-            .any(|rule| rule.allows(url.scheme(), host, port))
-        {
+            .filter(|rule| rule.allows(url.scheme(), host, port))
+            .peekable();
+        if rules.peek().is_none() {
+            return Err(RunError::EgressDenied { origin });
+        }
+        // `url` has resolved dot segments, so a prefix cannot be escaped with `..`.
+        if !rules.any(|rule| rule.allows_request(method, url.path())) {
             return Err(RunError::EgressDenied {
-                origin: format!("{}://{}:{}", url.scheme(), host, port),
+                origin: format!("{method} {origin}{}", url.path()),
             });
         }
         for h in &request.headers {
@@ -384,10 +439,10 @@ impl PluginEngine {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
             if !name_ok || h.value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-                return Err(RunError::BadRequest(format!(
-                    "invalid header '{}'",
-                    h.name.escape_default()
-                )));
+                // Not the name: the plugin chose it.
+                return Err(RunError::BadRequest(
+                    "a header has an invalid name or a control character in its value".to_owned(),
+                ));
             }
             if h.name.eq_ignore_ascii_case("host") {
                 return Err(RunError::BadRequest(
@@ -396,14 +451,7 @@ impl PluginEngine {
             }
         }
         Ok(HttpRequest {
-            method: match request.method {
-                wit::Method::Get => "GET",
-                wit::Method::Head => "HEAD",
-                wit::Method::Post => "POST",
-                wit::Method::Put => "PUT",
-                wit::Method::Patch => "PATCH",
-                wit::Method::Delete => "DELETE",
-            },
+            method,
             url: url.to_string(),
             headers: request
                 .headers
@@ -447,37 +495,69 @@ fn credential(input: &RunInput<'_>) -> wit::Credential {
     }
 }
 
-/// Replaces credential values in text a plugin produced (a buggy or hostile plugin could echo
-/// the key in its message or URL).
-struct Scrubber {
-    needles: Vec<String>,
+/// The scrubber for a run's credential values.
+fn scrubber(input: &RunInput<'_>) -> Scrubber {
+    Scrubber::new(std::iter::once(input.secret).chain(input.fields.iter().map(|(_, v)| v.as_str())))
 }
 
-impl Scrubber {
-    const MIN_LEN: usize = 6;
-
-    fn new(input: &RunInput<'_>) -> Self {
-        let mut needles: Vec<String> = std::iter::once(input.secret)
-            .chain(input.fields.iter().map(|(_, v)| v.as_str()))
-            .filter(|v| v.len() >= Self::MIN_LEN)
-            .flat_map(|v| {
-                let encoded: String = url::form_urlencoded::byte_serialize(v.as_bytes()).collect();
-                [v.to_owned(), encoded]
-            })
-            .collect();
-        // Longest first, so that a value containing another is replaced whole.
-        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
-        needles.dedup();
-        Self { needles }
-    }
-
-    fn apply(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for needle in &self.needles {
-            if out.contains(needle.as_str()) {
-                out = out.replace(needle.as_str(), "[redacted]");
-            }
+/// A run's error with every string a plugin could have chosen scrubbed; an origin built from
+/// a credential is not shown at all.
+fn scrub_error(e: RunError, scrub: &Scrubber) -> RunError {
+    match e {
+        RunError::EgressDenied { origin } if scrub.finds(&origin) => RunError::EgressDenied {
+            origin: "an origin built from the credential".to_owned(),
+        },
+        RunError::BadRequest(why) => RunError::BadRequest(scrub.apply(&why)),
+        RunError::Trap(why) if scrub.finds(&why) => {
+            RunError::Trap("its message held a credential value and is not shown".to_owned())
         }
-        out
+        RunError::Trap(why) => RunError::Trap(why),
+        RunError::Instantiate(why) => RunError::Instantiate(scrub.apply(&why)),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "sk-FAKE-debug-0123456789";
+
+    #[test]
+    fn debug_never_shows_a_credential() {
+        let request = HttpRequest {
+            method: "POST",
+            url: format!("https://api.example.com/v1/me?key={KEY}"),
+            headers: vec![("authorization".into(), format!("Bearer {KEY}"))],
+            body: Some(format!("token={KEY}").into_bytes()),
+        };
+        let response = HttpResponse {
+            status: 401,
+            headers: vec![("x-echo".into(), KEY.into())],
+            body: format!("{{\"error\": \"bad key {KEY}\"}}").into_bytes(),
+        };
+        let fields = vec![("account_sid".to_owned(), KEY.to_owned())];
+        let input = RunInput {
+            secret: KEY,
+            fields: &fields,
+            config_json: "{}",
+            now_unix_seconds: 0,
+            egress: &[],
+        };
+        let shown = [
+            format!("{request:?}"),
+            format!("{response:?}"),
+            format!("{input:?}"),
+            format!("{:?}", crate::scrub::Scrubber::new([KEY]).apply(KEY)),
+        ];
+        for text in &shown {
+            assert!(!text.contains(KEY), "{text}");
+        }
+        assert!(
+            shown[0].contains("api.example.com/v1/me?[redacted]"),
+            "{}",
+            shown[0]
+        );
+        assert!(shown[0].contains("authorization"), "{}", shown[0]);
     }
 }

@@ -32,7 +32,7 @@ pub async fn put_provider(req: &mut Request, app: &App, who: &Principal, key: &s
         }
     }
     let created = existing.is_none();
-    let entry = CatalogEntry::new(key.clone(), spec)?;
+    let entry = public_entry(app, CatalogEntry::new(key.clone(), spec)?)?;
     let spec_json =
         serde_json::to_string(entry.spec()).map_err(|e| worker::Error::RustError(e.to_string()))?;
     store::upsert_provider(&app.db, key.as_str(), &spec_json, &rfc3339(now_millis())).await?;
@@ -172,7 +172,7 @@ pub async fn put_plugin(req: &mut Request, app: &App, who: &Principal, key: &str
         digest: digest.clone(),
         config,
     });
-    let entry = CatalogEntry::new(key.clone(), spec)?;
+    let entry = public_entry(app, CatalogEntry::new(key.clone(), spec)?)?;
     app.kv
         .put_bytes(&format!("plugin:{digest}"), &bytes)?
         .execute()
@@ -236,4 +236,13 @@ pub async fn platform_key(req: &mut Request, app: &App, who: &Principal, key: &s
         200,
         &serde_json::json!({"provider": key, "mask": sealed.mask, "fallback_allowed": entry.spec().platform_fallback, "format_warnings": warnings}),
     )?)
+}
+
+/// Outside development, an entry may not send its plugin to loopback, private or link-local
+/// addresses (the local fakes need them under DEV_MODE).
+fn public_entry(app: &App, entry: CatalogEntry) -> Result<CatalogEntry, ApiError> {
+    match entry.private_egress() {
+        Some(errors) if !app.dev_mode => Err(ApiError::from(byok_core::api::Problem::from(errors))),
+        _ => Ok(entry),
+    }
 }

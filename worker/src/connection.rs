@@ -64,7 +64,15 @@ async fn plugin(app: &App, digest: &str) -> Result<LoadedPlugin, String> {
     }
     let artifact_name = artifact_kv_key(app, &engine, digest);
     let from_artifact = match app.kv.get(&artifact_name).bytes().await {
-        Ok(Some(bytes)) => engine.load_artifact(&key, &expected, &bytes).ok(),
+        Ok(Some(bytes)) => match engine.load_artifact(&key, &expected, &bytes) {
+            Ok(p) => Some(p),
+            Err(why) => {
+                // Recompiled below. Logged (never the bytes): an artifact that fails its MAC
+                // was altered in storage, or made under a key this isolate does not hold.
+                worker::console_error!("plugin {digest}: stored artifact refused: {why}");
+                None
+            }
+        },
         _ => None,
     };
     let loaded = match from_artifact {
@@ -77,7 +85,9 @@ async fn plugin(app: &App, digest: &str) -> Result<LoadedPlugin, String> {
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or("the entry's test plugin has not been uploaded")?;
-            let (p, artifact) = engine.precompile(&key, &bytes).map_err(|e| e.to_string())?;
+            let (p, artifact) = engine
+                .precompile_expecting(&key, &expected, &bytes)
+                .map_err(|e| e.to_string())?;
             if let Ok(put) = app.kv.put_bytes(&artifact_name, &artifact) {
                 let _ = put.execute().await;
             }

@@ -1,6 +1,7 @@
 //! HTTP plumbing: problem+json errors, JSON bodies with a size cap, security headers.
 
 use byok_core::api::{Problem, ProblemKind, PROBLEM_CONTENT_TYPE};
+use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use worker::{Headers, Request, Response};
@@ -101,12 +102,25 @@ pub async fn read_body(req: &mut Request, max: usize) -> Result<Vec<u8>, ApiErro
             ));
         }
     }
-    let body = req.bytes().await?;
-    if body.len() > max {
-        return Err(problem(
+    // Without a Content-Length (chunked), read the stream and stop at the cap rather than
+    // buffering whatever arrives.
+    let too_large = || {
+        problem(
             ProblemKind::PayloadTooLarge,
             format!("The body is larger than {max} bytes."),
-        ));
+        )
+    };
+    let mut body = Vec::new();
+    if req.inner().body().is_none() {
+        return Ok(body);
+    }
+    let mut stream = req.stream()?;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
     }
     Ok(body)
 }
@@ -122,23 +136,10 @@ pub async fn read_json<T: DeserializeOwned>(req: &mut Request, max: usize) -> Re
         ));
     }
     let body = read_body(req, max).await?;
-    serde_json::from_slice(&body).map_err(|e| problem(ProblemKind::MalformedBody, redact_serde(&e)))
-}
-
-/// serde's message with every quoted string replaced, so no value from the body is echoed.
-fn redact_serde(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    let mut out = String::with_capacity(text.len());
-    let mut in_quote = false;
-    for c in text.chars() {
-        if c == '"' {
-            if !in_quote {
-                out.push_str("\"…\"");
-            }
-            in_quote = !in_quote;
-        } else if !in_quote {
-            out.push(c);
-        }
-    }
-    format!("The body is not valid: {out}.")
+    serde_json::from_slice(&body).map_err(|e| {
+        problem(
+            ProblemKind::MalformedBody,
+            byok_core::json_error::detail(&e),
+        )
+    })
 }

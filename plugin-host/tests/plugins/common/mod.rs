@@ -48,6 +48,8 @@ pub fn allow_fakes(fakes: &FakeProviders) -> Vec<EgressRule> {
         scheme: Scheme::Http,
         host: "127.0.0.1".into(),
         port: Some(fakes.addr().port()),
+        path_prefix: None,
+        methods: None,
     }]
 }
 
