@@ -4,8 +4,8 @@
 //! Two secrets, so that a leak of the one that signs users' sessions cannot read tenants' keys:
 //! `AUTH_SECRET` signs user tokens (`member`, `owner`, `platform-admin`) and
 //! `SERVICE_AUTH_SECRET` signs service tokens (`service`, the role that resolves keys). A token
-//! is valid only under the secret of its role. The token itself (HS256, `jsonwebtoken`) is
-//! verified by the adapters; the decisions are here.
+//! is valid only under the secret of its role. [`verify_token`] checks a token (HS256,
+//! `jsonwebtoken`) against the settings and a clock the caller passes in.
 
 use std::fmt;
 
@@ -287,6 +287,166 @@ mod tests {
                         prop_assert!(!text.contains(secret.as_str()), "{}", text);
                     }
                 }
+            }
+        }
+    }
+}
+
+/// What a session or service token carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub tenant: String,
+    pub role: Role,
+    pub exp: u64,
+    pub iss: String,
+    pub aud: String,
+}
+
+/// Why a token was refused, in words for the caller (never quoting the token).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("The token has expired: sign in again.")]
+    Expired,
+    #[error("The token's signature is not valid.")]
+    BadSignature,
+    #[error("The token must be signed with HS256.")]
+    WrongAlgorithm,
+    #[error("The token was not issued for this service: 'iss' must be '{0}'.")]
+    WrongIssuer(String),
+    #[error("The token is meant for another service: 'aud' must be '{0}'.")]
+    WrongAudience(String),
+    #[error("The token lacks the claim '{0}' (sub, tenant, role, exp, iss and aud are required).")]
+    MissingClaim(String),
+    #[error("The token is malformed or missing claims (sub, tenant, role, exp, iss, aud).")]
+    Malformed,
+}
+
+/// Seconds of clock skew allowed on `exp`.
+pub const LEEWAY_SECONDS: u64 = 30;
+
+/// Verifies a token at `now` (seconds since the epoch): HS256 under the user secret, else the
+/// service secret (they differ, so at most one verifies), with `iss` and `aud` as configured.
+/// Returns the claims and which secret verified them; whether the role may be signed by that
+/// secret is [`role_allowed`]'s decision.
+pub fn verify_token(
+    token: &str,
+    settings: &AuthSettings,
+    now: u64,
+) -> Result<(Claims, Signer), TokenError> {
+    use jsonwebtoken::errors::ErrorKind;
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    let mut validation = Validation::new(Algorithm::HS256);
+    // The clock is the caller's: expiry is checked below, not by reading the system time.
+    validation.validate_exp = false;
+    validation.set_issuer(&[settings.issuer.as_str()]);
+    validation.set_audience(&[settings.audience.as_str()]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+    let classify = |e: jsonwebtoken::errors::Error| match e.kind() {
+        ErrorKind::InvalidSignature => TokenError::BadSignature,
+        ErrorKind::InvalidAlgorithm => TokenError::WrongAlgorithm,
+        ErrorKind::InvalidIssuer => TokenError::WrongIssuer(settings.issuer.clone()),
+        ErrorKind::InvalidAudience => TokenError::WrongAudience(settings.audience.clone()),
+        ErrorKind::MissingRequiredClaim(c) => TokenError::MissingClaim(c.clone()),
+        _ => TokenError::Malformed,
+    };
+    let mut refused = TokenError::BadSignature;
+    for signer in [Signer::User, Signer::Service] {
+        let key = DecodingKey::from_secret(settings.secret(signer));
+        match jsonwebtoken::decode::<Claims>(token, &key, &validation) {
+            Ok(data) => {
+                if data.claims.exp.saturating_add(LEEWAY_SECONDS) <= now {
+                    return Err(TokenError::Expired);
+                }
+                return Ok((data.claims, signer));
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => refused = classify(e),
+            Err(e) => return Err(classify(e)),
+        }
+    }
+    Err(refused)
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::*;
+    use jsonwebtoken::{encode, EncodingKey, Header};
+    use proptest::prelude::*;
+
+    const NOW: u64 = 1_764_000_000;
+
+    fn settings() -> AuthSettings {
+        AuthSettings::from_values(
+            Some("user-secret-0123456789abcdef0123456789"),
+            Some("service-secret-0123456789abcdef01234567"),
+            Some("byok-test"),
+            Some("byok"),
+        )
+        .expect("settings")
+    }
+
+    fn token(claims: &serde_json::Value, secret: &[u8]) -> String {
+        encode(
+            &Header::default(),
+            claims,
+            &EncodingKey::from_secret(secret),
+        )
+        .expect("token")
+    }
+
+    fn claims(role: &str, exp: u64) -> serde_json::Value {
+        serde_json::json!({"sub": "u1", "tenant": "t1", "role": role, "exp": exp, "iss": "byok-test", "aud": "byok"})
+    }
+
+    #[test]
+    fn each_secret_verifies_its_own_tokens_and_expiry_uses_the_given_clock() {
+        let s = settings();
+        let user = token(&claims("owner", NOW + 60), s.secret(Signer::User));
+        let (c, signer) = verify_token(&user, &s, NOW).expect("valid");
+        assert_eq!((c.role, signer), (Role::Owner, Signer::User));
+        let service = token(&claims("service", NOW + 60), s.secret(Signer::Service));
+        assert_eq!(
+            verify_token(&service, &s, NOW).map(|(_, s)| s),
+            Ok(Signer::Service)
+        );
+        assert_eq!(
+            verify_token(&user, &s, NOW + 60 + LEEWAY_SECONDS),
+            Err(TokenError::Expired)
+        );
+        let other = token(
+            &claims("owner", NOW + 60),
+            b"another-secret-0123456789abcdef0123",
+        );
+        assert_eq!(verify_token(&other, &s, NOW), Err(TokenError::BadSignature));
+        let mut wrong_aud = claims("owner", NOW + 60);
+        wrong_aud["aud"] = "elsewhere".into();
+        assert_eq!(
+            verify_token(&token(&wrong_aud, s.secret(Signer::User)), &s, NOW),
+            Err(TokenError::WrongAudience("byok".into()))
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        /// Any text is refused with a typed error, never a panic.
+        #[test]
+        fn any_text_is_refused(t in "\\PC{0,300}") {
+            prop_assert!(verify_token(&t, &settings(), NOW).is_err());
+        }
+
+        /// A valid token with any one character changed no longer verifies (or, when the
+        /// change is in base64 padding bits, verifies to the very same claims).
+        #[test]
+        fn a_changed_token_does_not_verify(index in 0usize..400, c in "[A-Za-z0-9_.=-]") {
+            let s = settings();
+            let good = token(&claims("member", NOW + 600), s.secret(Signer::User));
+            let original = verify_token(&good, &s, NOW).expect("valid");
+            let i = index % good.len();
+            let mut changed = good.clone();
+            changed.replace_range(i..=i, &c);
+            if let Ok(got) = verify_token(&changed, &s, NOW) {
+                prop_assert_eq!(got, original);
             }
         }
     }

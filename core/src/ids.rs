@@ -18,7 +18,6 @@ pub enum IdError {
 /// A provider's stable key: a lowercase slug such as `google-calendar`.
 ///
 /// Rule: 2 to 64 characters, `a-z`, `0-9` and single hyphens between them.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ProviderKey(String);
@@ -59,7 +58,6 @@ impl ProviderKey {
 ///
 /// Rule: 1 to 64 characters of `A-Z a-z 0-9 _ - .`; no separators that could be confused with
 /// the keyring's binding or a storage key.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct TenantId(String);
@@ -174,5 +172,58 @@ mod tests {
             .expect_err("invalid key")
             .to_string();
         assert!(err.contains("lowercase slug"), "{err}");
+    }
+}
+
+/// The ids' rules in `/openapi.json`, so that schema-valid requests are ones the routes accept.
+#[cfg(feature = "openapi")]
+mod schema {
+    use std::borrow::Cow;
+
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+    use utoipa::openapi::RefOr;
+
+    fn string(pattern: &str, min: usize, max: usize, description: &str) -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(pattern))
+            .min_length(Some(min))
+            .max_length(Some(max))
+            .description(Some(description))
+            .into()
+    }
+
+    impl utoipa::PartialSchema for super::ProviderKey {
+        fn schema() -> RefOr<Schema> {
+            string(
+                "^[a-z0-9]+(-[a-z0-9]+)*$",
+                2,
+                super::ProviderKey::MAX_LEN,
+                "A provider's stable key: a lowercase slug",
+            )
+        }
+    }
+
+    impl utoipa::ToSchema for super::ProviderKey {
+        fn name() -> Cow<'static, str> {
+            Cow::Borrowed("ProviderKey")
+        }
+    }
+
+    impl utoipa::PartialSchema for super::TenantId {
+        fn schema() -> RefOr<Schema> {
+            string(
+                "^[A-Za-z0-9_.-]+$",
+                1,
+                super::TenantId::MAX_LEN,
+                "A tenant (account) id",
+            )
+        }
+    }
+
+    impl utoipa::ToSchema for super::TenantId {
+        fn name() -> Cow<'static, str> {
+            Cow::Borrowed("TenantId")
+        }
     }
 }

@@ -7,6 +7,17 @@
 
 use serde_json::error::Category;
 
+/// Parses a body that must be a JSON object into `T`, or says why not (a `malformed-body`
+/// detail). Not only `from_slice`: serde also reads a struct from an array (`["openai"]`),
+/// which no route documents or means to accept.
+pub fn parse_object<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => serde_json::from_slice(bytes).map_err(|e| detail(&e)),
+        Some(_) => Err("The body must be a JSON object.".to_owned()),
+        None => Err("The body is empty: send a JSON object.".to_owned()),
+    }
+}
+
 /// The `detail` of a `malformed-body` problem for this parse error.
 pub fn detail(e: &serde_json::Error) -> String {
     let at = format!("line {}, column {}", e.line(), e.column());
@@ -31,6 +42,9 @@ fn shape_hint(message: &str) -> Option<String> {
         .map_or(message, |(head, _)| head);
     let hint = if let Some(field) = message.strip_prefix("missing field `") {
         format!("missing field `{field}")
+    } else if message.starts_with("must ") {
+        // Our own ids' rules (`ids::IdError`), which never quote the value.
+        message.to_owned()
     } else {
         // `invalid type: string "…", expected X` and `unknown field `…`, expected one of …`:
         // whatever the client wrote comes before the last ", expected ".
@@ -40,7 +54,7 @@ fn shape_hint(message: &str) -> Option<String> {
     let plain = hint.len() <= 200
         && hint
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || " `_-,.:/".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || " `_-,.:/'()".contains(c));
     plain.then_some(hint)
 }
 
@@ -75,6 +89,13 @@ mod tests {
     }
 
     #[test]
+    fn only_an_object_is_a_body() {
+        assert!(parse_object::<Shape>(br#"["x", 1]"#).is_err_and(|d| d.contains("JSON object")));
+        assert!(parse_object::<Shape>(b"  ").is_err_and(|d| d.contains("empty")));
+        assert!(parse_object::<Shape>(br#" {"provider": "x", "count": 1}"#).is_ok());
+    }
+
+    #[test]
     fn our_own_words_are_kept() {
         let d = detail_of(r#"{"count": 1}"#);
         assert!(d.contains("missing field `provider`"), "{d}");
@@ -82,6 +103,14 @@ mod tests {
         assert!(!d.contains("sk-ant"), "{d}");
         assert!(d.contains("expected `provider`"), "{d}");
         assert!(detail_of("{\"provider\": ").contains("ends early"));
+        let id = serde_json::from_str::<crate::api::ResolveRequest>(
+            r#"{"tenant": "t", "provider": "Not A Key"}"#,
+        );
+        let d = match id {
+            Ok(_) => panic!("parsed"),
+            Err(e) => detail(&e),
+        };
+        assert!(d.contains("must be a lowercase slug"), "{d}");
         assert!(detail_of("{provider}").contains("not valid JSON"));
     }
 

@@ -102,9 +102,7 @@ pub fn remaining(keys: &[KeyStatus]) -> BTreeMap<String, u64> {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RowRef {
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub tenant: TenantId,
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub provider: ProviderKey,
 }
 
@@ -116,6 +114,7 @@ pub struct RowRef {
 pub struct ResealRequest {
     /// Rows to take in this pass: 1 to 500 (default 100).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 500))]
     pub batch: Option<u32>,
     /// Continue after this row (the `next` of the previous answer). Absent: start from the
     /// first row, and re-seal the platform's keys too.

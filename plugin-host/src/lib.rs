@@ -24,6 +24,7 @@ pub mod run;
 pub mod scrub;
 #[cfg(target_arch = "wasm32")]
 mod wasm32;
+mod wit_credential;
 
 pub use engine::{Backend, PluginEngine};
 pub use limits::Limits;

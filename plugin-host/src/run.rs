@@ -170,23 +170,54 @@ pub struct RunReport {
     pub fuel_used: u64,
 }
 
-/// Per-store state: the memory limiter and whether it refused a growth.
+/// Per-store state: the resource limiter and whether it refused a memory growth.
+///
+/// The memory limit holds for all the store's linear memories together (a component made of
+/// several core instances has several), and the store may create only a few instances,
+/// memories and tables, so no plugin multiplies the budget by declaring more of them.
 pub(crate) struct HostState {
     memory_limit: usize,
+    /// Bytes of linear memory across the store's memories.
+    memory_total: usize,
     memory_exceeded: bool,
+}
+
+/// Per-store counts: the seeded plugins use 3 instances, 1 memory and 1 table; the margin is
+/// for other toolchains' adapters.
+/// Warnings one outcome or format check may carry.
+const MAX_WARNINGS: usize = 32;
+
+pub(crate) const MAX_INSTANCES: usize = 16;
+pub(crate) const MAX_MEMORIES: usize = 2;
+pub(crate) const MAX_TABLES: usize = 4;
+pub(crate) const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+impl HostState {
+    pub(crate) fn new(memory_limit: usize) -> Self {
+        Self {
+            memory_limit,
+            memory_total: 0,
+            memory_exceeded: false,
+        }
+    }
 }
 
 impl ResourceLimiter for HostState {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.memory_limit {
+        let total = self
+            .memory_total
+            .saturating_sub(current)
+            .saturating_add(desired);
+        if total > self.memory_limit {
             self.memory_exceeded = true;
             return Ok(false);
         }
+        self.memory_total = total;
         Ok(true)
     }
 
@@ -196,19 +227,25 @@ impl ResourceLimiter for HostState {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
     }
 }
 
 impl PluginEngine {
     fn store(&self) -> Store<HostState> {
-        let mut store = Store::new(
-            &self.engine,
-            HostState {
-                memory_limit: self.limits.memory_bytes,
-                memory_exceeded: false,
-            },
-        );
+        let mut store = Store::new(&self.engine, HostState::new(self.limits.memory_bytes));
         store.limiter(|s| s);
         // Fuel is enabled in every engine configuration, so this cannot fail.
         let _ = store.set_fuel(self.limits.fuel);
@@ -239,15 +276,19 @@ impl PluginEngine {
         let mut store = self.store();
         let instance = plugin
             .pre
+            .instance_pre()
             .instantiate(&mut store)
             .map_err(|e| RunError::Instantiate(format!("{e}")))?;
-        let warnings = instance
-            .byok_plugin_check()
-            .call_format_check(&mut store, &credential(input), input.config_json)
-            .map_err(|e| scrub_error(self.classify(&store, &e), &scrubber(input)))?;
+        let warnings = crate::wit_credential::format_check(
+            &mut store,
+            &instance,
+            &credential(input),
+            input.config_json,
+        )
+        .map_err(|e| scrub_error(self.classify(&store, &e), &scrubber(input)))?;
         let scrub = scrubber(input);
         let size: usize = warnings.iter().map(String::len).sum();
-        if size > self.limits.output_bytes {
+        if size > self.limits.output_bytes || warnings.len() > MAX_WARNINGS {
             return Err(RunError::OutputTooLarge {
                 size,
                 limit: self.limits.output_bytes,
@@ -288,18 +329,21 @@ impl PluginEngine {
         let limits = self.limits;
         let deadline = egress.now_millis().saturating_add(limits.total_time_ms);
         let scrub = scrubber(input);
-        let instance = plugin
+        let raw = plugin
             .pre
+            .instance_pre()
             .instantiate(&mut *store)
+            .map_err(|e| RunError::Instantiate(format!("{e}")))?;
+        let instance = crate::bindings::Plugin::new(&mut *store, &raw)
             .map_err(|e| RunError::Instantiate(format!("{e}")))?;
         let check = instance.byok_plugin_check();
         let context = wit::Context {
             config: input.config_json.to_owned(),
             now_unix_seconds: input.now_unix_seconds,
         };
-        let mut step = check
-            .call_start(&mut *store, &credential(input), &context)
-            .map_err(|e| self.classify(store, &e))?;
+        let mut step =
+            crate::wit_credential::start(&mut *store, &raw, &credential(input), &context)
+                .map_err(|e| self.classify(store, &e))?;
         let mut sent = 0u32;
         loop {
             let request = match step {
@@ -466,7 +510,7 @@ impl PluginEngine {
         let size = o.message.len()
             + o.account_label.as_ref().map_or(0, String::len)
             + o.warnings.iter().map(String::len).sum::<usize>();
-        if size > self.limits.output_bytes || o.warnings.len() > 32 {
+        if size > self.limits.output_bytes || o.warnings.len() > MAX_WARNINGS {
             return Err(RunError::OutputTooLarge {
                 size,
                 limit: self.limits.output_bytes,
@@ -488,8 +532,8 @@ impl PluginEngine {
     }
 }
 
-fn credential(input: &RunInput<'_>) -> wit::Credential {
-    wit::Credential {
+fn credential(input: &RunInput<'_>) -> crate::wit_credential::Credential {
+    crate::wit_credential::Credential {
         secret: input.secret.to_owned(),
         fields: input.fields.to_vec(),
     }
@@ -559,5 +603,20 @@ mod tests {
             shown[0]
         );
         assert!(shown[0].contains("authorization"), "{}", shown[0]);
+    }
+
+    #[test]
+    fn the_memory_limit_holds_across_all_of_a_stores_memories() {
+        const MIB: usize = 1 << 20;
+        let mut state = HostState::new(32 * MIB);
+        assert!(state.memory_growing(0, 20 * MIB, None).expect("ok"));
+        // A second memory may not take the whole budget again.
+        assert!(!state.memory_growing(0, 20 * MIB, None).expect("ok"));
+        assert!(state.memory_exceeded);
+        assert!(state.memory_growing(0, 12 * MIB, None).expect("ok"));
+        // Growing the first memory counts only the difference.
+        assert!(!state.memory_growing(20 * MIB, 21 * MIB, None).expect("ok"));
+        assert_eq!(state.memories(), MAX_MEMORIES);
+        assert_eq!(state.instances(), MAX_INSTANCES);
     }
 }

@@ -6,8 +6,8 @@ use byok_core::api::ProblemKind;
 pub use byok_core::auth::Role;
 use byok_core::auth::{role_allowed, AuthSettings, Signer};
 use byok_core::ids::TenantId;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde::Serialize;
 use worker::{Method, Request};
 
 use crate::http::{problem, ApiError};
@@ -17,15 +17,7 @@ pub const COOKIE: &str = "byok_session";
 /// `Secure`, without `Domain`, and with `Path=/`, so no sibling subdomain can set or shadow it.
 pub const HOST_COOKIE: &str = "__Host-byok_session";
 
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Claims {
-    pub sub: String,
-    pub tenant: String,
-    pub role: Role,
-    pub exp: u64,
-    pub iss: String,
-    pub aud: String,
-}
+pub use byok_core::auth::Claims;
 
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -138,52 +130,11 @@ pub fn authenticate(req: &Request, settings: &AuthSettings) -> Result<Principal,
     })
 }
 
-/// The token's claims and which secret verified it: the user secret first, then the service
-/// secret (a token verifies under at most one, since they differ).
+/// The token's claims and which secret verified it ([`byok_core::auth::verify_token`], at
+/// this isolate's clock).
 fn verify(token: &str, settings: &AuthSettings) -> Result<(Claims, Signer), ApiError> {
-    let mut validation = Validation::new(Algorithm::HS256);
-    validation.leeway = 30;
-    validation.set_issuer(&[settings.issuer.as_str()]);
-    validation.set_audience(&[settings.audience.as_str()]);
-    validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-    let mut last = None;
-    for signer in [Signer::User, Signer::Service] {
-        let key = DecodingKey::from_secret(settings.secret(signer));
-        match jsonwebtoken::decode::<Claims>(token, &key, &validation) {
-            Ok(data) => return Ok((data.claims, signer)),
-            Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::InvalidSignature) => {
-                last = Some(e);
-            }
-            Err(e) => return Err(token_problem(&e, settings)),
-        }
-    }
-    Err(last.map_or_else(
-        || problem(ProblemKind::Unauthenticated, "The token is not valid."),
-        |e| token_problem(&e, settings),
-    ))
-}
-
-fn token_problem(e: &jsonwebtoken::errors::Error, settings: &AuthSettings) -> ApiError {
-    use jsonwebtoken::errors::ErrorKind;
-    let why = match e.kind() {
-        ErrorKind::ExpiredSignature => "The token has expired: sign in again.".to_owned(),
-        ErrorKind::InvalidSignature => "The token's signature is not valid.".to_owned(),
-        ErrorKind::InvalidAlgorithm => "The token must be signed with HS256.".to_owned(),
-        ErrorKind::InvalidIssuer => format!(
-            "The token was not issued for this service: 'iss' must be '{}'.",
-            settings.issuer
-        ),
-        ErrorKind::InvalidAudience => format!(
-            "The token is meant for another service: 'aud' must be '{}'.",
-            settings.audience
-        ),
-        ErrorKind::MissingRequiredClaim(c) => {
-            format!("The token lacks the claim '{c}' (sub, tenant, role, exp, iss and aud are required).")
-        }
-        _ => "The token is malformed or missing claims (sub, tenant, role, exp, iss, aud)."
-            .to_owned(),
-    };
-    problem(ProblemKind::Unauthenticated, why)
+    byok_core::auth::verify_token(token, settings, crate::util::now_millis() / 1000)
+        .map_err(|e| problem(ProblemKind::Unauthenticated, e.to_string()))
 }
 
 /// A state-changing request carried by the session cookie must come from this origin.

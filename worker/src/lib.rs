@@ -106,17 +106,19 @@ fn dev_mode(env: &Env) -> bool {
 
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    // `req.method()` reads a method worker does not know (QUERY...) as GET: use the raw one.
+    let is_get = req.inner().method() == "GET";
     // Liveness and the API description need no configuration.
-    if req.method() == Method::Get && req.path() == "/healthz" {
+    if is_get && req.path() == "/healthz" {
         return http::json(200, &serde_json::json!({"status": "ok"}));
     }
-    if req.method() == Method::Get && req.path() == "/openapi.json" {
+    if is_get && req.path() == "/openapi.json" {
         let resp = Response::ok(openapi::document())?;
         resp.headers().set("content-type", "application/json")?;
         return Ok(resp);
     }
     // The pages are public shells (their data comes from the API under the session).
-    if req.method() == Method::Get {
+    if is_get {
         if req.path() == "/" {
             return web::home();
         }
@@ -141,24 +143,41 @@ async fn route(req: &mut Request, app: &App) -> ApiResult {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let method = req.method();
 
+    if let (Method::Get, ["dev", "login"]) = (&method, segments.as_slice()) {
+        if app.dev_mode && dev::is_loopback(&url) {
+            return dev::login(req, app);
+        }
+    }
+    // A path the API has, with a method it does not: 405 with `Allow` (RFC 9110 §15.5.6),
+    // before authentication, since the answer depends on the path alone.
+    let Some(allowed) = allowed_methods(&segments) else {
+        return Err(problem(
+            ProblemKind::NotFound,
+            format!("No route for {path}."),
+        ));
+    };
+    // The raw method: worker's `Method` reads any method it does not know as GET.
+    let method_name = req.inner().method().to_ascii_uppercase();
+    if !allowed.contains(&method_name.as_str()) {
+        let resp = http::problem_response(&Problem::new(
+            ProblemKind::MethodNotAllowed,
+            format!(
+                "{method_name} is not allowed on {path}: use {}.",
+                allowed.join(", ")
+            ),
+        ))?;
+        resp.headers().set("allow", &allowed.join(", "))?;
+        return Ok(resp);
+    }
+
     // Public routes.
     match (&method, segments.as_slice()) {
         (Method::Get, ["healthz"]) => {
             return Ok(http::json(200, &serde_json::json!({"status": "ok"}))?)
         }
         (Method::Get, ["v1", "providers", key, "logo"]) => return catalog::logo(app, key).await,
-        (Method::Get, ["dev", "login"]) if app.dev_mode && dev::is_loopback(&url) => {
-            return dev::login(req, app)
-        }
         _ => {}
     }
-    if !known_path(&segments) {
-        return Err(problem(
-            ProblemKind::NotFound,
-            format!("No route for {path}."),
-        ));
-    }
-
     let who = auth::authenticate(req, &app.auth)?;
     auth::check_origin(req, &who)?;
     match (&method, segments.as_slice()) {
@@ -202,24 +221,23 @@ async fn route(req: &mut Request, app: &App) -> ApiResult {
     }
 }
 
-/// Whether a path names a route (with some method), to tell 405 from 404.
-fn known_path(s: &[&str]) -> bool {
-    matches!(
-        s,
-        ["v1", "me"]
-            | ["v1", "providers"]
-            | ["v1", "providers", _]
-            | ["v1", "admin", "providers", _]
-            | ["v1", "admin", "providers", _, "logo"]
-            | ["v1", "admin", "providers", _, "plugin"]
-            | ["v1", "admin", "platform-keys", _]
-            | ["v1", "integrations"]
-            | ["v1", "integrations", _]
-            | ["v1", "integrations", _, "credential"]
-            | ["v1", "integrations", _, "test"]
-            | ["v1", "audit"]
-            | ["v1", "admin", "keyring"]
-            | ["v1", "admin", "keyring", "reseal"]
-            | ["v1", "resolve"]
-    )
+/// The methods a path's routes answer (`None`: no such path), to tell 405 from 404 and to
+/// fill `Allow`. Kept beside the routing table above, which it must match.
+fn allowed_methods(s: &[&str]) -> Option<&'static [&'static str]> {
+    Some(match s {
+        ["healthz"] | ["v1", "me"] | ["v1", "providers"] | ["v1", "audit"] => &["GET"],
+        ["v1", "providers", _] | ["v1", "providers", _, "logo"] => &["GET"],
+        ["v1", "admin", "keyring"] => &["GET"],
+        ["v1", "admin", "providers", _] => &["PUT", "DELETE"],
+        ["v1", "admin", "providers", _, "logo"]
+        | ["v1", "admin", "providers", _, "plugin"]
+        | ["v1", "admin", "platform-keys", _]
+        | ["v1", "integrations", _, "credential"] => &["PUT"],
+        ["v1", "integrations"] => &["GET", "POST"],
+        ["v1", "integrations", _] => &["DELETE"],
+        ["v1", "integrations", _, "test"]
+        | ["v1", "admin", "keyring", "reseal"]
+        | ["v1", "resolve"] => &["POST"],
+        _ => return None,
+    })
 }

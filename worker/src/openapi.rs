@@ -2,6 +2,7 @@
 //! core's request/response types; each route below documents one arm of `lib.rs`'s table.
 #![allow(dead_code)] // the functions exist to carry the route annotations
 
+use byok_core::api::PROBLEM_CONTENT_TYPE;
 use byok_core::api::{
     AuditEntry, CredentialRequest, InstallRequest, IntegrationList, IntegrationView, Problem,
     ProviderList, ResolveRequest, ResolveResponse,
@@ -18,17 +19,22 @@ use utoipa::{Modify, OpenApi};
     info(title = "BYOK integrations", version = "1", description = "Bring-your-own-key integrations at the edge. Errors are application/problem+json (RFC 9457)."),
     paths(
         healthz, me, list_providers, get_provider, get_logo, put_provider, retire_provider, put_logo, put_plugin, put_platform_key,
-        list_integrations, install, save_credential, test_integration, uninstall, audit, resolve, dev_login,
+        list_integrations, install, save_credential, test_integration, uninstall, audit, resolve,
         get_keyring, reseal_keyring
     ),
     components(schemas(crate::auth::Me, crate::auth::Role, Problem, ProviderSpec, ProviderList, InstallRequest, CredentialRequest, IntegrationView, IntegrationList, ResolveRequest, ResolveResponse, AuditEntry,
         KeyringReport, KeyStatus, ResealRequest, ResealReport, RowRef, Unreadable)),
-    modifiers(&Security),
+    modifiers(&Security, &ProblemResponses),
     security(("bearer" = []), ("cookie" = []))
 )]
 pub struct ApiDoc;
 
 struct Security;
+
+/// A body of raw bytes (`type: string, format: binary`).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+struct Bytes(Vec<u8>);
 
 impl Modify for Security {
     fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
@@ -46,6 +52,89 @@ impl Modify for Security {
             "cookie",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::COOKIE))),
         );
+    }
+}
+
+/// Every error is `application/problem+json` ([`Problem`]), and every status a route can
+/// answer is documented where it can happen: 401 and 403 on authenticated routes; 400, 413,
+/// 415 and 422 where there is a body; 404 where the path names something; 409 on the routes
+/// that change an integration. Declared once here rather than on each route.
+struct ProblemResponses;
+
+impl Modify for ProblemResponses {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::Operation;
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let problem = || {
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build()
+        };
+        for (path, item) in api.paths.paths.iter_mut() {
+            let names_something = path.contains('{');
+            let changes_integration = path.starts_with("/v1/integrations");
+            let ops: [(&str, &mut Option<Operation>); 4] = [
+                ("get", &mut item.get),
+                ("put", &mut item.put),
+                ("post", &mut item.post),
+                ("delete", &mut item.delete),
+            ];
+            for (method, op) in ops {
+                let Some(op) = op.as_mut() else { continue };
+                for response in op.responses.responses.values_mut() {
+                    if let RefOr::T(r) = response {
+                        let is_problem = r.content.get("application/json").is_some_and(|c| {
+                            matches!(&c.schema, Some(RefOr::Ref(rf)) if rf.ref_location.ends_with("/Problem"))
+                        });
+                        if is_problem {
+                            r.content.shift_remove("application/json");
+                            r.content.insert(PROBLEM_CONTENT_TYPE.to_owned(), problem());
+                        }
+                    }
+                }
+                let public = op
+                    .security
+                    .as_ref()
+                    .is_some_and(|s| s.iter().all(|r| r == &Default::default()));
+                let mut statuses: Vec<(&str, &str)> = Vec::new();
+                if !public {
+                    statuses.push(("401", "Not signed in, or the token is not valid"));
+                    statuses.push(("403", "The caller's role may not do this"));
+                    statuses.push((
+                        "500",
+                        "The service is misconfigured (the detail names the setting)",
+                    ));
+                }
+                if op.request_body.is_some() {
+                    statuses.push(("400", "The body is not JSON of the expected shape"));
+                    statuses.push(("413", "The body is larger than the route accepts"));
+                    statuses.push((
+                        "415",
+                        "The body's content type is not the one the route takes",
+                    ));
+                    statuses.push(("422", "The body breaks a rule (see errors)"));
+                }
+                if names_something || op.request_body.is_some() {
+                    statuses.push(("404", "No such provider or integration"));
+                }
+                if changes_integration && method != "get" {
+                    statuses.push(("409", "The integration's state does not allow this"));
+                }
+                for (status, description) in statuses {
+                    op.responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| {
+                            RefOr::T(
+                                ResponseBuilder::new()
+                                    .description(description)
+                                    .content(PROBLEM_CONTENT_TYPE, problem())
+                                    .build(),
+                            )
+                        });
+                }
+            }
+        }
     }
 }
 
@@ -83,12 +172,12 @@ fn put_provider() {}
 fn retire_provider() {}
 
 #[utoipa::path(put, path = "/v1/admin/providers/{key}/logo", tag = "admin", params(("key" = String, Path)),
-    request_body(content = Vec<u8>, content_type = "image/svg+xml", description = "SVG or PNG, at most 64 KiB"),
+    request_body(content = Bytes, content_type = "image/svg+xml", description = "SVG or PNG, at most 64 KiB"),
     responses((status = 200, body = ProviderSpec), (status = 413, body = Problem), (status = 415, body = Problem)))]
 fn put_logo() {}
 
 #[utoipa::path(put, path = "/v1/admin/providers/{key}/plugin", tag = "admin", params(("key" = String, Path)),
-    request_body(content = Vec<u8>, content_type = "application/wasm", description = "A v1 plugin component that imports nothing"),
+    request_body(content = Bytes, content_type = "application/wasm", description = "A v1 plugin component that imports nothing"),
     responses((status = 200, description = "Stored by digest; the entry now names it"), (status = 422, body = Problem), (status = 415, body = Problem)))]
 fn put_plugin() {}
 
@@ -122,6 +211,7 @@ fn audit() {}
     responses((status = 200, body = ResolveResponse), (status = 404, body = Problem), (status = 403, body = Problem)))]
 fn resolve() {}
 
+/// Not in the document: `/dev/login` exists only under DEV_MODE on loopback (README).
 #[utoipa::path(get, path = "/dev/login", tag = "dev", security(()),
     params(("tenant" = Option<String>, Query), ("role" = Option<String>, Query), ("sub" = Option<String>, Query),
         ("next" = Option<String>, Query, description = "A path on this site to go to once signed in")),
@@ -133,7 +223,7 @@ fn dev_login() {}
     responses((status = 200, description = "The key ids in use, their row counts, and which is primary", body = KeyringReport), (status = 403, body = Problem)))]
 fn get_keyring() {}
 
-#[utoipa::path(post, path = "/v1/admin/keyring/reseal", tag = "admin", request_body(content = ResealRequest, description = "Optional; an empty body is a first pass of 100 rows"),
+#[utoipa::path(post, path = "/v1/admin/keyring/reseal", tag = "admin", request_body(content = Option<ResealRequest>, description = "Optional; an empty body is a first pass of 100 rows"),
     responses((status = 200, description = "One pass: what was re-sealed under the primary key and what remains", body = ResealReport),
         (status = 400, body = Problem), (status = 422, body = Problem), (status = 403, body = Problem)))]
 fn reseal_keyring() {}

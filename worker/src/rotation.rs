@@ -60,18 +60,15 @@ pub async fn get(app: &App, who: &Principal) -> ApiResult {
 pub async fn reseal(req: &mut Request, app: &App, who: &Principal) -> ApiResult {
     who.require(&[Role::PlatformAdmin])?;
     let body = read_body(req, 4 * 1024).await?;
-    let request: ResealRequest = if body.iter().all(u8::is_ascii_whitespace) {
+    // No body, or `null`: a first pass of the default size.
+    let text = body.trim_ascii();
+    let request: ResealRequest = if text.is_empty() || text == b"null" {
         ResealRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
+        byok_core::json_error::parse_object(text).map_err(|d| {
             problem(
                 ProblemKind::MalformedBody,
-                format!(
-                    "The body must be {{\"batch\": 1..500, \"after\": {{\"tenant\", \"provider\"}}}}, both optional ({:?} error at line {} column {}).",
-                    e.classify(),
-                    e.line(),
-                    e.column()
-                ),
+                format!("{d} It is {{\"batch\": 1..500, \"after\": {{\"tenant\", \"provider\"}}}}, both optional."),
             )
         })?
     };

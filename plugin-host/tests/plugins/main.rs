@@ -6,6 +6,7 @@ mod common;
 mod anthropic;
 mod artifacts;
 mod fixtures;
+mod frames;
 mod hostile;
 mod load;
 mod providers;

@@ -8,7 +8,7 @@
 //!    list holds the calendars on the account's *UI list*: for a service account it stays empty
 //!    even after a user shares a calendar with it, so an empty list proves the key and says
 //!    nothing about sharing; the warning asks for a calendar ID instead of claiming none is
-//!    shared (<https://developers.google.com/workspace/calendar/api/concepts/sharing>).
+//!    shared (<https://developers.google.com/workspace/calendar/api/concepts/events-calendars#calendar_list>).
 //!
 //! Token endpoint errors are `{"error": "invalid_grant", "error_description": "..."}`; Calendar
 //! API errors are `{"error": {"code", "message", "errors": [{"reason"}], "status"}}`.

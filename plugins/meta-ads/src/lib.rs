@@ -16,7 +16,7 @@ use byok_plugin_sdk::{
 };
 
 pub const DEFAULT_BASE_URL: &str = "https://graph.facebook.com";
-pub const DEFAULT_VERSION: &str = "v26.0";
+pub const DEFAULT_VERSION: &str = "v27.0";
 
 pub enum MetaAds {
     AwaitingMe {

@@ -701,11 +701,22 @@ fn bad_bodies_get_clear_problems(c: &Ctx) -> Result<(), Failed> {
         status.starts_with("HTTP/1.1 413"),
         format!("a chunked body past the cap is refused while it is still arriving: {status}"),
     )?;
-    expect_problem(
-        &c.call(Method::PATCH, "/v1/integrations", Some(&t), None),
-        405,
-        "method",
+    let patch = c.call(Method::PATCH, "/v1/integrations", Some(&t), None);
+    expect_problem(&patch, 405, "method")?;
+    ensure(
+        patch.headers.get("allow").and_then(|v| v.to_str().ok()) == Some("GET, POST"),
+        format!(
+            "405 names the allowed methods: {:?}",
+            patch.headers.get("allow")
+        ),
     )?;
+    let unknown_method = c.call(
+        Method::from_bytes(b"QUERY").expect("method"),
+        "/healthz",
+        None,
+        None,
+    );
+    expect_problem(&unknown_method, 405, "a method the service does not know")?;
     expect_problem(
         &c.call(Method::GET, "/v2/nothing", Some(&t), None),
         404,
@@ -1512,6 +1523,12 @@ fn me_says_who_is_signed_in(c: &Ctx) -> Result<(), Failed> {
     )
 }
 
+/// Whether a schema in the document carries a pattern (directly or as the first of `allOf`).
+fn schemas_pattern(doc: &Value, name: &str) -> bool {
+    let s = &doc["components"]["schemas"][name];
+    s["pattern"].is_string()
+}
+
 fn openapi_describes_every_route(c: &Ctx) -> Result<(), Failed> {
     let a = c.call(Method::GET, "/openapi.json", None, None);
     expect_status(&a, 200, "openapi")?;
@@ -1537,13 +1554,37 @@ fn openapi_describes_every_route(c: &Ctx) -> Result<(), Failed> {
         ("/v1/audit", "get"),
         ("/v1/resolve", "post"),
         ("/v1/me", "get"),
-        ("/dev/login", "get"),
+        ("/v1/admin/keyring", "get"),
+        ("/v1/admin/keyring/reseal", "post"),
     ] {
+        let op = &doc["paths"][path][method];
+        ensure(op.is_object(), format!("{method} {path} is documented"))?;
+        // Every documented error is a problem document.
+        for (status, response) in op["responses"].as_object().into_iter().flatten() {
+            if status.starts_with('4') || status.starts_with('5') {
+                ensure(
+                    response["content"]["application/problem+json"].is_object()
+                        && response["content"]["application/json"].is_null(),
+                    format!("{method} {path} {status} is application/problem+json"),
+                )?;
+            }
+        }
+    }
+    ensure(
+        doc["paths"]["/dev/login"].is_null(),
+        "the dev login is not part of the API",
+    )?;
+    let install = &doc["paths"]["/v1/integrations"]["post"]["responses"];
+    for status in ["400", "401", "403", "404", "409", "413", "415", "422"] {
         ensure(
-            doc["paths"][path][method].is_object(),
-            format!("{method} {path} is documented"),
+            install[status].is_object(),
+            format!("install documents {status}"),
         )?;
     }
+    ensure(
+        schemas_pattern(&doc, "ProviderKey") && schemas_pattern(&doc, "TenantId"),
+        "ids carry their patterns",
+    )?;
     let schemas = &doc["components"]["schemas"];
     for s in [
         "IntegrationView",

@@ -346,7 +346,7 @@ async fn sendgrid(Path(host): Path<String>, headers: HeaderMap) -> Response {
 /// The Graph API versions Meta still serves to the Marketing API as of the fixture's `checked`
 /// date (see `fixtures/meta-ads.json`'s versions page): older ones answer error 2635.
 const META_OLDEST_SUPPORTED: u32 = 25;
-const META_LATEST: &str = "v26.0";
+const META_LATEST: &str = "v27.0";
 
 fn meta_version_expired(version: &str) -> bool {
     let major = version

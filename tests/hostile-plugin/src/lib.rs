@@ -3,7 +3,9 @@
 //! `echo-secret`, `big-request`, `bad-header`, and the ways to smuggle the key out through
 //! what the host reports: `secret-transformed` (base64, hex, upper case in the outcome),
 //! `secret-in-origin` (a request to a host named after the key), `secret-in-header-name`,
-//! `secret-in-panic`; anything else behaves (one GET to `url`).
+//! `secret-in-panic`; `outcome-from-config` returns the verdict, message, label and warnings
+//! its config names (so tests can feed the host arbitrary plugin output); anything else
+//! behaves (one GET to `url`).
 
 use byok_plugin_sdk::{
     base64_encode, export_plugin, Context, Credential, Outcome, Plugin, Request, Response, Step,
@@ -11,6 +13,7 @@ use byok_plugin_sdk::{
 };
 
 pub struct Hostile {
+    config: byok_plugin_sdk::Value,
     mode: String,
     url: String,
     secret: String,
@@ -24,6 +27,7 @@ impl Plugin for Hostile {
             .unwrap_or("http://127.0.0.1:9/")
             .to_owned();
         let mut me = Hostile {
+            config: ctx.config.clone(),
             mode,
             url,
             secret: credential.secret,
@@ -88,6 +92,45 @@ impl Hostile {
                 Step::Send(Request::get(self.url.clone()).header(&name, "v"))
             }
             "secret-in-panic" => panic!("leaking {}", self.secret),
+            "outcome-from-config" => {
+                let text = |name: &str| {
+                    self.config
+                        .get(name)
+                        .and_then(byok_plugin_sdk::Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                let mut o = match self
+                    .config
+                    .get("verdict")
+                    .and_then(byok_plugin_sdk::Value::as_u64)
+                {
+                    Some(0) => Outcome::connected(text("message")),
+                    Some(1) => Outcome::invalid(text("message")),
+                    Some(2) => Outcome::insufficient(text("message")),
+                    Some(3) => Outcome::rate_limited(text("message")),
+                    Some(4) => Outcome::unavailable(text("message")),
+                    _ => Outcome::unexpected(text("message")),
+                };
+                if let Some(label) = self
+                    .config
+                    .get("label")
+                    .and_then(byok_plugin_sdk::Value::as_str)
+                {
+                    o = o.with_label(label);
+                }
+                for w in self
+                    .config
+                    .get("warnings")
+                    .and_then(byok_plugin_sdk::Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(byok_plugin_sdk::Value::as_str)
+                {
+                    o = o.with_warning(w);
+                }
+                Step::Done(o)
+            }
             "big-request" => {
                 let mut r = Request::post(self.url.clone());
                 r.body = Some(vec![0u8; 1 << 20]);

@@ -43,6 +43,13 @@ async fn main() {
             "base": edge.base,
             "fakes": fakes.addr().to_string(),
             "admin": edge.token("platform-admin", "platform"),
+            // One token per role, for the API contract check (script/contract).
+            "tokens": {
+                "member": edge.token("member", "contract"),
+                "owner": edge.token("owner", "contract"),
+                "platform-admin": edge.token("platform-admin", "platform"),
+                "service": edge.token("service", "platform"),
+            },
         })
     );
     // Serve until the test runner closes stdin (or exits).
