@@ -12,10 +12,38 @@ use serde_json::error::Category;
 /// which no route documents or means to accept.
 pub fn parse_object<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') => serde_json::from_slice(bytes).map_err(|e| detail(&e)),
+        Some(b'{') => serde_json::from_slice(bytes).or_else(|e| {
+            // JSON (and JSON Schema's `integer`) counts `145.0` as an integer; serde does not.
+            integral_floats_as_integers(bytes)
+                .and_then(|v| serde_json::from_value(v).ok())
+                .ok_or_else(|| detail(&e))
+        }),
         Some(_) => Err("The body must be a JSON object.".to_owned()),
         None => Err("The body is empty: send a JSON object.".to_owned()),
     }
+}
+
+/// The body as a JSON value with every integral float (`145.0`) made an integer; `None` when
+/// it is not JSON or has no such number.
+fn integral_floats_as_integers(bytes: &[u8]) -> Option<serde_json::Value> {
+    fn walk(v: &mut serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Number(n) if n.is_f64() => {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                let integral = f.fract() == 0.0 && f.abs() < 9.0e15;
+                if integral {
+                    // Exact: |f| < 2^53.
+                    *v = serde_json::Value::from(f as i64);
+                }
+                integral
+            }
+            serde_json::Value::Array(items) => items.iter_mut().fold(false, |any, i| walk(i) | any),
+            serde_json::Value::Object(map) => map.values_mut().fold(false, |any, i| walk(i) | any),
+            _ => false,
+        }
+    }
+    let mut v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    walk(&mut v).then_some(v)
 }
 
 /// The `detail` of a `malformed-body` problem for this parse error.
@@ -93,6 +121,9 @@ mod tests {
         assert!(parse_object::<Shape>(br#"["x", 1]"#).is_err_and(|d| d.contains("JSON object")));
         assert!(parse_object::<Shape>(b"  ").is_err_and(|d| d.contains("empty")));
         assert!(parse_object::<Shape>(br#" {"provider": "x", "count": 1}"#).is_ok());
+        // An integral float is an integer, as JSON Schema says; a fraction is not.
+        assert!(parse_object::<Shape>(br#"{"provider": "x", "count": 145.0}"#).is_ok());
+        assert!(parse_object::<Shape>(br#"{"provider": "x", "count": 1.5}"#).is_err());
     }
 
     #[test]

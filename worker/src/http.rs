@@ -136,10 +136,5 @@ pub async fn read_json<T: DeserializeOwned>(req: &mut Request, max: usize) -> Re
         ));
     }
     let body = read_body(req, max).await?;
-    serde_json::from_slice(&body).map_err(|e| {
-        problem(
-            ProblemKind::MalformedBody,
-            byok_core::json_error::detail(&e),
-        )
-    })
+    byok_core::json_error::parse_object(&body).map_err(|d| problem(ProblemKind::MalformedBody, d))
 }

@@ -677,6 +677,10 @@ fn bad_bodies_get_clear_problems(c: &Ctx) -> Result<(), Failed> {
         404,
         "unknown provider",
     )?;
+    // serde would read the struct from an array; the API takes objects only.
+    let array = post("application/json", br#"["openai", "sk-secretvalue-321"]"#);
+    expect_problem(&array, 400, "an array is not an object")?;
+    no_secret(&array, "sk-secretvalue-321", "array body")?;
     expect_problem(
         &post("application/json", br#"{"provider": "Not A Key"}"#),
         400,
