@@ -14,7 +14,7 @@ use crate::catalog::{CatalogEntry, FieldError, ValidationErrors};
 use crate::credential::{CredentialError, FormatWarning};
 use crate::ids::{ProviderKey, TenantId};
 use crate::mask::{FormValueError, Mask};
-use crate::resolve::{NotFound, Source};
+use crate::resolve::{NotFound, Source, Unresolved, UnresolvedKind};
 use crate::status::{Status, Verdict};
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
@@ -29,6 +29,15 @@ pub enum ProblemKind {
     Unauthenticated,
     Forbidden,
     NotFound,
+    /// Resolve: the provider is not in the catalog.
+    UnknownProvider,
+    /// Resolve: the tenant has not installed the provider and the platform key cannot serve.
+    NotInstalled,
+    /// Resolve: installed without a key, and the platform key cannot serve.
+    NoKey,
+    /// Resolve: no tenant key, and the platform key is not allowed (by the entry, or by the
+    /// tenant's policy: bring your own key only).
+    FallbackNotAllowed,
     MethodNotAllowed,
     Conflict,
     PayloadTooLarge,
@@ -48,6 +57,10 @@ impl ProblemKind {
             ProblemKind::Unauthenticated => "unauthenticated",
             ProblemKind::Forbidden => "forbidden",
             ProblemKind::NotFound => "not-found",
+            ProblemKind::UnknownProvider => "unknown-provider",
+            ProblemKind::NotInstalled => "not-installed",
+            ProblemKind::NoKey => "no-key",
+            ProblemKind::FallbackNotAllowed => "fallback-not-allowed",
             ProblemKind::MethodNotAllowed => "method-not-allowed",
             ProblemKind::Conflict => "conflict",
             ProblemKind::PayloadTooLarge => "payload-too-large",
@@ -65,6 +78,10 @@ impl ProblemKind {
             ProblemKind::Unauthenticated => "Sign-in required",
             ProblemKind::Forbidden => "Not allowed for your role",
             ProblemKind::NotFound => "Not found",
+            ProblemKind::UnknownProvider => "No such provider",
+            ProblemKind::NotInstalled => "The tenant has not installed this provider",
+            ProblemKind::NoKey => "The tenant has no key for this provider",
+            ProblemKind::FallbackNotAllowed => "The platform key may not be used",
             ProblemKind::MethodNotAllowed => "Method not allowed",
             ProblemKind::Conflict => "Conflicts with the current state",
             ProblemKind::PayloadTooLarge => "The request body is too large",
@@ -81,7 +98,11 @@ impl ProblemKind {
             ProblemKind::ValidationFailed => 422,
             ProblemKind::Unauthenticated => 401,
             ProblemKind::Forbidden => 403,
-            ProblemKind::NotFound => 404,
+            ProblemKind::NotFound
+            | ProblemKind::UnknownProvider
+            | ProblemKind::NotInstalled
+            | ProblemKind::NoKey
+            | ProblemKind::FallbackNotAllowed => 404,
             ProblemKind::MethodNotAllowed => 405,
             ProblemKind::Conflict => 409,
             ProblemKind::PayloadTooLarge => 413,
@@ -156,6 +177,25 @@ impl From<NotFound> for Problem {
     }
 }
 
+impl Unresolved {
+    /// The resolve problem: its type says what the caller can branch on, the detail why.
+    pub fn problem(self, tenant: &str, provider: &str) -> Problem {
+        let kind = match self.kind() {
+            UnresolvedKind::UnknownProvider => ProblemKind::UnknownProvider,
+            UnresolvedKind::NotInstalled => ProblemKind::NotInstalled,
+            UnresolvedKind::NoKey => ProblemKind::NoKey,
+            UnresolvedKind::FallbackNotAllowed => ProblemKind::FallbackNotAllowed,
+        };
+        Problem::new(
+            kind,
+            format!(
+                "No key for '{provider}' and tenant '{tenant}': {}.",
+                self.why
+            ),
+        )
+    }
+}
+
 /// `POST /v1/integrations`: install, with a key now or "I'll add it later" (no key).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Deserialize)]
@@ -192,6 +232,99 @@ pub struct CredentialRequest {
 pub struct ResolveRequest {
     pub tenant: TenantId,
     pub provider: ProviderKey,
+}
+
+/// `POST /v1/resolve/report`: what the provider answered an AI function that used a resolved
+/// key.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageReportRequest {
+    pub tenant: TenantId,
+    pub provider: ProviderKey,
+    /// Whose key the caller used (the `source` resolve answered).
+    pub source: Source,
+    /// The HTTP status the provider answered (100-599).
+    #[cfg_attr(feature = "openapi", schema(minimum = 100, maximum = 599))]
+    pub status: u16,
+}
+
+impl UsageReportRequest {
+    /// The report, once its status is a real HTTP status.
+    pub fn report(&self) -> Result<crate::report::Report, Problem> {
+        if !(100..=599).contains(&self.status) {
+            return Err(Problem::new(
+                ProblemKind::ValidationFailed,
+                format!(
+                    "status must be the HTTP status the provider answered (100-599), not {}.",
+                    self.status
+                ),
+            ));
+        }
+        Ok(crate::report::Report {
+            source: self.source,
+            status: self.status,
+        })
+    }
+}
+
+/// The 202 answer to a usage report: what the service will do.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UsageReportAnswer {
+    /// `retest-scheduled`, `deduplicated`, `not-a-rejection`, `no-tenant-key` or
+    /// `platform-key-recorded`.
+    pub action: String,
+    pub detail: String,
+    /// When deduplicated: from when a report may re-test again (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retest_after: Option<String>,
+}
+
+/// `PUT /v1/admin/tenants/{tenant}/providers/{key}/policy`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyRequest {
+    pub platform_fallback: crate::resolve::PlatformFallback,
+}
+
+/// A tenant's policy for a provider, and what resolve does under it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyView {
+    pub tenant: TenantId,
+    pub provider: ProviderKey,
+    pub platform_fallback: crate::resolve::PlatformFallback,
+    /// Whether the platform key may serve this tenant when it has no key of its own: the
+    /// policy together with the catalog entry's rule.
+    pub platform_key_allowed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<String>,
+}
+
+/// One row of `GET /v1/admin/usage`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageRow {
+    /// UTC day, `YYYY-MM-DD`.
+    pub day: String,
+    pub tenant: TenantId,
+    pub provider: ProviderKey,
+    pub source: Source,
+    pub resolves: u64,
+    pub reports: u64,
+    pub rejections: u64,
+}
+
+/// `GET /v1/admin/usage?since=YYYY-MM-DD`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UsageList {
+    pub since: String,
+    pub usage: Vec<UsageRow>,
 }
 
 /// The answer to resolve: the one response that carries a key.
@@ -290,6 +423,13 @@ pub struct IntegrationView {
     /// RFC 3339.
     pub installed_at: String,
     pub updated_at: String,
+    /// The last resolve that returned this key (RFC 3339; counted in batches, so up to a few
+    /// seconds late).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<String>,
+    /// The last test that concluded (connected or rejected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_verified_at: Option<String>,
 }
 
 /// `GET /v1/integrations`.

@@ -252,6 +252,10 @@ pub struct ProviderSpec {
     /// Whether the platform's own key may answer resolve when a tenant supplied none.
     #[serde(default, skip_serializing_if = "is_false")]
     pub platform_fallback: bool,
+    /// Provider answers that reject the key in real traffic, besides 401 and 403 (Anthropic's
+    /// 402 for billing): a usage report with one of them re-tests the tenant's key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejection_statuses: Vec<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_plugin: Option<TestPlugin>,
     /// Origins the test plugin may reach.
@@ -374,6 +378,22 @@ impl CatalogEntry {
             v.text(&format!("help_instructions[{i}]"), step, limits::STEP);
         }
         v.fields(&spec.credential_fields);
+        v.count("rejection_statuses", spec.rejection_statuses.len(), 8);
+        for (i, status) in spec.rejection_statuses.iter().enumerate() {
+            if !(400..=499).contains(status) {
+                v.push(
+                    &format!("rejection_statuses[{i}]"),
+                    Rule::Format,
+                    "must be a 4xx status (a 5xx or 429 says nothing about the key)",
+                );
+            } else if *status == 429 {
+                v.push(
+                    &format!("rejection_statuses[{i}]"),
+                    Rule::Format,
+                    "must not be 429: a rate limit says nothing about the key",
+                );
+            }
+        }
         v.egress(&spec.egress);
         if let Some(plugin) = &spec.test_plugin {
             v.plugin(plugin, spec.egress.is_empty());

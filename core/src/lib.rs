@@ -24,9 +24,11 @@ pub mod ids;
 pub mod json_error;
 pub mod keyring;
 pub mod mask;
+pub mod report;
 pub mod resolve;
 pub mod resolve_cache;
 pub mod rotation;
 pub mod status;
+pub mod usage;
 
 pub use secrecy::{ExposeSecret, SecretString};

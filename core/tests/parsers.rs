@@ -48,6 +48,7 @@ fn json_value() -> impl Strategy<Value = Value> {
         "path_prefix",
         "methods",
         "platform_fallback",
+        "rejection_statuses",
         "logo",
     ]);
     let leaf = prop_oneof![

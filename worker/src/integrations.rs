@@ -60,6 +60,8 @@ fn view(
         format_warnings: warnings,
         installed_at: row.installed_at.clone(),
         updated_at: row.updated_at.clone(),
+        last_used_at: row.last_used_at.clone(),
+        last_verified_at: row.last_verified_at.clone(),
     })
 }
 
@@ -131,7 +133,7 @@ fn prepare(
 
 /// Tests a stored credential and records the result (unless the key changed meanwhile) with
 /// its audit row. `new_key` says the key was just saved (then the plugin's format check runs).
-async fn test_and_record(
+pub async fn test_and_record(
     app: &App,
     who: &Principal,
     entry: &CatalogEntry,
@@ -164,6 +166,7 @@ async fn test_and_record(
         .unwrap_or_default();
     let audit = audit::entry(who, Scope::Tenant, entry.key(), "test", &outcome);
     let status = status_str(next);
+    let verified = report.verdict.finding() != byok_core::status::Finding::Inconclusive;
     if store::record_test(
         &app.db,
         &row.tenant,
@@ -172,12 +175,16 @@ async fn test_and_record(
         &report_json,
         &row.updated_at,
         &now,
+        verified,
         &audit,
     )
     .await?
     {
         row.status = status;
         row.last_test = Some(report_json);
+        if verified {
+            row.last_verified_at = Some(now.clone());
+        }
         row.updated_at = now;
     }
     Ok(())
@@ -200,6 +207,9 @@ pub async fn install(req: &mut Request, app: &App, who: &Principal) -> ApiResult
         last_test: None,
         installed_at: now.clone(),
         updated_at: now,
+        last_used_at: None,
+        last_verified_at: None,
+        retest_claimed_at: None,
     };
     let mut warnings = Vec::new();
     match body.key {

@@ -22,9 +22,12 @@ mod egress;
 mod http;
 mod integrations;
 mod openapi;
+mod policy;
+mod report;
 mod resolve;
 mod rotation;
 mod store;
+mod usage;
 mod util;
 mod web;
 
@@ -37,6 +40,8 @@ pub struct App {
     pub keyring: Rc<Keyring>,
     pub auth: AuthSettings,
     pub dev_mode: bool,
+    /// For work after the answer (`waitUntil`), which builds its own `App` from it.
+    pub env: Env,
 }
 
 thread_local! {
@@ -89,13 +94,14 @@ fn auth_settings(env: &Env) -> Result<AuthSettings, ApiError> {
     })
 }
 
-fn app(env: &Env) -> Result<App, ApiError> {
+pub(crate) fn app(env: &Env) -> Result<App, ApiError> {
     Ok(App {
         db: env.d1("DB")?,
         kv: env.kv("KV")?,
         keyring: keyring(env)?,
         auth: auth_settings(env)?,
         dev_mode: dev_mode(env),
+        env: env.clone(),
     })
 }
 
@@ -105,7 +111,7 @@ fn dev_mode(env: &Env) -> bool {
 }
 
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     // `req.method()` reads a method worker does not know (QUERY...) as GET: use the raw one.
     let is_get = req.inner().method() == "GET";
     // Liveness and the API description need no configuration.
@@ -128,7 +134,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
         }
     }
     let result = match app(&env) {
-        Ok(app) => route(&mut req, &app).await,
+        Ok(app) => route(&mut req, &app, &ctx).await,
         Err(e) => Err(e),
     };
     match result {
@@ -137,7 +143,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
     }
 }
 
-async fn route(req: &mut Request, app: &App) -> ApiResult {
+async fn route(req: &mut Request, app: &App, ctx: &Context) -> ApiResult {
     let url = req.url()?;
     let path = url.path().to_owned();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -213,7 +219,15 @@ async fn route(req: &mut Request, app: &App) -> ApiResult {
         (Method::Post, ["v1", "admin", "keyring", "reseal"]) => {
             rotation::reseal(req, app, &who).await
         }
-        (Method::Post, ["v1", "resolve"]) => resolve::resolve(req, app, &who).await,
+        (Method::Post, ["v1", "resolve"]) => resolve::resolve(req, app, &who, ctx).await,
+        (Method::Post, ["v1", "resolve", "report"]) => report::report(req, app, &who, ctx).await,
+        (Method::Get, ["v1", "admin", "tenants", tenant, "providers", key, "policy"]) => {
+            policy::get(app, &who, tenant, key).await
+        }
+        (Method::Put, ["v1", "admin", "tenants", tenant, "providers", key, "policy"]) => {
+            policy::put(req, app, &who, tenant, key).await
+        }
+        (Method::Get, ["v1", "admin", "usage"]) => policy::usage(req, app, &who).await,
         _ => Err(ApiError(Problem::new(
             ProblemKind::MethodNotAllowed,
             format!("{method:?} is not allowed on {path}."),
@@ -227,7 +241,8 @@ fn allowed_methods(s: &[&str]) -> Option<&'static [&'static str]> {
     Some(match s {
         ["healthz"] | ["v1", "me"] | ["v1", "providers"] | ["v1", "audit"] => &["GET"],
         ["v1", "providers", _] | ["v1", "providers", _, "logo"] => &["GET"],
-        ["v1", "admin", "keyring"] => &["GET"],
+        ["v1", "admin", "keyring"] | ["v1", "admin", "usage"] => &["GET"],
+        ["v1", "admin", "tenants", _, "providers", _, "policy"] => &["GET", "PUT"],
         ["v1", "admin", "providers", _] => &["PUT", "DELETE"],
         ["v1", "admin", "providers", _, "logo"]
         | ["v1", "admin", "providers", _, "plugin"]
@@ -237,7 +252,8 @@ fn allowed_methods(s: &[&str]) -> Option<&'static [&'static str]> {
         ["v1", "integrations", _] => &["DELETE"],
         ["v1", "integrations", _, "test"]
         | ["v1", "admin", "keyring", "reseal"]
-        | ["v1", "resolve"] => &["POST"],
+        | ["v1", "resolve"]
+        | ["v1", "resolve", "report"] => &["POST"],
         _ => return None,
     })
 }

@@ -4,10 +4,12 @@
 
 use byok_core::api::PROBLEM_CONTENT_TYPE;
 use byok_core::api::{
-    AuditEntry, CredentialRequest, InstallRequest, IntegrationList, IntegrationView, Problem,
-    ProviderList, ResolveRequest, ResolveResponse,
+    AuditEntry, CredentialRequest, InstallRequest, IntegrationList, IntegrationView, PolicyRequest,
+    PolicyView, Problem, ProviderList, ResolveRequest, ResolveResponse, UsageList,
+    UsageReportAnswer, UsageReportRequest, UsageRow,
 };
 use byok_core::catalog::ProviderSpec;
+use byok_core::resolve::{PlatformFallback, Source};
 use byok_core::rotation::{
     KeyStatus, KeyringReport, ResealReport, ResealRequest, RowRef, Unreadable,
 };
@@ -20,9 +22,10 @@ use utoipa::{Modify, OpenApi};
     paths(
         healthz, me, list_providers, get_provider, get_logo, put_provider, retire_provider, put_logo, put_plugin, put_platform_key,
         list_integrations, install, save_credential, test_integration, uninstall, audit, resolve,
-        get_keyring, reseal_keyring
+        report_usage, get_policy, put_policy, get_usage, get_keyring, reseal_keyring
     ),
     components(schemas(crate::auth::Me, crate::auth::Role, Problem, ProviderSpec, ProviderList, InstallRequest, CredentialRequest, IntegrationView, IntegrationList, ResolveRequest, ResolveResponse, AuditEntry,
+        UsageReportRequest, UsageReportAnswer, PolicyRequest, PolicyView, PlatformFallback, Source, UsageList, UsageRow,
         KeyringReport, KeyStatus, ResealRequest, ResealReport, RowRef, Unreadable)),
     modifiers(&Security, &ProblemResponses),
     security(("bearer" = []), ("cookie" = []))
@@ -208,8 +211,33 @@ fn uninstall() {}
 fn audit() {}
 
 #[utoipa::path(post, path = "/v1/resolve", tag = "resolve", request_body = ResolveRequest,
-    responses((status = 200, body = ResolveResponse), (status = 404, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = ResolveResponse,
+            headers(("Cache-Control" = String, description = "private, max-age=30: how long a client may keep the answer"))),
+        (status = 404, body = Problem, description = "No key: the type is /problems/unknown-provider, not-installed, no-key or fallback-not-allowed"),
+        (status = 403, body = Problem)))]
 fn resolve() {}
+
+#[utoipa::path(post, path = "/v1/resolve/report", tag = "resolve", request_body = UsageReportRequest,
+    responses((status = 202, body = UsageReportAnswer, description = "What the service will do: a rejection of a tenant key re-tests it (at most once per integration per 5 minutes)"),
+        (status = 404, body = Problem, description = "The provider is not in the catalog"), (status = 403, body = Problem)))]
+fn report_usage() {}
+
+#[utoipa::path(get, path = "/v1/admin/tenants/{tenant}/providers/{key}/policy", tag = "admin",
+    params(("tenant" = String, Path), ("key" = String, Path)),
+    responses((status = 200, body = PolicyView), (status = 404, body = Problem), (status = 403, body = Problem)))]
+fn get_policy() {}
+
+#[utoipa::path(put, path = "/v1/admin/tenants/{tenant}/providers/{key}/policy", tag = "admin",
+    params(("tenant" = String, Path), ("key" = String, Path)), request_body = PolicyRequest,
+    responses((status = 200, body = PolicyView, description = "Set: `never` makes resolve fail closed for this tenant without its own key"),
+        (status = 404, body = Problem), (status = 403, body = Problem)))]
+fn put_policy() {}
+
+#[utoipa::path(get, path = "/v1/admin/usage", tag = "admin",
+    params(("since" = Option<String>, Query, description = "A UTC day, YYYY-MM-DD (default: 30 days ago)")),
+    responses((status = 200, body = UsageList, description = "Resolves and reports per day, tenant, provider and source, counted in batches of a few seconds"),
+        (status = 422, body = Problem), (status = 403, body = Problem)))]
+fn get_usage() {}
 
 /// Not in the document: `/dev/login` exists only under DEV_MODE on loopback (README).
 #[utoipa::path(get, path = "/dev/login", tag = "dev", security(()),

@@ -7,6 +7,11 @@
 //! isolate (install, save, test, uninstall, platform key) drops the affected entries at once,
 //! so the saving isolate is never stale; another isolate may serve the previous answer for at
 //! most `CACHE_TTL_MS` after a change.
+//!
+//! Answers carry `Cache-Control: private, max-age=`[`CLIENT_MAX_AGE_S`], which the clients
+//! (`clients/ts`, `clients/rust`) honour in their own isolate: a caller may use a key up to
+//! `CACHE_TTL_MS + CLIENT_MAX_AGE_S` after it changed. Each answer is counted
+//! ([`crate::usage`]) without a storage write on the request's path.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -14,11 +19,13 @@ use std::collections::BTreeMap;
 use byok_core::api::{ProblemKind, ResolveRequest, ResolveResponse};
 use byok_core::ids::{ProviderKey, TenantId};
 use byok_core::keyring::Owner;
-use byok_core::resolve::{resolve as decide, PlatformSide, Resolution, Source, TenantSide};
+use byok_core::resolve::{
+    resolve as decide, PlatformFallback, PlatformSide, Resolution, Source, TenantSide,
+};
 use byok_core::resolve_cache::ResolveCache;
 use byok_core::status::Status;
 use byok_core::{ExposeSecret, SecretString};
-use worker::Request;
+use worker::{Context, Request, Response};
 
 use crate::auth::{Principal, Role};
 use crate::catalog::entry_of;
@@ -31,6 +38,8 @@ use crate::App;
 
 /// How long another isolate may serve a resolve answer after a change.
 pub const CACHE_TTL_MS: u64 = 30_000;
+/// How long a client may keep an answer (`Cache-Control: private, max-age`).
+pub const CLIENT_MAX_AGE_S: u64 = 30;
 /// The cache's budget in this isolate (keys, fields and their names, plus a fixed overhead
 /// per entry).
 const CACHE_MAX_BYTES: usize = 4 << 20;
@@ -100,29 +109,41 @@ pub fn forget_provider(provider: &ProviderKey) {
     CACHE.with(|c| c.borrow_mut().forget_provider(provider.as_str()));
 }
 
-pub async fn resolve(req: &mut Request, app: &App, who: &Principal) -> ApiResult {
+pub async fn resolve(req: &mut Request, app: &App, who: &Principal, ctx: &Context) -> ApiResult {
     who.require(&[Role::Service])?;
     let body: ResolveRequest = read_json(req, 4 * 1024).await?;
     let (tenant, provider) = (body.tenant.as_str(), body.provider.as_str());
     let now = now_millis();
-    if let Some(hit) = CACHE.with(|c| c.borrow_mut().get(tenant, provider, now)) {
-        return Ok(json(200, &hit.response())?);
-    }
-    // Taken before reading storage: a save in this isolate meanwhile voids the insert below.
-    let ticket = CACHE.with(|c| c.borrow().ticket());
-    let answer = lookup(app, &body).await?;
-    let (cached, size) = Cached::of(&answer);
-    CACHE.with(|c| {
-        c.borrow_mut()
-            .insert(tenant, provider, ticket, cached, size, now_millis())
-    });
-    Ok(json(200, &answer)?)
+    let answer = match CACHE.with(|c| c.borrow_mut().get(tenant, provider, now)) {
+        Some(hit) => hit.response(),
+        None => {
+            // Taken before reading storage: a save in this isolate meanwhile voids the insert.
+            let ticket = CACHE.with(|c| c.borrow().ticket());
+            let answer = lookup(app, &body).await?;
+            let (cached, size) = Cached::of(&answer);
+            CACHE.with(|c| {
+                c.borrow_mut()
+                    .insert(tenant, provider, ticket, cached, size, now_millis())
+            });
+            answer
+        }
+    };
+    crate::usage::resolved(app, ctx, tenant, provider, answer.source, now);
+    cacheable(json(200, &answer)?)
+}
+
+fn cacheable(resp: Response) -> ApiResult {
+    resp.headers().set(
+        "cache-control",
+        &format!("private, max-age={CLIENT_MAX_AGE_S}"),
+    )?;
+    Ok(resp)
 }
 
 async fn lookup(app: &App, body: &ResolveRequest) -> Result<ResolveResponse, ApiError> {
     let (row, provider) = futures_util::future::join(
         store::integration(&app.db, body.tenant.as_str(), body.provider.as_str()),
-        store::provider(&app.db, body.provider.as_str()),
+        store::provider_for_tenant(&app.db, body.provider.as_str(), body.tenant.as_str()),
     )
     .await;
     let (row, provider) = (row?, provider?);
@@ -136,6 +157,11 @@ async fn lookup(app: &App, body: &ResolveRequest) -> Result<ResolveResponse, Api
             active: p.active == 1,
             fallback_allowed: entry_of(p)?.spec().platform_fallback,
             platform_key_set: p.platform_secret.is_some(),
+            tenant_policy: p
+                .tenant_policy
+                .as_deref()
+                .and_then(PlatformFallback::parse)
+                .unwrap_or_default(),
         }),
     };
     match decide(tenant_side, platform_side) {
@@ -185,12 +211,8 @@ async fn lookup(app: &App, body: &ResolveRequest) -> Result<ResolveResponse, Api
                 status: None,
             })
         }
-        Resolution::NotFound(why) => Err(problem(
-            ProblemKind::NotFound,
-            format!(
-                "No key for '{}' and tenant '{}': {why}.",
-                body.provider, body.tenant
-            ),
+        Resolution::NotFound(why) => Err(ApiError(
+            why.problem(body.tenant.as_str(), body.provider.as_str()),
         )),
     }
 }

@@ -29,6 +29,9 @@ pub struct ProviderRow {
     pub logo_type: Option<String>,
     pub platform_secret: Option<Vec<u8>>,
     pub platform_fields: Option<String>,
+    /// A tenant's fallback policy for this provider, when the query asked for one.
+    #[serde(default)]
+    pub tenant_policy: Option<String>,
 }
 
 const PROVIDER_COLUMNS: &str = "key, spec, active, logo_type, platform_secret, platform_fields";
@@ -40,6 +43,148 @@ pub async fn provider(db: &D1Database, key: &str) -> Result<Option<ProviderRow>>
     .bind(&[text(key)])?
     .first::<ProviderRow>(None)
     .await
+}
+
+/// An entry with one tenant's fallback policy for it (resolve reads both in one query).
+pub async fn provider_for_tenant(
+    db: &D1Database,
+    key: &str,
+    tenant: &str,
+) -> Result<Option<ProviderRow>> {
+    db.prepare(format!(
+        "SELECT {PROVIDER_COLUMNS}, (SELECT platform_fallback FROM tenant_policies WHERE tenant = ?2 AND provider = ?1) AS tenant_policy
+         FROM integration_providers WHERE key = ?1"
+    ))
+    .bind(&[text(key), text(tenant)])?
+    .first::<ProviderRow>(None)
+    .await
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PolicyRow {
+    pub platform_fallback: String,
+    pub updated_at: String,
+    pub updated_by: String,
+}
+
+pub async fn policy(db: &D1Database, tenant: &str, provider: &str) -> Result<Option<PolicyRow>> {
+    db.prepare("SELECT platform_fallback, updated_at, updated_by FROM tenant_policies WHERE tenant = ?1 AND provider = ?2")
+        .bind(&[text(tenant), text(provider)])?
+        .first::<PolicyRow>(None)
+        .await
+}
+
+/// Sets a policy (`inherit` removes the row: nothing set means inherit) with its audit row.
+pub async fn set_policy(
+    db: &D1Database,
+    tenant: &str,
+    provider: &str,
+    policy: &str,
+    now: &str,
+    by: &str,
+    audit: &AuditEntry,
+) -> Result<()> {
+    let write = if policy == "inherit" {
+        db.prepare("DELETE FROM tenant_policies WHERE tenant = ?1 AND provider = ?2")
+            .bind(&[text(tenant), text(provider)])?
+    } else {
+        db.prepare(
+            "INSERT INTO tenant_policies (tenant, provider, platform_fallback, updated_at, updated_by) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (tenant, provider) DO UPDATE SET platform_fallback = excluded.platform_fallback, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+        )
+        .bind(&[text(tenant), text(provider), text(policy), text(now), text(by)])?
+    };
+    db.batch(vec![write, audit_statement(db, audit)?]).await?;
+    Ok(())
+}
+
+/// Claims a report-driven re-test of a stored key: `true` for exactly one caller while no
+/// claim is later than `claimable_before` (Unix ms).
+pub async fn claim_retest(
+    db: &D1Database,
+    tenant: &str,
+    provider: &str,
+    now_ms: u64,
+    claimable_before: u64,
+) -> Result<bool> {
+    let r = db
+        .prepare(
+            "UPDATE integrations SET retest_claimed_at = ?3
+             WHERE tenant = ?1 AND provider = ?2 AND secret IS NOT NULL
+               AND (retest_claimed_at IS NULL OR retest_claimed_at <= ?4)",
+        )
+        .bind(&[
+            text(tenant),
+            text(provider),
+            int(now_ms as i64),
+            int(claimable_before as i64),
+        ])?
+        .run()
+        .await?;
+    Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+}
+
+/// Adds an isolate's aggregated usage (see `byok_core::usage`), in batches of at most
+/// `BATCH` statements.
+pub async fn add_usage(db: &D1Database, flush: &byok_core::usage::Flush) -> Result<()> {
+    const BATCH: usize = 100;
+    let mut statements = Vec::new();
+    for (k, c) in &flush.counts {
+        statements.push(
+            db.prepare(
+                "INSERT INTO usage_daily (day, tenant, provider, source, resolves, reports, rejections) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (day, tenant, provider, source) DO UPDATE SET resolves = resolves + excluded.resolves,
+                   reports = reports + excluded.reports, rejections = rejections + excluded.rejections",
+            )
+            .bind(&[
+                text(&k.day),
+                text(&k.tenant),
+                text(&k.provider),
+                text(k.source.as_str()),
+                int(c.resolves as i64),
+                int(c.reports as i64),
+                int(c.rejections as i64),
+            ])?,
+        );
+    }
+    for (tenant, provider, at) in &flush.last_used {
+        let at = crate::util::rfc3339(*at);
+        statements.push(
+            db.prepare(
+                "UPDATE integrations SET last_used_at = ?3
+                 WHERE tenant = ?1 AND provider = ?2 AND (last_used_at IS NULL OR last_used_at < ?3)",
+            )
+            .bind(&[text(tenant), text(provider), text(&at)])?,
+        );
+    }
+    while !statements.is_empty() {
+        let rest = statements.split_off(statements.len().min(BATCH));
+        db.batch(std::mem::replace(&mut statements, rest)).await?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct UsageDbRow {
+    pub day: String,
+    pub tenant: String,
+    pub provider: String,
+    pub source: String,
+    pub resolves: i64,
+    pub reports: i64,
+    pub rejections: i64,
+}
+
+/// Usage from `since` (a `YYYY-MM-DD` day) on, at most `limit` rows.
+pub async fn usage_since(db: &D1Database, since: &str, limit: i64) -> Result<Vec<UsageDbRow>> {
+    db.prepare(
+        "SELECT day, tenant, provider, source, resolves, reports, rejections FROM usage_daily
+         WHERE day >= ?1 ORDER BY day, tenant, provider, source LIMIT ?2",
+    )
+    .bind(&[text(since), int(limit)])?
+    .all()
+    .await?
+    .results::<UsageDbRow>()
 }
 
 pub async fn active_providers(db: &D1Database) -> Result<Vec<ProviderRow>> {
@@ -126,10 +271,20 @@ pub struct IntegrationRow {
     pub last_test: Option<String>,
     pub installed_at: String,
     pub updated_at: String,
+    #[serde(default)]
+    pub last_used_at: Option<String>,
+    #[serde(default)]
+    pub last_verified_at: Option<String>,
+    /// Unix ms of the last re-test a usage report claimed.
+    #[serde(default)]
+    pub retest_claimed_at: Option<f64>,
 }
 
+/// The columns an insert writes.
 const INTEGRATION_COLUMNS: &str =
     "tenant, provider, status, secret, fields, key_id, mask, last_test, installed_at, updated_at";
+/// The columns a read returns.
+const INTEGRATION_READ: &str = "tenant, provider, status, secret, fields, key_id, mask, last_test, installed_at, updated_at, last_used_at, last_verified_at, retest_claimed_at";
 
 pub async fn integration(
     db: &D1Database,
@@ -137,7 +292,7 @@ pub async fn integration(
     provider: &str,
 ) -> Result<Option<IntegrationRow>> {
     db.prepare(format!(
-        "SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE tenant = ?1 AND provider = ?2"
+        "SELECT {INTEGRATION_READ} FROM integrations WHERE tenant = ?1 AND provider = ?2"
     ))
     .bind(&[text(tenant), text(provider)])?
     .first::<IntegrationRow>(None)
@@ -146,7 +301,7 @@ pub async fn integration(
 
 pub async fn integrations(db: &D1Database, tenant: &str) -> Result<Vec<IntegrationRow>> {
     db.prepare(format!(
-        "SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE tenant = ?1 ORDER BY provider"
+        "SELECT {INTEGRATION_READ} FROM integrations WHERE tenant = ?1 ORDER BY provider"
     ))
     .bind(&[text(tenant)])?
     .all()
@@ -196,7 +351,7 @@ pub async fn update_credential(db: &D1Database, row: &IntegrationRow) -> Result<
 }
 
 /// Records a test's result, unless the key changed since the test began (`since`), and its
-/// audit row, in one round trip.
+/// audit row, in one round trip. `verified`: the test concluded (`last_verified_at` = now).
 #[allow(clippy::too_many_arguments)]
 pub async fn record_test(
     db: &D1Database,
@@ -206,11 +361,13 @@ pub async fn record_test(
     last_test: &str,
     since: &str,
     now: &str,
+    verified: bool,
     audit: &AuditEntry,
 ) -> Result<bool> {
     let update = db
         .prepare(
-            "UPDATE integrations SET status = ?3, last_test = ?4, updated_at = ?6
+            "UPDATE integrations SET status = ?3, last_test = ?4, updated_at = ?6,
+               last_verified_at = CASE WHEN ?7 = 1 THEN ?6 ELSE last_verified_at END
              WHERE tenant = ?1 AND provider = ?2 AND updated_at = ?5",
         )
         .bind(&[
@@ -220,6 +377,7 @@ pub async fn record_test(
             text(last_test),
             text(since),
             text(now),
+            int(i64::from(verified)),
         ])?;
     let results = db.batch(vec![update, audit_statement(db, audit)?]).await?;
     let changes = results

@@ -18,6 +18,8 @@ pub struct Edge {
     pub base: String,
     dir: PathBuf,
     config: EdgeConfig,
+    /// The Worker's name (unique per edge), what a service binding names.
+    pub name: String,
 }
 
 /// The checkout under test: `BYOK_ROOT` (set by `script/lib.sh`), else the package's directory
@@ -45,6 +47,7 @@ fn free_port() -> u16 {
 
 fn wrangler(root: &Path) -> Command {
     let mut c = Command::new(root.join("node_modules/.bin/wrangler"));
+    c.env_remove("WRANGLER_REGISTRY_PATH");
     c.current_dir(root)
         .env("CI", "true")
         .env("WRANGLER_SEND_METRICS", "false")
@@ -112,13 +115,14 @@ impl Edge {
             "{} is missing: run script/build-worker first (script/test does)",
             main.display()
         );
-        let dir =
-            std::env::temp_dir().join(format!("byok-e2e-{}-{}", std::process::id(), free_port()));
+        let id = format!("{}-{}", std::process::id(), free_port());
+        let dir = std::env::temp_dir().join(format!("byok-e2e-{id}"));
+        let name = format!("byok-e2e-{id}");
         std::fs::create_dir_all(&dir).expect("temp dir");
         std::fs::write(
             dir.join("wrangler.toml"),
             format!(
-                r#"name = "byok-e2e"
+                r#"name = "{name}"
 main = "{main}"
 compatibility_date = "2026-11-01"
 [[d1_databases]]
@@ -159,6 +163,7 @@ AUTH_AUDIENCE = "{audience}"
             child: child.0,
             dir,
             config,
+            name,
         };
         edge.wait_healthy();
         edge
@@ -176,6 +181,7 @@ AUTH_AUDIENCE = "{audience}"
         let port = free_port();
         let log = std::fs::File::create(dir.join("wrangler.log")).expect("log");
         let mut cmd = wrangler(root);
+        cmd.env("WRANGLER_REGISTRY_PATH", dir.join("registry"));
         cmd.args([
             "dev",
             "--local",
@@ -218,28 +224,14 @@ AUTH_AUDIENCE = "{audience}"
         &self.config
     }
 
+    /// The dev registry this edge's `wrangler dev` announces itself in: another `wrangler
+    /// dev` started with the same `WRANGLER_REGISTRY_PATH` reaches it by service binding.
+    pub fn registry(&self) -> PathBuf {
+        self.dir.join("registry")
+    }
+
     fn wait_healthy(&self) {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        let url = format!("{}/healthz", self.base);
-        while Instant::now() < deadline {
-            if let Ok(mut s) = std::net::TcpStream::connect(
-                url.trim_start_matches("http://")
-                    .trim_end_matches("/healthz"),
-            ) {
-                let _ = s.write_all(
-                    b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-                );
-                let mut buf = [0u8; 16];
-                if std::io::Read::read(&mut s, &mut buf)
-                    .is_ok_and(|n| buf[..n].starts_with(b"HTTP/1.1 200"))
-                {
-                    return;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        let log = std::fs::read_to_string(self.dir.join("wrangler.log")).unwrap_or_default();
-        panic!("the Worker did not become healthy at {url}; wrangler said:\n{log}");
+        wait_healthy(&self.base, &self.dir.join("wrangler.log"));
     }
 
     /// A token for `role`, signed with the secret of its kind (user roles: `AUTH_SECRET`,
@@ -384,26 +376,138 @@ pub fn entry_against_fakes(
     entry
 }
 
+/// The example AI function (`examples/ai-function`) under its own `wrangler dev`, bound to an
+/// edge by a service binding (through the edge's dev registry), with the providers' base URLs
+/// pointed at the fakes. Stopped when dropped.
+pub struct AiFunction {
+    child: Child,
+    pub base: String,
+    dir: PathBuf,
+}
+
+impl AiFunction {
+    pub fn start(edge: &Edge, fakes: &FakeProviders, service_token: &str) -> AiFunction {
+        let root = root();
+        let dir = edge.dir.join("ai-function");
+        std::fs::create_dir_all(&dir).expect("dir");
+        let example = root.join("examples/ai-function");
+        std::fs::write(
+            dir.join("wrangler.toml"),
+            format!(
+                r#"name = "{name}-ai-function"
+main = "{main}"
+compatibility_date = "2026-11-01"
+[alias]
+"@byok/client" = "{client}"
+[[services]]
+binding = "BYOK"
+service = "{name}"
+[vars]
+ANTHROPIC_BASE_URL = "{anthropic}"
+OPENAI_BASE_URL = "{openai}"
+"#,
+                name = edge.name,
+                main = example.join("src/index.ts").display(),
+                client = root.join("clients/ts/src/index.ts").display(),
+                anthropic = fakes.base_url("anthropic"),
+                openai = fakes.base_url("openai"),
+            ),
+        )
+        .expect("wrangler.toml");
+        std::fs::write(
+            dir.join(".dev.vars"),
+            format!("BYOK_SERVICE_TOKEN=\"{service_token}\"\n"),
+        )
+        .expect(".dev.vars");
+        let port = free_port();
+        let log = std::fs::File::create(dir.join("wrangler.log")).expect("log");
+        let mut cmd = wrangler(&root);
+        cmd.env("WRANGLER_REGISTRY_PATH", edge.registry())
+            .args([
+                "dev",
+                "--local",
+                "--ip",
+                "127.0.0.1",
+                "--show-interactive-dev-session=false",
+                "--log-level",
+                "warn",
+            ])
+            .arg("--config")
+            .arg(dir.join("wrangler.toml"))
+            .arg("--persist-to")
+            .arg(dir.join("state"))
+            .args([
+                "--port",
+                &port.to_string(),
+                "--inspector-port",
+                &free_port().to_string(),
+            ])
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log);
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let f = AiFunction {
+            child: cmd.spawn().expect("wrangler dev (ai-function)"),
+            base: format!("http://127.0.0.1:{port}"),
+            dir,
+        };
+        wait_healthy(&f.base, &f.dir.join("wrangler.log"));
+        f
+    }
+}
+
+impl Drop for AiFunction {
+    fn drop(&mut self) {
+        stop_group(&mut self.child);
+    }
+}
+
+/// Waits until `base/healthz` answers 200, or panics with the log.
+fn wait_healthy(base: &str, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let addr = base.trim_start_matches("http://");
+    while Instant::now() < deadline {
+        if let Ok(mut s) = std::net::TcpStream::connect(addr) {
+            let _ = s.write_all(
+                b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+            );
+            let mut buf = [0u8; 16];
+            if std::io::Read::read(&mut s, &mut buf)
+                .is_ok_and(|n| buf[..n].starts_with(b"HTTP/1.1 200"))
+            {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    panic!("nothing healthy at {base}/healthz; wrangler said:\n{log}");
+}
+
+/// Stops a process group (wrangler and its workerd): TERM, then KILL after 5 s.
+fn stop_group(child: &mut Child) {
+    let group = format!("-{}", child.id());
+    let kill = |signal: &str| {
+        let _ = Command::new("kill")
+            .args([signal, "--", &group])
+            .stderr(Stdio::null())
+            .status();
+    };
+    kill("-TERM");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    kill("-KILL");
+    let _ = child.wait();
+}
+
 impl Edge {
     /// Stops wrangler and workerd (the child's whole process group).
     fn stop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let kill = |signal: &str| {
-            let _ = Command::new("kill")
-                .args([signal, "--", &group])
-                .stderr(Stdio::null())
-                .status();
-        };
-        kill("-TERM");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        kill("-KILL");
-        let _ = self.child.wait();
+        stop_group(&mut self.child);
     }
 }
 

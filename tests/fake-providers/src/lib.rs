@@ -20,8 +20,17 @@
 //! | `garbage` | 200 with a malformed body |
 //! | `redirect` | 302 to another host |
 //! | `huge` | 200 with a 2 MiB body |
+//!
+//! Keys can also be revoked while the fakes run (`POST /_fake/revoke` with the key as the
+//! body, or [`FakeProviders::revoke`]): from then on the Anthropic and OpenAI fakes answer
+//! that key as they answer a bad key, on every endpoint, as a provider does after a user
+//! deletes a key. For AI functions the fakes also serve Anthropic's `POST /v1/messages` and
+//! OpenAI's `POST /v1/chat/completions`: a key the models endpoint refuses gets the same
+//! refusal there; any other gets a short completion.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -29,7 +38,7 @@ use axum::extract::{Path, Query, Request};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
@@ -67,6 +76,23 @@ impl Scenario {
 pub struct FakeProviders {
     addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
+    revoked: Revoked,
+}
+
+/// Keys revoked at the provider since the fakes started.
+#[derive(Clone, Default)]
+pub struct Revoked(Arc<Mutex<HashSet<String>>>);
+
+impl Revoked {
+    pub fn add(&self, key: &str) {
+        if let Ok(mut set) = self.0.lock() {
+            set.insert(key.to_owned());
+        }
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.lock().is_ok_and(|set| set.contains(key))
+    }
 }
 
 impl FakeProviders {
@@ -74,10 +100,21 @@ impl FakeProviders {
     pub async fn start(port: u16) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
+        let revoked = Revoked::default();
+        let app = router_with(revoked.clone());
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router()).await;
+            let _ = axum::serve(listener, app).await;
         });
-        Ok(Self { addr, task })
+        Ok(Self {
+            addr,
+            task,
+            revoked,
+        })
+    }
+
+    /// Revokes a key at every fake provider (see the module's docs).
+    pub fn revoke(&self, key: &str) {
+        self.revoked.add(key);
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -96,11 +133,19 @@ impl Drop for FakeProviders {
     }
 }
 
-/// Every provider's routes.
+/// Every provider's routes, with no key revoked.
 pub fn router() -> Router {
+    router_with(Revoked::default())
+}
+
+/// Every provider's routes over a set of revoked keys.
+pub fn router_with(revoked: Revoked) -> Router {
     Router::new()
+        .route("/_fake/revoke", post(revoke))
         .route("/anthropic/v1/models", get(anthropic))
+        .route("/anthropic/v1/messages", post(anthropic_messages))
         .route("/openai/v1/models", get(openai))
+        .route("/openai/v1/chat/completions", post(openai_chat))
         .route("/stripe/v1/account", get(stripe))
         .route("/{region}/2010-04-01/Accounts/{file}", get(twilio))
         .route(
@@ -123,6 +168,21 @@ pub fn router() -> Router {
                 format!("no fake at {}", req.uri().path()),
             )
         })
+        .layer(Extension(revoked))
+}
+
+async fn revoke(Extension(revoked): Extension<Revoked>, key: String) -> StatusCode {
+    revoked.add(key.trim());
+    StatusCode::NO_CONTENT
+}
+
+/// The key as the provider sees it now: a revoked key reads as a bad one.
+fn current<'a>(revoked: &Revoked, key: &'a str) -> &'a str {
+    if revoked.contains(key) {
+        "badkey"
+    } else {
+        key
+    }
 }
 
 /// Answers every scenario that looks the same at every provider; `None` leaves it to the fake.
@@ -216,13 +276,14 @@ fn key_hint(key: &str) -> String {
 }
 
 /// Anthropic: `GET /v1/models` with `x-api-key` and `anthropic-version`.
-async fn anthropic(headers: HeaderMap) -> Response {
+async fn anthropic(Extension(revoked): Extension<Revoked>, headers: HeaderMap) -> Response {
     let Some(key) = header(&headers, "x-api-key") else {
         return serve_case("anthropic", "models/no-key", &[]);
     };
     if header(&headers, "anthropic-version").is_none() {
         return serve_case("anthropic", "models/no-version", &[]);
     }
+    let key = current(&revoked, key);
     let scenario = Scenario::of(key);
     if let Some(r) = common(scenario).await {
         return r;
@@ -230,9 +291,39 @@ async fn anthropic(headers: HeaderMap) -> Response {
     serve("anthropic", "models", chosen(scenario, key), &[])
 }
 
+/// Anthropic: `POST /v1/messages`. Errors are the account's, as on `/v1/models` (Anthropic's
+/// error shapes are the same on every endpoint); otherwise a one-block message.
+async fn anthropic_messages(revoked: Extension<Revoked>, headers: HeaderMap) -> Response {
+    let refused = anthropic(revoked, headers).await;
+    if refused.status() != StatusCode::OK {
+        return refused;
+    }
+    Json(json!({
+        "id": "msg_fake", "type": "message", "role": "assistant", "model": "claude-fake",
+        "content": [{"type": "text", "text": "Hello from the fake Anthropic."}],
+        "stop_reason": "end_turn", "usage": {"input_tokens": 3, "output_tokens": 7}
+    }))
+    .into_response()
+}
+
+/// OpenAI: `POST /v1/chat/completions`, refused as `/v1/models` refuses the key.
+async fn openai_chat(revoked: Extension<Revoked>, headers: HeaderMap) -> Response {
+    let refused = openai(revoked, headers).await;
+    if refused.status() != StatusCode::OK {
+        return refused;
+    }
+    Json(json!({
+        "id": "chatcmpl-fake", "object": "chat.completion", "model": "gpt-fake",
+        "choices": [{"index": 0, "finish_reason": "stop",
+            "message": {"role": "assistant", "content": "Hello from the fake OpenAI."}}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 7, "total_tokens": 10}
+    }))
+    .into_response()
+}
+
 /// OpenAI: `GET /v1/models` with a bearer key.
-async fn openai(headers: HeaderMap) -> Response {
-    let key = bearer(&headers).unwrap_or_default();
+async fn openai(Extension(revoked): Extension<Revoked>, headers: HeaderMap) -> Response {
+    let key = current(&revoked, bearer(&headers).unwrap_or_default());
     let scenario = Scenario::of(key);
     if let Some(r) = common(scenario).await {
         return r;

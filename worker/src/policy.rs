@@ -1,0 +1,122 @@
+//! Platform-admin routes about tenants: the per-tenant fallback policy
+//! (`/v1/admin/tenants/{tenant}/providers/{key}/policy`) and usage (`/v1/admin/usage`).
+
+use byok_core::api::{PolicyRequest, PolicyView, ProblemKind, UsageList, UsageRow};
+use byok_core::ids::{ProviderKey, TenantId};
+use byok_core::resolve::{PlatformFallback, Source};
+use byok_core::usage::parse_day;
+use worker::Request;
+
+use crate::audit;
+use crate::auth::{Principal, Role};
+use crate::catalog::{key_from_path, stored_entry};
+use crate::http::{json, problem, read_json, ApiError, ApiResult};
+use crate::store;
+use crate::util::{now_millis, rfc3339};
+use crate::App;
+
+/// At most this many rows per usage answer (narrow `since` for more).
+const USAGE_LIMIT: i64 = 10_000;
+
+fn tenant_from_path(segment: &str) -> Result<TenantId, ApiError> {
+    TenantId::parse(segment).map_err(|_| {
+        problem(
+            ProblemKind::NotFound,
+            format!("'{}' is not a tenant id.", segment.escape_default()),
+        )
+    })
+}
+
+async fn view(app: &App, tenant: TenantId, key: ProviderKey) -> Result<PolicyView, ApiError> {
+    let (policy, entry) = futures_util::future::join(
+        store::policy(&app.db, tenant.as_str(), key.as_str()),
+        stored_entry(app, &key),
+    )
+    .await;
+    let (policy, (provider_row, entry)) = (policy?, entry?);
+    let platform_fallback = policy
+        .as_ref()
+        .and_then(|p| PlatformFallback::parse(&p.platform_fallback))
+        .unwrap_or_default();
+    Ok(PolicyView {
+        platform_key_allowed: platform_fallback == PlatformFallback::Inherit
+            && entry.spec().platform_fallback
+            && provider_row.active == 1,
+        tenant,
+        provider: key,
+        platform_fallback,
+        updated_at: policy.as_ref().map(|p| p.updated_at.clone()),
+        updated_by: policy.map(|p| p.updated_by),
+    })
+}
+
+/// `GET /v1/admin/tenants/{tenant}/providers/{key}/policy`.
+pub async fn get(app: &App, who: &Principal, tenant: &str, key: &str) -> ApiResult {
+    who.require(&[Role::PlatformAdmin])?;
+    let (tenant, key) = (tenant_from_path(tenant)?, key_from_path(key)?);
+    Ok(json(200, &view(app, tenant, key).await?)?)
+}
+
+/// `PUT /v1/admin/tenants/{tenant}/providers/{key}/policy`.
+pub async fn put(
+    req: &mut Request,
+    app: &App,
+    who: &Principal,
+    tenant: &str,
+    key: &str,
+) -> ApiResult {
+    who.require(&[Role::PlatformAdmin])?;
+    let (tenant, key) = (tenant_from_path(tenant)?, key_from_path(key)?);
+    let body: PolicyRequest = read_json(req, 1024).await?;
+    stored_entry(app, &key).await?;
+    let policy = body.platform_fallback.as_str();
+    let mut entry = audit::entry(who, audit::Scope::Platform, &key, "set-policy", policy);
+    entry.tenant = Some(tenant.clone());
+    store::set_policy(
+        &app.db,
+        tenant.as_str(),
+        key.as_str(),
+        policy,
+        &rfc3339(now_millis()),
+        &who.sub,
+        &entry,
+    )
+    .await?;
+    crate::resolve::forget(&tenant, &key);
+    Ok(json(200, &view(app, tenant, key).await?)?)
+}
+
+/// `GET /v1/admin/usage?since=YYYY-MM-DD`: resolves and reports per day, tenant, provider
+/// and source, from `since` (default: the last 30 days).
+pub async fn usage(req: &Request, app: &App, who: &Principal) -> ApiResult {
+    who.require(&[Role::PlatformAdmin])?;
+    let url = req.url()?;
+    let since = match url.query_pairs().find(|(k, _)| k == "since") {
+        Some((_, v)) => parse_day(&v).ok_or_else(|| {
+            problem(
+                ProblemKind::ValidationFailed,
+                "since must be a calendar day, YYYY-MM-DD (UTC).",
+            )
+        })?,
+        None => byok_core::usage::day_of(now_millis().saturating_sub(30 * 86_400_000)),
+    };
+    let rows = store::usage_since(&app.db, &since, USAGE_LIMIT).await?;
+    let usage = rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(UsageRow {
+                tenant: TenantId::parse(&r.tenant).ok()?,
+                provider: ProviderKey::parse(&r.provider).ok()?,
+                source: match r.source.as_str() {
+                    "tenant" => Source::Tenant,
+                    _ => Source::Platform,
+                },
+                day: r.day,
+                resolves: r.resolves.max(0) as u64,
+                reports: r.reports.max(0) as u64,
+                rejections: r.rejections.max(0) as u64,
+            })
+        })
+        .collect();
+    Ok(json(200, &UsageList { since, usage })?)
+}

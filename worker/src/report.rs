@@ -1,0 +1,142 @@
+//! `POST /v1/resolve/report`: an AI function says what the provider answered when it used a
+//! resolved key. `byok_core::report` decides what that means; a claimed re-test runs after
+//! the answer (in `waitUntil`) and moves the status as a Test would.
+
+use byok_core::api::{ProblemKind, UsageReportAnswer, UsageReportRequest};
+use byok_core::ids::{ProviderKey, TenantId};
+use byok_core::report::{claimable_before, decide, is_rejection, ReportAction, RETEST_DEDUP_MS};
+use byok_core::resolve::{Source, TenantSide};
+use worker::{Context, Env, Request};
+
+use crate::audit::{self, Scope};
+use crate::auth::{Principal, Role};
+use crate::catalog::{entry_of, stored_entry};
+use crate::http::{json, problem, read_json, ApiError, ApiResult};
+use crate::integrations::{status_of, test_and_record};
+use crate::store;
+use crate::util::{now_millis, rfc3339};
+use crate::App;
+
+/// Who re-tests a key after a report, in the audit log.
+pub const REPORT_ACTOR: &str = "usage-report";
+
+pub async fn report(req: &mut Request, app: &App, who: &Principal, ctx: &Context) -> ApiResult {
+    who.require(&[Role::Service])?;
+    let body: UsageReportRequest = read_json(req, 4 * 1024).await?;
+    let report = body.report().map_err(ApiError)?;
+    let (tenant, provider) = (body.tenant.as_str(), body.provider.as_str());
+    let (row, provider_row) = futures_util::future::join(
+        store::integration(&app.db, tenant, provider),
+        store::provider(&app.db, provider),
+    )
+    .await;
+    let (row, provider_row) = (row?, provider_row?);
+    let Some(provider_row) = provider_row else {
+        return Err(problem(
+            ProblemKind::UnknownProvider,
+            format!("There is no provider '{provider}' in the catalog."),
+        ));
+    };
+    let entry = entry_of(&provider_row)?;
+    let extra = &entry.spec().rejection_statuses;
+    let tenant_side = match &row {
+        None => TenantSide::NotInstalled,
+        Some(r) => TenantSide::installed(status_of(r)?),
+    };
+    let now = now_millis();
+    let last_claim = row
+        .as_ref()
+        .and_then(|r| r.retest_claimed_at)
+        .map(|ms| ms as u64);
+    let mut action = decide(report, extra, tenant_side, last_claim, now);
+    crate::usage::reported(
+        app,
+        ctx,
+        tenant,
+        provider,
+        report.source,
+        is_rejection(report.status, extra),
+        now,
+    );
+    if action.retests() {
+        if store::claim_retest(&app.db, tenant, provider, now, claimable_before(now)).await? {
+            let outcome = format!("provider answered {}; re-test scheduled", report.status);
+            audit::record(
+                app,
+                who,
+                Scope::Tenant,
+                &body.provider,
+                "usage-report",
+                &outcome,
+            )
+            .await?;
+            ctx.wait_until(retest(
+                app.env.clone(),
+                body.tenant.clone(),
+                body.provider.clone(),
+            ));
+        } else {
+            // Another report claimed it between our read and our claim.
+            action = ReportAction::Deduplicated {
+                retest_after_ms: now + RETEST_DEDUP_MS,
+            };
+        }
+    }
+    if action == ReportAction::PlatformKeyRecorded {
+        let outcome = format!(
+            "the platform key was rejected ({}) serving tenant '{tenant}'",
+            report.status
+        );
+        audit::record(
+            app,
+            who,
+            Scope::Platform,
+            &body.provider,
+            "usage-report",
+            &outcome,
+        )
+        .await?;
+    }
+    let retest_after = match action {
+        ReportAction::Deduplicated { retest_after_ms } => Some(rfc3339(retest_after_ms)),
+        _ => None,
+    };
+    debug_assert!(report.source == Source::Tenant || !action.retests());
+    Ok(json(
+        202,
+        &UsageReportAnswer {
+            action: action.slug().to_owned(),
+            detail: action.describe(),
+            retest_after,
+        },
+    )?)
+}
+
+/// The re-test a report claimed, after the answer: the same rules as a Test (a transient
+/// verdict changes nothing; a key changed meanwhile is not overwritten).
+async fn retest(env: Env, tenant: TenantId, provider: ProviderKey) {
+    if let Err(ApiError(p)) = retest_now(&env, &tenant, &provider).await {
+        worker::console_error!("re-test after a usage report failed: {p}");
+    }
+}
+
+async fn retest_now(env: &Env, tenant: &TenantId, provider: &ProviderKey) -> Result<(), ApiError> {
+    let app = crate::app(env)?;
+    let Some(mut row) = store::integration(&app.db, tenant.as_str(), provider.as_str()).await?
+    else {
+        return Ok(()); // uninstalled meanwhile
+    };
+    if row.secret.is_none() {
+        return Ok(()); // key removed meanwhile
+    }
+    let (_, entry) = stored_entry(&app, provider).await?;
+    let who = Principal {
+        sub: REPORT_ACTOR.to_owned(),
+        tenant: tenant.clone(),
+        role: Role::Service,
+        via_cookie: false,
+    };
+    test_and_record(&app, &who, &entry, &mut row, false).await?;
+    crate::resolve::forget(tenant, provider);
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! The isolate's usage counter (`byok_core::usage` decides when to flush): resolves and
+//! reports are counted in memory and written in one D1 batch per flush, inside `waitUntil`,
+//! never on the request's path.
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use byok_core::resolve::Source;
+use byok_core::usage::{Then, Usage};
+use worker::{Context, Delay, Env};
+
+use crate::store;
+use crate::App;
+
+thread_local! {
+    static USAGE: RefCell<Usage> = RefCell::new(Usage::new());
+}
+
+/// Counts a resolve answered with `source`'s key.
+pub fn resolved(app: &App, ctx: &Context, tenant: &str, provider: &str, source: Source, now: u64) {
+    let then = USAGE.with(|u| u.borrow_mut().resolved(tenant, provider, source, now));
+    schedule(app, ctx, then);
+}
+
+/// Counts a usage report.
+pub fn reported(
+    app: &App,
+    ctx: &Context,
+    tenant: &str,
+    provider: &str,
+    source: Source,
+    rejection: bool,
+    now: u64,
+) {
+    let then = USAGE.with(|u| {
+        u.borrow_mut()
+            .reported(tenant, provider, source, rejection, now)
+    });
+    schedule(app, ctx, then);
+}
+
+fn schedule(app: &App, ctx: &Context, then: Then) {
+    let env = app.env.clone();
+    match then {
+        Then::Nothing => {}
+        Then::ArmFlush { delay_ms } => ctx.wait_until(async move {
+            Delay::from(Duration::from_millis(delay_ms)).await;
+            flush(env).await;
+        }),
+        Then::FlushNow => ctx.wait_until(flush(env)),
+    }
+}
+
+/// Writes what is pending; on a storage error the counts go back to wait for the next flush.
+async fn flush(env: Env) {
+    let pending = USAGE.with(|u| u.borrow_mut().drain());
+    if pending.is_empty() {
+        return;
+    }
+    let written = match env.d1("DB") {
+        Ok(db) => store::add_usage(&db, &pending).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = written {
+        worker::console_error!("usage flush failed, kept for the next one: {e}");
+        USAGE.with(|u| u.borrow_mut().restore(pending));
+    }
+}
