@@ -195,7 +195,7 @@ pub fn parse_day(s: &str) -> Option<String> {
         2 => 28,
         _ => return None,
     };
-    (1970..=9999).contains(&y).then_some(())?;
+    (1..=9999).contains(&y).then_some(())?;
     (1..=days).contains(&d).then(|| s.to_owned())
 }
 

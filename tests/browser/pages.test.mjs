@@ -32,6 +32,8 @@ let base;
 /** The fakes' address and a platform admin's token, for tests that add entries of their own. */
 let fakes;
 let admin;
+/** A service token (what AI functions call resolve with). */
+let service;
 let browser;
 let workspace = 0;
 
@@ -46,7 +48,9 @@ before(async () => {
     once(lines, 'line'),
     once(env, 'exit').then(([code]) => { throw new Error(`browser-env exited with ${code} before it was ready`); }),
   ]);
-  ({ base, fakes, admin } = JSON.parse(first));
+  const ready = JSON.parse(first);
+  ({ base, fakes, admin } = ready);
+  service = ready.tokens.service;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
@@ -276,7 +280,21 @@ describe('Settings → Integrations', () => {
     await fresh.locator('.badge').getByText('Connected').waitFor();
     const masked = await fresh.getByLabel('API key').inputValue();
     assert.ok(masked.startsWith('•') && masked.endsWith(anthropicKey('valid').slice(-4)), `the field shows the mask: ${masked}`);
+    await fresh.locator('.usage').getByText('Not used by an AI function yet · Last verified just now').waitFor();
     await assertNoSecret(page, anthropicKey('valid'));
+
+    // An AI function resolves the key; usage is flushed within seconds and shown in words.
+    const r = await fetch(`${base}/v1/resolve`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${service}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ tenant: s.tenant, provider: 'anthropic' }),
+    });
+    assert.equal(r.status, 200);
+    for (let i = 0; i < 40 && !(await integration(page, 'anthropic')).last_used_at; i++) {
+      await new Promise((done) => setTimeout(done, 250));
+    }
+    await page.reload();
+    await settingsCard(page, 'anthropic').locator('.usage').getByText('Last used just now · Last verified just now').waitFor();
     await s.close();
   });
 

@@ -7,7 +7,7 @@ import { credentialInputs } from './credential-form.js';
 import { confirmDialog } from './dialog.js';
 import { fill, h, showMessage, uid, when } from './dom.js';
 import { session, showError } from './session.js';
-import { afterSave, outcome, status } from './words.js';
+import { afterSave, outcome, status, usageLine } from './words.js';
 
 const content = document.getElementById('content');
 const notice = document.getElementById('notice');
@@ -22,6 +22,12 @@ function lastTest(view) {
   }
   const said = outcome(view.last_test);
   return h('p', { class: 'last-test' }, 'Last tested ', when(view.last_test.tested_at), `: ${said.lines.join(' ')}`);
+}
+
+/** When the key last served an AI function and when a test last concluded, in words. */
+function usage(view) {
+  const line = usageLine(view);
+  return line ? h('p', { class: 'usage' }, line) : null;
 }
 
 /** One installed provider; `said` is a message to show in its card after a re-render. */
@@ -53,6 +59,7 @@ function integrationCard(view, said) {
       form.element,
       h('div', { class: 'actions' }, save, test, uninstall)),
     lastTest(view),
+    usage(view),
     errorRegion,
     messageRegion);
   if (said) showMessage(messageRegion, said.tone, said.lines);

@@ -53,3 +53,35 @@ export function afterSave(view) {
   const said = view.last_test ? outcome(view.last_test) : { tone: 'good', lines: ['Saved.'] };
   return { tone: said.tone, lines: [...said.lines, ...formatWarnings(view)] };
 }
+
+const UNITS = [
+  ['year', 365 * 24 * 3600],
+  ['month', 30 * 24 * 3600],
+  ['week', 7 * 24 * 3600],
+  ['day', 24 * 3600],
+  ['hour', 3600],
+  ['minute', 60],
+];
+
+/** "3 hours ago", "yesterday", "just now": how long ago an RFC 3339 instant was. */
+export function ago(rfc3339, now = Date.now()) {
+  const then = new Date(rfc3339).getTime();
+  if (Number.isNaN(then)) return 'at an unknown time';
+  const seconds = Math.round((then - now) / 1000);
+  if (Math.abs(seconds) < 60) return 'just now';
+  const words = new Intl.RelativeTimeFormat('en', { numeric: 'auto' });
+  for (const [unit, size] of UNITS) {
+    if (Math.abs(seconds) >= size) return words.format(Math.trunc(seconds / size), unit);
+  }
+  return 'just now';
+}
+
+/** The usage line of an integration: "Last used 3 hours ago · Last verified 2 days ago". */
+export function usageLine(view, now = Date.now()) {
+  if (view.status === 'disconnected') return null;
+  const parts = [
+    view.last_used_at ? `Last used ${ago(view.last_used_at, now)}` : 'Not used by an AI function yet',
+    view.last_verified_at ? `Last verified ${ago(view.last_verified_at, now)}` : 'Never verified',
+  ];
+  return parts.join(' · ');
+}

@@ -234,7 +234,7 @@ fn get_policy() {}
 fn put_policy() {}
 
 #[utoipa::path(get, path = "/v1/admin/usage", tag = "admin",
-    params(("since" = Option<String>, Query, description = "A UTC day, YYYY-MM-DD (default: 30 days ago)")),
+    params(("since" = Option<String>, Query, format = Date, description = "A UTC day, YYYY-MM-DD (default: 30 days ago)")),
     responses((status = 200, body = UsageList, description = "Resolves and reports per day, tenant, provider and source, counted in batches of a few seconds"),
         (status = 422, body = Problem), (status = 403, body = Problem)))]
 fn get_usage() {}

@@ -67,10 +67,31 @@ async function complete(env: Env, ask: Ask, cfg: AiConfig): Promise<{ status: nu
   return { status: r.status, text: String(text ?? "") };
 }
 
+/** `POST /v1/which-key {tenant, provider?}`: whose key would serve this tenant, asked of the
+ * service now (no cache); never the key itself. For a function's own checks, and the
+ * benchmark of the binding hop. */
+async function whichKey(req: Request, env: Env): Promise<Response> {
+  if (req.method !== "POST") return json(405, { error: "method-not-allowed" });
+  const ask = parse({ prompt: "", ...((await req.json().catch(() => null)) as object) });
+  if (typeof ask === "string") return json(400, { error: "bad-request", detail: ask });
+  try {
+    const cfg = await getAiConfig(
+      { binding: env.BYOK, token: env.BYOK_SERVICE_TOKEN },
+      { tenant: ask.tenant, provider: ask.provider },
+      { cache: false },
+    );
+    return json(200, { provider: cfg.provider, source: cfg.source, status: cfg.status ?? null });
+  } catch (e) {
+    if (e instanceof ByokError) return json(e.status === 404 ? 409 : 502, { error: e.name, detail: e.message });
+    throw e;
+  }
+}
+
 export default {
   async fetch(req: Request, env: Env): Promise<Response> {
     const path = new URL(req.url).pathname;
     if (path === "/healthz") return json(200, { status: "ok" });
+    if (path === "/v1/which-key") return whichKey(req, env);
     if (path !== "/v1/complete") return json(404, { error: "not-found" });
     if (req.method !== "POST") return json(405, { error: "method-not-allowed" });
     const ask = parse(await req.json().catch(() => null));

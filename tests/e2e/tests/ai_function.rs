@@ -3,7 +3,7 @@
 //! with Anthropic faked on loopback. Covers the tenant's key, the platform's key where
 //! allowed, a bring-your-own-key-only tenant, and the loop from a key revoked at the provider
 //! to `invalid` in the tenant's Settings; then usage, the policy routes and the report route's
-//! answers.
+//! answers. The Rust client (`byok-client` over reqwest) is checked against the same service.
 
 use std::time::{Duration, Instant};
 
@@ -84,6 +84,10 @@ fn an_ai_function_uses_byok_over_a_service_binding_and_reports_revoked_keys() {
         assert_eq!(s, 200, "{t}");
         assert_eq!(v["source"], "platform", "{t}");
         assert!(!t.contains(PLATFORM_KEY));
+        let (s, _, v, t) = call(f, Method::POST, "/v1/which-key", None,
+            Some(json!({"tenant": "aifn-nokey"}))).await;
+        assert_eq!((s.as_u16(), v["source"].as_str()), (200, Some("platform")), "{t}");
+        assert!(!t.contains(PLATFORM_KEY));
 
         // 3. A bring-your-own-key-only tenant: a clear error, never the platform key.
         let policy = "/v1/admin/tenants/aifn-byok/providers/anthropic/policy";
@@ -113,6 +117,20 @@ fn an_ai_function_uses_byok_over_a_service_binding_and_reports_revoked_keys() {
         let (s, _, v, _) = call(b, Method::POST, "/v1/resolve", Some(&service),
             Some(json!({"tenant": "aifn-other", "provider": "anthropic"}))).await;
         assert_eq!((s.as_u16(), v["source"].as_str()), (200, Some("platform")));
+
+        // The Rust client, natively over HTTPS (reqwest), against the same service.
+        let rust = byok_client::Client::new(byok_client::Https::new(b), service.clone())
+            .with_cache(byok_client::Cache::new(8));
+        let cfg = rust.get_ai_config("aifn-own", "anthropic").await.expect("rust client");
+        assert_eq!(cfg.source, byok_client::Source::Tenant);
+        assert_eq!(byok_client::ExposeSecret::expose_secret(&cfg.api_key), TENANT_KEY);
+        assert_eq!(rust.get_ai_config("aifn-nokey", "anthropic").await.map(|c| c.source),
+            Ok(byok_client::Source::Platform));
+        match rust.get_ai_config("aifn-byok", "anthropic").await {
+            Err(byok_client::Error::FallbackNotAllowed(detail)) => assert!(!detail.contains(PLATFORM_KEY)),
+            other => panic!("a BYOK-only tenant: {:?}", other.map(|c| c.source)),
+        }
+        assert!(matches!(rust.get_ai_config("aifn-own", "nope").await, Err(byok_client::Error::UnknownProvider(_))));
 
         // 4. The key is revoked at Anthropic: the function's call is refused, it reports, the
         //    service re-tests, and the tenant's Settings say `invalid` within seconds.
@@ -181,8 +199,9 @@ fn an_ai_function_uses_byok_over_a_service_binding_and_reports_revoked_keys() {
             tokio::time::sleep(Duration::from_millis(300)).await;
         };
         let own = usage.iter().find(|r| r["tenant"] == "aifn-own" && r["source"] == "tenant").expect("tenant usage");
-        // Two calls, one resolve: the function's client kept the first answer (max-age=30).
-        assert_eq!(own["resolves"].as_u64(), Some(1), "{own}");
+        // Two calls through the function and one by the Rust client, two resolves: the
+        // function's client kept its first answer (max-age=30) for its second call.
+        assert_eq!(own["resolves"].as_u64(), Some(2), "{own}");
         assert!(usage.iter().any(|r| r["tenant"] == "aifn-nokey" && r["source"] == "platform" && r["resolves"].as_u64() >= Some(1)),
             "platform usage: {usage:?}");
         assert!(usage.iter().all(|r| r["tenant"] != "aifn-byok" || r["resolves"] == 0), "a refused resolve is not usage");
