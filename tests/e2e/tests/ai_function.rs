@@ -12,8 +12,8 @@ use byok_fake_providers::FakeProviders;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
 
-const TENANT_KEY: &str = "sk-ant-api03-FAKE-valid-aifn-tenant-000000000000000000000";
-const PLATFORM_KEY: &str = "sk-ant-api03-FAKE-valid-aifn-platform-0000000000000000000";
+const TENANT_KEY: &str = "sk-ant-FAKE-valid-aifn-tenant-000000000000000000000";
+const PLATFORM_KEY: &str = "sk-ant-FAKE-valid-aifn-platform-0000000000000000000";
 
 async fn call(
     base: &str,

@@ -218,7 +218,7 @@ fn main() {
         let r = http
             .put(format!("{}/v1/admin/platform-keys/anthropic", edge.base))
             .bearer_auth(&admin)
-            .json(&json!({"key": "sk-ant-api03-FAKE-bench-platform-0000000000000000000000"}))
+            .json(&json!({"key": "sk-ant-FAKE-bench-platform-0000000000000000000000"}))
             .send()
             .await
             .expect("platform key");
