@@ -368,14 +368,15 @@ pub fn verify_token(
 }
 
 #[cfg(test)]
-mod token_tests {
+pub(crate) mod token_tests {
     use super::*;
     use jsonwebtoken::{encode, EncodingKey, Header};
     use proptest::prelude::*;
 
     const NOW: u64 = 1_764_000_000;
 
-    fn settings() -> AuthSettings {
+    /// Settings for tests: issuer `byok-test`, audience `byok`.
+    pub(crate) fn settings() -> AuthSettings {
         AuthSettings::from_values(
             Some("user-secret-0123456789abcdef0123456789"),
             Some("service-secret-0123456789abcdef01234567"),

@@ -30,5 +30,6 @@ pub mod resolve_cache;
 pub mod rotation;
 pub mod status;
 pub mod usage;
+pub mod verifier;
 
 pub use secrecy::{ExposeSecret, SecretString};

@@ -6,8 +6,10 @@ use byok_core::api::ProblemKind;
 pub use byok_core::auth::Role;
 use byok_core::auth::{role_allowed, AuthSettings, Signer};
 use byok_core::ids::TenantId;
+use byok_core::verifier::Verifier;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
+use std::cell::RefCell;
 use worker::{Method, Request};
 
 use crate::http::{problem, ApiError};
@@ -82,7 +84,7 @@ fn cookie_value(header: &str, name: &str) -> Option<String> {
 /// Verifies the caller's token: signed (HS256) with the secret of the role it carries, issued
 /// by the configured issuer for the configured audience, not expired. Expired, wrongly signed,
 /// `alg: none`, foreign and malformed tokens are all 401 with a plain reason.
-pub fn authenticate(req: &Request, settings: &AuthSettings) -> Result<Principal, ApiError> {
+pub fn authenticate(req: &Request, verifier: &RefCell<Verifier>) -> Result<Principal, ApiError> {
     let headers = req.headers();
     let (token, via_cookie) = match headers.get("authorization")? {
         Some(h) => match h.strip_prefix("Bearer ") {
@@ -107,7 +109,7 @@ pub fn authenticate(req: &Request, settings: &AuthSettings) -> Result<Principal,
             }
         },
     };
-    let (claims, signer) = verify(&token, settings)?;
+    let (claims, signer) = verify(&token, verifier)?;
     role_allowed(claims.role, signer)
         .map_err(|e| problem(ProblemKind::Unauthenticated, format!("Refused: {e}.")))?;
     if via_cookie && claims.role == Role::Service {
@@ -131,9 +133,11 @@ pub fn authenticate(req: &Request, settings: &AuthSettings) -> Result<Principal,
 }
 
 /// The token's claims and which secret verified it ([`byok_core::auth::verify_token`], at
-/// this isolate's clock).
-fn verify(token: &str, settings: &AuthSettings) -> Result<(Claims, Signer), ApiError> {
-    byok_core::auth::verify_token(token, settings, crate::util::now_millis() / 1000)
+/// this isolate's clock; a token seen before is recognised by its digest).
+fn verify(token: &str, verifier: &RefCell<Verifier>) -> Result<(Claims, Signer), ApiError> {
+    verifier
+        .borrow_mut()
+        .verify(token, crate::util::now_millis() / 1000)
         .map_err(|e| problem(ProblemKind::Unauthenticated, e.to_string()))
 }
 

@@ -43,15 +43,17 @@ pub fn login(req: &Request, app: &App) -> ApiResult {
         })
         .transpose()?;
     let sub = param("sub").unwrap_or_else(|| format!("dev-{}", role.as_str()));
+    let auth = app.auth.borrow();
     let claims = Claims {
         sub,
         tenant: tenant.as_str().to_owned(),
         role,
         exp: now_millis() / 1000 + SESSION_SECONDS,
-        iss: app.auth.issuer.clone(),
-        aud: app.auth.audience.clone(),
+        iss: auth.settings().issuer.clone(),
+        aud: auth.settings().audience.clone(),
     };
-    let token = mint(&app.auth, &claims)?;
+    let token = mint(auth.settings(), &claims)?;
+    drop(auth);
     let resp = if let Some(next) = next {
         let resp = Response::empty()?.with_status(303);
         resp.headers().set("location", &next)?;

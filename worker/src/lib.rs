@@ -9,6 +9,7 @@ use std::rc::Rc;
 use byok_core::api::{Problem, ProblemKind};
 use byok_core::auth::{AuthSettings, AUTH_AUDIENCE, AUTH_ISSUER, AUTH_SECRET, SERVICE_AUTH_SECRET};
 use byok_core::keyring::Keyring;
+use byok_core::verifier::Verifier;
 use worker::{event, Context, D1Database, Env, KvStore, Method, Request, Response};
 
 mod admin;
@@ -38,7 +39,8 @@ pub struct App {
     pub db: D1Database,
     pub kv: KvStore,
     pub keyring: Rc<Keyring>,
-    pub auth: AuthSettings,
+    /// Verifies tokens (and remembers those that verified) under this isolate's settings.
+    pub auth: Rc<RefCell<Verifier>>,
     pub dev_mode: bool,
     /// For work after the answer (`waitUntil`), which builds its own `App` from it.
     pub env: Env,
@@ -47,6 +49,9 @@ pub struct App {
 thread_local! {
     /// The keyring, parsed once per isolate (secrets do not change under a running isolate).
     static KEYRING: RefCell<Option<Rc<Keyring>>> = const { RefCell::new(None) };
+    /// The checked authentication settings, once per isolate for the same reason, with the
+    /// tokens verified under them.
+    static VERIFIER: RefCell<Option<Rc<RefCell<Verifier>>>> = const { RefCell::new(None) };
 }
 
 fn keyring(env: &Env) -> Result<Rc<Keyring>, ApiError> {
@@ -75,7 +80,17 @@ fn keyring(env: &Env) -> Result<Rc<Keyring>, ApiError> {
 
 /// The authentication settings, checked: both secrets at least 32 bytes and distinct, issuer
 /// and audience set. Anything short of that is a 500 problem naming the setting (never its
-/// value), so no authenticated route is served with a weak or missing secret.
+/// value), so no authenticated route is served with a weak or missing secret. Only settings
+/// that pass are kept for the isolate.
+fn verifier(env: &Env) -> Result<Rc<RefCell<Verifier>>, ApiError> {
+    if let Some(v) = VERIFIER.with(|v| v.borrow().clone()) {
+        return Ok(v);
+    }
+    let v = Rc::new(RefCell::new(Verifier::new(auth_settings(env)?)));
+    VERIFIER.with(|slot| *slot.borrow_mut() = Some(v.clone()));
+    Ok(v)
+}
+
 fn auth_settings(env: &Env) -> Result<AuthSettings, ApiError> {
     let secret = |name: &str| env.secret(name).ok().map(|s| s.to_string());
     let var = |name: &str| env.var(name).ok().map(|s| s.to_string());
@@ -99,7 +114,7 @@ pub(crate) fn app(env: &Env) -> Result<App, ApiError> {
         db: env.d1("DB")?,
         kv: env.kv("KV")?,
         keyring: keyring(env)?,
-        auth: auth_settings(env)?,
+        auth: verifier(env)?,
         dev_mode: dev_mode(env),
         env: env.clone(),
     })

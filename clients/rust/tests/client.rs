@@ -285,3 +285,18 @@ fn the_cache_is_bounded() {
     }
     assert_eq!(cache.len(), 3);
 }
+
+/// The client's `Source` reads what the service writes for each source, and writes (in a
+/// report) what the service reads: the two enums are separate, so their wire names are pinned.
+#[test]
+fn sources_have_the_service_wire_names() {
+    use byok_core::resolve::Source as Service;
+    for service in [Service::Tenant, Service::Platform] {
+        let wire = serde_json::to_value(service).expect("json");
+        let ours: Source = serde_json::from_value(wire.clone()).expect("the client reads it");
+        assert_eq!(serde_json::Value::from(ours.as_str()), wire);
+        let back: Service =
+            serde_json::from_value(ours.as_str().into()).expect("the service reads it");
+        assert_eq!(back, service);
+    }
+}

@@ -56,6 +56,40 @@ fn wrangler(root: &Path) -> Command {
     c
 }
 
+/// `wrangler dev` over `dir` (its `wrangler.toml`, its D1/KV state in `state/`, its log in
+/// `wrangler.log`) on a fresh loopback port, announcing itself in (and finding service
+/// bindings through) the dev registry at `registry`, in its own process group. The port it
+/// will listen on is returned beside the command.
+fn dev_command(root: &Path, dir: &Path, registry: &Path) -> (Command, u16) {
+    let port = free_port();
+    let log = std::fs::File::create(dir.join("wrangler.log")).expect("log");
+    let mut cmd = wrangler(root);
+    cmd.env("WRANGLER_REGISTRY_PATH", registry)
+        .args([
+            "dev",
+            "--local",
+            "--ip",
+            "127.0.0.1",
+            "--show-interactive-dev-session=false",
+            "--log-level",
+            "warn",
+        ])
+        .arg("--config")
+        .arg(dir.join("wrangler.toml"))
+        .arg("--persist-to")
+        .arg(dir.join("state"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--inspector-port",
+            &free_port().to_string(),
+        ])
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log);
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    (cmd, port)
+}
+
 /// What an edge is started with: its secrets and vars. `EdgeConfig::default()` is a working
 /// local edge (dev mode, random secrets, a fresh keyring); tests change what they examine.
 #[derive(Clone)]
@@ -178,32 +212,7 @@ AUTH_AUDIENCE = "{audience}"
             config.auth_secret, config.service_secret, config.keyring
         )
         .expect("write");
-        let port = free_port();
-        let log = std::fs::File::create(dir.join("wrangler.log")).expect("log");
-        let mut cmd = wrangler(root);
-        cmd.env("WRANGLER_REGISTRY_PATH", dir.join("registry"));
-        cmd.args([
-            "dev",
-            "--local",
-            "--ip",
-            "127.0.0.1",
-            "--show-interactive-dev-session=false",
-            "--log-level",
-            "warn",
-        ])
-        .arg("--config")
-        .arg(dir.join("wrangler.toml"))
-        .arg("--persist-to")
-        .arg(dir.join("state"))
-        .args([
-            "--port",
-            &port.to_string(),
-            "--inspector-port",
-            &free_port().to_string(),
-        ])
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log);
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let (mut cmd, port) = dev_command(root, dir, &dir.join("registry"));
         (cmd.spawn().expect("wrangler dev"), port)
     }
 
@@ -419,32 +428,7 @@ OPENAI_BASE_URL = "{openai}"
             format!("BYOK_SERVICE_TOKEN=\"{service_token}\"\n"),
         )
         .expect(".dev.vars");
-        let port = free_port();
-        let log = std::fs::File::create(dir.join("wrangler.log")).expect("log");
-        let mut cmd = wrangler(&root);
-        cmd.env("WRANGLER_REGISTRY_PATH", edge.registry())
-            .args([
-                "dev",
-                "--local",
-                "--ip",
-                "127.0.0.1",
-                "--show-interactive-dev-session=false",
-                "--log-level",
-                "warn",
-            ])
-            .arg("--config")
-            .arg(dir.join("wrangler.toml"))
-            .arg("--persist-to")
-            .arg(dir.join("state"))
-            .args([
-                "--port",
-                &port.to_string(),
-                "--inspector-port",
-                &free_port().to_string(),
-            ])
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log);
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let (mut cmd, port) = dev_command(&root, &dir, &edge.registry());
         let f = AiFunction {
             child: cmd.spawn().expect("wrangler dev (ai-function)"),
             base: format!("http://127.0.0.1:{port}"),

@@ -189,6 +189,15 @@ fn main() {
     let _ = wrk(&format!("{}/healthz", edge.base), None, 2); // warm-up
     let health = wrk(&format!("{}/healthz", edge.base), None, seconds);
     let resolve = wrk(&format!("{}/v1/resolve", edge.base), Some(&lua), seconds);
+    // An authenticated route with no body and no storage (the same token): what a request
+    // costs once it is authenticated, to tell resolve's own work from authentication's.
+    let me_lua = dir.join("me.lua");
+    std::fs::write(
+        &me_lua,
+        format!("wrk.headers[\"authorization\"] = \"Bearer {service}\"\n"),
+    )
+    .expect("write");
+    let me = wrk(&format!("{}/v1/me", edge.base), Some(&me_lua), seconds);
     // The Marketplace page: whole, and revalidated by its ETag (what a browser does on reload).
     let page_url = format!("{}/marketplace/integrations", edge.base);
     let (page_bytes, etag) = rt.block_on(async {
@@ -280,6 +289,18 @@ fn main() {
         resolve.rps,
         health.rps,
         resolve.rps / health.rps
+    );
+    println!(
+        "| GET /v1/me throughput (service token verified, no body, no storage) | {:.0} req/s | /healthz {:.0} req/s | {:.2}x | |",
+        me.rps,
+        health.rps,
+        me.rps / health.rps
+    );
+    println!(
+        "| resolve throughput against GET /v1/me | {:.0} req/s | /v1/me {:.0} req/s | {:.2}x | |",
+        resolve.rps,
+        me.rps,
+        resolve.rps / me.rps
     );
     println!(
         "| resolve p99 | {:.2} ms | /healthz p99 {:.2} ms | {:.2}x | |",
