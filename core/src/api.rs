@@ -327,6 +327,26 @@ pub struct UsageList {
     pub usage: Vec<UsageRow>,
 }
 
+/// One status change in an integration's history.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventView {
+    /// The `webhook-id` its deliveries carry.
+    pub id: String,
+    pub from: Status,
+    pub to: Status,
+    pub reason: crate::events::Reason,
+    /// RFC 3339.
+    pub at: String,
+}
+
+/// `GET /v1/integrations/{key}/events`: newest first, at most 50.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventList {
+    pub events: Vec<EventView>,
+}
+
 /// The answer to resolve: the one response that carries a key.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Serialize, Deserialize)]
@@ -430,6 +450,10 @@ pub struct IntegrationView {
     /// The last test that concluded (connected or rejected).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_verified_at: Option<String>,
+    /// When the current run of failed tests (rejected or inconclusive) began; absent while the
+    /// key works or is new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<String>,
 }
 
 /// `GET /v1/integrations`.

@@ -256,6 +256,10 @@ pub struct ProviderSpec {
     /// 402 for billing): a usage report with one of them re-tests the tenant's key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rejection_statuses: Vec<u16>,
+    /// How often stored keys are re-tested, in hours per status (0: never). Absent: connected
+    /// and invalid keys daily, unverified keys hourly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recheck: Option<crate::recheck::Recheck>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_plugin: Option<TestPlugin>,
     /// Origins the test plugin may reach.
@@ -391,6 +395,18 @@ impl CatalogEntry {
                     &format!("rejection_statuses[{i}]"),
                     Rule::Format,
                     "must not be 429: a rate limit says nothing about the key",
+                );
+            }
+        }
+        if let Some(recheck) = &spec.recheck {
+            for part in recheck.out_of_range() {
+                v.push(
+                    &format!("recheck.{part}"),
+                    Rule::Format,
+                    format!(
+                        "must be at most {} hours (a year); 0 turns it off",
+                        crate::recheck::MAX_HOURS
+                    ),
                 );
             }
         }

@@ -111,6 +111,18 @@ impl Verdict {
     }
 }
 
+/// Any status, for property tests across the crate.
+#[cfg(test)]
+pub(crate) fn any_status() -> impl proptest::strategy::Strategy<Value = Status> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(Status::Disconnected),
+        Just(Status::Connected),
+        Just(Status::Unverified),
+        Just(Status::Invalid),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,14 +3,17 @@
 use std::collections::BTreeMap;
 
 use byok_core::api::{
-    CredentialRequest, InstallRequest, IntegrationList, IntegrationView, ProblemKind, TestReport,
+    CredentialRequest, InstallRequest, IntegrationList, IntegrationView, ProblemKind,
+    ReportedVerdict, TestReport,
 };
 use byok_core::catalog::CatalogEntry;
 use byok_core::credential::{Credential, FormatWarning};
+use byok_core::events::{status_changed, Cause, Reason};
 use byok_core::ids::ProviderKey;
 use byok_core::keyring::Owner;
 use byok_core::mask::{FormValue, Mask};
-use byok_core::status::{Event, Status};
+use byok_core::recheck::Health;
+use byok_core::status::{Event, Finding, Status};
 use byok_core::SecretString;
 use worker::Request;
 
@@ -21,7 +24,7 @@ use crate::credentials::{self, plain_fields};
 use crate::http::{empty, json, problem, read_json, ApiError, ApiResult};
 use crate::store::{self, IntegrationRow};
 use crate::util::{now_millis, rfc3339};
-use crate::{connection, resolve, App};
+use crate::{connection, events, resolve, App};
 
 const MAX_BODY: usize = 32 * 1024;
 
@@ -62,6 +65,7 @@ fn view(
         updated_at: row.updated_at.clone(),
         last_used_at: row.last_used_at.clone(),
         last_verified_at: row.last_verified_at.clone(),
+        failing_since: row.failing_since.clone(),
     })
 }
 
@@ -132,13 +136,17 @@ fn prepare(
 }
 
 /// Tests a stored credential and records the result (unless the key changed meanwhile) with
-/// its audit row. `new_key` says the key was just saved (then the plugin's format check runs).
+/// its audit row, the row's health (failing since, transient failures in a row), and a status
+/// event when the status moved. `new_key` says the key was just saved (then the plugin's format
+/// check runs); `reason` says who asked (a member, the scheduler, a usage report), and the
+/// verdict is added to it.
 pub async fn test_and_record(
     app: &App,
     who: &Principal,
     entry: &CatalogEntry,
     row: &mut IntegrationRow,
     new_key: bool,
+    reason: Reason,
 ) -> Result<(), ApiError> {
     let Some(secret) = row.secret.as_deref() else {
         return Err(problem(
@@ -154,40 +162,73 @@ pub async fn test_and_record(
         row.fields.as_deref(),
     )?;
     let report = connection::run(app, entry, &opened, new_key).await;
-    let next = status_of(row)?
-        .apply(Event::Tested(report.verdict.finding()))
+    let before = status_of(row)?;
+    let finding = report.verdict.finding();
+    let next = before
+        .apply(Event::Tested(finding))
         .map_err(|e| problem(ProblemKind::Conflict, e.to_string()))?;
     let report_json =
         serde_json::to_string(&report).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    let now = rfc3339(now_millis());
+    let now_ms = now_millis();
+    let now = rfc3339(now_ms);
+    let health = health_of(row).after(finding, now_ms);
+    let failing_since = health.failing_since_ms.map(|ms| {
+        // The run of failures began before this test: keep its stored text.
+        row.failing_since
+            .clone()
+            .filter(|_| ms != now_ms)
+            .unwrap_or_else(|| rfc3339(ms))
+    });
     let outcome = serde_json::to_value(report.verdict)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
     let audit = audit::entry(who, Scope::Tenant, entry.key(), "test", &outcome);
     let status = status_str(next);
-    let verified = report.verdict.finding() != byok_core::status::Finding::Inconclusive;
-    if store::record_test(
-        &app.db,
-        &row.tenant,
-        &row.provider,
-        &status,
-        &report_json,
-        &row.updated_at,
-        &now,
+    let verified = finding != Finding::Inconclusive;
+    let record = store::TestRecord {
+        status: &status,
+        last_test: &report_json,
+        since: &row.updated_at,
+        now: &now,
+        now_ms,
         verified,
-        &audit,
-    )
-    .await?
-    {
+        failing_since: failing_since.as_deref(),
+        transient_failures: health.transient_failures,
+    };
+    if store::record_test(&app.db, &row.tenant, &row.provider, &record, &audit).await? {
         row.status = status;
         row.last_test = Some(report_json);
         if verified {
             row.last_verified_at = Some(now.clone());
         }
-        row.updated_at = now;
+        row.last_checked_at = Some(now_ms as f64);
+        row.failing_since = failing_since;
+        row.transient_failures = Some(f64::from(health.transient_failures));
+        row.updated_at = now.clone();
+        let reason = Reason {
+            verdict: match report.verdict {
+                ReportedVerdict::Plugin(v) => Some(v),
+                ReportedVerdict::Host(_) => None,
+            },
+            ..reason
+        };
+        events::emit(
+            app,
+            status_changed(&row.tenant, &row.provider, before, next, reason, &now),
+        )
+        .await;
     }
     Ok(())
+}
+
+/// What the row remembers about its recent tests.
+fn health_of(row: &IntegrationRow) -> Health {
+    Health {
+        // Only whether a run of failures is under way matters here; its start is kept as text.
+        failing_since_ms: row.failing_since.as_ref().map(|_| 0),
+        transient_failures: row.transient_failures.unwrap_or(0.0) as u32,
+    }
 }
 
 /// `POST /v1/integrations`: install with a key (saved, then tested) or without one.
@@ -210,6 +251,9 @@ pub async fn install(req: &mut Request, app: &App, who: &Principal) -> ApiResult
         last_used_at: None,
         last_verified_at: None,
         retest_claimed_at: None,
+        last_checked_at: None,
+        failing_since: None,
+        transient_failures: None,
     };
     let mut warnings = Vec::new();
     match body.key {
@@ -251,7 +295,20 @@ pub async fn install(req: &mut Request, app: &App, who: &Principal) -> ApiResult
     resolve::forget(&who.tenant, entry.key());
     audit::record(app, who, Scope::Tenant, entry.key(), "install", &row.status).await?;
     if row.secret.is_some() {
-        test_and_record(app, who, &entry, &mut row, true).await?;
+        // Installing with a key is installing, then saving it.
+        events::emit(
+            app,
+            status_changed(
+                &row.tenant,
+                &row.provider,
+                Status::Disconnected,
+                Status::installed(true),
+                Reason::key_saved(),
+                &row.updated_at,
+            ),
+        )
+        .await;
+        test_and_record(app, who, &entry, &mut row, true, Reason::by(Cause::Test)).await?;
         // Again after the test's status is recorded: a resolve read meanwhile is stale.
         resolve::forget(&who.tenant, entry.key());
     }
@@ -304,7 +361,8 @@ pub async fn save(req: &mut Request, app: &App, who: &Principal, key: &str) -> A
         }
     };
     let (_, warnings, sealed) = prepare(app, who, &entry, secret, fields)?;
-    let next = status_of(&row)?
+    let before = status_of(&row)?;
+    let next = before
         .apply(Event::KeySaved)
         .map_err(|e| problem(ProblemKind::Conflict, e.to_string()))?;
     row.status = status_str(next);
@@ -313,6 +371,8 @@ pub async fn save(req: &mut Request, app: &App, who: &Principal, key: &str) -> A
     row.key_id = Some(sealed.key_id.clone());
     row.secret = Some(sealed.secret);
     row.last_test = None;
+    row.failing_since = None;
+    row.transient_failures = None;
     row.updated_at = rfc3339(now_millis());
     if !store::update_credential(&app.db, &row).await? {
         return Err(problem(
@@ -322,7 +382,19 @@ pub async fn save(req: &mut Request, app: &App, who: &Principal, key: &str) -> A
     }
     resolve::forget(&who.tenant, &key);
     audit::record(app, who, Scope::Tenant, &key, "save-key", &row.status).await?;
-    test_and_record(app, who, &entry, &mut row, true).await?;
+    events::emit(
+        app,
+        status_changed(
+            &row.tenant,
+            &row.provider,
+            before,
+            next,
+            Reason::key_saved(),
+            &row.updated_at,
+        ),
+    )
+    .await;
+    test_and_record(app, who, &entry, &mut row, true, Reason::by(Cause::Test)).await?;
     // Again after the test's status is recorded: a resolve read meanwhile is stale.
     resolve::forget(&who.tenant, &key);
     Ok(json(200, &view(&row, &entry, warnings)?)?)
@@ -335,7 +407,7 @@ pub async fn test(app: &App, who: &Principal, key: &str) -> ApiResult {
     let (row, entry) =
         futures_util::future::join(installed_row(app, who, &key), installed_entry(app, &key)).await;
     let (mut row, entry) = (row?, entry?);
-    test_and_record(app, who, &entry, &mut row, false).await?;
+    test_and_record(app, who, &entry, &mut row, false, Reason::by(Cause::Test)).await?;
     resolve::forget(&who.tenant, &key);
     Ok(json(200, &view(&row, &entry, Vec::new())?)?)
 }

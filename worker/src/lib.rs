@@ -8,9 +8,13 @@ use std::rc::Rc;
 
 use byok_core::api::{Problem, ProblemKind};
 use byok_core::auth::{AuthSettings, AUTH_AUDIENCE, AUTH_ISSUER, AUTH_SECRET, SERVICE_AUTH_SECRET};
+use byok_core::events::Job;
 use byok_core::keyring::Keyring;
 use byok_core::verifier::Verifier;
-use worker::{event, Context, D1Database, Env, KvStore, Method, Request, Response};
+use worker::{
+    event, Context, D1Database, Env, KvStore, MessageBatch, MessageExt, Method, Request, Response,
+    ScheduleContext, ScheduledEvent,
+};
 
 mod admin;
 mod audit;
@@ -20,10 +24,12 @@ mod connection;
 mod credentials;
 mod dev;
 mod egress;
+mod events;
 mod http;
 mod integrations;
 mod openapi;
 mod policy;
+mod recheck;
 mod report;
 mod resolve;
 mod rotation;
@@ -158,6 +164,39 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Respo
     }
 }
 
+/// The Cron Trigger: queue the stored keys that are due for a re-check.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    match recheck::run(&env).await {
+        Ok(run) => worker::console_log!(
+            "re-check run: {} candidates read, {} queued",
+            run.candidates,
+            run.queued
+        ),
+        Err(ApiError(p)) => worker::console_error!("re-check run failed: {}", p.detail),
+    }
+}
+
+/// The queue's consumer: re-checks and webhook deliveries. Each message is acknowledged or
+/// retried on its own, so one failure never repeats the rest of the batch.
+#[event(queue)]
+async fn queue(batch: MessageBatch<Job>, env: Env, _ctx: Context) -> worker::Result<()> {
+    for message in batch.messages()? {
+        let done = match message.body() {
+            Job::Recheck(m) => recheck::recheck(&env, m).await,
+            Job::Deliver(m) => events::deliver(&env, m.clone()).await,
+        };
+        match done {
+            Ok(()) => message.ack(),
+            Err(ApiError(p)) => {
+                worker::console_error!("queued job failed, retrying: {}", p.detail);
+                message.retry();
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn route(req: &mut Request, app: &App, ctx: &Context) -> ApiResult {
     let url = req.url()?;
     let path = url.path().to_owned();
@@ -226,6 +265,7 @@ async fn route(req: &mut Request, app: &App, ctx: &Context) -> ApiResult {
         (Method::Post, ["v1", "integrations", key, "test"]) => {
             integrations::test(app, &who, key).await
         }
+        (Method::Get, ["v1", "integrations", key, "events"]) => events::list(app, &who, key).await,
         (Method::Delete, ["v1", "integrations", key]) => {
             integrations::uninstall(app, &who, key).await
         }
@@ -256,6 +296,7 @@ fn allowed_methods(s: &[&str]) -> Option<&'static [&'static str]> {
     Some(match s {
         ["healthz"] | ["v1", "me"] | ["v1", "providers"] | ["v1", "audit"] => &["GET"],
         ["v1", "providers", _] | ["v1", "providers", _, "logo"] => &["GET"],
+        ["v1", "integrations", _, "events"] => &["GET"],
         ["v1", "admin", "keyring"] | ["v1", "admin", "usage"] => &["GET"],
         ["v1", "admin", "tenants", _, "providers", _, "policy"] => &["GET", "PUT"],
         ["v1", "admin", "providers", _] => &["PUT", "DELETE"],

@@ -8,7 +8,10 @@ use byok_core::api::{
     PolicyView, Problem, ProviderList, ResolveRequest, ResolveResponse, UsageList,
     UsageReportAnswer, UsageReportRequest, UsageRow,
 };
+use byok_core::api::{EventList, EventView};
 use byok_core::catalog::ProviderSpec;
+use byok_core::events::{Cause, Reason};
+use byok_core::recheck::Recheck;
 use byok_core::resolve::{PlatformFallback, Source};
 use byok_core::rotation::{
     KeyStatus, KeyringReport, ResealReport, ResealRequest, RowRef, Unreadable,
@@ -22,11 +25,12 @@ use utoipa::{Modify, OpenApi};
     paths(
         healthz, me, list_providers, get_provider, get_logo, put_provider, retire_provider, put_logo, put_plugin, put_platform_key,
         list_integrations, install, save_credential, test_integration, uninstall, audit, resolve,
-        report_usage, get_policy, put_policy, get_usage, get_keyring, reseal_keyring
+        report_usage, get_policy, put_policy, get_usage, get_keyring, reseal_keyring, list_events
     ),
     components(schemas(crate::auth::Me, crate::auth::Role, Problem, ProviderSpec, ProviderList, InstallRequest, CredentialRequest, IntegrationView, IntegrationList, ResolveRequest, ResolveResponse, AuditEntry,
         UsageReportRequest, UsageReportAnswer, PolicyRequest, PolicyView, PlatformFallback, Source, UsageList, UsageRow,
-        KeyringReport, KeyStatus, ResealRequest, ResealReport, RowRef, Unreadable)),
+        KeyringReport, KeyStatus, ResealRequest, ResealReport, RowRef, Unreadable,
+        EventList, EventView, Reason, Cause, Recheck)),
     modifiers(&Security, &ProblemResponses),
     security(("bearer" = []), ("cookie" = []))
 )]
@@ -206,6 +210,11 @@ fn test_integration() {}
 #[utoipa::path(delete, path = "/v1/integrations/{key}", tag = "integrations", params(("key" = String, Path)),
     responses((status = 204, description = "Uninstalled; the ciphertext is deleted"), (status = 403, body = Problem), (status = 404, body = Problem)))]
 fn uninstall() {}
+
+#[utoipa::path(get, path = "/v1/integrations/{key}/events", tag = "integrations", params(("key" = String, Path)),
+    responses((status = 200, body = EventList, description = "The integration's status changes, newest first (at most 50); each id is the webhook-id of its deliveries"),
+        (status = 404, body = Problem), (status = 403, body = Problem)))]
+fn list_events() {}
 
 #[utoipa::path(get, path = "/v1/audit", tag = "integrations", responses((status = 200, description = "This tenant's log, newest first")))]
 fn audit() {}

@@ -3,16 +3,18 @@
 //! the answer (in `waitUntil`) and moves the status as a Test would.
 
 use byok_core::api::{ProblemKind, UsageReportAnswer, UsageReportRequest};
-use byok_core::ids::{ProviderKey, TenantId};
+use byok_core::events::Job;
+use byok_core::recheck::RecheckMessage;
 use byok_core::report::{claimable_before, decide, is_rejection, ReportAction, RETEST_DEDUP_MS};
 use byok_core::resolve::{Source, TenantSide};
-use worker::{Context, Env, Request};
+use worker::{Context, Request};
 
 use crate::audit::{self, Scope};
 use crate::auth::{Principal, Role};
-use crate::catalog::{entry_of, stored_entry};
+use crate::catalog::entry_of;
+use crate::events::JOBS_QUEUE;
 use crate::http::{json, problem, read_json, ApiError, ApiResult};
-use crate::integrations::{status_of, test_and_record};
+use crate::integrations::status_of;
 use crate::store;
 use crate::util::{now_millis, rfc3339};
 use crate::App;
@@ -70,11 +72,19 @@ pub async fn report(req: &mut Request, app: &App, who: &Principal, ctx: &Context
                 &outcome,
             )
             .await?;
-            ctx.wait_until(retest(
-                app.env.clone(),
-                body.tenant.clone(),
-                body.provider.clone(),
-            ));
+            // The re-test runs on the queue, as a scheduled re-check does, for this row as
+            // it is now (a save meanwhile makes it moot).
+            if let Some(r) = &row {
+                app.env
+                    .queue(JOBS_QUEUE)?
+                    .send(Job::Recheck(RecheckMessage {
+                        tenant: r.tenant.clone(),
+                        provider: r.provider.clone(),
+                        updated_at: r.updated_at.clone(),
+                        reported_status: Some(report.status),
+                    }))
+                    .await?;
+            }
         } else {
             // Another report claimed it between our read and our claim.
             action = ReportAction::Deduplicated {
@@ -110,33 +120,4 @@ pub async fn report(req: &mut Request, app: &App, who: &Principal, ctx: &Context
             retest_after,
         },
     )?)
-}
-
-/// The re-test a report claimed, after the answer: the same rules as a Test (a transient
-/// verdict changes nothing; a key changed meanwhile is not overwritten).
-async fn retest(env: Env, tenant: TenantId, provider: ProviderKey) {
-    if let Err(ApiError(p)) = retest_now(&env, &tenant, &provider).await {
-        worker::console_error!("re-test after a usage report failed: {p}");
-    }
-}
-
-async fn retest_now(env: &Env, tenant: &TenantId, provider: &ProviderKey) -> Result<(), ApiError> {
-    let app = crate::app(env)?;
-    let Some(mut row) = store::integration(&app.db, tenant.as_str(), provider.as_str()).await?
-    else {
-        return Ok(()); // uninstalled meanwhile
-    };
-    if row.secret.is_none() {
-        return Ok(()); // key removed meanwhile
-    }
-    let (_, entry) = stored_entry(&app, provider).await?;
-    let who = Principal {
-        sub: REPORT_ACTOR.to_owned(),
-        tenant: tenant.clone(),
-        role: Role::Service,
-        via_cookie: false,
-    };
-    test_and_record(&app, &who, &entry, &mut row, false).await?;
-    crate::resolve::forget(tenant, provider);
-    Ok(())
 }

@@ -278,13 +278,22 @@ pub struct IntegrationRow {
     /// Unix ms of the last re-test a usage report claimed.
     #[serde(default)]
     pub retest_claimed_at: Option<f64>,
+    /// Unix ms of the last test that ran, whatever it concluded (the scheduler's clock).
+    #[serde(default)]
+    pub last_checked_at: Option<f64>,
+    /// RFC 3339: when the current run of failed tests began.
+    #[serde(default)]
+    pub failing_since: Option<String>,
+    /// Inconclusive tests in a row since the last conclusive one.
+    #[serde(default)]
+    pub transient_failures: Option<f64>,
 }
 
 /// The columns an insert writes.
 const INTEGRATION_COLUMNS: &str =
     "tenant, provider, status, secret, fields, key_id, mask, last_test, installed_at, updated_at";
 /// The columns a read returns.
-const INTEGRATION_READ: &str = "tenant, provider, status, secret, fields, key_id, mask, last_test, installed_at, updated_at, last_used_at, last_verified_at, retest_claimed_at";
+const INTEGRATION_READ: &str = "tenant, provider, status, secret, fields, key_id, mask, last_test, installed_at, updated_at, last_used_at, last_verified_at, retest_claimed_at, last_checked_at, failing_since, transient_failures";
 
 pub async fn integration(
     db: &D1Database,
@@ -341,7 +350,8 @@ pub async fn insert_integration(db: &D1Database, row: &IntegrationRow) -> Result
 pub async fn update_credential(db: &D1Database, row: &IntegrationRow) -> Result<bool> {
     let r = db
         .prepare(
-            "UPDATE integrations SET status = ?3, secret = ?4, fields = ?5, key_id = ?6, mask = ?7, last_test = ?8, updated_at = ?9
+            "UPDATE integrations SET status = ?3, secret = ?4, fields = ?5, key_id = ?6, mask = ?7, last_test = ?8, updated_at = ?9,
+               failing_since = NULL, transient_failures = 0
              WHERE tenant = ?1 AND provider = ?2",
         )
         .bind(&[credential_params(row).as_slice(), &[text(&row.updated_at)]].concat())?
@@ -350,34 +360,48 @@ pub async fn update_credential(db: &D1Database, row: &IntegrationRow) -> Result<
     Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
 }
 
-/// Records a test's result, unless the key changed since the test began (`since`), and its
-/// audit row, in one round trip. `verified`: the test concluded (`last_verified_at` = now).
-#[allow(clippy::too_many_arguments)]
+/// A finished test to record: the row's new status and health, guarded by the `updated_at`
+/// the test started from.
+pub struct TestRecord<'a> {
+    pub status: &'a str,
+    pub last_test: &'a str,
+    /// The row's `updated_at` when the test began: a row changed since is not overwritten.
+    pub since: &'a str,
+    pub now: &'a str,
+    pub now_ms: u64,
+    /// The test concluded (connected or rejected), so the key was verified.
+    pub verified: bool,
+    pub failing_since: Option<&'a str>,
+    pub transient_failures: u32,
+}
+
+/// Records a test's result with its audit row, unless the row changed since the test began.
+/// Whether it was recorded.
 pub async fn record_test(
     db: &D1Database,
     tenant: &str,
     provider: &str,
-    status: &str,
-    last_test: &str,
-    since: &str,
-    now: &str,
-    verified: bool,
+    t: &TestRecord<'_>,
     audit: &AuditEntry,
 ) -> Result<bool> {
     let update = db
         .prepare(
             "UPDATE integrations SET status = ?3, last_test = ?4, updated_at = ?6,
-               last_verified_at = CASE WHEN ?7 = 1 THEN ?6 ELSE last_verified_at END
+               last_verified_at = CASE WHEN ?7 = 1 THEN ?6 ELSE last_verified_at END,
+               last_checked_at = ?8, failing_since = ?9, transient_failures = ?10
              WHERE tenant = ?1 AND provider = ?2 AND updated_at = ?5",
         )
         .bind(&[
             text(tenant),
             text(provider),
-            text(status),
-            text(last_test),
-            text(since),
-            text(now),
-            int(i64::from(verified)),
+            text(t.status),
+            text(t.last_test),
+            text(t.since),
+            text(t.now),
+            int(i64::from(t.verified)),
+            int(i64::try_from(t.now_ms).unwrap_or(i64::MAX)),
+            opt_text(t.failing_since),
+            int(i64::from(t.transient_failures)),
         ])?;
     let results = db.batch(vec![update, audit_statement(db, audit)?]).await?;
     let changes = results
@@ -385,6 +409,103 @@ pub async fn record_test(
         .and_then(|r| r.meta().ok().flatten())
         .and_then(|m| m.changes);
     Ok(changes.unwrap_or(0) > 0)
+}
+
+/// The stored keys a cron run may find due: not disconnected, of an active provider, and not
+/// checked since `checked_before` (Unix ms; never-checked rows included), oldest check first.
+pub async fn recheck_candidates(
+    db: &D1Database,
+    checked_before: u64,
+    limit: usize,
+) -> Result<Vec<IntegrationRow>> {
+    let cols = INTEGRATION_READ
+        .split(", ")
+        .map(|c| format!("i.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    db.prepare(format!(
+        "SELECT {cols} FROM integrations i JOIN integration_providers p ON p.key = i.provider
+         WHERE p.active = 1 AND i.status != 'disconnected'
+           AND (i.last_checked_at IS NULL OR i.last_checked_at <= ?1)
+         ORDER BY i.last_checked_at LIMIT ?2"
+    ))
+    .bind(&[
+        int(i64::try_from(checked_before).unwrap_or(i64::MAX)),
+        int(i64::try_from(limit).unwrap_or(i64::MAX)),
+    ])?
+    .all()
+    .await?
+    .results()
+}
+
+/// Stores a status event with its delivery state (`none` or `pending`).
+pub async fn insert_event(
+    db: &D1Database,
+    id: &str,
+    e: &byok_core::events::StatusChanged,
+    delivery: &str,
+) -> Result<()> {
+    let name = |s: byok_core::status::Status| {
+        serde_json::to_value(s)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    let reason =
+        serde_json::to_string(&e.reason).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    db.prepare(
+        "INSERT INTO status_events (id, tenant, provider, from_status, to_status, reason, at, delivery)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .bind(&[
+        text(id),
+        text(&e.tenant),
+        text(&e.provider),
+        text(&name(e.from)),
+        text(&name(e.to)),
+        text(&reason),
+        text(&e.at),
+        text(delivery),
+    ])?
+    .run()
+    .await?;
+    Ok(())
+}
+
+/// Records how a delivery stands after `attempts` attempts.
+pub async fn set_delivery(db: &D1Database, id: &str, delivery: &str, attempts: u32) -> Result<()> {
+    db.prepare("UPDATE status_events SET delivery = ?2, attempts = ?3 WHERE id = ?1")
+        .bind(&[text(id), text(delivery), int(i64::from(attempts))])?
+        .run()
+        .await?;
+    Ok(())
+}
+
+/// A stored status event.
+#[derive(Debug, Deserialize)]
+pub struct EventRow {
+    pub id: String,
+    pub from_status: String,
+    pub to_status: String,
+    pub reason: String,
+    pub at: String,
+}
+
+/// One integration's events, newest first.
+pub async fn events_for(
+    db: &D1Database,
+    tenant: &str,
+    provider: &str,
+    limit: i64,
+) -> Result<Vec<EventRow>> {
+    db.prepare(
+        "SELECT id, from_status, to_status, reason, at FROM status_events
+         WHERE tenant = ?1 AND provider = ?2 ORDER BY at DESC, rowid DESC LIMIT ?3",
+    )
+    .bind(&[text(tenant), text(provider), int(limit)])?
+    .all()
+    .await?
+    .results()
 }
 
 fn audit_statement(db: &D1Database, e: &AuditEntry) -> Result<worker::D1PreparedStatement> {

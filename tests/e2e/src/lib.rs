@@ -71,6 +71,7 @@ fn dev_command(root: &Path, dir: &Path, registry: &Path) -> (Command, u16) {
             "--ip",
             "127.0.0.1",
             "--show-interactive-dev-session=false",
+            "--test-scheduled",
             "--log-level",
             "warn",
         ])
@@ -101,6 +102,10 @@ pub struct EdgeConfig {
     pub issuer: String,
     pub audience: String,
     pub dev_mode: bool,
+    /// `WEBHOOK_URL` (unset: no webhooks; events are only stored).
+    pub webhook_url: Option<String>,
+    /// `WEBHOOK_SECRET` (`whsec_...`), random by default.
+    pub webhook_secret: String,
 }
 
 /// The issuer and audience of the edges under test (what `byok token` defaults to).
@@ -125,6 +130,15 @@ impl Default for EdgeConfig {
             issuer: ISSUER.into(),
             audience: AUDIENCE.into(),
             dev_mode: true,
+            webhook_url: None,
+            webhook_secret: byok_core::webhook::WebhookSecret::from_bytes(&{
+                let mut b = [0u8; 32];
+                rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
+                b
+            })
+            .expect("secret")
+            .to_text()
+            .to_string(),
         }
     }
 }
@@ -167,11 +181,22 @@ migrations_dir = "{migrations}"
 [[kv_namespaces]]
 binding = "KV"
 id = "00000000000000000000000000000000"
+[[queues.producers]]
+binding = "JOBS"
+queue = "{name}-jobs"
+[[queues.consumers]]
+queue = "{name}-jobs"
+max_batch_size = 5
+max_batch_timeout = 1
+max_retries = 3
 [vars]
 DEV_MODE = "{dev_mode}"
 AUTH_ISSUER = "{issuer}"
 AUTH_AUDIENCE = "{audience}"
+WEBHOOK_URL = "{webhook_url}"
+WEBHOOK_RETRY_BASE_SECONDS = "1"
 "#,
+                webhook_url = config.webhook_url.as_deref().unwrap_or(""),
                 main = main.display(),
                 migrations = root.join("worker/migrations").display(),
                 dev_mode = config.dev_mode,
@@ -208,8 +233,8 @@ AUTH_AUDIENCE = "{audience}"
         let mut vars = std::fs::File::create(dir.join(".dev.vars")).expect(".dev.vars");
         writeln!(
             vars,
-            "AUTH_SECRET=\"{}\"\nSERVICE_AUTH_SECRET=\"{}\"\nBYOK_KEYRING='{}'",
-            config.auth_secret, config.service_secret, config.keyring
+            "AUTH_SECRET=\"{}\"\nSERVICE_AUTH_SECRET=\"{}\"\nBYOK_KEYRING='{}'\nWEBHOOK_SECRET=\"{}\"",
+            config.auth_secret, config.service_secret, config.keyring, config.webhook_secret
         )
         .expect("write");
         let (mut cmd, port) = dev_command(root, dir, &dir.join("registry"));
@@ -231,6 +256,21 @@ AUTH_AUDIENCE = "{audience}"
     /// What this edge runs with.
     pub fn config(&self) -> &EdgeConfig {
         &self.config
+    }
+
+    /// Runs SQL against the edge's local D1 (`wrangler d1 execute --local`) while it serves:
+    /// how a test moves a stored clock (a key checked "25 hours ago") without waiting.
+    pub fn sql(&self, sql: &str) {
+        let status = wrangler(&root())
+            .args(["d1", "execute", "DB", "--local", "--command", sql])
+            .arg("--config")
+            .arg(self.dir.join("wrangler.toml"))
+            .arg("--persist-to")
+            .arg(self.dir.join("state"))
+            .stdout(Stdio::null())
+            .status()
+            .expect("wrangler d1 execute");
+        assert!(status.success(), "wrangler d1 execute failed: {sql}");
     }
 
     /// The dev registry this edge's `wrangler dev` announces itself in: another `wrangler

@@ -32,6 +32,11 @@ case "$1 ${2:-} ${3:-}" in
     echo ']' ;;
   "secret put "*)
     cat > "$state/secrets/$3"; echo "Success! Uploaded secret $3" ;;
+  "queues info byok-staging-jobs")
+    [ -f "$state/queue" ] || { echo "no such queue" >&2; exit 1; }
+    echo "byok-staging-jobs" ;;
+  "queues create byok-staging-jobs")
+    touch "$state/queue"; echo "created" ;;
   "d1 migrations apply")
     [ "$4" = DB ] && [[ " $* " == *" --remote "* ]] || exit 4
     echo "migrations applied" ;;
@@ -97,6 +102,7 @@ impl Stub {
             "AUTH_SECRET",
             "SERVICE_AUTH_SECRET",
             "BYOK_KEYRING",
+            "WEBHOOK_SECRET",
             "BYOK_TOKEN",
             "BYOK_URL",
         ] {
@@ -167,11 +173,16 @@ fn deploy_creates_puts_secrets_migrates_deploys_then_seeds() {
     let calls = stub.calls();
     let create_d1 = position(&calls, "d1 create byok-staging");
     let create_kv = position(&calls, "kv namespace create byok-staging-kv");
+    let create_queue = position(&calls, "queues create byok-staging-jobs");
     let first_put = position(&calls, "secret put ");
     let migrate = position(&calls, "d1 migrations apply DB");
     let deploy = position(&calls, "deploy --env staging");
     assert!(
-        create_d1 < first_put && create_kv < first_put && first_put < migrate && migrate < deploy,
+        create_d1 < first_put
+            && create_kv < first_put
+            && create_queue < deploy
+            && first_put < migrate
+            && migrate < deploy,
         "order: create, secrets, migrate, deploy: {calls:#?}"
     );
     assert!(calls[migrate].contains("--remote") && calls[migrate].contains("--env staging"));
@@ -263,13 +274,22 @@ fn deploy_generates_missing_secrets_once_and_keeps_existing_ones() {
         &[],
     );
     assert!(out.status.success(), "deploy failed:\n{}", text(&out));
-    let names = ["AUTH_SECRET", "SERVICE_AUTH_SECRET", "BYOK_KEYRING"];
+    let names = [
+        "AUTH_SECRET",
+        "SERVICE_AUTH_SECRET",
+        "BYOK_KEYRING",
+        "WEBHOOK_SECRET",
+    ];
     let values: Vec<String> = names
         .iter()
         .map(|n| stub.secret(n).unwrap_or_else(|| panic!("{n} was put")))
         .collect();
     assert!(values[0].len() >= 32 && values[1].len() >= 32 && values[0] != values[1]);
     assert!(values[2].contains("\"primary\""), "a keyring document");
+    assert!(
+        byok_core::webhook::WebhookSecret::parse(&values[3]).is_ok(),
+        "a whsec_ webhook secret"
+    );
     assert_nowhere(&stub, &out, &values);
 
     // Shown once to the operator: in a 0600 file (no terminal here), named in the output.

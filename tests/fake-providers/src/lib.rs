@@ -44,6 +44,7 @@ use serde_json::{json, Value};
 
 pub mod fixtures;
 mod google;
+pub mod webhooks;
 pub use google::register_service_account;
 
 /// The answers that look the same at every provider, picked from the credential.

@@ -1,0 +1,249 @@
+//! Status events: every change of an integration's status, whatever caused it, becomes one
+//! `integration.status_changed` event, stored for the tenant's history and delivered to the
+//! platform as a signed webhook ([`crate::webhook`]).
+//!
+//! [`status_changed`] decides whether there is an event at all (only when the status moved)
+//! and what it says; the Worker gives it an id, stores it and queues its delivery.
+
+use serde::{Deserialize, Serialize};
+
+use crate::status::{Status, Verdict};
+
+/// The event type, as webhooks name it.
+pub const STATUS_CHANGED: &str = "integration.status_changed";
+
+/// What moved the status.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cause {
+    /// A key was stored (install with a key, or Save).
+    KeySaved,
+    /// The key was removed (uninstall removes the row and makes no event).
+    KeyRemoved,
+    /// A member pressed Test, or a save tested its new key.
+    Test,
+    /// The scheduled re-check.
+    Recheck,
+    /// A re-test after an AI function reported the key failing in traffic.
+    UsageReport,
+}
+
+/// Why the status moved: the cause, and what the test concluded when there was one.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    pub cause: Cause,
+    /// The connection test's verdict (absent for key changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    /// The provider's HTTP status an AI function reported (usage reports only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_status: Option<u16>,
+}
+
+impl Reason {
+    pub fn key_saved() -> Self {
+        Self {
+            cause: Cause::KeySaved,
+            verdict: None,
+            reported_status: None,
+        }
+    }
+
+    /// A test asked for by `cause`; its verdict is added when it concludes.
+    pub fn by(cause: Cause) -> Self {
+        Self {
+            cause,
+            verdict: None,
+            reported_status: None,
+        }
+    }
+
+    pub fn tested(cause: Cause, verdict: Verdict) -> Self {
+        Self {
+            verdict: Some(verdict),
+            ..Self::by(cause)
+        }
+    }
+}
+
+/// `integration.status_changed`: the data of the webhook and of a history entry.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChanged {
+    pub tenant: String,
+    pub provider: String,
+    pub from: Status,
+    pub to: Status,
+    pub reason: Reason,
+    /// RFC 3339.
+    pub at: String,
+}
+
+/// The event for a move from `from` to `to`, or `None` when the status did not change.
+pub fn status_changed(
+    tenant: &str,
+    provider: &str,
+    from: Status,
+    to: Status,
+    reason: Reason,
+    at: &str,
+) -> Option<StatusChanged> {
+    (from != to).then(|| StatusChanged {
+        tenant: tenant.to_owned(),
+        provider: provider.to_owned(),
+        from,
+        to,
+        reason,
+        at: at.to_owned(),
+    })
+}
+
+/// A webhook's body (Standard Webhooks' recommended shape: `type`, `timestamp`, `data`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub timestamp: String,
+    pub data: StatusChanged,
+}
+
+impl Envelope {
+    pub fn of(event: StatusChanged) -> Self {
+        Self {
+            kind: STATUS_CHANGED.to_owned(),
+            timestamp: event.at.clone(),
+            data: event,
+        }
+    }
+}
+
+/// One event queued for delivery: the id and body are the same on every attempt
+/// (`webhook-id`); `attempt` counts from 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryMessage {
+    pub id: String,
+    pub body: String,
+    pub attempt: u32,
+}
+
+/// Work on the service's queue: a scheduled re-check, or a webhook delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "kebab-case")]
+pub enum Job {
+    Recheck(crate::recheck::RecheckMessage),
+    Deliver(DeliveryMessage),
+}
+
+/// Why a `WEBHOOK_URL` is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookUrlError {
+    #[error("WEBHOOK_URL is not a URL")]
+    NotAUrl,
+    #[error("WEBHOOK_URL must be https (http only to a loopback address in development)")]
+    NotHttps,
+    #[error("WEBHOOK_URL must not carry a user name or password")]
+    Credentials,
+}
+
+/// Checks where webhooks go: https, or http to loopback when `dev` (the local receiver).
+pub fn webhook_url(text: &str, dev: bool) -> Result<url::Url, WebhookUrlError> {
+    let url = url::Url::parse(text.trim()).map_err(|_| WebhookUrlError::NotAUrl)?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(WebhookUrlError::Credentials);
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(url),
+        "http" if dev && loopback => Ok(url),
+        _ => Err(WebhookUrlError::NotHttps),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    use crate::status::any_status as status;
+
+    proptest! {
+        /// An event exactly when the status moved, saying from where to where.
+        #[test]
+        fn an_event_exactly_when_the_status_moves(from in status(), to in status()) {
+            let e = status_changed("t", "p", from, to, Reason::key_saved(), "2026-11-28T00:00:00Z");
+            prop_assert_eq!(e.is_some(), from != to);
+            if let Some(e) = e {
+                prop_assert_eq!((e.from, e.to), (from, to));
+            }
+        }
+    }
+
+    #[test]
+    fn webhooks_go_over_https_or_to_loopback_in_development() {
+        assert!(webhook_url("https://platform.example/hooks/byok", false).is_ok());
+        assert_eq!(
+            webhook_url("http://platform.example/hooks", false).err(),
+            Some(WebhookUrlError::NotHttps)
+        );
+        assert_eq!(
+            webhook_url("http://127.0.0.1:9000/hooks", false).err(),
+            Some(WebhookUrlError::NotHttps)
+        );
+        assert!(webhook_url("http://127.0.0.1:9000/hooks", true).is_ok());
+        assert_eq!(
+            webhook_url("http://10.0.0.5/hooks", true).err(),
+            Some(WebhookUrlError::NotHttps)
+        );
+        assert_eq!(
+            webhook_url("https://u:p@platform.example/", false).err(),
+            Some(WebhookUrlError::Credentials)
+        );
+        assert_eq!(
+            webhook_url("hooks", false).err(),
+            Some(WebhookUrlError::NotAUrl)
+        );
+    }
+
+    #[test]
+    fn jobs_carry_their_kind() {
+        let job = Job::Deliver(DeliveryMessage {
+            id: "msg_1".into(),
+            body: "{}".into(),
+            attempt: 2,
+        });
+        let json = serde_json::to_value(&job).expect("json");
+        assert_eq!(json["job"], "deliver");
+        assert_eq!(serde_json::from_value::<Job>(json).expect("back"), job);
+    }
+
+    #[test]
+    fn the_webhook_body_names_the_type_and_carries_the_change() {
+        let e = status_changed(
+            "acme",
+            "anthropic",
+            Status::Connected,
+            Status::Invalid,
+            Reason::tested(Cause::Recheck, Verdict::InvalidCredential),
+            "2026-11-28T10:00:00Z",
+        )
+        .expect("moved");
+        let body = serde_json::to_value(Envelope::of(e)).expect("json");
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "type": "integration.status_changed",
+                "timestamp": "2026-11-28T10:00:00Z",
+                "data": {"tenant": "acme", "provider": "anthropic", "from": "connected", "to": "invalid",
+                         "reason": {"cause": "recheck", "verdict": "invalid-credential"},
+                         "at": "2026-11-28T10:00:00Z"}
+            })
+        );
+    }
+}

@@ -1,0 +1,334 @@
+//! Scheduled re-checks: when each stored key is due for another connection test, which keys a
+//! cron run picks, and what a row remembers about its failures.
+//!
+//! A key is checked again `interval(status)` after its last check (any test that ran, whatever
+//! it concluded), so a run that finds nothing due costs nothing. The interval depends on the
+//! status and on the catalog entry's [`Recheck`] cadence: connected keys daily (a key can be
+//! revoked at the provider), unverified keys hourly (nothing has concluded about them yet),
+//! invalid keys daily (a revoked key may come back), keys that are not there never. A check
+//! that could not conclude (rate limit, provider down) is retried sooner, backing off from
+//! [`RETRY_BASE_MS`] and never later than the status's own interval.
+//!
+//! Sans-I/O: the Worker reads candidate rows, asks [`select`] which are due, and enqueues them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::status::{Finding, Status};
+
+pub const HOUR_MS: u64 = 3_600_000;
+/// The first retry after an inconclusive check; each further one doubles, up to the interval.
+pub const RETRY_BASE_MS: u64 = 15 * 60_000;
+/// The longest cadence an entry may set (a year).
+pub const MAX_HOURS: u32 = 8_760;
+
+/// How often a provider's stored keys are re-tested, in hours per status; 0 is never. The
+/// catalog entry's optional `recheck` field; each part has its default when absent.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recheck {
+    #[serde(default = "Recheck::daily")]
+    pub connected_hours: u32,
+    #[serde(default = "Recheck::hourly")]
+    pub unverified_hours: u32,
+    #[serde(default = "Recheck::daily")]
+    pub invalid_hours: u32,
+}
+
+impl Default for Recheck {
+    fn default() -> Self {
+        Self {
+            connected_hours: Self::daily(),
+            unverified_hours: Self::hourly(),
+            invalid_hours: Self::daily(),
+        }
+    }
+}
+
+impl Recheck {
+    fn daily() -> u32 {
+        24
+    }
+    fn hourly() -> u32 {
+        1
+    }
+
+    /// How long after its last check a key in `status` is due again (`None`: never).
+    pub fn interval_ms(&self, status: Status) -> Option<u64> {
+        let hours = match status {
+            Status::Disconnected => 0,
+            Status::Connected => self.connected_hours,
+            Status::Unverified => self.unverified_hours,
+            Status::Invalid => self.invalid_hours,
+        };
+        (hours > 0).then(|| u64::from(hours) * HOUR_MS)
+    }
+
+    /// The parts over [`MAX_HOURS`], by field name.
+    pub fn out_of_range(&self) -> Vec<&'static str> {
+        [
+            ("connected_hours", self.connected_hours),
+            ("unverified_hours", self.unverified_hours),
+            ("invalid_hours", self.invalid_hours),
+        ]
+        .into_iter()
+        .filter(|(_, h)| *h > MAX_HOURS)
+        .map(|(name, _)| name)
+        .collect()
+    }
+
+    /// The shortest interval any status can have (what a storage query may pre-filter on).
+    pub fn shortest_ms(&self) -> Option<u64> {
+        [Status::Connected, Status::Unverified, Status::Invalid]
+            .into_iter()
+            .filter_map(|s| self.interval_ms(s))
+            .min()
+    }
+}
+
+/// What a row remembers about its key's recent checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Health {
+    /// When the current run of failed checks (rejected or inconclusive) began; `None` when
+    /// the last conclusive check passed or the key is new.
+    pub failing_since_ms: Option<u64>,
+    /// Inconclusive checks in a row since the last conclusive one.
+    pub transient_failures: u32,
+}
+
+impl Health {
+    /// After a test that found `finding` at `now`.
+    pub fn after(self, finding: Finding, now_ms: u64) -> Health {
+        match finding {
+            Finding::Passed => Health::default(),
+            Finding::Rejected => Health {
+                failing_since_ms: Some(self.failing_since_ms.unwrap_or(now_ms)),
+                transient_failures: 0,
+            },
+            Finding::Inconclusive => Health {
+                failing_since_ms: Some(self.failing_since_ms.unwrap_or(now_ms)),
+                transient_failures: self.transient_failures.saturating_add(1),
+            },
+        }
+    }
+}
+
+/// A stored key as the scheduler sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watch {
+    pub status: Status,
+    /// The last test of this key that ran (any verdict); `None`: never tested.
+    pub checked_at_ms: Option<u64>,
+    /// When the key was stored or last changed (the base when it was never tested).
+    pub changed_at_ms: u64,
+    pub health: Health,
+}
+
+/// When `w` is next due under `cadence` (`None`: never).
+pub fn next_check_ms(w: &Watch, cadence: &Recheck) -> Option<u64> {
+    let interval = cadence.interval_ms(w.status)?;
+    let base = w.checked_at_ms.unwrap_or(w.changed_at_ms);
+    let wait = match w.health.transient_failures {
+        0 => interval,
+        n => RETRY_BASE_MS
+            .saturating_mul(1u64 << (n - 1).min(20))
+            .min(interval),
+    };
+    Some(base.saturating_add(wait))
+}
+
+/// Whether `w` is due at `now`.
+pub fn is_due(w: &Watch, cadence: &Recheck, now_ms: u64) -> bool {
+    next_check_ms(w, cadence).is_some_and(|at| at <= now_ms)
+}
+
+/// The candidates due at `now`, most overdue first, at most `limit` of them (the rest are
+/// still due at the next run). Ties keep the candidates' order.
+pub fn select<T>(
+    candidates: impl IntoIterator<Item = (T, Watch, Recheck)>,
+    now_ms: u64,
+    limit: usize,
+) -> Vec<T> {
+    let mut due: Vec<(u64, T)> = candidates
+        .into_iter()
+        .filter_map(|(item, w, cadence)| {
+            next_check_ms(&w, &cadence)
+                .filter(|at| *at <= now_ms)
+                .map(|at| (at, item))
+        })
+        .collect();
+    due.sort_by_key(|(at, _)| *at);
+    due.into_iter().take(limit).map(|(_, item)| item).collect()
+}
+
+/// One queued re-check: which key, as it was when it was picked. A consumer skips it when
+/// the row's `updated_at` has moved since (a save, a test or another check got there first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecheckMessage {
+    pub tenant: String,
+    pub provider: String,
+    pub updated_at: String,
+    /// Set when an AI function reported the key failing with this provider status (a usage
+    /// report's re-test); absent for the scheduler's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_status: Option<u16>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const NOW: u64 = 1_764_000_000_000;
+
+    fn watch(status: Status, checked_ago_h: Option<u64>) -> Watch {
+        Watch {
+            status,
+            checked_at_ms: checked_ago_h.map(|h| NOW - h * HOUR_MS),
+            changed_at_ms: NOW - 1_000 * HOUR_MS,
+            health: Health::default(),
+        }
+    }
+
+    #[test]
+    fn default_cadence_is_daily_hourly_daily_and_never_without_a_key() {
+        let c = Recheck::default();
+        assert!(!is_due(&watch(Status::Connected, Some(23)), &c, NOW));
+        assert!(is_due(&watch(Status::Connected, Some(24)), &c, NOW));
+        assert!(is_due(&watch(Status::Unverified, Some(1)), &c, NOW));
+        assert!(!is_due(&watch(Status::Invalid, Some(12)), &c, NOW));
+        assert!(is_due(&watch(Status::Invalid, Some(25)), &c, NOW));
+        assert!(!is_due(&watch(Status::Disconnected, Some(10_000)), &c, NOW));
+        assert!(
+            is_due(&watch(Status::Connected, None), &c, NOW),
+            "never tested: counted from when it was stored"
+        );
+    }
+
+    #[test]
+    fn an_entry_may_change_or_switch_off_each_part() {
+        let c: Recheck = serde_json::from_str(r#"{"invalid_hours": 0, "connected_hours": 6}"#)
+            .expect("parts default");
+        assert_eq!(c.unverified_hours, 1);
+        assert!(!is_due(&watch(Status::Invalid, Some(10_000)), &c, NOW));
+        assert!(is_due(&watch(Status::Connected, Some(6)), &c, NOW));
+        assert!(serde_json::from_str::<Recheck>(r#"{"daily": 1}"#).is_err());
+        assert_eq!(
+            Recheck {
+                connected_hours: MAX_HOURS + 1,
+                ..Recheck::default()
+            }
+            .out_of_range(),
+            vec!["connected_hours"]
+        );
+    }
+
+    #[test]
+    fn an_inconclusive_check_is_retried_sooner_backing_off() {
+        let c = Recheck::default();
+        let mut w = watch(Status::Connected, Some(0));
+        let mut waits = Vec::new();
+        for n in 1..=8 {
+            w.health.transient_failures = n;
+            waits.push(next_check_ms(&w, &c).map(|at| (at - NOW) / 60_000));
+        }
+        assert_eq!(
+            waits,
+            [15, 30, 60, 120, 240, 480, 960, 1440].map(Some).to_vec()
+        );
+    }
+
+    #[test]
+    fn health_tracks_the_current_run_of_failures() {
+        let h = Health::default()
+            .after(Finding::Inconclusive, 10)
+            .after(Finding::Inconclusive, 20);
+        assert_eq!(
+            h,
+            Health {
+                failing_since_ms: Some(10),
+                transient_failures: 2
+            }
+        );
+        let h = h.after(Finding::Rejected, 30);
+        assert_eq!(
+            h,
+            Health {
+                failing_since_ms: Some(10),
+                transient_failures: 0
+            }
+        );
+        assert_eq!(h.after(Finding::Passed, 40), Health::default());
+    }
+
+    use crate::status::any_status as status;
+
+    fn candidate() -> impl Strategy<Value = (Watch, Recheck)> {
+        (
+            status(),
+            proptest::option::of(0u64..2_000 * HOUR_MS),
+            0u64..2_000 * HOUR_MS,
+            0u32..12,
+            (0u32..48, 0u32..48, 0u32..48),
+        )
+            .prop_map(|(status, checked_ago, changed_ago, transient, (c, u, i))| {
+                (
+                    Watch {
+                        status,
+                        checked_at_ms: checked_ago.map(|a| NOW - a),
+                        changed_at_ms: NOW - changed_ago,
+                        health: Health {
+                            failing_since_ms: None,
+                            transient_failures: transient,
+                        },
+                    },
+                    Recheck {
+                        connected_hours: c,
+                        unverified_hours: u,
+                        invalid_hours: i,
+                    },
+                )
+            })
+    }
+
+    proptest! {
+        /// A run picks only what is due, never a key that is not there, at most `limit`
+        /// candidates, the most overdue first, each at most once; and when it picks fewer than
+        /// the limit, nothing due was left out.
+        #[test]
+        fn select_picks_what_is_due_most_overdue_first(
+            cands in proptest::collection::vec(candidate(), 0..60),
+            limit in 0usize..40,
+        ) {
+            let picked = select(cands.iter().enumerate().map(|(i, (w, c))| (i, *w, *c)), NOW, limit);
+            prop_assert!(picked.len() <= limit);
+            let mut seen = std::collections::HashSet::new();
+            let mut last = 0u64;
+            for &i in &picked {
+                prop_assert!(seen.insert(i), "picked twice");
+                let (w, c) = &cands[i];
+                prop_assert!(w.status != Status::Disconnected);
+                let at = next_check_ms(w, c).expect("due means it has a next check");
+                prop_assert!(at <= NOW);
+                prop_assert!(at >= last, "most overdue first");
+                last = at;
+            }
+            let due = cands.iter().filter(|(w, c)| is_due(w, c, NOW)).count();
+            prop_assert_eq!(picked.len(), due.min(limit));
+        }
+
+        /// A key checked at `t` is not due again before `t` plus its interval (or its backoff
+        /// after an inconclusive check), and backing off never waits longer than the interval.
+        #[test]
+        fn nothing_is_checked_again_too_soon((w, c) in candidate()) {
+            if let (Some(at), Some(interval)) = (next_check_ms(&w, &c), c.interval_ms(w.status)) {
+                let base = w.checked_at_ms.unwrap_or(w.changed_at_ms);
+                prop_assert!(at <= base + interval);
+                let floor = if w.health.transient_failures == 0 { interval } else { RETRY_BASE_MS.min(interval) };
+                prop_assert!(at >= base + floor);
+            } else {
+                prop_assert!(next_check_ms(&w, &c).is_none());
+            }
+        }
+    }
+}

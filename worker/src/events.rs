@@ -1,0 +1,206 @@
+//! Status events (`byok_core::events`): stored for the tenant's history, and, when the
+//! platform set `WEBHOOK_URL`, queued for delivery as Standard Webhooks signed with
+//! `WEBHOOK_SECRET`. Delivery runs on the queue ([`deliver`]): a failed attempt is queued again
+//! after the core's backoff with the same id and body, and after the last attempt the event is
+//! marked `dead` (the dead letter, kept in D1 beside the event).
+
+use byok_core::api::{EventList, EventView, ProblemKind};
+use byok_core::events::{webhook_url, DeliveryMessage, Envelope, Job, StatusChanged};
+use byok_core::webhook::{self, Next, RetryPolicy, WebhookSecret};
+use byok_plugin_host::{Egress, HttpRequest};
+use worker::{Env, MessageBuilder};
+
+use crate::egress::FetchEgress;
+use crate::http::{problem, ApiError};
+use crate::store;
+use crate::util::now_millis;
+use crate::App;
+
+/// The queue binding for re-checks and deliveries.
+pub const JOBS_QUEUE: &str = "JOBS";
+const DELIVERY_TIMEOUT_MS: u64 = 10_000;
+/// A receiver's answer is read only this far (it is not used beyond its status).
+const MAX_ANSWER_BYTES: usize = 16 * 1024;
+
+/// Where webhooks go and how they are signed; `None` when the platform set no `WEBHOOK_URL`.
+struct Target {
+    url: String,
+    secret: WebhookSecret,
+}
+
+fn target(env: &Env, dev: bool) -> Result<Option<Target>, ApiError> {
+    let Some(url) = env.var("WEBHOOK_URL").ok().map(|v| v.to_string()) else {
+        return Ok(None);
+    };
+    if url.trim().is_empty() {
+        return Ok(None);
+    }
+    let misconfigured = |why: String| {
+        problem(
+            ProblemKind::Misconfigured,
+            format!("Webhooks are not configured: {why}."),
+        )
+    };
+    let url = webhook_url(&url, dev).map_err(|e| misconfigured(e.to_string()))?;
+    let secret = env
+        .secret("WEBHOOK_SECRET")
+        .map_err(|_| misconfigured("WEBHOOK_SECRET is missing".into()))?
+        .to_string();
+    let secret = WebhookSecret::parse(&secret).map_err(|e| misconfigured(e.to_string()))?;
+    Ok(Some(Target {
+        url: url.into(),
+        secret,
+    }))
+}
+
+/// The retry policy, with the first wait from `WEBHOOK_RETRY_BASE_SECONDS` when set (the
+/// local e2e test waits seconds, not minutes).
+fn policy(env: &Env) -> RetryPolicy {
+    let mut p = RetryPolicy::default();
+    if let Some(base) = env
+        .var("WEBHOOK_RETRY_BASE_SECONDS")
+        .ok()
+        .and_then(|v| v.to_string().parse::<u32>().ok())
+        .filter(|b| *b > 0)
+    {
+        p.base_s = base;
+    }
+    p
+}
+
+/// A fresh event id (`msg_` and 128 random bits in hex): the `webhook-id` of every attempt.
+fn new_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand_core::RngCore::fill_bytes(&mut crate::util::JsRng, &mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("msg_{hex}")
+}
+
+/// Records a status change that has just been stored, and queues its webhook. A failure here
+/// is logged, never returned: the change itself is already stored and must stand.
+pub async fn emit(app: &App, event: Option<StatusChanged>) {
+    let Some(event) = event else { return };
+    if let Err(ApiError(p)) = try_emit(app, event).await {
+        worker::console_error!("status event not recorded: {}", p.detail);
+    }
+}
+
+async fn try_emit(app: &App, event: StatusChanged) -> Result<(), ApiError> {
+    let id = new_id();
+    let target = match target(&app.env, app.dev_mode) {
+        Ok(t) => t,
+        Err(ApiError(p)) => {
+            worker::console_error!("{}", p.detail);
+            None
+        }
+    };
+    let body = serde_json::to_string(&Envelope::of(event.clone()))
+        .map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let delivery = if target.is_some() { "pending" } else { "none" };
+    store::insert_event(&app.db, &id, &event, delivery).await?;
+    if target.is_some() {
+        app.env
+            .queue(JOBS_QUEUE)?
+            .send(Job::Deliver(DeliveryMessage {
+                id,
+                body,
+                attempt: 1,
+            }))
+            .await?;
+    }
+    Ok(())
+}
+
+/// One delivery attempt (a queue job): signed at the time of the attempt, posted, and then
+/// recorded as delivered, queued again after the backoff, or dead.
+pub async fn deliver(env: &Env, m: DeliveryMessage) -> Result<(), ApiError> {
+    let app = crate::app(env)?;
+    let Some(target) = target(env, app.dev_mode)? else {
+        store::set_delivery(&app.db, &m.id, "none", m.attempt).await?;
+        return Ok(());
+    };
+    let headers = webhook::sign(
+        &target.secret,
+        &m.id,
+        now_millis() / 1000,
+        m.body.as_bytes(),
+    );
+    let mut request_headers: Vec<(String, String)> = headers
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    request_headers.push(("content-type".into(), "application/json".into()));
+    request_headers.push(("user-agent".into(), "byok-webhooks/1".into()));
+    let answer = FetchEgress
+        .send(
+            HttpRequest {
+                method: "POST",
+                url: target.url.clone(),
+                headers: request_headers,
+                body: Some(m.body.clone().into_bytes()),
+            },
+            DELIVERY_TIMEOUT_MS,
+            MAX_ANSWER_BYTES,
+        )
+        .await;
+    let status = answer.as_ref().ok().map(|a| a.status);
+    match policy(env).after(status, m.attempt) {
+        Next::Delivered => store::set_delivery(&app.db, &m.id, "delivered", m.attempt).await?,
+        Next::RetryAfter { seconds } => {
+            store::set_delivery(&app.db, &m.id, "pending", m.attempt).await?;
+            let again = Job::Deliver(DeliveryMessage {
+                attempt: m.attempt + 1,
+                ..m
+            });
+            env.queue(JOBS_QUEUE)?
+                .send(MessageBuilder::new(again).delay_seconds(seconds).build())
+                .await?;
+        }
+        Next::DeadLetter => {
+            worker::console_error!(
+                "webhook {} dead after {} attempts (last answer: {})",
+                m.id,
+                m.attempt,
+                status.map_or("none".to_owned(), |s| s.to_string())
+            );
+            store::set_delivery(&app.db, &m.id, "dead", m.attempt).await?;
+        }
+    }
+    Ok(())
+}
+
+/// `GET /v1/integrations/{key}/events`: the integration's status changes, newest first (any
+/// member of the tenant).
+pub async fn list(app: &App, who: &crate::auth::Principal, key: &str) -> crate::http::ApiResult {
+    who.require_tenant_user()?;
+    let key = crate::catalog::key_from_path(key)?;
+    let (row, events) = futures_util::future::join(
+        store::integration(&app.db, who.tenant.as_str(), key.as_str()),
+        store::events_for(&app.db, who.tenant.as_str(), key.as_str(), 50),
+    )
+    .await;
+    if row?.is_none() {
+        return Err(problem(
+            ProblemKind::NotFound,
+            format!("'{key}' is not installed for this account."),
+        ));
+    }
+    let status = |s: &str| {
+        serde_json::from_value(serde_json::Value::String(s.to_owned()))
+            .map_err(|_| problem(ProblemKind::Internal, "A stored event is invalid."))
+    };
+    let events = events?
+        .into_iter()
+        .map(|e| {
+            Ok(EventView {
+                from: status(&e.from_status)?,
+                to: status(&e.to_status)?,
+                reason: serde_json::from_str(&e.reason)
+                    .map_err(|_| problem(ProblemKind::Internal, "A stored event is invalid."))?,
+                id: e.id,
+                at: e.at,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(crate::http::json(200, &EventList { events })?)
+}

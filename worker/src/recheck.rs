@@ -1,0 +1,134 @@
+//! Scheduled re-checks. The Cron Trigger ([`run`]) reads the stored keys that may be due,
+//! asks `byok_core::recheck::select` which are, and queues them in batches; the queue's
+//! consumer ([`recheck`]) re-tests each one as a Test would, as the actor `scheduler`, unless
+//! its row changed since it was picked. A usage report's re-test (`crate::report`) takes the
+//! same path, as the actor `usage-report`.
+
+use std::collections::HashMap;
+
+use byok_core::events::{Cause, Job, Reason};
+use byok_core::ids::{ProviderKey, TenantId};
+use byok_core::recheck::{select, Health, Recheck, RecheckMessage, Watch, RETRY_BASE_MS};
+use worker::Env;
+
+use crate::auth::{Principal, Role};
+use crate::catalog::{entry_of, stored_entry};
+use crate::events::JOBS_QUEUE;
+use crate::http::ApiError;
+use crate::integrations::{status_of, test_and_record};
+use crate::store::{self, IntegrationRow};
+use crate::util::now_millis;
+
+/// The audit actor of scheduled re-tests.
+pub const ACTOR: &str = "scheduler";
+/// The most keys one cron run queues (the rest stay due for the next run).
+pub const PER_RUN: usize = 5_000;
+/// Messages per `sendBatch` (the Queues limit is 100).
+const SEND_BATCH: usize = 100;
+
+/// What one cron run did.
+#[derive(Debug, Default)]
+pub struct RunSummary {
+    pub candidates: usize,
+    pub queued: usize,
+}
+
+/// The cron run: picks what is due and queues it.
+pub async fn run(env: &Env) -> Result<RunSummary, ApiError> {
+    let app = crate::app(env)?;
+    let now = now_millis();
+    // A key checked less than the shortest possible wait ago cannot be due: storage
+    // pre-filters on that, the core decides exactly.
+    let (providers, rows) = futures_util::future::join(
+        store::active_providers(&app.db),
+        store::recheck_candidates(&app.db, now.saturating_sub(RETRY_BASE_MS), 4 * PER_RUN),
+    )
+    .await;
+    let cadences: HashMap<String, Recheck> = providers?
+        .iter()
+        .filter_map(|p| {
+            entry_of(p)
+                .ok()
+                .map(|e| (p.key.clone(), e.spec().recheck.unwrap_or_default()))
+        })
+        .collect();
+    let rows = rows?;
+    let candidates = rows.len();
+    let due = select(
+        rows.iter().filter_map(|r| {
+            let cadence = cadences.get(&r.provider)?;
+            Some((message(r), watch(r)?, *cadence))
+        }),
+        now,
+        PER_RUN,
+    );
+    let queue = env.queue(JOBS_QUEUE)?;
+    for chunk in due.chunks(SEND_BATCH) {
+        queue
+            .send_batch(chunk.iter().cloned().map(Job::Recheck))
+            .await?;
+    }
+    Ok(RunSummary {
+        candidates,
+        queued: due.len(),
+    })
+}
+
+fn message(r: &IntegrationRow) -> RecheckMessage {
+    RecheckMessage {
+        tenant: r.tenant.clone(),
+        provider: r.provider.clone(),
+        updated_at: r.updated_at.clone(),
+        reported_status: None,
+    }
+}
+
+fn watch(r: &IntegrationRow) -> Option<Watch> {
+    Some(Watch {
+        status: status_of(r).ok()?,
+        checked_at_ms: r.last_checked_at.map(|t| t as u64),
+        // A row stored before re-checks existed has never been checked: due at once.
+        changed_at_ms: 0,
+        health: Health {
+            failing_since_ms: None,
+            transient_failures: r.transient_failures.unwrap_or(0.0) as u32,
+        },
+    })
+}
+
+/// One queued re-check. A row uninstalled, emptied or changed since it was picked is skipped:
+/// whatever changed it has tested it, or will.
+pub async fn recheck(env: &Env, m: &RecheckMessage) -> Result<(), ApiError> {
+    let app = crate::app(env)?;
+    let (Ok(tenant), Ok(provider)) = (TenantId::parse(&m.tenant), ProviderKey::parse(&m.provider))
+    else {
+        return Ok(());
+    };
+    let Some(mut row) = store::integration(&app.db, tenant.as_str(), provider.as_str()).await?
+    else {
+        return Ok(());
+    };
+    if row.updated_at != m.updated_at || row.secret.is_none() {
+        return Ok(());
+    }
+    let (_, entry) = stored_entry(&app, &provider).await?;
+    let (actor, reason) = match m.reported_status {
+        None => (ACTOR, Reason::by(Cause::Recheck)),
+        Some(status) => (
+            crate::report::REPORT_ACTOR,
+            Reason {
+                reported_status: Some(status),
+                ..Reason::by(Cause::UsageReport)
+            },
+        ),
+    };
+    let who = Principal {
+        sub: actor.to_owned(),
+        tenant: tenant.clone(),
+        role: Role::Service,
+        via_cookie: false,
+    };
+    test_and_record(&app, &who, &entry, &mut row, false, reason).await?;
+    crate::resolve::forget(&tenant, &provider);
+    Ok(())
+}
