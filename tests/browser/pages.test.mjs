@@ -344,6 +344,10 @@ describe('Settings → Integrations', () => {
       await item.locator('.last-test', { hasText: words }).waitFor();
       const shown = (await item.locator('.badge').innerText()).replace(/\s+/g, ' ').trim();
       assert.ok(shown.endsWith(badge), `${scenario}: the badge says ${shown}`);
+      if (scenario === 'badkey') {
+        // A rejected key says since when, in words.
+        await item.locator('.usage', { hasText: /^Stopped working on \d{1,2} [A-Z][a-z]{2} · / }).waitFor();
+      }
       await assertNoSecret(page, stripeKey(scenario));
     }
     // An entry without a connection test.

@@ -76,10 +76,27 @@ export function ago(rfc3339, now = Date.now()) {
   return 'just now';
 }
 
-/** The usage line of an integration: "Last used 3 hours ago · Last verified 2 days ago". */
+/** "28 Nov": the day of an RFC 3339 instant, in the reader's time zone. */
+export function day(rfc3339) {
+  const d = new Date(rfc3339);
+  if (Number.isNaN(d.getTime())) return 'an unknown day';
+  return d.toLocaleDateString('en-GB', { day: 'numeric', month: 'short' });
+}
+
+/**
+ * The usage line of an integration: "Stopped working on 28 Nov · Last used 3 hours ago ·
+ * Last verified 2 days ago". A run of failures is named first: rejected ("stopped working")
+ * or not checkable ("could not be checked"), since the day it began.
+ */
 export function usageLine(view, now = Date.now()) {
   if (view.status === 'disconnected') return null;
+  const failing = view.failing_since
+    ? [view.status === 'invalid'
+      ? `Stopped working on ${day(view.failing_since)}`
+      : `Could not be checked since ${day(view.failing_since)}`]
+    : [];
   const parts = [
+    ...failing,
     view.last_used_at ? `Last used ${ago(view.last_used_at, now)}` : 'Not used by an AI function yet',
     view.last_verified_at ? `Last verified ${ago(view.last_verified_at, now)}` : 'Never verified',
   ];
