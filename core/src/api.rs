@@ -44,6 +44,8 @@ pub enum ProblemKind {
     UnsupportedMediaType,
     /// The plugin misbehaved (trap, limit); the service keeps serving.
     PluginFault,
+    /// A rate limit refused the request (`Retry-After` says when to try again).
+    RateLimited,
     /// A setting the service needs is missing or unusable; the detail names it (never its value).
     Misconfigured,
     Internal,
@@ -66,6 +68,7 @@ impl ProblemKind {
             ProblemKind::PayloadTooLarge => "payload-too-large",
             ProblemKind::UnsupportedMediaType => "unsupported-media-type",
             ProblemKind::PluginFault => "plugin-fault",
+            ProblemKind::RateLimited => "rate-limited",
             ProblemKind::Misconfigured => "misconfigured",
             ProblemKind::Internal => "internal",
         }
@@ -87,6 +90,7 @@ impl ProblemKind {
             ProblemKind::PayloadTooLarge => "The request body is too large",
             ProblemKind::UnsupportedMediaType => "Unsupported content type",
             ProblemKind::PluginFault => "The connection test plugin failed",
+            ProblemKind::RateLimited => "Too many requests",
             ProblemKind::Misconfigured => "The service is not configured",
             ProblemKind::Internal => "Internal error",
         }
@@ -108,6 +112,7 @@ impl ProblemKind {
             ProblemKind::PayloadTooLarge => 413,
             ProblemKind::UnsupportedMediaType => 415,
             ProblemKind::PluginFault => 502,
+            ProblemKind::RateLimited => 429,
             ProblemKind::Misconfigured => 500,
             ProblemKind::Internal => 500,
         }
@@ -127,6 +132,9 @@ pub struct Problem {
     /// Field-level errors of a `validation-failed` problem.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Seconds to wait before trying again: sent as the `Retry-After` header, not in the body.
+    #[serde(skip)]
+    pub retry_after_s: Option<u32>,
 }
 
 impl Problem {
@@ -137,6 +145,7 @@ impl Problem {
             status: kind.status(),
             detail: detail.into(),
             errors: Vec::new(),
+            retry_after_s: None,
         }
     }
 

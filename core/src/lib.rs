@@ -24,6 +24,7 @@ pub mod events;
 pub mod ids;
 pub mod json_error;
 pub mod keyring;
+pub mod limits;
 pub mod mask;
 pub mod recheck;
 pub mod report;

@@ -78,6 +78,9 @@ pub fn problem_response(p: &Problem) -> worker::Result<Response> {
     let resp = Response::ok(text)?.with_status(p.status);
     resp.headers().set("content-type", PROBLEM_CONTENT_TYPE)?;
     resp.headers().set("cache-control", "no-store")?;
+    if let Some(seconds) = p.retry_after_s {
+        resp.headers().set("retry-after", &seconds.to_string())?;
+    }
     security_headers(resp.headers())?;
     Ok(resp)
 }

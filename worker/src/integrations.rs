@@ -11,6 +11,7 @@ use byok_core::credential::{Credential, FormatWarning};
 use byok_core::events::{status_changed, Cause, Reason};
 use byok_core::ids::ProviderKey;
 use byok_core::keyring::Owner;
+use byok_core::limits::Action;
 use byok_core::mask::{FormValue, Mask};
 use byok_core::recheck::Health;
 use byok_core::status::{Event, Finding, Status};
@@ -24,7 +25,7 @@ use crate::credentials::{self, plain_fields};
 use crate::http::{empty, json, problem, read_json, ApiError, ApiResult};
 use crate::store::{self, IntegrationRow};
 use crate::util::{now_millis, rfc3339};
-use crate::{connection, events, resolve, App};
+use crate::{connection, events, limits, resolve, App};
 
 const MAX_BODY: usize = 32 * 1024;
 
@@ -235,6 +236,9 @@ fn health_of(row: &IntegrationRow) -> Health {
 pub async fn install(req: &mut Request, app: &App, who: &Principal) -> ApiResult {
     who.require_tenant_user()?;
     let body: InstallRequest = read_json(req, MAX_BODY).await?;
+    if body.key.is_some() {
+        limits::check(app, Action::InstallWithKey, who.tenant.as_str(), &who.sub).await?;
+    }
     let (_, entry) = active_entry(app, &body.provider).await?;
     let now = rfc3339(now_millis());
     let mut row = IntegrationRow {
@@ -321,6 +325,7 @@ pub async fn save(req: &mut Request, app: &App, who: &Principal, key: &str) -> A
     who.require_tenant_user()?;
     let key = key_from_path(key)?;
     let body: CredentialRequest = read_json(req, MAX_BODY).await?;
+    limits::check(app, Action::SaveKey, who.tenant.as_str(), &who.sub).await?;
     let mut row = installed_row(app, who, &key).await?;
     let entry = installed_entry(app, &key).await?;
     let current_mask = row
@@ -404,6 +409,7 @@ pub async fn save(req: &mut Request, app: &App, who: &Principal, key: &str) -> A
 pub async fn test(app: &App, who: &Principal, key: &str) -> ApiResult {
     who.require_tenant_user()?;
     let key = key_from_path(key)?;
+    limits::check(app, Action::Test, who.tenant.as_str(), &who.sub).await?;
     let (row, entry) =
         futures_util::future::join(installed_row(app, who, &key), installed_entry(app, &key)).await;
     let (mut row, entry) = (row?, entry?);

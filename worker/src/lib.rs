@@ -27,6 +27,7 @@ mod egress;
 mod events;
 mod http;
 mod integrations;
+mod limits;
 mod openapi;
 mod policy;
 mod recheck;

@@ -65,7 +65,8 @@ impl Modify for Security {
 /// Every error is `application/problem+json` ([`Problem`]), and every status a route can
 /// answer is documented where it can happen: 401 and 403 on authenticated routes; 400, 413,
 /// 415 and 422 where there is a body; 404 where the path names something; 409 on the routes
-/// that change an integration. Declared once here rather than on each route.
+/// that change an integration; 429 with `Retry-After` on the rate-limited ones. Declared once
+/// here rather than on each route.
 struct ProblemResponses;
 
 impl Modify for ProblemResponses {
@@ -126,6 +127,30 @@ impl Modify for ProblemResponses {
                 }
                 if changes_integration && method != "get" {
                     statuses.push(("409", "The integration's state does not allow this"));
+                }
+                let limited = matches!(
+                    (method, path.as_str()),
+                    ("post", "/v1/integrations")
+                        | ("put", "/v1/integrations/{key}/credential")
+                        | ("post", "/v1/integrations/{key}/test")
+                        | ("post", "/v1/resolve/report")
+                );
+                if limited {
+                    op.responses.responses.entry("429".to_owned()).or_insert_with(|| {
+                        RefOr::T(
+                            ResponseBuilder::new()
+                                .description("Over the tenant's or the user's rate limit: nothing was stored or tested")
+                                .header(
+                                    "Retry-After",
+                                    utoipa::openapi::HeaderBuilder::new()
+                                        .schema(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Integer))
+                                        .description(Some("Seconds to wait before trying again"))
+                                        .build(),
+                                )
+                                .content(PROBLEM_CONTENT_TYPE, problem())
+                                .build(),
+                        )
+                    });
                 }
                 for (status, description) in statuses {
                     op.responses

@@ -4,6 +4,7 @@
 
 use byok_core::api::{ProblemKind, UsageReportAnswer, UsageReportRequest};
 use byok_core::events::Job;
+use byok_core::limits::Action;
 use byok_core::recheck::RecheckMessage;
 use byok_core::report::{claimable_before, decide, is_rejection, ReportAction, RETEST_DEDUP_MS};
 use byok_core::resolve::{Source, TenantSide};
@@ -27,6 +28,7 @@ pub async fn report(req: &mut Request, app: &App, who: &Principal, ctx: &Context
     let body: UsageReportRequest = read_json(req, 4 * 1024).await?;
     let report = body.report().map_err(ApiError)?;
     let (tenant, provider) = (body.tenant.as_str(), body.provider.as_str());
+    crate::limits::check(app, Action::UsageReport, tenant, &who.sub).await?;
     let (row, provider_row) = futures_util::future::join(
         store::integration(&app.db, tenant, provider),
         store::provider(&app.db, provider),

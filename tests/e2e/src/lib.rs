@@ -38,6 +38,15 @@ pub fn root() -> PathBuf {
         .expect("workspace root")
 }
 
+/// The Tokio runtime the e2e tests drive their HTTP calls and loopback fakes on.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -106,6 +115,9 @@ pub struct EdgeConfig {
     pub webhook_url: Option<String>,
     /// `WEBHOOK_SECRET` (`whsec_...`), random by default.
     pub webhook_secret: String,
+    /// The rate limits per minute (tenant, user) of each limited action. High by default, so
+    /// that only the tests about limits meet them.
+    pub rate_limits: (u32, u32),
 }
 
 /// The issuer and audience of the edges under test (what `byok token` defaults to).
@@ -139,6 +151,7 @@ impl Default for EdgeConfig {
             .expect("secret")
             .to_text()
             .to_string(),
+            rate_limits: (10_000, 10_000),
         }
     }
 }
@@ -189,6 +202,14 @@ queue = "{name}-jobs"
 max_batch_size = 5
 max_batch_timeout = 1
 max_retries = 3
+[[ratelimits]]
+name = "TENANT_LIMITER"
+namespace_id = "1001"
+simple = {{ limit = {tenant_limit}, period = 60 }}
+[[ratelimits]]
+name = "USER_LIMITER"
+namespace_id = "1002"
+simple = {{ limit = {user_limit}, period = 60 }}
 [vars]
 DEV_MODE = "{dev_mode}"
 AUTH_ISSUER = "{issuer}"
@@ -197,6 +218,8 @@ WEBHOOK_URL = "{webhook_url}"
 WEBHOOK_RETRY_BASE_SECONDS = "1"
 "#,
                 webhook_url = config.webhook_url.as_deref().unwrap_or(""),
+                tenant_limit = config.rate_limits.0,
+                user_limit = config.rate_limits.1,
                 main = main.display(),
                 migrations = root.join("worker/migrations").display(),
                 dev_mode = config.dev_mode,
@@ -297,6 +320,24 @@ WEBHOOK_RETRY_BASE_SECONDS = "1"
             &self.config.auth_secret
         };
         self.token_with(role, tenant, ttl, secret)
+    }
+
+    /// A one-hour token for a named user (`sub`) of `tenant`, signed with its role's secret.
+    pub fn token_with_sub(&self, role: &str, tenant: &str, sub: &str) -> String {
+        let secret = if role == "service" {
+            &self.config.service_secret
+        } else {
+            &self.config.auth_secret
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        self.sign(
+            &serde_json::json!({"sub": sub, "tenant": tenant, "role": role,
+                "exp": now + 3600, "iss": self.config.issuer, "aud": self.config.audience}),
+            secret,
+        )
     }
 
     /// A token with a chosen lifetime (negative: expired) and signing secret.

@@ -46,11 +46,7 @@ fn status_of(list: &Value, provider: &str) -> Option<Value> {
 
 #[test]
 fn an_ai_function_uses_byok_over_a_service_binding_and_reports_revoked_keys() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = byok_e2e::runtime();
     let fakes = rt.block_on(FakeProviders::start(0)).expect("fakes");
     let edge = Edge::start();
     rt.block_on(edge.seed_against_fakes(&fakes));

@@ -59,11 +59,7 @@ async fn wait_for<F: std::future::Future<Output = bool>>(what: &str, mut check: 
 
 #[test]
 fn a_scheduled_recheck_finds_a_revoked_key_and_the_platform_is_told_by_a_signed_webhook() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = byok_e2e::runtime();
     let fakes = rt.block_on(FakeProviders::start(0)).expect("fakes");
     // The receiver fails each event's first two deliveries, then accepts.
     let receiver = rt.block_on(WebhookReceiver::start(2)).expect("receiver");

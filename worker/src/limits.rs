@@ -1,0 +1,37 @@
+//! Rate limits (`byok_core::limits` decides): each limited action is counted in the tenant's
+//! and the user's bucket of the Workers Rate Limiting bindings, before anything is stored or
+//! tested. A binding that is missing or fails lets the request through and logs why: a
+//! broken limiter must not take the service down with it.
+
+use byok_core::limits::{buckets, decide, Action, TENANT_LIMITER, USER_LIMITER};
+
+use crate::http::ApiError;
+use crate::App;
+
+/// Counts `action` by `user` of `tenant`; 429 (with `Retry-After`) when over a limit.
+pub async fn check(app: &App, action: Action, tenant: &str, user: &str) -> Result<(), ApiError> {
+    let b = buckets(action, tenant, user);
+    let (tenant_ok, user_ok) = futures_util::future::join(
+        within(app, TENANT_LIMITER, b.tenant),
+        within(app, USER_LIMITER, b.user),
+    )
+    .await;
+    decide(action, tenant_ok, user_ok).map_err(|r| ApiError(r.problem()))
+}
+
+async fn within(app: &App, binding: &str, key: String) -> bool {
+    let limiter = match app.env.rate_limiter(binding) {
+        Ok(l) => l,
+        Err(_) => {
+            worker::console_error!("rate limit binding {binding} is missing: not limiting");
+            return true;
+        }
+    };
+    match limiter.limit(key).await {
+        Ok(outcome) => outcome.success,
+        Err(e) => {
+            worker::console_error!("rate limit binding {binding} failed: {e}; not limiting");
+            true
+        }
+    }
+}
