@@ -347,6 +347,11 @@ describe('Settings → Integrations', () => {
       if (scenario === 'badkey') {
         // A rejected key says since when, in words.
         await item.locator('.usage', { hasText: /^Stopped working on \d{1,2} [A-Z][a-z]{2} · / }).waitFor();
+        // The history, in words, newest first: rejected by this Test, after the save's own.
+        await item.getByText('History').click();
+        const lines = item.locator('ol.history li');
+        await lines.first().getByText(/^Stopped working on \d{1,2} [A-Z][a-z]{2}: the key was rejected$/).waitFor();
+        assert.match(await lines.last().innerText(), /^New key saved on /, 'the oldest change is the first save');
       }
       await assertNoSecret(page, stripeKey(scenario));
     }

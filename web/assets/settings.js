@@ -7,7 +7,7 @@ import { credentialInputs } from './credential-form.js';
 import { confirmDialog } from './dialog.js';
 import { fill, h, showMessage, uid, when } from './dom.js';
 import { session, showError } from './session.js';
-import { afterSave, outcome, status, usageLine } from './words.js';
+import { afterSave, eventLine, outcome, status, usageLine } from './words.js';
 
 const content = document.getElementById('content');
 const notice = document.getElementById('notice');
@@ -28,6 +28,28 @@ function lastTest(view) {
 function usage(view) {
   const line = usageLine(view);
   return line ? h('p', { class: 'usage' }, line) : null;
+}
+
+/** The integration's status changes, newest first, loaded when the reader opens them. */
+function history(view) {
+  const items = h('ol', { class: 'history' });
+  const details = h('details', { class: 'history' }, h('summary', {}, 'History'), items);
+  let loaded = false;
+  details.addEventListener('toggle', async () => {
+    if (!details.open || loaded) return;
+    loaded = true;
+    fill(items, h('li', {}, 'Loading…'));
+    try {
+      const { events } = await api('GET', `/v1/integrations/${encodeURIComponent(view.provider)}/events`);
+      fill(items, events.length
+        ? events.map((e) => h('li', {}, eventLine(e)))
+        : h('li', {}, 'No changes yet.'));
+    } catch (error) {
+      loaded = false;
+      fill(items, h('li', {}, error instanceof ApiError ? error.message : 'The history could not be loaded.'));
+    }
+  });
+  return details;
 }
 
 /** One installed provider; `said` is a message to show in its card after a re-render. */
@@ -60,6 +82,7 @@ function integrationCard(view, said) {
       h('div', { class: 'actions' }, save, test, uninstall)),
     lastTest(view),
     usage(view),
+    history(view),
     errorRegion,
     messageRegion);
   if (said) showMessage(messageRegion, said.tone, said.lines);

@@ -102,3 +102,31 @@ export function usageLine(view, now = Date.now()) {
   ];
   return parts.join(' · ');
 }
+
+/** Why a key stopped working, from an event's reason. */
+function rejection(reason) {
+  const what = reason.verdict === 'insufficient-permission'
+    ? 'the key lacks a permission the platform needs'
+    : 'the key was rejected';
+  if (reason.cause === 'usage-report' && reason.reported_status) {
+    return `${what} (${reason.reported_status} in an AI call, confirmed by a re-test)`;
+  }
+  if (reason.cause === 'recheck') return `${what} at a scheduled check`;
+  return what;
+}
+
+/**
+ * One status change of the history, in words: "Stopped working on 28 Nov: the key was
+ * rejected at a scheduled check", "Working again on 29 Nov", "New key saved on 28 Nov".
+ */
+export function eventLine(event) {
+  const on = day(event.at);
+  const by = { recheck: ' at a scheduled check', 'usage-report': ' after an AI call failed' }[event.reason.cause] ?? '';
+  if (event.reason.cause === 'key-saved') return `New key saved on ${on}`;
+  switch (event.to) {
+    case 'invalid': return `Stopped working on ${on}: ${rejection(event.reason)}`;
+    case 'connected': return event.from === 'invalid' ? `Working again on ${on}${by}` : `Verified on ${on}${by}`;
+    case 'disconnected': return `Key removed on ${on}`;
+    default: return `Waiting to be verified since ${on}`;
+  }
+}
