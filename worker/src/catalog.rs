@@ -9,6 +9,7 @@ use worker::{Request, Response};
 
 use crate::http::{json, problem, ApiError, ApiResult};
 use crate::store::{self, ProviderRow};
+use crate::util::Counted;
 use crate::App;
 
 const CACHE_KEY: &str = "catalog:v1";
@@ -86,7 +87,15 @@ struct Cached {
 }
 
 async fn catalog_body(app: &App) -> Result<Cached, ApiError> {
-    if let Some(cached) = app.kv.get(CACHE_KEY).json::<Cached>().await.ok().flatten() {
+    if let Some(cached) = app
+        .kv
+        .get(CACHE_KEY)
+        .json::<Cached>()
+        .await
+        .counted()
+        .ok()
+        .flatten()
+    {
         return Ok(cached);
     }
     let rows = store::active_providers(&app.db).await?;
@@ -104,14 +113,14 @@ async fn catalog_body(app: &App) -> Result<Cached, ApiError> {
     let cached = Cached { etag, body };
     // A failed cache write only costs the next reader a D1 query.
     if let Ok(put) = app.kv.put(CACHE_KEY, &cached) {
-        let _ = put.execute().await;
+        let _ = put.execute().await.counted();
     }
     Ok(cached)
 }
 
 /// Drops the cached catalog after an admin change.
 pub async fn invalidate(app: &App) {
-    let _ = app.kv.delete(CACHE_KEY).await;
+    let _ = app.kv.delete(CACHE_KEY).await.counted();
 }
 
 /// `GET /v1/providers`: the active catalog, revalidated with its ETag.
@@ -152,6 +161,7 @@ pub async fn logo(app: &App, key: &str) -> ApiResult {
             .get(&format!("logo:{key}"))
             .bytes()
             .await
+            .counted()
             .ok()
             .flatten(),
     ) else {

@@ -16,6 +16,7 @@ use byok_plugin_host::{Backend, Limits, LoadedPlugin, PluginEngine, RunInput};
 
 use crate::credentials::Opened;
 use crate::egress::FetchEgress;
+use crate::util::Counted;
 use crate::util::{now_millis, rfc3339};
 use crate::App;
 
@@ -63,7 +64,7 @@ async fn plugin(app: &App, digest: &str) -> Result<LoadedPlugin, String> {
             .map_err(|_| "bad digest")?;
     }
     let artifact_name = artifact_kv_key(app, &engine, digest);
-    let from_artifact = match app.kv.get(&artifact_name).bytes().await {
+    let from_artifact = match app.kv.get(&artifact_name).bytes().await.counted() {
         Ok(Some(bytes)) => match engine.load_artifact(&key, &expected, &bytes) {
             Ok(p) => Some(p),
             Err(why) => {
@@ -83,13 +84,14 @@ async fn plugin(app: &App, digest: &str) -> Result<LoadedPlugin, String> {
                 .get(&format!("plugin:{digest}"))
                 .bytes()
                 .await
+                .counted()
                 .map_err(|e| e.to_string())?
                 .ok_or("the entry's test plugin has not been uploaded")?;
             let (p, artifact) = engine
                 .precompile_expecting(&key, &expected, &bytes)
                 .map_err(|e| e.to_string())?;
             if let Ok(put) = app.kv.put_bytes(&artifact_name, &artifact) {
-                let _ = put.execute().await;
+                let _ = put.execute().await.counted();
             }
             p
         }
@@ -130,7 +132,7 @@ pub async fn run(
             Vec::new(),
         );
     };
-    let plugin = match plugin(app, &test.digest).await {
+    let plugin = match crate::util::timed("plugin-load", plugin(app, &test.digest)).await {
         Ok(p) => p,
         Err(why) => {
             worker::console_error!("plugin {} unavailable: {why}", test.digest);
@@ -162,11 +164,13 @@ pub async fn run(
         egress: &entry.spec().egress,
     };
     let warnings = if new_key {
-        engine.format_check(&plugin, &input).unwrap_or_default()
+        crate::util::timed_sync("format-check", || {
+            engine.format_check(&plugin, &input).unwrap_or_default()
+        })
     } else {
         Vec::new()
     };
-    let run = engine.run(&plugin, &input, &FetchEgress).await;
+    let run = crate::util::timed("run", engine.run(&plugin, &input, &FetchEgress)).await;
     match run.result {
         Ok(o) => {
             let mut all = warnings;

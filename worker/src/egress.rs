@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::util::Counted;
 use byok_plugin_host::{Egress, EgressError, HttpRequest, HttpResponse};
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
@@ -52,6 +53,7 @@ impl Egress for FetchEgress {
             let mut resp = Fetch::Request(req)
                 .send_with_signal(&signal)
                 .await
+                .counted()
                 .map_err(|_| failed("could not connect"))?;
             let status = resp.status_code();
             let headers: Vec<(String, String)> = resp.headers().entries().collect();
@@ -74,7 +76,7 @@ impl Egress for FetchEgress {
         };
         let timer = Delay::from(Duration::from_millis(timeout_ms));
         futures_util::pin_mut!(exchange);
-        match select(exchange, timer).await {
+        match crate::util::timed("fetch", select(exchange, timer)).await {
             Either::Left((result, _)) => result,
             Either::Right(_) => {
                 controller.abort();

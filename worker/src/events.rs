@@ -14,6 +14,7 @@ use crate::egress::FetchEgress;
 use crate::http::{problem, ApiError};
 use crate::store;
 use crate::util::now_millis;
+use crate::util::Counted;
 use crate::App;
 
 /// The queue binding for re-checks and deliveries.
@@ -106,7 +107,8 @@ async fn try_emit(app: &App, event: StatusChanged) -> Result<(), ApiError> {
                 body,
                 attempt: 1,
             }))
-            .await?;
+            .await
+            .counted()?;
     }
     Ok(())
 }
@@ -154,7 +156,8 @@ pub async fn deliver(env: &Env, m: DeliveryMessage) -> Result<(), ApiError> {
             });
             env.queue(JOBS_QUEUE)?
                 .send(MessageBuilder::new(again).delay_seconds(seconds).build())
-                .await?;
+                .await
+                .counted()?;
         }
         Next::DeadLetter => {
             worker::console_error!(

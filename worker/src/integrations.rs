@@ -197,7 +197,12 @@ pub async fn test_and_record(
         failing_since: failing_since.as_deref(),
         transient_failures: health.transient_failures,
     };
-    if store::record_test(&app.db, &row.tenant, &row.provider, &record, &audit).await? {
+    if crate::util::timed(
+        "d1-write",
+        store::record_test(&app.db, &row.tenant, &row.provider, &record, &audit),
+    )
+    .await?
+    {
         row.status = status;
         row.last_test = Some(report_json);
         if verified {
@@ -409,13 +414,22 @@ pub async fn save(req: &mut Request, app: &App, who: &Principal, key: &str) -> A
 pub async fn test(app: &App, who: &Principal, key: &str) -> ApiResult {
     who.require_tenant_user()?;
     let key = key_from_path(key)?;
+    crate::util::take_server_timing();
     limits::check(app, Action::Test, who.tenant.as_str(), &who.sub).await?;
-    let (row, entry) =
-        futures_util::future::join(installed_row(app, who, &key), installed_entry(app, &key)).await;
+    let (row, entry) = crate::util::timed(
+        "d1-read",
+        futures_util::future::join(installed_row(app, who, &key), installed_entry(app, &key)),
+    )
+    .await;
     let (mut row, entry) = (row?, entry?);
     test_and_record(app, who, &entry, &mut row, false, Reason::by(Cause::Test)).await?;
     resolve::forget(&who.tenant, &key);
-    Ok(json(200, &view(&row, &entry, Vec::new())?)?)
+    let resp = json(200, &view(&row, &entry, Vec::new())?)?;
+    // Where the test's time went: the plugin's load and run (its fetches within), the reads
+    // and the write.
+    resp.headers()
+        .set("server-timing", &crate::util::take_server_timing())?;
+    Ok(resp)
 }
 
 /// `DELETE /v1/integrations/{key}`: owners only; the ciphertext goes with the row.

@@ -182,7 +182,10 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 /// retried on its own, so one failure never repeats the rest of the batch.
 #[event(queue)]
 async fn queue(batch: MessageBatch<Job>, env: Env, _ctx: Context) -> worker::Result<()> {
-    for message in batch.messages()? {
+    let messages = batch.messages()?;
+    let jobs = messages.len();
+    util::take_subrequests();
+    for message in messages {
         let done = match message.body() {
             Job::Recheck(m) => recheck::recheck(&env, m).await,
             Job::Deliver(m) => events::deliver(&env, m.clone()).await,
@@ -195,6 +198,11 @@ async fn queue(batch: MessageBatch<Job>, env: Env, _ctx: Context) -> worker::Res
             }
         }
     }
+    // One line per invocation: what the Workers limits bound (scripts/bench-recheck reads it).
+    worker::console_warn!(
+        "queue invocation: {jobs} jobs, {} subrequests",
+        util::take_subrequests()
+    );
     Ok(())
 }
 

@@ -11,9 +11,12 @@ use crate::App;
 /// Counts `action` by `user` of `tenant`; 429 (with `Retry-After`) when over a limit.
 pub async fn check(app: &App, action: Action, tenant: &str, user: &str) -> Result<(), ApiError> {
     let b = buckets(action, tenant, user);
-    let (tenant_ok, user_ok) = futures_util::future::join(
-        within(app, TENANT_LIMITER, b.tenant),
-        within(app, USER_LIMITER, b.user),
+    let (tenant_ok, user_ok) = crate::util::timed(
+        "rate-limit",
+        futures_util::future::join(
+            within(app, TENANT_LIMITER, b.tenant),
+            within(app, USER_LIMITER, b.user),
+        ),
     )
     .await;
     decide(action, tenant_ok, user_ok).map_err(|r| ApiError(r.problem()))

@@ -18,6 +18,7 @@ use crate::http::ApiError;
 use crate::integrations::{status_of, test_and_record};
 use crate::store::{self, IntegrationRow};
 use crate::util::now_millis;
+use crate::util::Counted;
 
 /// The audit actor of scheduled re-tests.
 pub const ACTOR: &str = "scheduler";
@@ -66,7 +67,8 @@ pub async fn run(env: &Env) -> Result<RunSummary, ApiError> {
     for chunk in due.chunks(SEND_BATCH) {
         queue
             .send_batch(chunk.iter().cloned().map(Job::Recheck))
-            .await?;
+            .await
+            .counted()?;
     }
     Ok(RunSummary {
         candidates,

@@ -17,6 +17,7 @@ use crate::events::JOBS_QUEUE;
 use crate::http::{json, problem, read_json, ApiError, ApiResult};
 use crate::integrations::status_of;
 use crate::store;
+use crate::util::Counted;
 use crate::util::{now_millis, rfc3339};
 use crate::App;
 
@@ -73,7 +74,8 @@ pub async fn report(req: &mut Request, app: &App, who: &Principal, ctx: &Context
                 "usage-report",
                 &outcome,
             )
-            .await?;
+            .await
+            .counted()?;
             // The re-test runs on the queue, as a scheduled re-check does, for this row as
             // it is now (a save meanwhile makes it moot).
             if let Some(r) = &row {

@@ -5,6 +5,8 @@ use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, Result};
 
+use crate::util::Counted;
+
 pub fn text(s: &str) -> JsValue {
     JsValue::from_str(s)
 }
@@ -43,6 +45,7 @@ pub async fn provider(db: &D1Database, key: &str) -> Result<Option<ProviderRow>>
     .bind(&[text(key)])?
     .first::<ProviderRow>(None)
     .await
+    .counted()
 }
 
 /// An entry with one tenant's fallback policy for it (resolve reads both in one query).
@@ -57,7 +60,7 @@ pub async fn provider_for_tenant(
     ))
     .bind(&[text(key), text(tenant)])?
     .first::<ProviderRow>(None)
-    .await
+    .await.counted()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -71,7 +74,7 @@ pub async fn policy(db: &D1Database, tenant: &str, provider: &str) -> Result<Opt
     db.prepare("SELECT platform_fallback, updated_at, updated_by FROM tenant_policies WHERE tenant = ?1 AND provider = ?2")
         .bind(&[text(tenant), text(provider)])?
         .first::<PolicyRow>(None)
-        .await
+        .await.counted()
 }
 
 /// Sets a policy (`inherit` removes the row: nothing set means inherit) with its audit row.
@@ -94,7 +97,9 @@ pub async fn set_policy(
         )
         .bind(&[text(tenant), text(provider), text(policy), text(now), text(by)])?
     };
-    db.batch(vec![write, audit_statement(db, audit)?]).await?;
+    db.batch(vec![write, audit_statement(db, audit)?])
+        .await
+        .counted()?;
     Ok(())
 }
 
@@ -120,7 +125,8 @@ pub async fn claim_retest(
             int(claimable_before as i64),
         ])?
         .run()
-        .await?;
+        .await
+        .counted()?;
     Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
 }
 
@@ -159,7 +165,9 @@ pub async fn add_usage(db: &D1Database, flush: &byok_core::usage::Flush) -> Resu
     }
     while !statements.is_empty() {
         let rest = statements.split_off(statements.len().min(BATCH));
-        db.batch(std::mem::replace(&mut statements, rest)).await?;
+        db.batch(std::mem::replace(&mut statements, rest))
+            .await
+            .counted()?;
     }
     Ok(())
 }
@@ -183,7 +191,8 @@ pub async fn usage_since(db: &D1Database, since: &str, limit: i64) -> Result<Vec
     )
     .bind(&[text(since), int(limit)])?
     .all()
-    .await?
+    .await
+    .counted()?
     .results::<UsageDbRow>()
 }
 
@@ -192,7 +201,8 @@ pub async fn active_providers(db: &D1Database) -> Result<Vec<ProviderRow>> {
         "SELECT {PROVIDER_COLUMNS} FROM integration_providers WHERE active = 1 ORDER BY key"
     ))
     .all()
-    .await?
+    .await
+    .counted()?
     .results::<ProviderRow>()
 }
 
@@ -203,7 +213,7 @@ pub async fn providers_of_tenant(db: &D1Database, tenant: &str) -> Result<Vec<Pr
     ))
     .bind(&[text(tenant)])?
     .all()
-    .await?
+    .await.counted()?
     .results::<ProviderRow>()
 }
 
@@ -215,7 +225,7 @@ pub async fn upsert_provider(db: &D1Database, key: &str, spec: &str, now: &str) 
     )
     .bind(&[text(key), text(spec), text(now)])?
     .run()
-    .await?;
+    .await.counted()?;
     Ok(())
 }
 
@@ -224,7 +234,7 @@ pub async fn retire_provider(db: &D1Database, key: &str, now: &str) -> Result<bo
         .prepare("UPDATE integration_providers SET active = 0, updated_at = ?2 WHERE key = ?1 AND active = 1")
         .bind(&[text(key), text(now)])?
         .run()
-        .await?;
+        .await.counted()?;
     Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
 }
 
@@ -238,7 +248,7 @@ pub async fn set_logo(
     db.prepare("UPDATE integration_providers SET logo_type = ?2, spec = ?3, updated_at = ?4 WHERE key = ?1")
         .bind(&[text(key), text(logo_type), text(spec), text(now)])?
         .run()
-        .await?;
+        .await.counted()?;
     Ok(())
 }
 
@@ -255,7 +265,7 @@ pub async fn set_platform_key(
     )
     .bind(&[text(key), blob(Some(secret)), text(fields), text(mask), text(now)])?
     .run()
-    .await?;
+    .await.counted()?;
     Ok(())
 }
 
@@ -306,6 +316,7 @@ pub async fn integration(
     .bind(&[text(tenant), text(provider)])?
     .first::<IntegrationRow>(None)
     .await
+    .counted()
 }
 
 pub async fn integrations(db: &D1Database, tenant: &str) -> Result<Vec<IntegrationRow>> {
@@ -314,7 +325,8 @@ pub async fn integrations(db: &D1Database, tenant: &str) -> Result<Vec<Integrati
     ))
     .bind(&[text(tenant)])?
     .all()
-    .await?
+    .await
+    .counted()?
     .results::<IntegrationRow>()
 }
 
@@ -342,7 +354,7 @@ pub async fn insert_integration(db: &D1Database, row: &IntegrationRow) -> Result
         ))
         .bind(&[credential_params(row).as_slice(), &[text(&row.installed_at), text(&row.updated_at)]].concat())?
         .run()
-        .await?;
+        .await.counted()?;
     Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
 }
 
@@ -356,7 +368,7 @@ pub async fn update_credential(db: &D1Database, row: &IntegrationRow) -> Result<
         )
         .bind(&[credential_params(row).as_slice(), &[text(&row.updated_at)]].concat())?
         .run()
-        .await?;
+        .await.counted()?;
     Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
 }
 
@@ -403,7 +415,10 @@ pub async fn record_test(
             opt_text(t.failing_since),
             int(i64::from(t.transient_failures)),
         ])?;
-    let results = db.batch(vec![update, audit_statement(db, audit)?]).await?;
+    let results = db
+        .batch(vec![update, audit_statement(db, audit)?])
+        .await
+        .counted()?;
     let changes = results
         .first()
         .and_then(|r| r.meta().ok().flatten())
@@ -434,7 +449,8 @@ pub async fn recheck_candidates(
         int(i64::try_from(limit).unwrap_or(i64::MAX)),
     ])?
     .all()
-    .await?
+    .await
+    .counted()?
     .results()
 }
 
@@ -468,7 +484,7 @@ pub async fn insert_event(
         text(delivery),
     ])?
     .run()
-    .await?;
+    .await.counted()?;
     Ok(())
 }
 
@@ -477,7 +493,8 @@ pub async fn set_delivery(db: &D1Database, id: &str, delivery: &str, attempts: u
     db.prepare("UPDATE status_events SET delivery = ?2, attempts = ?3 WHERE id = ?1")
         .bind(&[text(id), text(delivery), int(i64::from(attempts))])?
         .run()
-        .await?;
+        .await
+        .counted()?;
     Ok(())
 }
 
@@ -504,7 +521,8 @@ pub async fn events_for(
     )
     .bind(&[text(tenant), text(provider), int(limit)])?
     .all()
-    .await?
+    .await
+    .counted()?
     .results()
 }
 
@@ -525,12 +543,13 @@ pub async fn delete_integration(db: &D1Database, tenant: &str, provider: &str) -
         .prepare("DELETE FROM integrations WHERE tenant = ?1 AND provider = ?2")
         .bind(&[text(tenant), text(provider)])?
         .run()
-        .await?;
+        .await
+        .counted()?;
     Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
 }
 
 pub async fn audit(db: &D1Database, e: &AuditEntry) -> Result<()> {
-    audit_statement(db, e)?.run().await?;
+    audit_statement(db, e)?.run().await.counted()?;
     Ok(())
 }
 
@@ -538,7 +557,7 @@ pub async fn audit_for(db: &D1Database, tenant: &str, limit: i64) -> Result<Vec<
     db.prepare("SELECT at, actor, tenant, provider, action, outcome FROM audit_log WHERE tenant = ?1 ORDER BY id DESC LIMIT ?2")
         .bind(&[text(tenant), int(limit)])?
         .all()
-        .await?
+        .await.counted()?
         .results::<AuditEntry>()
 }
 
@@ -552,7 +571,7 @@ pub async fn insert_plugin(
     db.prepare("INSERT INTO plugins (digest, size, contract, uploaded_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (digest) DO NOTHING")
         .bind(&[text(digest), int(size as i64), text(contract), text(now)])?
         .run()
-        .await?;
+        .await.counted()?;
     Ok(())
 }
 
@@ -560,7 +579,8 @@ pub async fn set_spec(db: &D1Database, key: &str, spec: &str, now: &str) -> Resu
     db.prepare("UPDATE integration_providers SET spec = ?2, updated_at = ?3 WHERE key = ?1")
         .bind(&[text(key), text(spec), text(now)])?
         .run()
-        .await?;
+        .await
+        .counted()?;
     Ok(())
 }
 
@@ -575,7 +595,7 @@ pub struct KeyIdCount {
 pub async fn integration_key_ids(db: &D1Database) -> Result<Vec<KeyIdCount>> {
     db.prepare("SELECT key_id, COUNT(*) AS n FROM integrations WHERE secret IS NOT NULL AND key_id IS NOT NULL GROUP BY key_id")
         .all()
-        .await?
+        .await.counted()?
         .results::<KeyIdCount>()
 }
 
@@ -590,7 +610,7 @@ pub struct PlatformSecretRow {
 pub async fn platform_secrets(db: &D1Database) -> Result<Vec<PlatformSecretRow>> {
     db.prepare("SELECT key, platform_secret, platform_fields FROM integration_providers WHERE platform_secret IS NOT NULL ORDER BY key")
         .all()
-        .await?
+        .await.counted()?
         .results::<PlatformSecretRow>()
 }
 
@@ -607,7 +627,7 @@ pub async fn reseal_platform_key(
         .prepare("UPDATE integration_providers SET platform_secret = ?3, platform_fields = ?4 WHERE key = ?1 AND platform_secret = ?2")
         .bind(&[text(key), blob(Some(old)), blob(Some(new)), opt_text(fields)])?
         .run()
-        .await?;
+        .await.counted()?;
     Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
 }
 
@@ -637,7 +657,7 @@ pub async fn rows_to_reseal(
     )
     .bind(&[text(primary), text(t), text(p), int(i64::from(limit))])?
     .all()
-    .await?
+    .await.counted()?
     .results::<SealedRow>()
 }
 
@@ -677,7 +697,8 @@ pub async fn run_batch(
     }
     Ok(db
         .batch(statements)
-        .await?
+        .await
+        .counted()?
         .iter()
         .map(|r| r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) > 0)
         .collect())

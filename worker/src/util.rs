@@ -17,6 +17,75 @@ pub fn rfc3339(millis: u64) -> String {
         .unwrap_or_default()
 }
 
+thread_local! {
+    /// Subrequests (D1, KV, Queues, fetch) made by this isolate since the last [`take_subrequests`].
+    static SUBREQUESTS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one subrequest when awaited on: `.await.counted()`. The queue consumer reports how
+/// many one invocation made, which the Workers limits bound (1,000 on paid plans, 50 on free).
+pub trait Counted: Sized {
+    fn counted(self) -> Self {
+        SUBREQUESTS.with(|c| c.set(c.get().saturating_add(1)));
+        self
+    }
+}
+impl<T> Counted for T {}
+
+/// The subrequests counted since the last call, and a fresh count.
+pub fn take_subrequests() -> u32 {
+    SUBREQUESTS.with(|c| c.replace(0))
+}
+
+thread_local! {
+    /// Time spent per span name since the last [`take_server_timing`] (`Server-Timing`).
+    static SPANS: std::cell::RefCell<Vec<(&'static str, f64)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn clock_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// Adds the time `f` took to the span `name`. On Cloudflare the clock advances only across
+/// I/O, so spans of pure computation read as 0 there; I/O spans (D1, KV, fetch) are real.
+pub async fn timed<F: std::future::Future>(name: &'static str, f: F) -> F::Output {
+    let start = clock_ms();
+    let out = f.await;
+    add_span(name, clock_ms() - start);
+    out
+}
+
+/// The same for synchronous work.
+pub fn timed_sync<T>(name: &'static str, f: impl FnOnce() -> T) -> T {
+    let start = clock_ms();
+    let out = f();
+    add_span(name, clock_ms() - start);
+    out
+}
+
+fn add_span(name: &'static str, ms: f64) {
+    SPANS.with(|s| {
+        let mut spans = s.borrow_mut();
+        match spans.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, total)) => *total += ms,
+            None => spans.push((name, ms)),
+        }
+    });
+}
+
+/// The spans since the last call as a `Server-Timing` value (`d1;dur=1.0, fetch;dur=0.4`),
+/// and a fresh start.
+pub fn take_server_timing() -> String {
+    SPANS.with(|s| {
+        s.borrow_mut()
+            .drain(..)
+            .map(|(name, ms)| format!("{name};dur={ms:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
+
 /// The platform CSPRNG (`crypto.getRandomValues`) as a `rand_core` RNG for the keyring.
 pub struct JsRng;
 

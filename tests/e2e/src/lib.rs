@@ -296,6 +296,27 @@ WEBHOOK_RETRY_BASE_SECONDS = "1"
         assert!(status.success(), "wrangler d1 execute failed: {sql}");
     }
 
+    /// A query's rows from the edge's local D1 (`wrangler d1 execute --local --json`).
+    pub fn query(&self, sql: &str) -> Vec<serde_json::Value> {
+        let out = wrangler(&root())
+            .args(["d1", "execute", "DB", "--local", "--json", "--command", sql])
+            .arg("--config")
+            .arg(self.dir.join("wrangler.toml"))
+            .arg("--persist-to")
+            .arg(self.dir.join("state"))
+            .output()
+            .expect("wrangler d1 execute");
+        assert!(out.status.success(), "wrangler d1 execute failed: {sql}");
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("JSON from d1 execute");
+        v[0]["results"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// What `wrangler dev` and the Worker's console wrote so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("wrangler.log")).unwrap_or_default()
+    }
+
     /// The dev registry this edge's `wrangler dev` announces itself in: another `wrangler
     /// dev` started with the same `WRANGLER_REGISTRY_PATH` reaches it by service binding.
     pub fn registry(&self) -> PathBuf {

@@ -153,6 +153,23 @@ fn a_scheduled_recheck_finds_a_revoked_key_and_the_platform_is_told_by_a_signed_
         let (s, _) = get(b, "/v1/integrations/anthropic/events", &edge.token("owner", "other")).await;
         assert_eq!(s, 404, "another tenant sees nothing of acme's");
 
+        // A Test says where its time went.
+        let r = Client::new()
+            .post(format!("{b}/v1/integrations/anthropic/test"))
+            .bearer_auth(&owner)
+            .send()
+            .await
+            .expect("test");
+        let timing = r
+            .headers()
+            .get("server-timing")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        for span in ["d1-read;dur=", "plugin-load;dur=", "run;dur=", "fetch;dur=", "d1-write;dur="] {
+            assert!(timing.contains(span), "Server-Timing has {span}: {timing}");
+        }
+
         // A run now re-tests nothing: the key was checked a moment ago.
         let checked = integration(b, &owner).await["updated_at"].clone();
         scheduled_run(b).await;
