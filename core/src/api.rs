@@ -349,6 +349,61 @@ pub struct EventView {
     pub at: String,
 }
 
+/// Where an event's webhook stands.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Delivery {
+    /// No `WEBHOOK_URL` was set when it happened.
+    None,
+    Pending,
+    Delivered,
+    /// Every attempt failed: the dead letter.
+    Dead,
+}
+
+impl Delivery {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::None => "none",
+            Delivery::Pending => "pending",
+            Delivery::Delivered => "delivered",
+            Delivery::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Delivery::None,
+            Delivery::Pending,
+            Delivery::Delivered,
+            Delivery::Dead,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
+    }
+}
+
+/// An event with its webhook's delivery state (platform admins).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEventView {
+    #[serde(flatten)]
+    pub event: crate::events::StatusChanged,
+    /// The `webhook-id` of its deliveries.
+    pub id: String,
+    pub delivery: Delivery,
+    pub attempts: u32,
+}
+
+/// `GET /v1/admin/webhooks?delivery=dead`: newest first, at most 100.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEventList {
+    pub delivery: Delivery,
+    pub events: Vec<WebhookEventView>,
+}
+
 /// `GET /v1/integrations/{key}/events`: newest first, at most 50.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

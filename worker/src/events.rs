@@ -4,7 +4,9 @@
 //! after the core's backoff with the same id and body, and after the last attempt the event is
 //! marked `dead` (the dead letter, kept in D1 beside the event).
 
-use byok_core::api::{EventList, EventView, ProblemKind};
+use byok_core::api::{
+    Delivery, EventList, EventView, ProblemKind, WebhookEventList, WebhookEventView,
+};
 use byok_core::events::{webhook_url, DeliveryMessage, Envelope, Job, StatusChanged};
 use byok_core::webhook::{self, Next, RetryPolicy, WebhookSecret};
 use byok_plugin_host::{Egress, HttpRequest};
@@ -54,10 +56,18 @@ fn target(env: &Env, dev: bool) -> Result<Option<Target>, ApiError> {
     }))
 }
 
-/// The retry policy, with the first wait from `WEBHOOK_RETRY_BASE_SECONDS` when set (the
-/// local e2e test waits seconds, not minutes).
+/// The retry policy, with the first wait from `WEBHOOK_RETRY_BASE_SECONDS` and the number of
+/// attempts from `WEBHOOK_MAX_ATTEMPTS` when set (the local e2e tests wait seconds, not hours).
 fn policy(env: &Env) -> RetryPolicy {
     let mut p = RetryPolicy::default();
+    if let Some(max) = env
+        .var("WEBHOOK_MAX_ATTEMPTS")
+        .ok()
+        .and_then(|v| v.to_string().parse::<u32>().ok())
+        .filter(|m| *m > 0)
+    {
+        p.max_attempts = max;
+    }
     if let Some(base) = env
         .var("WEBHOOK_RETRY_BASE_SECONDS")
         .ok()
@@ -86,8 +96,18 @@ pub async fn emit(app: &App, event: Option<StatusChanged>) {
     }
 }
 
-async fn try_emit(app: &App, event: StatusChanged) -> Result<(), ApiError> {
-    let id = new_id();
+/// An event about to be stored: its id, body and the delivery state it starts in.
+pub struct Prepared {
+    pub id: String,
+    pub event: StatusChanged,
+    /// `pending` when a webhook will be queued, `none` when no `WEBHOOK_URL` is set.
+    pub delivery: &'static str,
+    body: String,
+}
+
+/// Gives an event its id and webhook body, before it is stored (possibly in the same D1
+/// batch as the status change it records).
+pub fn prepare(app: &App, event: StatusChanged) -> Result<Prepared, ApiError> {
     let target = match target(&app.env, app.dev_mode) {
         Ok(t) => t,
         Err(ApiError(p)) => {
@@ -97,19 +117,40 @@ async fn try_emit(app: &App, event: StatusChanged) -> Result<(), ApiError> {
     };
     let body = serde_json::to_string(&Envelope::of(event.clone()))
         .map_err(|e| worker::Error::RustError(e.to_string()))?;
-    let delivery = if target.is_some() { "pending" } else { "none" };
-    store::insert_event(&app.db, &id, &event, delivery).await?;
-    if target.is_some() {
-        app.env
-            .queue(JOBS_QUEUE)?
+    Ok(Prepared {
+        id: new_id(),
+        event,
+        delivery: if target.is_some() { "pending" } else { "none" },
+        body,
+    })
+}
+
+/// Queues the first delivery of a stored event (when there is a webhook to deliver to).
+/// A failure is logged: the event stays `pending` in D1.
+pub async fn queue_delivery(app: &App, p: Prepared) {
+    if p.delivery != "pending" {
+        return;
+    }
+    let sent = match app.env.queue(JOBS_QUEUE) {
+        Ok(q) => q
             .send(Job::Deliver(DeliveryMessage {
-                id,
-                body,
+                id: p.id,
+                body: p.body,
                 attempt: 1,
             }))
             .await
-            .counted()?;
+            .counted(),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = sent {
+        worker::console_error!("webhook not queued: {e}");
     }
+}
+
+async fn try_emit(app: &App, event: StatusChanged) -> Result<(), ApiError> {
+    let p = prepare(app, event)?;
+    store::insert_event(&app.db, &p.id, &p.event, p.delivery).await?;
+    queue_delivery(app, p).await;
     Ok(())
 }
 
@@ -206,4 +247,51 @@ pub async fn list(app: &App, who: &crate::auth::Principal, key: &str) -> crate::
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     Ok(crate::http::json(200, &EventList { events })?)
+}
+
+/// `GET /v1/admin/webhooks?delivery=dead|pending|delivered|none` (platform-admin; default
+/// `dead`, the dead letters): events by the state of their webhook, newest first.
+pub async fn by_delivery(
+    req: &worker::Request,
+    app: &App,
+    who: &crate::auth::Principal,
+) -> crate::http::ApiResult {
+    who.require(&[crate::auth::Role::PlatformAdmin])?;
+    let url = req.url()?;
+    let delivery = match url.query_pairs().find(|(k, _)| k == "delivery") {
+        None => Delivery::Dead,
+        Some((_, v)) => Delivery::parse(&v).ok_or_else(|| {
+            problem(
+                ProblemKind::ValidationFailed,
+                "delivery must be dead, pending, delivered or none.",
+            )
+        })?,
+    };
+    let invalid = || problem(ProblemKind::Internal, "A stored event is invalid.");
+    let status = |s: &str| {
+        serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| invalid())
+    };
+    let events = store::events_by_delivery(&app.db, delivery.as_str(), 100)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok(WebhookEventView {
+                event: StatusChanged {
+                    tenant: r.tenant,
+                    provider: r.provider,
+                    from: status(&r.from_status)?,
+                    to: status(&r.to_status)?,
+                    reason: serde_json::from_str(&r.reason).map_err(|_| invalid())?,
+                    at: r.at,
+                },
+                id: r.id,
+                delivery,
+                attempts: r.attempts.max(0.0) as u32,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(crate::http::json(
+        200,
+        &WebhookEventList { delivery, events },
+    )?)
 }

@@ -197,12 +197,39 @@ pub async fn test_and_record(
         failing_since: failing_since.as_deref(),
         transient_failures: health.transient_failures,
     };
-    if crate::util::timed(
+    let reason = Reason {
+        verdict: match report.verdict {
+            ReportedVerdict::Plugin(v) => Some(v),
+            ReportedVerdict::Host(_) => None,
+        },
+        ..reason
+    };
+    // The event, if the status moves, is stored in the same batch as the change.
+    let event =
+        status_changed(&row.tenant, &row.provider, before, next, reason, &now).and_then(|e| {
+            match events::prepare(app, e) {
+                Ok(p) => Some(p),
+                Err(ApiError(p)) => {
+                    worker::console_error!("status event not prepared: {}", p.detail);
+                    None
+                }
+            }
+        });
+    let recorded = crate::util::timed(
         "d1-write",
-        store::record_test(&app.db, &row.tenant, &row.provider, &record, &audit),
+        store::record_test(
+            &app.db,
+            &row.tenant,
+            &row.provider,
+            &record,
+            &audit,
+            event
+                .as_ref()
+                .map(|p| (p.id.as_str(), &p.event, p.delivery)),
+        ),
     )
-    .await?
-    {
+    .await?;
+    if recorded {
         row.status = status;
         row.last_test = Some(report_json);
         if verified {
@@ -211,19 +238,10 @@ pub async fn test_and_record(
         row.last_checked_at = Some(now_ms as f64);
         row.failing_since = failing_since;
         row.transient_failures = Some(f64::from(health.transient_failures));
-        row.updated_at = now.clone();
-        let reason = Reason {
-            verdict: match report.verdict {
-                ReportedVerdict::Plugin(v) => Some(v),
-                ReportedVerdict::Host(_) => None,
-            },
-            ..reason
-        };
-        events::emit(
-            app,
-            status_changed(&row.tenant, &row.provider, before, next, reason, &now),
-        )
-        .await;
+        row.updated_at = now;
+        if let Some(p) = event {
+            events::queue_delivery(app, p).await;
+        }
     }
     Ok(())
 }

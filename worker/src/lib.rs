@@ -292,6 +292,7 @@ async fn route(req: &mut Request, app: &App, ctx: &Context) -> ApiResult {
             policy::put(req, app, &who, tenant, key).await
         }
         (Method::Get, ["v1", "admin", "usage"]) => policy::usage(req, app, &who).await,
+        (Method::Get, ["v1", "admin", "webhooks"]) => events::by_delivery(req, app, &who).await,
         _ => Err(ApiError(Problem::new(
             ProblemKind::MethodNotAllowed,
             format!("{method:?} is not allowed on {path}."),
@@ -306,7 +307,9 @@ fn allowed_methods(s: &[&str]) -> Option<&'static [&'static str]> {
         ["healthz"] | ["v1", "me"] | ["v1", "providers"] | ["v1", "audit"] => &["GET"],
         ["v1", "providers", _] | ["v1", "providers", _, "logo"] => &["GET"],
         ["v1", "integrations", _, "events"] => &["GET"],
-        ["v1", "admin", "keyring"] | ["v1", "admin", "usage"] => &["GET"],
+        ["v1", "admin", "keyring"] | ["v1", "admin", "usage"] | ["v1", "admin", "webhooks"] => {
+            &["GET"]
+        }
         ["v1", "admin", "tenants", _, "providers", _, "policy"] => &["GET", "PUT"],
         ["v1", "admin", "providers", _] => &["PUT", "DELETE"],
         ["v1", "admin", "providers", _, "logo"]

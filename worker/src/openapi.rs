@@ -8,7 +8,7 @@ use byok_core::api::{
     PolicyView, Problem, ProviderList, ResolveRequest, ResolveResponse, UsageList,
     UsageReportAnswer, UsageReportRequest, UsageRow,
 };
-use byok_core::api::{EventList, EventView};
+use byok_core::api::{Delivery, EventList, EventView, WebhookEventList, WebhookEventView};
 use byok_core::catalog::ProviderSpec;
 use byok_core::events::{Cause, Reason};
 use byok_core::recheck::Recheck;
@@ -25,12 +25,12 @@ use utoipa::{Modify, OpenApi};
     paths(
         healthz, me, list_providers, get_provider, get_logo, put_provider, retire_provider, put_logo, put_plugin, put_platform_key,
         list_integrations, install, save_credential, test_integration, uninstall, audit, resolve,
-        report_usage, get_policy, put_policy, get_usage, get_keyring, reseal_keyring, list_events
+        report_usage, get_policy, put_policy, get_usage, get_keyring, reseal_keyring, list_events, list_webhooks
     ),
     components(schemas(crate::auth::Me, crate::auth::Role, Problem, ProviderSpec, ProviderList, InstallRequest, CredentialRequest, IntegrationView, IntegrationList, ResolveRequest, ResolveResponse, AuditEntry,
         UsageReportRequest, UsageReportAnswer, PolicyRequest, PolicyView, PlatformFallback, Source, UsageList, UsageRow,
         KeyringReport, KeyStatus, ResealRequest, ResealReport, RowRef, Unreadable,
-        EventList, EventView, Reason, Cause, Recheck)),
+        EventList, EventView, Reason, Cause, Recheck, Delivery, WebhookEventView, WebhookEventList)),
     modifiers(&Security, &ProblemResponses),
     security(("bearer" = []), ("cookie" = []))
 )]
@@ -240,6 +240,12 @@ fn uninstall() {}
     responses((status = 200, body = EventList, description = "The integration's status changes, newest first (at most 50); each id is the webhook-id of its deliveries"),
         (status = 404, body = Problem), (status = 403, body = Problem)))]
 fn list_events() {}
+
+#[utoipa::path(get, path = "/v1/admin/webhooks", tag = "admin",
+    params(("delivery" = Option<Delivery>, Query, description = "dead (default: the dead letters), pending, delivered or none")),
+    responses((status = 200, body = WebhookEventList, description = "Status events by the state of their webhook, newest first (at most 100)"),
+        (status = 422, body = Problem), (status = 403, body = Problem)))]
+fn list_webhooks() {}
 
 #[utoipa::path(get, path = "/v1/audit", tag = "integrations", responses((status = 200, description = "This tenant's log, newest first")))]
 fn audit() {}

@@ -395,6 +395,7 @@ pub async fn record_test(
     provider: &str,
     t: &TestRecord<'_>,
     audit: &AuditEntry,
+    event: Option<(&str, &byok_core::events::StatusChanged, &str)>,
 ) -> Result<bool> {
     let update = db
         .prepare(
@@ -415,10 +416,11 @@ pub async fn record_test(
             opt_text(t.failing_since),
             int(i64::from(t.transient_failures)),
         ])?;
-    let results = db
-        .batch(vec![update, audit_statement(db, audit)?])
-        .await
-        .counted()?;
+    let mut statements = vec![update, audit_statement(db, audit)?];
+    if let Some((id, e, delivery)) = event {
+        statements.push(event_statement(db, id, e, delivery, Some(t.now))?);
+    }
+    let results = db.batch(statements).await.counted()?;
     let changes = results
         .first()
         .and_then(|r| r.meta().ok().flatten())
@@ -454,13 +456,16 @@ pub async fn recheck_candidates(
     .results()
 }
 
-/// Stores a status event with its delivery state (`none` or `pending`).
-pub async fn insert_event(
+/// The insert of a status event with its delivery state (`none` or `pending`). With a
+/// `guard` (the row's `updated_at` the change wrote), it inserts only if that write happened:
+/// put in the same batch, the event and the change are stored together or not at all.
+fn event_statement(
     db: &D1Database,
     id: &str,
     e: &byok_core::events::StatusChanged,
     delivery: &str,
-) -> Result<()> {
+    guard: Option<&str>,
+) -> Result<worker::D1PreparedStatement> {
     let name = |s: byok_core::status::Status| {
         serde_json::to_value(s)
             .ok()
@@ -471,7 +476,9 @@ pub async fn insert_event(
         serde_json::to_string(&e.reason).map_err(|e| worker::Error::RustError(e.to_string()))?;
     db.prepare(
         "INSERT INTO status_events (id, tenant, provider, from_status, to_status, reason, at, delivery)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+         WHERE ?9 IS NULL OR EXISTS (SELECT 1 FROM integrations
+                                     WHERE tenant = ?2 AND provider = ?3 AND updated_at = ?9)",
     )
     .bind(&[
         text(id),
@@ -482,9 +489,21 @@ pub async fn insert_event(
         text(&reason),
         text(&e.at),
         text(delivery),
-    ])?
-    .run()
-    .await.counted()?;
+        opt_text(guard),
+    ])
+}
+
+/// Stores a status event with its delivery state (`none` or `pending`).
+pub async fn insert_event(
+    db: &D1Database,
+    id: &str,
+    e: &byok_core::events::StatusChanged,
+    delivery: &str,
+) -> Result<()> {
+    event_statement(db, id, e, delivery, None)?
+        .run()
+        .await
+        .counted()?;
     Ok(())
 }
 
@@ -506,6 +525,36 @@ pub struct EventRow {
     pub to_status: String,
     pub reason: String,
     pub at: String,
+}
+
+/// A stored event with its delivery state.
+#[derive(Debug, Deserialize)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub tenant: String,
+    pub provider: String,
+    pub from_status: String,
+    pub to_status: String,
+    pub reason: String,
+    pub at: String,
+    pub attempts: f64,
+}
+
+/// Events whose webhook is in `delivery`, newest first.
+pub async fn events_by_delivery(
+    db: &D1Database,
+    delivery: &str,
+    limit: i64,
+) -> Result<Vec<DeliveryRow>> {
+    db.prepare(
+        "SELECT id, tenant, provider, from_status, to_status, reason, at, attempts FROM status_events
+         WHERE delivery = ?1 ORDER BY at DESC, rowid DESC LIMIT ?2",
+    )
+    .bind(&[text(delivery), int(limit)])?
+    .all()
+    .await
+    .counted()?
+    .results()
 }
 
 /// One integration's events, newest first.

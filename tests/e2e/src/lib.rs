@@ -118,6 +118,8 @@ pub struct EdgeConfig {
     /// The rate limits per minute (tenant, user) of each limited action. High by default, so
     /// that only the tests about limits meet them.
     pub rate_limits: (u32, u32),
+    /// `WEBHOOK_MAX_ATTEMPTS`: how many deliveries before an event is dead (8 by default).
+    pub webhook_max_attempts: u32,
 }
 
 /// The issuer and audience of the edges under test (what `byok token` defaults to).
@@ -152,6 +154,7 @@ impl Default for EdgeConfig {
             .to_text()
             .to_string(),
             rate_limits: (10_000, 10_000),
+            webhook_max_attempts: 8,
         }
     }
 }
@@ -216,7 +219,9 @@ AUTH_ISSUER = "{issuer}"
 AUTH_AUDIENCE = "{audience}"
 WEBHOOK_URL = "{webhook_url}"
 WEBHOOK_RETRY_BASE_SECONDS = "1"
+WEBHOOK_MAX_ATTEMPTS = "{max_attempts}"
 "#,
+                max_attempts = config.webhook_max_attempts,
                 webhook_url = config.webhook_url.as_deref().unwrap_or(""),
                 tenant_limit = config.rate_limits.0,
                 user_limit = config.rate_limits.1,

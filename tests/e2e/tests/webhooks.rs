@@ -1,0 +1,96 @@
+//! Webhooks that never get through: after the last attempt the event is dead, and platform
+//! admins find it (with its attempts) in `GET /v1/admin/webhooks`, the dead letters.
+
+use std::time::{Duration, Instant};
+
+use byok_e2e::EdgeConfig;
+use byok_fake_providers::webhooks::WebhookReceiver;
+use byok_fake_providers::FakeProviders;
+use reqwest::Client;
+use serde_json::{json, Value};
+
+const KEY: &str = "sk-ant-FAKE-valid-deadletter-00000000000000000000000";
+
+#[test]
+fn a_webhook_that_always_fails_is_dead_after_its_last_attempt_and_listed_for_admins() {
+    let rt = byok_e2e::runtime();
+    let fakes = rt.block_on(FakeProviders::start(0)).expect("fakes");
+    // The receiver refuses everything; three attempts per event.
+    let receiver = rt
+        .block_on(WebhookReceiver::start(1_000))
+        .expect("receiver");
+    let edge = EdgeConfig {
+        webhook_url: Some(receiver.url()),
+        webhook_max_attempts: 3,
+        ..EdgeConfig::default()
+    }
+    .start();
+    rt.block_on(edge.seed_against_fakes(&fakes));
+    let b = edge.base.as_str();
+    let admin = edge.token("platform-admin", "platform");
+    let get = |path: String, token: String| async move {
+        let r = Client::new()
+            .get(format!("{b}{path}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("get");
+        let status = r.status();
+        (status, r.json::<Value>().await.unwrap_or(Value::Null))
+    };
+
+    rt.block_on(async {
+        let r = Client::new()
+            .post(format!("{b}/v1/integrations"))
+            .bearer_auth(edge.token("owner", "acme"))
+            .json(&json!({"provider": "anthropic", "key": KEY}))
+            .send()
+            .await
+            .expect("install");
+        assert_eq!(r.status(), 201);
+
+        let deadline = Instant::now() + Duration::from_secs(45);
+        let dead = loop {
+            let (s, v) = get("/v1/admin/webhooks".into(), admin.clone()).await;
+            assert_eq!(s, 200, "{v}");
+            if v["events"].as_array().is_some_and(|e| e.len() == 2) {
+                break v;
+            }
+            assert!(Instant::now() < deadline, "two dead letters: {v}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        assert_eq!(dead["delivery"], "dead");
+        for e in dead["events"].as_array().expect("events") {
+            assert_eq!(e["attempts"], 3, "{e}");
+            assert_eq!(e["tenant"], "acme");
+            let id = e["id"].as_str().expect("id");
+            let tries = receiver
+                .deliveries()
+                .iter()
+                .filter(|d| d.header("webhook-id") == Some(id))
+                .count();
+            assert_eq!(tries, 3, "three deliveries of {id}, then no more");
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(
+            receiver.deliveries().len(),
+            6,
+            "nothing after the last attempt"
+        );
+
+        let (s, v) = get(
+            "/v1/admin/webhooks?delivery=delivered".into(),
+            admin.clone(),
+        )
+        .await;
+        assert_eq!(
+            (s.as_u16(), v["events"].as_array().map(Vec::len)),
+            (200, Some(0)),
+            "{v}"
+        );
+        let (s, v) = get("/v1/admin/webhooks?delivery=lost".into(), admin.clone()).await;
+        assert_eq!(s, 422, "{v}");
+        let (s, _) = get("/v1/admin/webhooks".into(), edge.token("owner", "acme")).await;
+        assert_eq!(s, 403, "tenants do not see the platform's deliveries");
+    });
+}
