@@ -402,7 +402,25 @@ pub async fn save(req: &mut Request, app: &App, who: &Principal, key: &str) -> A
     row.failing_since = None;
     row.transient_failures = None;
     row.updated_at = rfc3339(now_millis());
-    if !store::update_credential(&app.db, &row).await? {
+    // The event, if the status moves, is stored in the same batch as the new key.
+    let event = status_changed(
+        &row.tenant,
+        &row.provider,
+        before,
+        next,
+        Reason::key_saved(),
+        &row.updated_at,
+    )
+    .and_then(|e| events::prepare(app, e).ok());
+    let stored = store::update_credential(
+        &app.db,
+        &row,
+        event
+            .as_ref()
+            .map(|p| (p.id.as_str(), &p.event, p.delivery)),
+    )
+    .await?;
+    if !stored {
         return Err(problem(
             ProblemKind::NotFound,
             format!("'{key}' was uninstalled meanwhile; nothing was saved."),
@@ -410,18 +428,9 @@ pub async fn save(req: &mut Request, app: &App, who: &Principal, key: &str) -> A
     }
     resolve::forget(&who.tenant, &key);
     audit::record(app, who, Scope::Tenant, &key, "save-key", &row.status).await?;
-    events::emit(
-        app,
-        status_changed(
-            &row.tenant,
-            &row.provider,
-            before,
-            next,
-            Reason::key_saved(),
-            &row.updated_at,
-        ),
-    )
-    .await;
+    if let Some(p) = event {
+        events::queue_delivery(app, p).await;
+    }
     test_and_record(app, who, &entry, &mut row, true, Reason::by(Cause::Test)).await?;
     // Again after the test's status is recorded: a resolve read meanwhile is stale.
     resolve::forget(&who.tenant, &key);

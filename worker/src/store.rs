@@ -359,17 +359,29 @@ pub async fn insert_integration(db: &D1Database, row: &IntegrationRow) -> Result
 }
 
 /// Replaces the credential of an existing row.
-pub async fn update_credential(db: &D1Database, row: &IntegrationRow) -> Result<bool> {
-    let r = db
+/// Stores a new key on an installed row and, when the status moves, its event, in one batch.
+pub async fn update_credential(
+    db: &D1Database,
+    row: &IntegrationRow,
+    event: Option<(&str, &byok_core::events::StatusChanged, &str)>,
+) -> Result<bool> {
+    let update = db
         .prepare(
             "UPDATE integrations SET status = ?3, secret = ?4, fields = ?5, key_id = ?6, mask = ?7, last_test = ?8, updated_at = ?9,
                failing_since = NULL, transient_failures = 0
              WHERE tenant = ?1 AND provider = ?2",
         )
-        .bind(&[credential_params(row).as_slice(), &[text(&row.updated_at)]].concat())?
-        .run()
-        .await.counted()?;
-    Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+        .bind(&[credential_params(row).as_slice(), &[text(&row.updated_at)]].concat())?;
+    let mut statements = vec![update];
+    if let Some((id, e, delivery)) = event {
+        statements.push(event_statement(db, id, e, delivery, Some(&row.updated_at))?);
+    }
+    let results = db.batch(statements).await.counted()?;
+    let changes = results
+        .first()
+        .and_then(|r| r.meta().ok().flatten())
+        .and_then(|m| m.changes);
+    Ok(changes.unwrap_or(0) > 0)
 }
 
 /// A finished test to record: the row's new status and health, guarded by the `updated_at`
