@@ -31,6 +31,28 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 4] = [
+        Status::Disconnected,
+        Status::Connected,
+        Status::Invalid,
+        Status::Unverified,
+    ];
+
+    /// The stored and wire name (`connected`...), as serde writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Disconnected => "disconnected",
+            Status::Connected => "connected",
+            Status::Invalid => "invalid",
+            Status::Unverified => "unverified",
+        }
+    }
+
+    /// From the stored name; anything else is `None`.
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
     /// The state of a freshly installed integration.
     pub fn installed(with_key: bool) -> Self {
         if with_key {
@@ -127,6 +149,15 @@ pub(crate) fn any_status() -> impl proptest::strategy::Strategy<Value = Status> 
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn names_round_trip_and_match_serde() {
+        for st in Status::ALL {
+            assert_eq!(Status::parse(st.as_str()), Some(st));
+            assert_eq!(serde_json::to_value(st).expect("json"), st.as_str());
+        }
+        assert_eq!(Status::parse("broken"), None);
+    }
 
     #[test]
     fn install_paths() {

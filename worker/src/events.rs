@@ -229,10 +229,7 @@ pub async fn list(app: &App, who: &crate::auth::Principal, key: &str) -> crate::
             format!("'{key}' is not installed for this account."),
         ));
     }
-    let status = |s: &str| {
-        serde_json::from_value(serde_json::Value::String(s.to_owned()))
-            .map_err(|_| problem(ProblemKind::Internal, "A stored event is invalid."))
-    };
+    let status = stored_status;
     let events = events?
         .into_iter()
         .map(|e| {
@@ -268,9 +265,7 @@ pub async fn by_delivery(
         })?,
     };
     let invalid = || problem(ProblemKind::Internal, "A stored event is invalid.");
-    let status = |s: &str| {
-        serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| invalid())
-    };
+    let status = stored_status;
     let events = store::events_by_delivery(&app.db, delivery.as_str(), 100)
         .await?
         .into_iter()
@@ -294,4 +289,10 @@ pub async fn by_delivery(
         200,
         &WebhookEventList { delivery, events },
     )?)
+}
+
+/// A status as an event row stores it.
+fn stored_status(s: &str) -> Result<byok_core::status::Status, ApiError> {
+    byok_core::status::Status::parse(s)
+        .ok_or_else(|| problem(ProblemKind::Internal, "A stored event is invalid."))
 }

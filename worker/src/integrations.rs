@@ -30,15 +30,12 @@ use crate::{connection, events, limits, resolve, App};
 const MAX_BODY: usize = 32 * 1024;
 
 pub fn status_of(row: &IntegrationRow) -> Result<Status, ApiError> {
-    serde_json::from_value(serde_json::Value::String(row.status.clone()))
-        .map_err(|_| problem(ProblemKind::Internal, "A stored status is invalid."))
+    Status::parse(&row.status)
+        .ok_or_else(|| problem(ProblemKind::Internal, "A stored status is invalid."))
 }
 
 fn status_str(s: Status) -> String {
-    serde_json::to_value(s)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+    s.as_str().to_owned()
 }
 
 fn view(
@@ -173,13 +170,12 @@ pub async fn test_and_record(
     let now_ms = now_millis();
     let now = rfc3339(now_ms);
     let health = health_of(row).after(finding, now_ms);
-    let failing_since = health.failing_since_ms.map(|ms| {
-        // The run of failures began before this test: keep its stored text.
-        row.failing_since
-            .clone()
-            .filter(|_| ms != now_ms)
-            .unwrap_or_else(|| rfc3339(ms))
-    });
+    // A run of failures under way keeps its stored start; one that begins now starts now.
+    let failing_since = match (health.failing_since_ms, &row.failing_since) {
+        (None, _) => None,
+        (Some(_), Some(kept)) => Some(kept.clone()),
+        (Some(ms), None) => Some(rfc3339(ms)),
+    };
     let outcome = serde_json::to_value(report.verdict)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))

@@ -478,12 +478,6 @@ fn event_statement(
     delivery: &str,
     guard: Option<&str>,
 ) -> Result<worker::D1PreparedStatement> {
-    let name = |s: byok_core::status::Status| {
-        serde_json::to_value(s)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
-    };
     let reason =
         serde_json::to_string(&e.reason).map_err(|e| worker::Error::RustError(e.to_string()))?;
     db.prepare(
@@ -496,8 +490,8 @@ fn event_statement(
         text(id),
         text(&e.tenant),
         text(&e.provider),
-        text(&name(e.from)),
-        text(&name(e.to)),
+        text(e.from.as_str()),
+        text(e.to.as_str()),
         text(&reason),
         text(&e.at),
         text(delivery),
