@@ -17,6 +17,28 @@ pub struct Limits {
     pub output_bytes: usize,
 }
 
+impl Limits {
+    /// Bytes the host may allocate to copy one step out of the plugin (a request with its
+    /// headers and body, or an outcome with its warnings), counted as wasmtime's hostcall fuel:
+    /// each string's bytes and each list's elements at their size in host memory. A step over
+    /// this is refused while it is being read, before the host holds a copy.
+    pub fn step_bytes(&self) -> usize {
+        const HEADER: usize = std::mem::size_of::<(String, String)>();
+        const WARNING: usize = std::mem::size_of::<String>();
+        self.request_body_bytes
+            .saturating_add(self.output_bytes)
+            .saturating_add(MAX_HEADERS * HEADER)
+            .saturating_add(MAX_WARNINGS * WARNING)
+            // The step's own records and options.
+            .saturating_add(1024)
+    }
+}
+
+/// Headers one request may carry.
+pub const MAX_HEADERS: usize = 64;
+/// Warnings one outcome or format check may carry.
+pub const MAX_WARNINGS: usize = 32;
+
 impl Default for Limits {
     fn default() -> Self {
         Self {

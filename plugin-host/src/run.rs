@@ -9,6 +9,7 @@ use wasmtime::{ResourceLimiter, Store, Trap};
 
 use crate::bindings::exports::byok::plugin::check as wit;
 use crate::engine::PluginEngine;
+use crate::limits::{MAX_HEADERS, MAX_WARNINGS};
 use crate::load::LoadedPlugin;
 use crate::scrub::Scrubber;
 
@@ -148,6 +149,9 @@ pub enum RunError {
     BadRequest(String),
     #[error("the plugin returned {size} bytes of text in one step; the limit is {limit}")]
     OutputTooLarge { size: usize, limit: usize },
+    /// Refused while being read: the host never held a copy.
+    #[error("the plugin returned more than {limit} bytes in one step (with its headers, warnings and body)")]
+    StepTooLarge { limit: usize },
     #[error("the plugin crashed: {0}")]
     Trap(String),
     #[error("the plugin could not be started: {0}")]
@@ -184,9 +188,6 @@ pub(crate) struct HostState {
 
 /// Per-store counts: the seeded plugins use 3 instances, 1 memory and 1 table; the margin is
 /// for other toolchains' adapters.
-/// Warnings one outcome or format check may carry.
-const MAX_WARNINGS: usize = 32;
-
 pub(crate) const MAX_INSTANCES: usize = 16;
 pub(crate) const MAX_MEMORIES: usize = 2;
 pub(crate) const MAX_TABLES: usize = 4;
@@ -247,6 +248,9 @@ impl PluginEngine {
     fn store(&self) -> Store<HostState> {
         let mut store = Store::new(&self.engine, HostState::new(self.limits.memory_bytes));
         store.limiter(|s| s);
+        // Caps what the host copies out of the plugin per call, counts included: a step with a
+        // million empty headers is refused before a million `String`s are allocated.
+        store.set_hostcall_fuel(self.limits.step_bytes());
         // Fuel is enabled in every engine configuration, so this cannot fail.
         let _ = store.set_fuel(self.limits.fuel);
         store
@@ -256,6 +260,11 @@ impl PluginEngine {
         if store.data().memory_exceeded {
             return RunError::MemoryLimit {
                 limit: self.limits.memory_bytes,
+            };
+        }
+        if is_step_too_large(e) {
+            return RunError::StepTooLarge {
+                limit: self.limits.step_bytes(),
             };
         }
         if e.downcast_ref::<Trap>() == Some(&Trap::OutOfFuel) {
@@ -428,7 +437,7 @@ impl PluginEngine {
                 .iter()
                 .map(|h| h.name.len() + h.value.len())
                 .sum::<usize>();
-        if text > limits.output_bytes || request.headers.len() > 64 {
+        if text > limits.output_bytes || request.headers.len() > MAX_HEADERS {
             return Err(RunError::OutputTooLarge {
                 size: text,
                 limit: limits.output_bytes,
@@ -530,6 +539,14 @@ impl PluginEngine {
             warnings: o.warnings.iter().map(|w| scrub.apply(w)).collect(),
         })
     }
+}
+
+/// Whether wasmtime stopped reading a step because it was over [`Limits::step_bytes`]. Its
+/// error type is private, so this reads its message; a test pins the message to this
+/// wasmtime version (`hostile::steps_over_the_budget_are_refused_before_copying`).
+fn is_step_too_large(e: &wasmtime::Error) -> bool {
+    e.chain()
+        .any(|cause| cause.to_string().contains("fuel allocated for hostcalls"))
 }
 
 fn credential(input: &RunInput<'_>) -> crate::wit_credential::Credential {

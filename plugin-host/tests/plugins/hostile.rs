@@ -35,14 +35,17 @@ async fn every_misbehaviour_ends_in_a_named_error_and_the_host_keeps_serving() {
     for backend in BACKENDS {
         let engine = engine(backend);
         let plugin = engine.load(&component("hostile")).expect("loads");
-        let cases: [(&str, Expect); 7] = [
+        let cases: [(&str, Expect); 9] = [
             ("loop", |e| matches!(e, RunError::OutOfFuel { .. })),
             ("memory", |e| matches!(e, RunError::MemoryLimit { .. })),
             ("huge-output", |e| {
-                matches!(
-                    e,
-                    RunError::OutputTooLarge { .. } | RunError::MemoryLimit { .. }
-                )
+                matches!(e, RunError::StepTooLarge { .. })
+            }),
+            ("many-headers", |e| {
+                matches!(e, RunError::StepTooLarge { .. })
+            }),
+            ("many-warnings", |e| {
+                matches!(e, RunError::StepTooLarge { .. })
             }),
             ("trap", |e| matches!(e, RunError::Trap(_))),
             ("steps", |e| matches!(e, RunError::TooManySteps { .. })),

@@ -1,6 +1,8 @@
 //! A plugin that misbehaves on purpose, as its config's `mode` says, so the host's tests can
 //! check each limit: `loop`, `memory`, `huge-output`, `trap`, `steps`, `off-allowlist`,
-//! `echo-secret`, `big-request`, `bad-header`, and the ways to smuggle the key out through
+//! `echo-secret`, `big-request` (one byte over the host's default body limit), `bad-header`,
+//! `many-headers` and `many-warnings` (a hundred thousand empty ones, in a request, an
+//! outcome and the format check), and the ways to smuggle the key out through
 //! what the host reports: `secret-transformed` (base64, hex, upper case in the outcome),
 //! `secret-in-origin` (a request to a host named after the key), `secret-in-header-name`,
 //! `secret-in-panic`; `outcome-from-config` returns the verdict, message, label and warnings
@@ -19,7 +21,18 @@ pub struct Hostile {
     secret: String,
 }
 
+/// Enough empty entries that the host's copy would take megabytes, while the plugin's own
+/// copy fits its memory limit.
+const MANY: usize = 100_000;
+
 impl Plugin for Hostile {
+    fn format_check(_credential: &Credential, config: &byok_plugin_sdk::Value) -> Vec<String> {
+        match config.get("mode").and_then(byok_plugin_sdk::Value::as_str) {
+            Some("many-warnings") => vec![String::new(); MANY],
+            _ => Vec::new(),
+        }
+    }
+
     fn start(credential: Credential, ctx: Context) -> (Self, Step) {
         let mode = ctx.config_str("mode").unwrap_or("").to_owned();
         let url = ctx
@@ -133,11 +146,21 @@ impl Hostile {
             }
             "big-request" => {
                 let mut r = Request::post(self.url.clone());
-                r.body = Some(vec![0u8; 1 << 20]);
+                r.body = Some(vec![0u8; (64 << 10) + 1]);
                 Step::Send(r)
             }
             "bad-header" => {
                 Step::Send(Request::get(self.url.clone()).header("x-evil", "a\r\nHost: evil"))
+            }
+            "many-headers" => {
+                let mut r = Request::get(self.url.clone());
+                r.headers = vec![(String::new(), String::new()); MANY];
+                Step::Send(r)
+            }
+            "many-warnings" => {
+                let mut o = Outcome::connected("done");
+                o.warnings = vec![String::new(); MANY];
+                Step::Done(o)
             }
             _ => Step::Send(Request::get(self.url.clone())),
         }
