@@ -211,9 +211,9 @@ impl Unresolved {
 #[serde(deny_unknown_fields)]
 pub struct InstallRequest {
     pub provider: ProviderKey,
-    /// The main secret; absent for "I'll add it later".
+    /// The main secret; absent for "I'll add it later" (then `fields` must be absent too).
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, min_length = 1))]
     pub key: Option<SecretString>,
     /// The entry's other credential fields by name.
     #[serde(default)]
@@ -227,7 +227,7 @@ pub struct InstallRequest {
 #[serde(deny_unknown_fields)]
 pub struct CredentialRequest {
     /// The new key, or the mask exactly as shown to keep the stored one.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1))]
     pub key: SecretString,
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>))]

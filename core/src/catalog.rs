@@ -25,8 +25,6 @@ pub enum AuthType {
 }
 
 /// Step-by-step help, accepted as a list of steps or as one text (one step per line).
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "InstructionsInput", into = "Vec<String>")]
 pub struct Instructions(Vec<String>);
@@ -167,6 +165,7 @@ pub struct EgressRule {
     pub host: String,
     /// Defaults to the scheme's port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 65535))]
     pub port: Option<u16>,
     /// Only paths equal to this or under it (`/v1/` allows `/v1/models`, not `/v2/x`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -230,18 +229,28 @@ pub struct ProviderSpec {
     /// Optional in a body (the key comes from the path); when present it must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<ProviderKey>,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 80))]
     pub name: String,
     /// Where the logo is served from; absent until a logo is uploaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logo: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1000))]
     pub description: String,
     /// Absent means "Other".
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 40))]
     pub category: Option<String>,
     pub auth_type: AuthType,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 80))]
     pub credential_label: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub credential_hint: Option<String>,
+    /// An absolute `https://` URL.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^https://[^/?#]+", max_length = 2048)
+    )]
     pub help_url: String,
     #[serde(default)]
     pub help_instructions: Instructions,
@@ -255,6 +264,7 @@ pub struct ProviderSpec {
     /// Provider answers that reject the key in real traffic, besides 401 and 403 (Anthropic's
     /// 402 for billing): a usage report with one of them re-tests the tenant's key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = instructions_schema::rejection_statuses))]
     pub rejection_statuses: Vec<u16>,
     /// How often stored keys are re-tested, in hours per status (0: never). Absent: connected
     /// and invalid keys daily, unverified keys hourly.
@@ -1131,5 +1141,70 @@ mod tests {
         assert_eq!(out["help_instructions"][1], "Open Settings → API keys.");
         let back: ProviderSpec = serde_json::from_value(out).expect("round trip");
         assert_eq!(&back, e.spec());
+    }
+}
+
+/// Instructions as the document shows them (steps, or one text of lines), and the rejection
+/// statuses' range.
+#[cfg(feature = "openapi")]
+mod instructions_schema {
+    use std::borrow::Cow;
+
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+    use utoipa::openapi::RefOr;
+
+    impl utoipa::PartialSchema for super::Instructions {
+        fn schema() -> RefOr<Schema> {
+            let text = || ObjectBuilder::new().schema_type(Type::String);
+            OneOfBuilder::new()
+                .item(ArrayBuilder::new().items(text()))
+                .item(text().description(Some("One step per line")))
+                .description(Some(
+                    "Step-by-step help: a list of steps, or one text with a step per line",
+                ))
+                .into()
+        }
+    }
+
+    /// Up to 8 statuses, each 4xx other than 429 (429 is refused with 422, as a rule).
+    pub(super) fn rejection_statuses() -> utoipa::openapi::schema::Array {
+        ArrayBuilder::new()
+            .items(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(400))
+                    .maximum(Some(499)),
+            )
+            .max_items(Some(8))
+            .build()
+    }
+
+    impl utoipa::ToSchema for super::Instructions {
+        fn name() -> Cow<'static, str> {
+            Cow::Borrowed("Instructions")
+        }
+    }
+}
+
+/// The document's length rules are the validator's.
+#[cfg(all(test, feature = "openapi"))]
+mod schema_tests {
+    use super::limits;
+    use utoipa::PartialSchema;
+
+    #[test]
+    fn the_documented_lengths_are_the_enforced_ones() {
+        let schema = serde_json::to_value(super::ProviderSpec::schema()).expect("serialises");
+        for (field, max) in [
+            ("name", limits::NAME),
+            ("description", limits::DESCRIPTION),
+            ("category", limits::CATEGORY),
+            ("credential_label", limits::LABEL),
+            ("credential_hint", limits::HINT),
+            ("help_url", limits::URL),
+        ] {
+            let property = &schema["properties"][field];
+            assert_eq!(property["maxLength"], max, "{field}: {property}");
+        }
     }
 }

@@ -28,10 +28,13 @@ pub const MAX_HOURS: u32 = 8_760;
 #[serde(deny_unknown_fields)]
 pub struct Recheck {
     #[serde(default = "Recheck::daily")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 8760))]
     pub connected_hours: u32,
     #[serde(default = "Recheck::hourly")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 8760))]
     pub unverified_hours: u32,
     #[serde(default = "Recheck::daily")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 8760))]
     pub invalid_hours: u32,
 }
 

@@ -11,6 +11,7 @@ use byok_core::api::{
 use byok_core::api::{Delivery, EventList, EventView, WebhookEventList, WebhookEventView};
 use byok_core::catalog::ProviderSpec;
 use byok_core::events::{Cause, Reason};
+use byok_core::ids::{ProviderKey, TenantId};
 use byok_core::recheck::Recheck;
 use byok_core::resolve::{PlatformFallback, Source};
 use byok_core::rotation::{
@@ -31,7 +32,7 @@ use utoipa::{Modify, OpenApi};
         UsageReportRequest, UsageReportAnswer, PolicyRequest, PolicyView, PlatformFallback, Source, UsageList, UsageRow,
         KeyringReport, KeyStatus, ResealRequest, ResealReport, RowRef, Unreadable,
         EventList, EventView, Reason, Cause, Recheck, Delivery, WebhookEventView, WebhookEventList)),
-    modifiers(&Security, &ProblemResponses),
+    modifiers(&Security, &ProblemResponses, &Links),
     security(("bearer" = []), ("cookie" = []))
 )]
 pub struct ApiDoc;
@@ -170,9 +171,190 @@ impl Modify for ProblemResponses {
     }
 }
 
+/// What a response lets a client do next (OpenAPI links), so that a client, and the fuzzer's
+/// stateful phase, can chain real calls: the catalog's first key installs; an install's
+/// provider is then saved, tested, listed and uninstalled; an admin's new entry is read back.
+struct Links;
+
+/// One link: from every success of `(method, path)` to the operation `target`, with path
+/// parameters and an optional request body as runtime expressions.
+struct LinkSpec {
+    from: (&'static str, &'static str),
+    name: &'static str,
+    target: &'static str,
+    parameters: &'static [(&'static str, &'static str)],
+    body: Option<(&'static str, &'static str)>,
+}
+
+const FIRST_PROVIDER: &str = "$response.body#/providers/0/key";
+const FIRST_INTEGRATION: &str = "$response.body#/integrations/0/provider";
+const THIS_INTEGRATION: &str = "$response.body#/provider";
+const PATH_KEY: &str = "$request.path.key";
+
+/// The operations an integration's key leads to, by link name and operation id.
+const ON_INTEGRATION: [(&str, &str); 4] = [
+    ("SaveCredential", "save_credential"),
+    ("TestIntegration", "test_integration"),
+    ("ListEvents", "list_events"),
+    ("Uninstall", "uninstall"),
+];
+
+fn link_specs() -> Vec<LinkSpec> {
+    let mut links = vec![
+        LinkSpec {
+            from: ("get", "/v1/providers"),
+            name: "GetProvider",
+            target: "get_provider",
+            parameters: &[("key", FIRST_PROVIDER)],
+            body: None,
+        },
+        LinkSpec {
+            from: ("get", "/v1/providers"),
+            name: "GetLogo",
+            target: "get_logo",
+            parameters: &[("key", FIRST_PROVIDER)],
+            body: None,
+        },
+        LinkSpec {
+            from: ("get", "/v1/providers"),
+            name: "Install",
+            target: "install",
+            parameters: &[],
+            body: Some(("provider", FIRST_PROVIDER)),
+        },
+        LinkSpec {
+            from: ("put", "/v1/admin/providers/{key}"),
+            name: "GetProvider",
+            target: "get_provider",
+            parameters: &[("key", PATH_KEY)],
+            body: None,
+        },
+        LinkSpec {
+            from: ("put", "/v1/admin/providers/{key}"),
+            name: "PutLogo",
+            target: "put_logo",
+            parameters: &[("key", PATH_KEY)],
+            body: None,
+        },
+        LinkSpec {
+            from: ("put", "/v1/admin/providers/{key}"),
+            name: "PutPlatformKey",
+            target: "put_platform_key",
+            parameters: &[("key", PATH_KEY)],
+            body: None,
+        },
+        LinkSpec {
+            from: ("put", "/v1/admin/providers/{key}"),
+            name: "Retire",
+            target: "retire_provider",
+            parameters: &[("key", PATH_KEY)],
+            body: None,
+        },
+        LinkSpec {
+            from: ("put", "/v1/admin/tenants/{tenant}/providers/{key}/policy"),
+            name: "GetPolicy",
+            target: "get_policy",
+            parameters: &[("tenant", "$request.path.tenant"), ("key", PATH_KEY)],
+            body: None,
+        },
+    ];
+    let sources = [
+        (("post", "/v1/integrations"), THIS_INTEGRATION),
+        (("get", "/v1/integrations"), FIRST_INTEGRATION),
+        (
+            ("put", "/v1/integrations/{key}/credential"),
+            THIS_INTEGRATION,
+        ),
+        (("post", "/v1/integrations/{key}/test"), THIS_INTEGRATION),
+    ];
+    for (from, key) in sources {
+        for (name, target) in ON_INTEGRATION {
+            let parameters: &'static [(&'static str, &'static str)] = match key {
+                THIS_INTEGRATION => &[("key", THIS_INTEGRATION)],
+                _ => &[("key", FIRST_INTEGRATION)],
+            };
+            links.push(LinkSpec {
+                from,
+                name,
+                target,
+                parameters,
+                body: None,
+            });
+        }
+    }
+    links
+}
+
+impl Modify for Links {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::link::LinkBuilder;
+        use utoipa::openapi::RefOr;
+        for spec in link_specs() {
+            let (method, path) = spec.from;
+            let Some(item) = api.paths.paths.get_mut(path) else {
+                continue;
+            };
+            let op = match method {
+                "get" => item.get.as_mut(),
+                "put" => item.put.as_mut(),
+                "post" => item.post.as_mut(),
+                _ => item.delete.as_mut(),
+            };
+            let Some(op) = op else { continue };
+            let mut link = LinkBuilder::new().operation_id(spec.target);
+            for (name, value) in spec.parameters {
+                link = link.parameter(*name, *value);
+            }
+            if let Some((field, value)) = spec.body {
+                link = link.request_body(Some(serde_json::json!({ field: value })));
+            }
+            let link = link.build();
+            for (status, response) in op.responses.responses.iter_mut() {
+                if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
+                    response
+                        .links
+                        .insert(spec.name.to_owned(), RefOr::T(link.clone()));
+                }
+            }
+        }
+    }
+}
+
 /// The document as JSON.
 pub fn document() -> String {
-    ApiDoc::openapi().to_json().unwrap_or_else(|_| "{}".into())
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    camel_case_links(&mut doc);
+    doc.to_string()
+}
+
+/// utoipa 5.5 serialises a Link's fields in snake case (`operation_id`, `request_body`), which
+/// OpenAPI tools do not read; renames them in every response's links.
+fn camel_case_links(doc: &mut serde_json::Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    let responses = paths
+        .values_mut()
+        .filter_map(|item| item.as_object_mut())
+        .flat_map(|item| item.values_mut())
+        .filter_map(|op| op.get_mut("responses").and_then(|r| r.as_object_mut()))
+        .flat_map(|r| r.values_mut());
+    for response in responses {
+        let Some(links) = response.get_mut("links").and_then(|l| l.as_object_mut()) else {
+            continue;
+        };
+        for link in links.values_mut().filter_map(|l| l.as_object_mut()) {
+            for (from, to) in [
+                ("operation_id", "operationId"),
+                ("operation_ref", "operationRef"),
+                ("request_body", "requestBody"),
+            ] {
+                if let Some(v) = link.remove(from) {
+                    link.insert(to.to_owned(), v);
+                }
+            }
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/healthz", security(()), responses((status = 200, description = "Alive")))]
@@ -187,33 +369,33 @@ fn me() {}
     responses((status = 200, description = "The active catalog", body = ProviderList), (status = 304, description = "Unchanged"), (status = 401, body = Problem)))]
 fn list_providers() {}
 
-#[utoipa::path(get, path = "/v1/providers/{key}", tag = "catalog", params(("key" = String, Path)),
+#[utoipa::path(get, path = "/v1/providers/{key}", tag = "catalog", params(("key" = ProviderKey, Path, example = "openai")),
     responses((status = 200, body = ProviderSpec), (status = 404, body = Problem)))]
 fn get_provider() {}
 
-#[utoipa::path(get, path = "/v1/providers/{key}/logo", tag = "catalog", security(()), params(("key" = String, Path)),
+#[utoipa::path(get, path = "/v1/providers/{key}/logo", tag = "catalog", security(()), params(("key" = ProviderKey, Path, example = "openai")),
     responses((status = 200, description = "SVG or PNG, sandboxed", content_type = "image/svg+xml"), (status = 404, body = Problem)))]
 fn get_logo() {}
 
-#[utoipa::path(put, path = "/v1/admin/providers/{key}", tag = "admin", params(("key" = String, Path)), request_body = ProviderSpec,
+#[utoipa::path(put, path = "/v1/admin/providers/{key}", tag = "admin", params(("key" = ProviderKey, Path, example = "openai")), request_body = ProviderSpec,
     responses((status = 201, description = "Created", body = ProviderSpec), (status = 200, description = "Updated", body = ProviderSpec), (status = 422, body = Problem), (status = 403, body = Problem)))]
 fn put_provider() {}
 
-#[utoipa::path(delete, path = "/v1/admin/providers/{key}", tag = "admin", params(("key" = String, Path)),
+#[utoipa::path(delete, path = "/v1/admin/providers/{key}", tag = "admin", params(("key" = ProviderKey, Path, example = "openai")),
     responses((status = 204, description = "Retired; installs keep their keys"), (status = 404, body = Problem)))]
 fn retire_provider() {}
 
-#[utoipa::path(put, path = "/v1/admin/providers/{key}/logo", tag = "admin", params(("key" = String, Path)),
+#[utoipa::path(put, path = "/v1/admin/providers/{key}/logo", tag = "admin", params(("key" = ProviderKey, Path, example = "openai")),
     request_body(content = Bytes, content_type = "image/svg+xml", description = "SVG or PNG, at most 64 KiB"),
     responses((status = 200, body = ProviderSpec), (status = 413, body = Problem), (status = 415, body = Problem)))]
 fn put_logo() {}
 
-#[utoipa::path(put, path = "/v1/admin/providers/{key}/plugin", tag = "admin", params(("key" = String, Path)),
+#[utoipa::path(put, path = "/v1/admin/providers/{key}/plugin", tag = "admin", params(("key" = ProviderKey, Path, example = "openai")),
     request_body(content = Bytes, content_type = "application/wasm", description = "A v1 plugin component that imports nothing"),
     responses((status = 200, description = "Stored by digest; the entry now names it"), (status = 422, body = Problem), (status = 415, body = Problem)))]
 fn put_plugin() {}
 
-#[utoipa::path(put, path = "/v1/admin/platform-keys/{key}", tag = "admin", params(("key" = String, Path)), request_body = CredentialRequest,
+#[utoipa::path(put, path = "/v1/admin/platform-keys/{key}", tag = "admin", params(("key" = ProviderKey, Path, example = "openai")), request_body = CredentialRequest,
     responses((status = 200, description = "Saved (masked)"), (status = 422, body = Problem)))]
 fn put_platform_key() {}
 
@@ -224,19 +406,19 @@ fn list_integrations() {}
     responses((status = 201, body = IntegrationView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 fn install() {}
 
-#[utoipa::path(put, path = "/v1/integrations/{key}/credential", tag = "integrations", params(("key" = String, Path)), request_body = CredentialRequest,
+#[utoipa::path(put, path = "/v1/integrations/{key}/credential", tag = "integrations", params(("key" = ProviderKey, Path, example = "openai")), request_body = CredentialRequest,
     responses((status = 200, body = IntegrationView), (status = 404, body = Problem), (status = 422, body = Problem)))]
 fn save_credential() {}
 
-#[utoipa::path(post, path = "/v1/integrations/{key}/test", tag = "integrations", params(("key" = String, Path)),
+#[utoipa::path(post, path = "/v1/integrations/{key}/test", tag = "integrations", params(("key" = ProviderKey, Path, example = "openai")),
     responses((status = 200, body = IntegrationView), (status = 404, body = Problem), (status = 409, body = Problem)))]
 fn test_integration() {}
 
-#[utoipa::path(delete, path = "/v1/integrations/{key}", tag = "integrations", params(("key" = String, Path)),
+#[utoipa::path(delete, path = "/v1/integrations/{key}", tag = "integrations", params(("key" = ProviderKey, Path, example = "openai")),
     responses((status = 204, description = "Uninstalled; the ciphertext is deleted"), (status = 403, body = Problem), (status = 404, body = Problem)))]
 fn uninstall() {}
 
-#[utoipa::path(get, path = "/v1/integrations/{key}/events", tag = "integrations", params(("key" = String, Path)),
+#[utoipa::path(get, path = "/v1/integrations/{key}/events", tag = "integrations", params(("key" = ProviderKey, Path, example = "openai")),
     responses((status = 200, body = EventList, description = "The integration's status changes, newest first (at most 50); each id is the webhook-id of its deliveries"),
         (status = 404, body = Problem), (status = 403, body = Problem)))]
 fn list_events() {}
@@ -263,12 +445,12 @@ fn resolve() {}
 fn report_usage() {}
 
 #[utoipa::path(get, path = "/v1/admin/tenants/{tenant}/providers/{key}/policy", tag = "admin",
-    params(("tenant" = String, Path), ("key" = String, Path)),
+    params(("tenant" = TenantId, Path, example = "acme"), ("key" = ProviderKey, Path, example = "openai")),
     responses((status = 200, body = PolicyView), (status = 404, body = Problem), (status = 403, body = Problem)))]
 fn get_policy() {}
 
 #[utoipa::path(put, path = "/v1/admin/tenants/{tenant}/providers/{key}/policy", tag = "admin",
-    params(("tenant" = String, Path), ("key" = String, Path)), request_body = PolicyRequest,
+    params(("tenant" = TenantId, Path, example = "acme"), ("key" = ProviderKey, Path, example = "openai")), request_body = PolicyRequest,
     responses((status = 200, body = PolicyView, description = "Set: `never` makes resolve fail closed for this tenant without its own key"),
         (status = 404, body = Problem), (status = 403, body = Problem)))]
 fn put_policy() {}

@@ -1578,6 +1578,38 @@ fn openapi_describes_every_route(c: &Ctx) -> Result<(), Failed> {
         doc["paths"]["/dev/login"].is_null(),
         "the dev login is not part of the API",
     )?;
+    // Links (for clients, and the fuzzer's stateful phase) name real operations and fill
+    // their path parameters.
+    let operations: std::collections::BTreeMap<&str, &serde_json::Value> = doc["paths"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .flat_map(|(_, item)| item.as_object().into_iter().flatten())
+        .filter_map(|(_, op)| Some((op["operationId"].as_str()?, op)))
+        .collect();
+    let mut links = 0;
+    for op in operations.values() {
+        for response in op["responses"].as_object().into_iter().flatten() {
+            for (name, link) in response.1["links"].as_object().into_iter().flatten() {
+                links += 1;
+                let target = link["operationId"].as_str().unwrap_or_default();
+                let Some(target_op) = operations.get(target) else {
+                    return Err(format!("link {name} names no operation: {link}").into());
+                };
+                for parameter in link["parameters"].as_object().into_iter().flatten() {
+                    ensure(
+                        target_op["parameters"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .any(|p| p["name"] == parameter.0.as_str() && p["in"] == "path"),
+                        format!("link {name}: {target} has a path parameter {}", parameter.0),
+                    )?;
+                }
+            }
+        }
+    }
+    ensure(links >= 20, format!("the document has its links ({links})"))?;
     let install = &doc["paths"]["/v1/integrations"]["post"]["responses"];
     for status in ["400", "401", "403", "404", "409", "413", "415", "422"] {
         ensure(
