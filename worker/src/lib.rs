@@ -133,9 +133,22 @@ fn dev_mode(env: &Env) -> bool {
 }
 
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     // `req.method()` reads a method worker does not know (QUERY...) as GET: use the raw one.
-    let is_get = req.inner().method() == "GET";
+    let method = req.inner().method().to_ascii_uppercase();
+    // HEAD is GET without the body, wherever GET is answered (RFC 9110 §9.3.2).
+    if method == "HEAD" {
+        let resp = serve(req, env, ctx, "GET").await?;
+        return Ok(Response::empty()?
+            .with_status(resp.status_code())
+            .with_headers(resp.headers().clone()));
+    }
+    serve(req, env, ctx, &method).await
+}
+
+/// Answers a request as `method` (the raw method, upper case; GET for a HEAD).
+async fn serve(mut req: Request, env: Env, ctx: Context, method: &str) -> worker::Result<Response> {
+    let is_get = method == "GET";
     // Liveness and the API description need no configuration.
     if is_get && req.path() == "/healthz" {
         return http::json(200, &serde_json::json!({"status": "ok"}));
@@ -156,7 +169,7 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Respo
         }
     }
     let result = match app(&env) {
-        Ok(app) => route(&mut req, &app, &ctx).await,
+        Ok(app) => route(&mut req, &app, &ctx, method).await,
         Err(e) => Err(e),
     };
     match result {
@@ -206,11 +219,11 @@ async fn queue(batch: MessageBatch<Job>, env: Env, _ctx: Context) -> worker::Res
     Ok(())
 }
 
-async fn route(req: &mut Request, app: &App, ctx: &Context) -> ApiResult {
+async fn route(req: &mut Request, app: &App, ctx: &Context, method_name: &str) -> ApiResult {
     let url = req.url()?;
     let path = url.path().to_owned();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let method = req.method();
+    let method = Method::from(method_name.to_owned());
 
     if let (Method::Get, ["dev", "login"]) = (&method, segments.as_slice()) {
         if app.dev_mode && dev::is_loopback(&url) {
@@ -226,16 +239,17 @@ async fn route(req: &mut Request, app: &App, ctx: &Context) -> ApiResult {
         ));
     };
     // The raw method: worker's `Method` reads any method it does not know as GET.
-    let method_name = req.inner().method().to_ascii_uppercase();
-    if !allowed.contains(&method_name.as_str()) {
+    if !allowed.contains(&method_name) {
+        let mut allow = allowed.to_vec();
+        if allow.contains(&"GET") {
+            allow.push("HEAD");
+        }
+        let allow = allow.join(", ");
         let resp = http::problem_response(&Problem::new(
             ProblemKind::MethodNotAllowed,
-            format!(
-                "{method_name} is not allowed on {path}: use {}.",
-                allowed.join(", ")
-            ),
+            format!("{method_name} is not allowed on {path}: use {allow}."),
         ))?;
-        resp.headers().set("allow", &allowed.join(", "))?;
+        resp.headers().set("allow", &allow)?;
         return Ok(resp);
     }
 

@@ -708,11 +708,33 @@ fn bad_bodies_get_clear_problems(c: &Ctx) -> Result<(), Failed> {
     let patch = c.call(Method::PATCH, "/v1/integrations", Some(&t), None);
     expect_problem(&patch, 405, "method")?;
     ensure(
-        patch.headers.get("allow").and_then(|v| v.to_str().ok()) == Some("GET, POST"),
+        patch.headers.get("allow").and_then(|v| v.to_str().ok()) == Some("GET, POST, HEAD"),
         format!(
             "405 names the allowed methods: {:?}",
             patch.headers.get("allow")
         ),
+    )?;
+    // HEAD is GET without the body, wherever GET is answered.
+    let get = c.call(Method::GET, "/v1/integrations", Some(&t), None);
+    let head = c.call(Method::HEAD, "/v1/integrations", Some(&t), None);
+    ensure(
+        head.status == 200
+            && head.text.is_empty()
+            && head.headers.get("content-type") == get.headers.get("content-type"),
+        format!(
+            "HEAD answers as GET without a body: {} {:?}",
+            head.status, head.headers
+        ),
+    )?;
+    expect_status(
+        &c.call(Method::HEAD, "/healthz", None, None),
+        200,
+        "HEAD /healthz",
+    )?;
+    let head_post = c.call(Method::HEAD, "/v1/resolve", Some(&t), None);
+    ensure(
+        head_post.status == 405,
+        format!("HEAD where there is no GET is 405: {}", head_post.status),
     )?;
     let unknown_method = c.call(
         Method::from_bytes(b"QUERY").expect("method"),
