@@ -104,11 +104,22 @@ impl Stripe {
                 missing_permission(r)
                     .map_or_else(|| ".".to_owned(), |p| format!(": it lacks {p}."))
             )),
-            // Stripe's message quotes part of the key.
+            // Stripe's message quotes part of the key: only its documented code is read.
+            401 if error_code(r).as_deref() == Some("api_key_expired") => Outcome::invalid(
+                "Stripe says the key has expired: it was rolled with an expiry date. Copy the current key from the Dashboard (Developers → API keys).",
+            ),
             401 => Outcome::invalid("Stripe rejected the key: it is mistyped, rolled or deleted."),
             _ => common_status(r).unwrap_or_else(|| Outcome::unexpected_status(r)),
         }
     }
+}
+
+/// Stripe's error `code` (`api_key_expired`, `rate_limit`, ...): a fixed, documented name.
+fn error_code(r: &Response) -> Option<String> {
+    r.json()?
+        .pointer("/error/code")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 /// The permission Stripe names in a 403 ("Having the 'rak_…' permission would allow …"), and

@@ -26,8 +26,6 @@ use serde_json::Value;
 pub struct Fixture {
     /// The catalog key of the provider whose plugin these answers test.
     pub provider: String,
-    /// The fake's path prefix (`/meta`, `/google`, ...).
-    pub prefix: String,
     /// When the pages below were last read against these answers (YYYY-MM-DD).
     pub checked: String,
     /// Every page the cases cite.
