@@ -32,6 +32,7 @@ pub mod resolve;
 pub mod resolve_cache;
 pub mod rotation;
 pub mod status;
+pub mod timestamp;
 pub mod usage;
 pub mod verifier;
 pub mod webhook;

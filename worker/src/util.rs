@@ -1,20 +1,16 @@
 //! The Worker's clock and randomness, handed to the core as values and traits.
 
 use rand_core::{CryptoRng, RngCore};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 /// Milliseconds since the Unix epoch (the isolate's clock).
 pub fn now_millis() -> u64 {
     worker::Date::now().as_millis()
 }
 
-/// RFC 3339 in UTC, to the millisecond.
+/// RFC 3339 in UTC with three fractional digits, so that stored text sorts in time order
+/// (`core::timestamp`).
 pub fn rfc3339(millis: u64) -> String {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
+    byok_core::timestamp::rfc3339_millis(millis)
 }
 
 thread_local! {
