@@ -147,6 +147,34 @@ pub enum WebhookUrlError {
     Credentials,
 }
 
+/// An event's id as the service makes them: `msg_` and 32 lowercase hex digits (the
+/// `webhook-id` of its deliveries).
+pub fn is_event_id(id: &str) -> bool {
+    id.strip_prefix("msg_").is_some_and(|hex| {
+        hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
+}
+
+/// Why an event's webhook cannot be sent again now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RedeliveryRefused {
+    #[error("its webhook is still being delivered; wait for the attempts to end")]
+    InFlight,
+}
+
+/// Whether a platform admin may send an event's webhook again, by its delivery state: a dead
+/// letter (the receiver is mended), a delivered one (the receiver lost it), or one that
+/// happened before `WEBHOOK_URL` was set. Not one whose attempts are under way: a second series
+/// would race the first. A redelivery starts a new series at attempt 1, with the same
+/// `webhook-id` and body, so a receiver that deduplicates by id sees it once.
+pub fn may_redeliver(state: crate::api::Delivery) -> Result<(), RedeliveryRefused> {
+    use crate::api::Delivery;
+    match state {
+        Delivery::Dead | Delivery::Delivered | Delivery::None => Ok(()),
+        Delivery::Pending => Err(RedeliveryRefused::InFlight),
+    }
+}
+
 /// Checks where webhooks go: https, or http to loopback when `dev` (the local receiver).
 pub fn webhook_url(text: &str, dev: bool) -> Result<url::Url, WebhookUrlError> {
     let url = url::Url::parse(text.trim()).map_err(|_| WebhookUrlError::NotAUrl)?;
@@ -182,6 +210,33 @@ mod tests {
             if let Some(e) = e {
                 prop_assert_eq!((e.from, e.to), (from, to));
             }
+        }
+    }
+
+    #[test]
+    fn only_a_webhook_in_flight_cannot_be_sent_again() {
+        use crate::api::Delivery;
+        for d in [
+            Delivery::None,
+            Delivery::Pending,
+            Delivery::Delivered,
+            Delivery::Dead,
+        ] {
+            assert_eq!(may_redeliver(d).is_err(), d == Delivery::Pending, "{d:?}");
+        }
+    }
+
+    proptest! {
+        /// Exactly the ids the service makes.
+        #[test]
+        fn event_ids_are_msg_and_32_hex(bytes in any::<[u8; 16]>(), junk in "\\PC{0,40}") {
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let made = format!("msg_{hex}");
+            prop_assert!(is_event_id(&made));
+            prop_assert!(!is_event_id(&made.to_uppercase()));
+            let longer = format!("{made}0");
+            prop_assert!(!is_event_id(&longer));
+            prop_assert_eq!(is_event_id(&junk), junk.len() == 36 && junk.starts_with("msg_") && junk[4..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
         }
     }
 

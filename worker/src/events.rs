@@ -291,6 +291,99 @@ pub async fn by_delivery(
     )?)
 }
 
+/// `POST /v1/admin/webhooks/{id}/redeliver` (platform-admin): sends an event's webhook again,
+/// as a new series of attempts with the same id and body (`core::events::may_redeliver` says
+/// which states allow it). Answers 202 with the event, now `pending`.
+pub async fn redeliver(
+    app: &App,
+    who: &crate::auth::Principal,
+    id: &str,
+) -> crate::http::ApiResult {
+    who.require(&[crate::auth::Role::PlatformAdmin])?;
+    let not_found = || {
+        problem(
+            ProblemKind::NotFound,
+            "There is no status event with this id.",
+        )
+    };
+    if !byok_core::events::is_event_id(id) {
+        return Err(not_found());
+    }
+    if target(&app.env, app.dev_mode)?.is_none() {
+        return Err(problem(
+            ProblemKind::Conflict,
+            "Webhooks are off: set WEBHOOK_URL (and WEBHOOK_SECRET) to send them.",
+        ));
+    }
+    let row = store::event_by_id(&app.db, id)
+        .await?
+        .ok_or_else(not_found)?;
+    let invalid = || problem(ProblemKind::Internal, "A stored event is invalid.");
+    let state = Delivery::parse(&row.delivery).ok_or_else(invalid)?;
+    byok_core::events::may_redeliver(state).map_err(|why| {
+        problem(
+            ProblemKind::Conflict,
+            format!("The webhook cannot be sent again now: {why}."),
+        )
+    })?;
+    let event = StatusChanged {
+        tenant: row.tenant,
+        provider: row.provider,
+        from: stored_status(&row.from_status)?,
+        to: stored_status(&row.to_status)?,
+        reason: serde_json::from_str(&row.reason).map_err(|_| invalid())?,
+        at: row.at,
+    };
+    let provider = byok_core::ids::ProviderKey::parse(&event.provider).map_err(|_| invalid())?;
+    if !store::restart_delivery(&app.db, &row.id, state.as_str()).await? {
+        return Err(problem(
+            ProblemKind::Conflict,
+            "The webhook cannot be sent again now: another redelivery has just started.",
+        ));
+    }
+    let body = serde_json::to_string(&Envelope::of(event.clone()))
+        .map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let queued = match app.env.queue(JOBS_QUEUE) {
+        Ok(q) => q
+            .send(Job::Deliver(DeliveryMessage {
+                id: row.id.clone(),
+                body,
+                attempt: 1,
+            }))
+            .await
+            .counted(),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = queued {
+        // Put the state back, so that the event is not left `pending` with nothing queued.
+        let attempts = row.attempts.max(0.0) as u32;
+        store::set_delivery(&app.db, &row.id, state.as_str(), attempts).await?;
+        worker::console_error!("redelivery not queued: {e}");
+        return Err(problem(
+            ProblemKind::Internal,
+            "The redelivery could not be queued; try again.",
+        ));
+    }
+    crate::audit::record(
+        app,
+        who,
+        crate::audit::Scope::Platform,
+        &provider,
+        "redeliver-webhook",
+        state.as_str(),
+    )
+    .await?;
+    Ok(crate::http::json(
+        202,
+        &WebhookEventView {
+            event,
+            id: row.id,
+            delivery: Delivery::Pending,
+            attempts: 0,
+        },
+    )?)
+}
+
 /// A status as an event row stores it.
 fn stored_status(s: &str) -> Result<byok_core::status::Status, ApiError> {
     byok_core::status::Status::parse(s)

@@ -307,6 +307,9 @@ async fn route(req: &mut Request, app: &App, ctx: &Context, method_name: &str) -
         }
         (Method::Get, ["v1", "admin", "usage"]) => policy::usage(req, app, &who).await,
         (Method::Get, ["v1", "admin", "webhooks"]) => events::by_delivery(req, app, &who).await,
+        (Method::Post, ["v1", "admin", "webhooks", id, "redeliver"]) => {
+            events::redeliver(app, &who, id).await
+        }
         _ => Err(ApiError(Problem::new(
             ProblemKind::MethodNotAllowed,
             format!("{method:?} is not allowed on {path}."),
@@ -335,7 +338,8 @@ fn allowed_methods(s: &[&str]) -> Option<&'static [&'static str]> {
         ["v1", "integrations", _, "test"]
         | ["v1", "admin", "keyring", "reseal"]
         | ["v1", "resolve"]
-        | ["v1", "resolve", "report"] => &["POST"],
+        | ["v1", "resolve", "report"]
+        | ["v1", "admin", "webhooks", _, "redeliver"] => &["POST"],
         _ => return None,
     })
 }

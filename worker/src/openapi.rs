@@ -26,7 +26,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         healthz, me, list_providers, get_provider, get_logo, put_provider, retire_provider, put_logo, put_plugin, put_platform_key,
         list_integrations, install, save_credential, test_integration, uninstall, audit, resolve,
-        report_usage, get_policy, put_policy, get_usage, get_keyring, reseal_keyring, list_events, list_webhooks
+        report_usage, get_policy, put_policy, get_usage, get_keyring, reseal_keyring, list_events, list_webhooks, redeliver_webhook
     ),
     components(schemas(crate::auth::Me, crate::auth::Role, Problem, ProviderSpec, ProviderList, InstallRequest, CredentialRequest, IntegrationView, IntegrationList, ResolveRequest, ResolveResponse, AuditEntry,
         UsageReportRequest, UsageReportAnswer, PolicyRequest, PolicyView, PlatformFallback, Source, UsageList, UsageRow,
@@ -201,6 +201,13 @@ const ON_INTEGRATION: [(&str, &str); 4] = [
 
 fn link_specs() -> Vec<LinkSpec> {
     let mut links = vec![
+        LinkSpec {
+            from: ("get", "/v1/admin/webhooks"),
+            name: "Redeliver",
+            target: "redeliver_webhook",
+            parameters: &[("id", "$response.body#/events/0/id")],
+            body: None,
+        },
         LinkSpec {
             from: ("get", "/v1/providers"),
             name: "GetProvider",
@@ -428,6 +435,15 @@ fn list_events() {}
     responses((status = 200, body = WebhookEventList, description = "Status events by the state of their webhook, newest first (at most 100)"),
         (status = 422, body = Problem), (status = 403, body = Problem)))]
 fn list_webhooks() {}
+
+#[utoipa::path(post, path = "/v1/admin/webhooks/{id}/redeliver", tag = "admin",
+    params(("id" = String, Path, pattern = "^msg_[0-9a-f]{32}$", example = "msg_0123456789abcdef0123456789abcdef",
+        description = "The event's id: the webhook-id of its deliveries")),
+    responses((status = 202, body = WebhookEventView, description = "Queued again as a new series of attempts, with the same webhook-id and body (receivers deduplicate by id)"),
+        (status = 404, body = Problem, description = "No event with this id"),
+        (status = 409, body = Problem, description = "Its attempts are still under way, or webhooks are off (no WEBHOOK_URL)"),
+        (status = 403, body = Problem)))]
+fn redeliver_webhook() {}
 
 #[utoipa::path(get, path = "/v1/audit", tag = "integrations", responses((status = 200, description = "This tenant's log, newest first")))]
 fn audit() {}

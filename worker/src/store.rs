@@ -546,6 +546,45 @@ pub struct DeliveryRow {
     pub attempts: f64,
 }
 
+/// One stored event with its delivery state.
+#[derive(Debug, Deserialize)]
+pub struct StoredEvent {
+    pub id: String,
+    pub tenant: String,
+    pub provider: String,
+    pub from_status: String,
+    pub to_status: String,
+    pub reason: String,
+    pub at: String,
+    pub delivery: String,
+    pub attempts: f64,
+}
+
+pub async fn event_by_id(db: &D1Database, id: &str) -> Result<Option<StoredEvent>> {
+    db.prepare(
+        "SELECT id, tenant, provider, from_status, to_status, reason, at, delivery, attempts
+         FROM status_events WHERE id = ?1",
+    )
+    .bind(&[text(id)])?
+    .first(None)
+    .await
+    .counted()
+}
+
+/// Starts a new series of attempts for an event, if it is still in the state `from` (so two
+/// admins asking at once start one series). Whether it did.
+pub async fn restart_delivery(db: &D1Database, id: &str, from: &str) -> Result<bool> {
+    let r = db
+        .prepare(
+            "UPDATE status_events SET delivery = 'pending', attempts = 0 WHERE id = ?1 AND delivery = ?2",
+        )
+        .bind(&[text(id), text(from)])?
+        .run()
+        .await
+        .counted()?;
+    Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+}
+
 /// Events whose webhook is in `delivery`, newest first.
 pub async fn events_by_delivery(
     db: &D1Database,

@@ -748,6 +748,20 @@ fn bad_bodies_get_clear_problems(c: &Ctx) -> Result<(), Failed> {
         404,
         "no route",
     )?;
+    // This edge has no WEBHOOK_URL: nothing can be sent again.
+    let off = c.call(
+        Method::POST,
+        "/v1/admin/webhooks/msg_0123456789abcdef0123456789abcdef/redeliver",
+        Some(&c.admin()),
+        None,
+    );
+    expect_problem(&off, 409, "redelivery with webhooks off")?;
+    ensure(
+        off.json()["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("WEBHOOK_URL")),
+        format!("names the setting: {}", off.text),
+    )?;
     let invalid_entry = c.call(Method::PUT, "/v1/admin/providers/acme-mail", Some(&c.admin()), Some(json!({"name": "", "description": "x", "auth_type": "api-key", "credential_label": "Key", "help_url": "http://insecure"})));
     expect_problem(&invalid_entry, 422, "invalid entry")?;
     let fields: Vec<String> = invalid_entry.json()["errors"]

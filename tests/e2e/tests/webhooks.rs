@@ -1,5 +1,6 @@
-//! Webhooks that never get through: after the last attempt the event is dead, and platform
-//! admins find it (with its attempts) in `GET /v1/admin/webhooks`, the dead letters.
+//! Webhooks that never get through: after the last attempt the event is dead, platform admins
+//! find it (with its attempts) in `GET /v1/admin/webhooks`, the dead letters, and once the
+//! receiver is mended they send it again with `POST /v1/admin/webhooks/{id}/redeliver`.
 
 use std::time::{Duration, Instant};
 
@@ -92,5 +93,80 @@ fn a_webhook_that_always_fails_is_dead_after_its_last_attempt_and_listed_for_adm
         assert_eq!(s, 422, "{v}");
         let (s, _) = get("/v1/admin/webhooks".into(), edge.token("owner", "acme")).await;
         assert_eq!(s, 403, "tenants do not see the platform's deliveries");
+
+        // The receiver is mended: one dead letter is sent again, as a new series with the
+        // same id and the same body.
+        receiver.fail_first(0);
+        let events = dead["events"].as_array().expect("events");
+        let id = events[0]["id"].as_str().expect("id").to_owned();
+        let first_body = receiver
+            .deliveries()
+            .into_iter()
+            .find(|d| d.header("webhook-id") == Some(id.as_str()))
+            .expect("an earlier attempt")
+            .body;
+        let post = |path: String, token: String| async move {
+            let r = Client::new()
+                .post(format!("{b}{path}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("post");
+            let status = r.status();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        };
+        let redeliver = format!("/v1/admin/webhooks/{id}/redeliver");
+        let (s, _) = post(redeliver.clone(), edge.token("owner", "acme")).await;
+        assert_eq!(s, 403, "only platform admins redeliver");
+        let (s, v) = post(redeliver.clone(), admin.clone()).await;
+        assert_eq!(s, 202, "{v}");
+        assert_eq!(
+            (&v["id"], &v["delivery"], &v["attempts"]),
+            (&json!(id), &json!("pending"), &json!(0))
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, v) = get(
+                "/v1/admin/webhooks?delivery=delivered".into(),
+                admin.clone(),
+            )
+            .await;
+            let delivered = v["events"].as_array().cloned().unwrap_or_default();
+            if let Some(e) = delivered.iter().find(|e| e["id"] == json!(id)) {
+                assert_eq!(
+                    e["attempts"], 1,
+                    "delivered at the first attempt of the new series: {e}"
+                );
+                break;
+            }
+            assert!(Instant::now() < deadline, "the redelivery arrives: {v}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let accepted: Vec<_> = receiver
+            .deliveries()
+            .into_iter()
+            .filter(|d| d.header("webhook-id") == Some(id.as_str()) && d.answered == 204)
+            .collect();
+        assert_eq!(accepted.len(), 1, "received once");
+        assert_eq!(
+            accepted[0].body, first_body,
+            "the same body as the attempts that failed"
+        );
+        let (s, v) = get("/v1/admin/webhooks".into(), admin.clone()).await;
+        assert_eq!(
+            v["events"].as_array().map(Vec::len),
+            Some(1),
+            "one dead letter left: {s} {v}"
+        );
+
+        // No such event; an id the service never makes.
+        let (s, v) = post(
+            "/v1/admin/webhooks/msg_00000000000000000000000000000000/redeliver".into(),
+            admin.clone(),
+        )
+        .await;
+        assert_eq!(s, 404, "{v}");
+        let (s, _) = post("/v1/admin/webhooks/nope/redeliver".into(), admin.clone()).await;
+        assert_eq!(s, 404);
     });
 }

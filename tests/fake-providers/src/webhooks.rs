@@ -90,6 +90,14 @@ impl WebhookReceiver {
         Ok(Self { addr, state, task })
     }
 
+    /// From now on, fail the first `n` deliveries of each event (0: accept every one: the
+    /// receiver is mended).
+    pub fn fail_first(&self, n: usize) {
+        if let Ok(mut s) = self.state.lock() {
+            s.fail_first = n;
+        }
+    }
+
     /// The URL to set as `WEBHOOK_URL`.
     pub fn url(&self) -> String {
         format!("http://{}/hooks", self.addr)
