@@ -271,6 +271,30 @@ impl Client {
         Self::check(resp, "listing providers").await
     }
 
+    /// `GET /v1/admin/webhooks?delivery=`.
+    pub async fn webhooks(&self, delivery: &str) -> Result<serde_json::Value> {
+        let resp = self
+            .http
+            .get(format!("{}/v1/admin/webhooks", self.base))
+            .query(&[("delivery", delivery)])
+            .bearer_auth(&self.token)
+            .send()
+            .await?;
+        Self::check(resp, "listing webhooks").await
+    }
+
+    /// `POST /v1/admin/webhooks/{id}/redeliver`.
+    pub async fn redeliver(&self, id: &str) -> Result<serde_json::Value> {
+        // The id as one path segment, encoded, whatever was typed.
+        let mut url = reqwest::Url::parse(&self.base)?;
+        url.path_segments_mut()
+            .map_err(|()| anyhow::anyhow!("{} cannot be a base URL", self.base))?
+            .pop_if_empty()
+            .extend(["v1", "admin", "webhooks", id, "redeliver"]);
+        let resp = self.http.post(url).bearer_auth(&self.token).send().await?;
+        Self::check(resp, &format!("redelivering {id}")).await
+    }
+
     pub async fn set_platform_key(&self, provider: &str, key: String) -> Result<serde_json::Value> {
         let resp = self
             .http

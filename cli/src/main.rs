@@ -83,6 +83,22 @@ enum WebhookCommand {
         #[arg(long)]
         now: Option<u64>,
     },
+    /// Lists status events by the state of their webhook (as platform-admin): the dead letters
+    /// by default.
+    List {
+        #[arg(long, default_value = "dead", value_parser = ["dead", "pending", "delivered", "none"])]
+        delivery: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Sends an event's webhook again (as platform-admin), once its receiver is mended: a new
+    /// series of attempts with the same webhook-id and body.
+    Redeliver {
+        /// The event's id (`msg_...`, the webhook-id), as `byok webhook list` shows it.
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
 }
 
 /// `byok webhook verify`: the core's verification, with the reason in words on failure.
@@ -371,6 +387,27 @@ fn main() -> Result<()> {
             secret,
             now,
         }) => verify_webhook(&body, &id, &timestamp, &signature, &secret, now),
+        Top::Webhook(WebhookCommand::List { delivery, remote }) => {
+            let list = runtime()?.block_on(remote.client()?.webhooks(&delivery))?;
+            for e in list["events"].as_array().into_iter().flatten() {
+                println!(
+                    "{}  {}  {:<10} {:<18} {} -> {}  {} attempts",
+                    e["id"].as_str().unwrap_or(""),
+                    e["at"].as_str().unwrap_or(""),
+                    e["tenant"].as_str().unwrap_or(""),
+                    e["provider"].as_str().unwrap_or(""),
+                    e["from"].as_str().unwrap_or(""),
+                    e["to"].as_str().unwrap_or(""),
+                    e["attempts"].as_u64().unwrap_or(0)
+                );
+            }
+            Ok(())
+        }
+        Top::Webhook(WebhookCommand::Redeliver { id, remote }) => {
+            runtime()?.block_on(remote.client()?.redeliver(&id))?;
+            println!("{id}: queued again");
+            Ok(())
+        }
         Top::Plugin(PluginCommand::Build { dirs, out_dir }) => build(&dirs, out_dir),
         Top::Plugin(PluginCommand::Check { file }) => check(&file),
         Top::Plugin(PluginCommand::Run {

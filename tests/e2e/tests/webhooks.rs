@@ -12,6 +12,26 @@ use serde_json::{json, Value};
 
 const KEY: &str = "sk-ant-FAKE-valid-deadletter-00000000000000000000000";
 
+/// Runs the `byok` binary (built by `script/build-plugins`) against the edge; its stdout.
+fn byok(args: &[&str], base: &str, token: &str) -> String {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target")
+        });
+    let out = std::process::Command::new(target.join("debug/byok"))
+        .args(args)
+        .args(["--url", base, "--token", token])
+        .output()
+        .expect("byok runs");
+    assert!(
+        out.status.success(),
+        "byok {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn a_webhook_that_always_fails_is_dead_after_its_last_attempt_and_listed_for_admins() {
     let rt = byok_e2e::runtime();
@@ -158,6 +178,25 @@ fn a_webhook_that_always_fails_is_dead_after_its_last_attempt_and_listed_for_adm
             Some(1),
             "one dead letter left: {s} {v}"
         );
+
+        // The other one from the command line, as an operator would.
+        let other = events[1]["id"].as_str().expect("id").to_owned();
+        let listed = byok(&["webhook", "list"], b, &admin);
+        assert!(
+            listed.contains(&other) && !listed.contains(&id),
+            "byok webhook list shows the one dead letter left: {listed}"
+        );
+        let said = byok(&["webhook", "redeliver", &other], b, &admin);
+        assert!(said.contains("queued again"), "{said}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, v) = get("/v1/admin/webhooks".into(), admin.clone()).await;
+            if v["events"].as_array().is_some_and(Vec::is_empty) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no dead letters left: {v}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
 
         // No such event; an id the service never makes.
         let (s, v) = post(
