@@ -143,7 +143,7 @@ pub enum RunError {
     ResponseTooLarge { limit: usize },
     #[error("the test took longer than {limit_ms} ms")]
     TimeLimit { limit_ms: u64 },
-    #[error("the plugin asked to reach {origin}, which is not on this provider's allowlist")]
+    #[error("the plugin asked to reach {origin}, which this provider's allowlist does not allow")]
     EgressDenied { origin: String },
     #[error("the plugin asked for an invalid request: {0}")]
     BadRequest(String),
@@ -472,18 +472,28 @@ impl PluginEngine {
             wit::Method::Patch => "PATCH",
             wit::Method::Delete => "DELETE",
         };
+        // The host and path are the plugin's choice and may carry the credential in an encoding
+        // no scrubber knows, so a refusal names only what the entry's allowlist already holds:
+        // a host of its own (asked for on another scheme or port), never the path.
         let origin = format!("{}://{}:{}", url.scheme(), host, port);
         let mut rules = allow
             .iter()
             .filter(|rule| rule.allows(url.scheme(), host, port))
             .peekable();
         if rules.peek().is_none() {
-            return Err(RunError::EgressDenied { origin });
+            let listed = allow.iter().any(|r| r.host.eq_ignore_ascii_case(host));
+            return Err(RunError::EgressDenied {
+                origin: if listed {
+                    origin
+                } else {
+                    format!("a host not on the list ({}, port {port})", url.scheme())
+                },
+            });
         }
         // `url` has resolved dot segments, so a prefix cannot be escaped with `..`.
         if !rules.any(|rule| rule.allows_request(method, url.path())) {
             return Err(RunError::EgressDenied {
-                origin: format!("{method} {origin}{}", url.path()),
+                origin: format!("{method} {origin} at a path outside the allowed ones"),
             });
         }
         for h in &request.headers {

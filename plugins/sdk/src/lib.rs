@@ -121,11 +121,25 @@ impl std::fmt::Debug for Request {
 }
 
 /// The provider's answer, as the host received it (redirects are not followed).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+}
+
+/// Status, header names and body size: a provider may echo the key in a header or the body.
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field(
+                "headers",
+                &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
 }
 
 impl Response {
@@ -175,13 +189,22 @@ mod debug_tests {
     use super::*;
 
     #[test]
-    fn debug_of_a_request_or_credential_never_shows_the_key() {
+    fn debug_of_a_request_response_or_credential_never_shows_the_key() {
         let key = "sk-FAKE-sdk-0123456789";
         let request = Request::get(format!("https://api.example.com/x?key={key}"))
             .bearer(key)
             .form(&[("token", key)]);
         let credential = Credential::new(key).with_field("account_sid", key);
-        for text in [format!("{request:?}"), format!("{credential:?}")] {
+        let response = Response {
+            status: 401,
+            headers: vec![("x-echo".into(), key.into())],
+            body: format!("{{\"error\": \"bad key {key}\"}}").into_bytes(),
+        };
+        for text in [
+            format!("{request:?}"),
+            format!("{credential:?}"),
+            format!("{response:?}"),
+        ] {
             assert!(!text.contains(key), "{text}");
         }
     }

