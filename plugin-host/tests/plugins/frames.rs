@@ -74,3 +74,76 @@ proptest! {
         })?;
     }
 }
+
+/// The hostile component, loaded once for the request property (compiling per case would
+/// dominate it).
+fn hostile_once() -> &'static (
+    byok_plugin_host::PluginEngine,
+    byok_plugin_host::LoadedPlugin,
+) {
+    static ONCE: std::sync::OnceLock<(
+        byok_plugin_host::PluginEngine,
+        byok_plugin_host::LoadedPlugin,
+    )> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| {
+        let engine = engine(Backend::Cranelift);
+        let plugin = engine.load(&component("hostile")).expect("loads");
+        (engine, plugin)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Whatever request a plugin returns (any method, URL text, headers and body size): it is
+    /// sent to an allowed origin and the run goes on, or it is refused with a named error;
+    /// the key is in no error and no shown URL, even when the plugin put it in the query.
+    #[test]
+    fn any_request_a_plugin_returns(
+        method in 0u64..6,
+        tail in "\\PC{0,120}",
+        whole in any::<bool>(),
+        headers in prop::collection::vec(("\\PC{0,24}", "\\PC{0,48}"), 0..80),
+        body_bytes in proptest::option::of(0u64..70_000),
+        echo in any::<bool>(),
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+        let secret = "sk-FAKE-request-0123456789";
+        rt.block_on(async {
+            let fakes = FakeProviders::start(0).await.expect("fakes");
+            let (engine, plugin) = hostile_once();
+            let base = fakes.base_url("anthropic");
+            let mut url = if whole { tail.clone() } else { format!("{base}/{tail}") };
+            if echo {
+                url.push_str(&format!("?key={secret}"));
+            }
+            let case = Case {
+                secret,
+                fields: vec![],
+                config: json!({"mode": "request-from-config", "method": method, "request_url": url,
+                               "headers": headers, "body_bytes": body_bytes}),
+            };
+            let report = run(engine, plugin, &fakes, &case).await;
+            let exchanges = format!("{:?}", report.exchanges);
+            prop_assert!(!exchanges.contains(secret), "{exchanges}");
+            match &report.result {
+                Ok(o) => prop_assert_eq!(o.verdict, Verdict::Connected),
+                Err(e) => {
+                    prop_assert!(
+                        matches!(
+                            e,
+                            RunError::BadRequest(_)
+                                | RunError::EgressDenied { .. }
+                                | RunError::OutputTooLarge { .. }
+                                | RunError::StepTooLarge { .. }
+                                | RunError::RequestTooLarge { .. }
+                        ),
+                        "{e:?}"
+                    );
+                    prop_assert!(!e.to_string().contains(secret), "{e}");
+                }
+            }
+            Ok(())
+        })?;
+    }
+}

@@ -7,7 +7,8 @@
 //! `secret-in-origin` (a request to a host named after the key), `secret-in-header-name`,
 //! `secret-in-origin-reversed` (the key backwards, which no scrubber looks for),
 //! `secret-in-panic`; `outcome-from-config` returns the verdict, message, label and warnings
-//! its config names (so tests can feed the host arbitrary plugin output); anything else
+//! its config names, and `request-from-config` the request (method, URL, headers, body size)
+//! (so tests can feed the host arbitrary plugin output); anything else
 //! behaves (one GET to `url`).
 
 use byok_plugin_sdk::{
@@ -116,6 +117,39 @@ impl Hostile {
                 Step::Send(Request::get(self.url.clone()).header(&name, "v"))
             }
             "secret-in-panic" => panic!("leaking {}", self.secret),
+            "request-from-config" => {
+                let c = &self.config;
+                let url = c
+                    .get("request_url")
+                    .and_then(byok_plugin_sdk::Value::as_str)
+                    .unwrap_or_default();
+                let method = match c.get("method").and_then(byok_plugin_sdk::Value::as_u64) {
+                    Some(0) => byok_plugin_sdk::Method::Get,
+                    Some(1) => byok_plugin_sdk::Method::Head,
+                    Some(2) => byok_plugin_sdk::Method::Post,
+                    Some(3) => byok_plugin_sdk::Method::Put,
+                    Some(4) => byok_plugin_sdk::Method::Patch,
+                    _ => byok_plugin_sdk::Method::Delete,
+                };
+                let mut r = Request::new(method, url);
+                for pair in c
+                    .get("headers")
+                    .and_then(byok_plugin_sdk::Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let part = |i: usize| {
+                        pair.get(i)
+                            .and_then(byok_plugin_sdk::Value::as_str)
+                            .unwrap_or_default()
+                    };
+                    r = r.header(part(0), part(1));
+                }
+                if let Some(n) = c.get("body_bytes").and_then(byok_plugin_sdk::Value::as_u64) {
+                    r.body = Some(vec![b'x'; n as usize]);
+                }
+                Step::Send(r)
+            }
             "outcome-from-config" => {
                 let text = |name: &str| {
                     self.config
