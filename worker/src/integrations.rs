@@ -331,9 +331,12 @@ pub async fn install(req: &mut Request, app: &App, who: &Principal) -> ApiResult
             ),
         )
         .await;
-        test_and_record(app, who, &entry, &mut row, true, Reason::by(Cause::Test)).await?;
-        // Again after the test's status is recorded: a resolve read meanwhile is stale.
+        let tested =
+            test_and_record(app, who, &entry, &mut row, true, Reason::by(Cause::Test)).await;
+        // Again after the test's status is recorded (or failed to be): a resolve read
+        // meanwhile is stale.
         resolve::forget(&who.tenant, entry.key());
+        tested?;
     }
     Ok(json(201, &view(&row, &entry, warnings)?)?)
 }
@@ -427,9 +430,11 @@ pub async fn save(req: &mut Request, app: &App, who: &Principal, key: &str) -> A
     if let Some(p) = event {
         events::queue_delivery(app, p).await;
     }
-    test_and_record(app, who, &entry, &mut row, true, Reason::by(Cause::Test)).await?;
-    // Again after the test's status is recorded: a resolve read meanwhile is stale.
+    let tested = test_and_record(app, who, &entry, &mut row, true, Reason::by(Cause::Test)).await;
+    // Again after the test's status is recorded (or failed to be): a resolve read meanwhile is
+    // stale.
     resolve::forget(&who.tenant, &key);
+    tested?;
     Ok(json(200, &view(&row, &entry, warnings)?)?)
 }
 
@@ -445,8 +450,9 @@ pub async fn test(app: &App, who: &Principal, key: &str) -> ApiResult {
     )
     .await;
     let (mut row, entry) = (row?, entry?);
-    test_and_record(app, who, &entry, &mut row, false, Reason::by(Cause::Test)).await?;
+    let tested = test_and_record(app, who, &entry, &mut row, false, Reason::by(Cause::Test)).await;
     resolve::forget(&who.tenant, &key);
+    tested?;
     let resp = json(200, &view(&row, &entry, Vec::new())?)?;
     // Where the test's time went: the plugin's load and run (its fetches within), the reads
     // and the write.

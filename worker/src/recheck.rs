@@ -130,7 +130,8 @@ pub async fn recheck(env: &Env, m: &RecheckMessage) -> Result<(), ApiError> {
         role: Role::Service,
         via_cookie: false,
     };
-    test_and_record(&app, &who, &entry, &mut row, false, reason).await?;
+    let tested = test_and_record(&app, &who, &entry, &mut row, false, reason).await;
+    // Whether or not the result was stored: a resolve read meanwhile may be stale.
     crate::resolve::forget(&tenant, &provider);
-    Ok(())
+    tested
 }
