@@ -553,7 +553,7 @@ impl PluginEngine {
 
 /// Whether wasmtime stopped reading a step because it was over [`Limits::step_bytes`]. Its
 /// error type is private, so this reads its message; a test pins the message to this
-/// wasmtime version (`hostile::steps_over_the_budget_are_refused_before_copying`).
+/// wasmtime version (`copy_budget::steps_over_the_budget_are_refused_before_copying`).
 fn is_step_too_large(e: &wasmtime::Error) -> bool {
     e.chain()
         .any(|cause| cause.to_string().contains("fuel allocated for hostcalls"))

@@ -59,21 +59,17 @@ fn target(env: &Env, dev: bool) -> Result<Option<Target>, ApiError> {
 /// The retry policy, with the first wait from `WEBHOOK_RETRY_BASE_SECONDS` and the number of
 /// attempts from `WEBHOOK_MAX_ATTEMPTS` when set (the local e2e tests wait seconds, not hours).
 fn policy(env: &Env) -> RetryPolicy {
+    let positive = |name: &str| {
+        env.var(name)
+            .ok()
+            .and_then(|v| v.to_string().parse::<u32>().ok())
+            .filter(|n| *n > 0)
+    };
     let mut p = RetryPolicy::default();
-    if let Some(max) = env
-        .var("WEBHOOK_MAX_ATTEMPTS")
-        .ok()
-        .and_then(|v| v.to_string().parse::<u32>().ok())
-        .filter(|m| *m > 0)
-    {
+    if let Some(max) = positive("WEBHOOK_MAX_ATTEMPTS") {
         p.max_attempts = max;
     }
-    if let Some(base) = env
-        .var("WEBHOOK_RETRY_BASE_SECONDS")
-        .ok()
-        .and_then(|v| v.to_string().parse::<u32>().ok())
-        .filter(|b| *b > 0)
-    {
+    if let Some(base) = positive("WEBHOOK_RETRY_BASE_SECONDS") {
         p.base_s = base;
     }
     p
@@ -125,26 +121,47 @@ pub fn prepare(app: &App, event: StatusChanged) -> Result<Prepared, ApiError> {
     })
 }
 
+/// [`prepare`] for a change that may not move the status, logging (not returning) a failure:
+/// the change itself must still be stored.
+pub fn prepare_change(app: &App, event: Option<StatusChanged>) -> Option<Prepared> {
+    match prepare(app, event?) {
+        Ok(p) => Some(p),
+        Err(ApiError(p)) => {
+            worker::console_error!("status event not prepared: {}", p.detail);
+            None
+        }
+    }
+}
+
+impl Prepared {
+    /// What the row insert takes: id, event and delivery state.
+    pub fn row(&self) -> (&str, &StatusChanged, &str) {
+        (&self.id, &self.event, self.delivery)
+    }
+}
+
 /// Queues the first delivery of a stored event (when there is a webhook to deliver to).
 /// A failure is logged: the event stays `pending` in D1.
 pub async fn queue_delivery(app: &App, p: Prepared) {
     if p.delivery != "pending" {
         return;
     }
-    let sent = match app.env.queue(JOBS_QUEUE) {
-        Ok(q) => q
-            .send(Job::Deliver(DeliveryMessage {
-                id: p.id,
-                body: p.body,
-                attempt: 1,
-            }))
-            .await
-            .counted(),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = sent {
+    if let Err(e) = queue_first_attempt(app, p.id, p.body).await {
         worker::console_error!("webhook not queued: {e}");
     }
+}
+
+/// Queues attempt 1 of a delivery series.
+async fn queue_first_attempt(app: &App, id: String, body: String) -> worker::Result<()> {
+    app.env
+        .queue(JOBS_QUEUE)?
+        .send(Job::Deliver(DeliveryMessage {
+            id,
+            body,
+            attempt: 1,
+        }))
+        .await
+        .counted()
 }
 
 async fn try_emit(app: &App, event: StatusChanged) -> Result<(), ApiError> {
@@ -229,15 +246,13 @@ pub async fn list(app: &App, who: &crate::auth::Principal, key: &str) -> crate::
             format!("'{key}' is not installed for this account."),
         ));
     }
-    let status = stored_status;
     let events = events?
         .into_iter()
         .map(|e| {
             Ok(EventView {
-                from: status(&e.from_status)?,
-                to: status(&e.to_status)?,
-                reason: serde_json::from_str(&e.reason)
-                    .map_err(|_| problem(ProblemKind::Internal, "A stored event is invalid."))?,
+                from: stored_status(&e.from_status)?,
+                to: stored_status(&e.to_status)?,
+                reason: serde_json::from_str(&e.reason).map_err(|_| invalid())?,
                 id: e.id,
                 at: e.at,
             })
@@ -264,24 +279,17 @@ pub async fn by_delivery(
             )
         })?,
     };
-    let invalid = || problem(ProblemKind::Internal, "A stored event is invalid.");
-    let status = stored_status;
     let events = store::events_by_delivery(&app.db, delivery.as_str(), 100)
         .await?
         .into_iter()
         .map(|r| {
+            let attempts = r.attempts.max(0.0) as u32;
+            let id = r.id.clone();
             Ok(WebhookEventView {
-                event: StatusChanged {
-                    tenant: r.tenant,
-                    provider: r.provider,
-                    from: status(&r.from_status)?,
-                    to: status(&r.to_status)?,
-                    reason: serde_json::from_str(&r.reason).map_err(|_| invalid())?,
-                    at: r.at,
-                },
-                id: r.id,
+                event: stored_event(r)?,
+                id,
                 delivery,
-                attempts: r.attempts.max(0.0) as u32,
+                attempts,
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
@@ -318,7 +326,6 @@ pub async fn redeliver(
     let row = store::event_by_id(&app.db, id)
         .await?
         .ok_or_else(not_found)?;
-    let invalid = || problem(ProblemKind::Internal, "A stored event is invalid.");
     let state = Delivery::parse(&row.delivery).ok_or_else(invalid)?;
     byok_core::events::may_redeliver(state).map_err(|why| {
         problem(
@@ -326,16 +333,10 @@ pub async fn redeliver(
             format!("The webhook cannot be sent again now: {why}."),
         )
     })?;
-    let event = StatusChanged {
-        tenant: row.tenant,
-        provider: row.provider,
-        from: stored_status(&row.from_status)?,
-        to: stored_status(&row.to_status)?,
-        reason: serde_json::from_str(&row.reason).map_err(|_| invalid())?,
-        at: row.at,
-    };
+    let (id, attempts) = (row.id.clone(), row.attempts.max(0.0) as u32);
+    let event = stored_event(row)?;
     let provider = byok_core::ids::ProviderKey::parse(&event.provider).map_err(|_| invalid())?;
-    if !store::restart_delivery(&app.db, &row.id, state.as_str()).await? {
+    if !store::restart_delivery(&app.db, &id, state.as_str()).await? {
         return Err(problem(
             ProblemKind::Conflict,
             "The webhook cannot be sent again now: another redelivery has just started.",
@@ -343,21 +344,9 @@ pub async fn redeliver(
     }
     let body = serde_json::to_string(&Envelope::of(event.clone()))
         .map_err(|e| worker::Error::RustError(e.to_string()))?;
-    let queued = match app.env.queue(JOBS_QUEUE) {
-        Ok(q) => q
-            .send(Job::Deliver(DeliveryMessage {
-                id: row.id.clone(),
-                body,
-                attempt: 1,
-            }))
-            .await
-            .counted(),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = queued {
+    if let Err(e) = queue_first_attempt(app, id.clone(), body).await {
         // Put the state back, so that the event is not left `pending` with nothing queued.
-        let attempts = row.attempts.max(0.0) as u32;
-        store::set_delivery(&app.db, &row.id, state.as_str(), attempts).await?;
+        store::set_delivery(&app.db, &id, state.as_str(), attempts).await?;
         worker::console_error!("redelivery not queued: {e}");
         return Err(problem(
             ProblemKind::Internal,
@@ -377,15 +366,30 @@ pub async fn redeliver(
         202,
         &WebhookEventView {
             event,
-            id: row.id,
+            id,
             delivery: Delivery::Pending,
             attempts: 0,
         },
     )?)
 }
 
+fn invalid() -> ApiError {
+    problem(ProblemKind::Internal, "A stored event is invalid.")
+}
+
 /// A status as an event row stores it.
 fn stored_status(s: &str) -> Result<byok_core::status::Status, ApiError> {
-    byok_core::status::Status::parse(s)
-        .ok_or_else(|| problem(ProblemKind::Internal, "A stored event is invalid."))
+    byok_core::status::Status::parse(s).ok_or_else(invalid)
+}
+
+/// The event a delivery row stores (what its webhook's body carries).
+fn stored_event(r: store::DeliveryRow) -> Result<StatusChanged, ApiError> {
+    Ok(StatusChanged {
+        tenant: r.tenant,
+        provider: r.provider,
+        from: stored_status(&r.from_status)?,
+        to: stored_status(&r.to_status)?,
+        reason: serde_json::from_str(&r.reason).map_err(|_| invalid())?,
+        at: r.at,
+    })
 }

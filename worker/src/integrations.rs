@@ -201,16 +201,10 @@ pub async fn test_and_record(
         ..reason
     };
     // The event, if the status moves, is stored in the same batch as the change.
-    let event =
-        status_changed(&row.tenant, &row.provider, before, next, reason, &now).and_then(|e| {
-            match events::prepare(app, e) {
-                Ok(p) => Some(p),
-                Err(ApiError(p)) => {
-                    worker::console_error!("status event not prepared: {}", p.detail);
-                    None
-                }
-            }
-        });
+    let event = events::prepare_change(
+        app,
+        status_changed(&row.tenant, &row.provider, before, next, reason, &now),
+    );
     let recorded = crate::util::timed(
         "d1-write",
         store::record_test(
@@ -219,9 +213,7 @@ pub async fn test_and_record(
             &row.provider,
             &record,
             &audit,
-            event
-                .as_ref()
-                .map(|p| (p.id.as_str(), &p.event, p.delivery)),
+            event.as_ref().map(events::Prepared::row),
         ),
     )
     .await?;
@@ -402,23 +394,19 @@ pub async fn save(req: &mut Request, app: &App, who: &Principal, key: &str) -> A
     row.transient_failures = None;
     row.updated_at = rfc3339(now_millis());
     // The event, if the status moves, is stored in the same batch as the new key.
-    let event = status_changed(
-        &row.tenant,
-        &row.provider,
-        before,
-        next,
-        Reason::key_saved(),
-        &row.updated_at,
-    )
-    .and_then(|e| events::prepare(app, e).ok());
-    let stored = store::update_credential(
-        &app.db,
-        &row,
-        event
-            .as_ref()
-            .map(|p| (p.id.as_str(), &p.event, p.delivery)),
-    )
-    .await?;
+    let event = events::prepare_change(
+        app,
+        status_changed(
+            &row.tenant,
+            &row.provider,
+            before,
+            next,
+            Reason::key_saved(),
+            &row.updated_at,
+        ),
+    );
+    let stored =
+        store::update_credential(&app.db, &row, event.as_ref().map(events::Prepared::row)).await?;
     if !stored {
         return Err(problem(
             ProblemKind::NotFound,

@@ -265,21 +265,17 @@ fn link_specs() -> Vec<LinkSpec> {
             body: None,
         },
     ];
+    type Parameters = &'static [(&'static str, &'static str)];
+    const THIS: Parameters = &[("key", THIS_INTEGRATION)];
+    const FIRST: Parameters = &[("key", FIRST_INTEGRATION)];
     let sources = [
-        (("post", "/v1/integrations"), THIS_INTEGRATION),
-        (("get", "/v1/integrations"), FIRST_INTEGRATION),
-        (
-            ("put", "/v1/integrations/{key}/credential"),
-            THIS_INTEGRATION,
-        ),
-        (("post", "/v1/integrations/{key}/test"), THIS_INTEGRATION),
+        (("post", "/v1/integrations"), THIS),
+        (("get", "/v1/integrations"), FIRST),
+        (("put", "/v1/integrations/{key}/credential"), THIS),
+        (("post", "/v1/integrations/{key}/test"), THIS),
     ];
-    for (from, key) in sources {
+    for (from, parameters) in sources {
         for (name, target) in ON_INTEGRATION {
-            let parameters: &'static [(&'static str, &'static str)] = match key {
-                THIS_INTEGRATION => &[("key", THIS_INTEGRATION)],
-                _ => &[("key", FIRST_INTEGRATION)],
-            };
             links.push(LinkSpec {
                 from,
                 name,

@@ -7,6 +7,11 @@ use worker::{D1Database, Result};
 
 use crate::util::Counted;
 
+/// Whether a write changed a row.
+fn changed(r: &worker::D1Result) -> Result<bool> {
+    Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+}
+
 pub fn text(s: &str) -> JsValue {
     JsValue::from_str(s)
 }
@@ -127,7 +132,7 @@ pub async fn claim_retest(
         .run()
         .await
         .counted()?;
-    Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+    changed(&r)
 }
 
 /// Adds an isolate's aggregated usage (see `byok_core::usage`), in batches of at most
@@ -235,7 +240,7 @@ pub async fn retire_provider(db: &D1Database, key: &str, now: &str) -> Result<bo
         .bind(&[text(key), text(now)])?
         .run()
         .await.counted()?;
-    Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+    changed(&r)
 }
 
 pub async fn set_logo(
@@ -355,10 +360,9 @@ pub async fn insert_integration(db: &D1Database, row: &IntegrationRow) -> Result
         .bind(&[credential_params(row).as_slice(), &[text(&row.installed_at), text(&row.updated_at)]].concat())?
         .run()
         .await.counted()?;
-    Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+    changed(&r)
 }
 
-/// Replaces the credential of an existing row.
 /// Stores a new key on an installed row and, when the status moves, its event, in one batch.
 pub async fn update_credential(
     db: &D1Database,
@@ -377,11 +381,7 @@ pub async fn update_credential(
         statements.push(event_statement(db, id, e, delivery, Some(&row.updated_at))?);
     }
     let results = db.batch(statements).await.counted()?;
-    let changes = results
-        .first()
-        .and_then(|r| r.meta().ok().flatten())
-        .and_then(|m| m.changes);
-    Ok(changes.unwrap_or(0) > 0)
+    results.first().map_or(Ok(false), changed)
 }
 
 /// A finished test to record: the row's new status and health, guarded by the `updated_at`
@@ -433,11 +433,7 @@ pub async fn record_test(
         statements.push(event_statement(db, id, e, delivery, Some(t.now))?);
     }
     let results = db.batch(statements).await.counted()?;
-    let changes = results
-        .first()
-        .and_then(|r| r.meta().ok().flatten())
-        .and_then(|m| m.changes);
-    Ok(changes.unwrap_or(0) > 0)
+    results.first().map_or(Ok(false), changed)
 }
 
 /// The stored keys a cron run may find due: not disconnected, of an active provider, and not
@@ -543,28 +539,17 @@ pub struct DeliveryRow {
     pub to_status: String,
     pub reason: String,
     pub at: String,
-    pub attempts: f64,
-}
-
-/// One stored event with its delivery state.
-#[derive(Debug, Deserialize)]
-pub struct StoredEvent {
-    pub id: String,
-    pub tenant: String,
-    pub provider: String,
-    pub from_status: String,
-    pub to_status: String,
-    pub reason: String,
-    pub at: String,
     pub delivery: String,
     pub attempts: f64,
 }
 
-pub async fn event_by_id(db: &D1Database, id: &str) -> Result<Option<StoredEvent>> {
-    db.prepare(
-        "SELECT id, tenant, provider, from_status, to_status, reason, at, delivery, attempts
-         FROM status_events WHERE id = ?1",
-    )
+const DELIVERY_COLUMNS: &str =
+    "id, tenant, provider, from_status, to_status, reason, at, delivery, attempts";
+
+pub async fn event_by_id(db: &D1Database, id: &str) -> Result<Option<DeliveryRow>> {
+    db.prepare(format!(
+        "SELECT {DELIVERY_COLUMNS} FROM status_events WHERE id = ?1"
+    ))
     .bind(&[text(id)])?
     .first(None)
     .await
@@ -582,7 +567,7 @@ pub async fn restart_delivery(db: &D1Database, id: &str, from: &str) -> Result<b
         .run()
         .await
         .counted()?;
-    Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+    changed(&r)
 }
 
 /// Events whose webhook is in `delivery`, newest first.
@@ -591,10 +576,10 @@ pub async fn events_by_delivery(
     delivery: &str,
     limit: i64,
 ) -> Result<Vec<DeliveryRow>> {
-    db.prepare(
-        "SELECT id, tenant, provider, from_status, to_status, reason, at, attempts FROM status_events
-         WHERE delivery = ?1 ORDER BY at DESC, rowid DESC LIMIT ?2",
-    )
+    db.prepare(format!(
+        "SELECT {DELIVERY_COLUMNS} FROM status_events
+         WHERE delivery = ?1 ORDER BY at DESC, rowid DESC LIMIT ?2"
+    ))
     .bind(&[text(delivery), int(limit)])?
     .all()
     .await
@@ -639,7 +624,7 @@ pub async fn delete_integration(db: &D1Database, tenant: &str, provider: &str) -
         .run()
         .await
         .counted()?;
-    Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+    changed(&r)
 }
 
 pub async fn audit(db: &D1Database, e: &AuditEntry) -> Result<()> {
@@ -722,7 +707,7 @@ pub async fn reseal_platform_key(
         .bind(&[text(key), blob(Some(old)), blob(Some(new)), opt_text(fields)])?
         .run()
         .await.counted()?;
-    Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+    changed(&r)
 }
 
 #[derive(Debug, Deserialize)]
@@ -794,6 +779,6 @@ pub async fn run_batch(
         .await
         .counted()?
         .iter()
-        .map(|r| r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) > 0)
+        .map(|r| changed(r).unwrap_or(false))
         .collect())
 }
