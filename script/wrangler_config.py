@@ -7,6 +7,13 @@
   wrangler_config.py find-d1 NAME        read `wrangler d1 list --json` on stdin, print the uuid
   wrangler_config.py find-kv TITLE...    read `wrangler kv namespace list` on stdin, print the id
   wrangler_config.py gzip-size DIR       the gzip size of every file under DIR, in bytes
+  wrangler_config.py secret-names ENV RC ERRFILE
+                                         read `wrangler secret list --format json` (stdout on
+                                         stdin, its exit code, its stderr in ERRFILE): print
+                                         `exists` or `absent`, then one secret name per line;
+                                         fail on anything else (fail closed: never "no secrets")
+  wrangler_config.py row-count RC ERRFILE read `wrangler d1 execute --json` of one COUNT(*) AS n
+                                         query on stdin: print n; fail on anything else
 
 Reading uses tomllib; writing edits only the one `database_id`/`id` line of the environment's
 binding, so comments and layout stay as the operator wrote them.
@@ -93,6 +100,18 @@ def check(env):
         for k in ("database_id", "id"):
             if re.fullmatch(r"0+(-0+)*", str(b.get(k, "x"))):
                 problems.append(f"env.{env}: {k} is the local placeholder; use {UNSET!r} or the real id")
+    # Rate-limit counters are per account and namespace id: an environment sharing another's
+    # ids would spend its budget (review finding L7).
+    mine = {str(r.get("namespace_id")) for r in s.get("ratelimits", [])}
+    for other, o in config.get("env", {}).items():
+        if other == env:
+            continue
+        shared = mine & {str(r.get("namespace_id")) for r in o.get("ratelimits", [])}
+        if shared:
+            problems.append(
+                f"[[env.{env}.ratelimits]] shares namespace_id {', '.join(sorted(shared))} with "
+                f"env.{other}: give each environment its own"
+            )
     if problems:
         fail("the configuration is not fit to deploy:\n  " + "\n  ".join(problems))
 
@@ -135,6 +154,77 @@ def find_kv(*titles):
     print("")
 
 
+def _shown(text, limit=400):
+    """What wrangler printed, cut short, for an error message (it never holds a secret value:
+    `secret list` prints names only)."""
+    text = text.strip()
+    return (text[:limit] + "...") if len(text) > limit else (text or "(nothing)")
+
+
+def secret_names(env, rc, errfile):
+    """The names of the secrets on the environment's Worker, from `wrangler secret list`.
+
+    Fails closed: only a zero exit with stdout that is exactly a JSON list of {"name": ...}
+    objects counts as a list, and only wrangler's own "Worker ... not found" answer counts as
+    "the Worker does not exist yet". Anything else (an error, a 5xx, a 429, a token that cannot
+    read secrets, a banner or a warning before the JSON, a timeout) stops the deploy: reading it
+    as "no secrets" would generate new ones and put them over the live ones.
+    """
+    out = sys.stdin.read()
+    try:
+        with open(errfile, encoding="utf-8", errors="replace") as f:
+            err = f.read()
+    except OSError:
+        err = ""
+    name = env_section(env)[1].get("name", "")
+    if rc != "0":
+        # wrangler >= 4.5x: `Worker "NAME" (env: ENV) not found.` then "If this is a new Worker".
+        pattern = rf'Worker "{re.escape(name)}"( \(env: {re.escape(env)}\))? not found\.'
+        if name and re.search(pattern, err + out) and "If this is a new Worker" in err + out:
+            print("absent")
+            return
+        how = "timed out" if rc == "124" else f"failed (exit {rc})"
+        fail(
+            f"`wrangler secret list --env {env}` {how}, so the secrets on Cloudflare are unknown; "
+            f"nothing was put. Fix the cause and run again. wrangler said: {_shown(err + out)}"
+        )
+    try:
+        secrets = json.loads(out)
+    except ValueError:
+        secrets = None
+    if not isinstance(secrets, list) or not all(
+        isinstance(s, dict) and isinstance(s.get("name"), str) and s["name"] for s in secrets
+    ):
+        fail(
+            f"`wrangler secret list --env {env}` printed something that is not a JSON list of "
+            f"secrets, so the secrets on Cloudflare are unknown; nothing was put. "
+            f"It printed: {_shown(out)}"
+        )
+    print("exists")
+    for s in secrets:
+        print(s["name"])
+
+
+def row_count(rc, errfile):
+    """n from `wrangler d1 execute --json --command 'SELECT COUNT(*) AS n ...'`; fails closed."""
+    out = sys.stdin.read()
+    try:
+        with open(errfile, encoding="utf-8", errors="replace") as f:
+            err = f.read()
+    except OSError:
+        err = ""
+    if rc != "0":
+        how = "timed out" if rc == "124" else f"failed (exit {rc})"
+        fail(f"counting the remote rows {how}: {_shown(err + out)}")
+    try:
+        n = json.loads(out)[0]["results"][0]["n"]
+    except (ValueError, LookupError, TypeError):
+        n = None
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        fail(f"counting the remote rows printed something unexpected: {_shown(out)}")
+    print(n)
+
+
 def gzip_size(directory):
     total = 0
     for root, _, files in os.walk(directory):
@@ -154,6 +244,8 @@ def main(argv):
         "set": (set_id, 3),
         "find-d1": (find_d1, 1),
         "gzip-size": (gzip_size, 1),
+        "secret-names": (secret_names, 3),
+        "row-count": (row_count, 2),
     }
     if cmd == "find-kv" and args:
         return find_kv(*args)

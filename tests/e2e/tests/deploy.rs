@@ -27,11 +27,35 @@ case "$1 ${2:-} ${3:-}" in
     [ "$4" = byok-staging-kv ] || exit 3
     echo "0123456789abcdef0123456789abcdef" > "$state/kv"; echo "created" ;;
   "secret list "*)
+    # STUB_LIST: how this call fails, as wrangler and the API have been seen to.
+    case "${STUB_LIST:-}" in
+      server-error) echo '✘ [ERROR] A request to the Cloudflare API (/accounts/abc/workers/scripts/byok-staging/secrets) failed.' >&2
+                    echo '  Internal Server Error [code: 10013]' >&2; exit 1 ;;
+      rate-limited) echo '✘ [ERROR] A request to the Cloudflare API failed: 429 Too Many Requests [code: 971]' >&2; exit 1 ;;
+      permission)   echo '✘ [ERROR] A request to the Cloudflare API (/accounts/abc/workers/scripts/byok-staging/secrets) failed.' >&2
+                    echo '  Authentication error [code: 10000]' >&2; exit 1 ;;
+      banner)       printf ' ⛅️ wrangler 4.164.0\n───────────────────\n' ;;
+      non-json)     echo 'Secret Name: AUTH_SECRET'; exit 0 ;;
+      empty)        exit 0 ;;
+      hang)         exec sleep 30 ;;
+    esac
+    if [ ! -f "$state/worker" ]; then
+      printf '✘ [ERROR] Worker "byok-staging" (env: staging) not found.\n\nIf this is a new Worker, run `wrangler deploy` first to create it.\n' >&2
+      exit 1
+    fi
     printf '['; sep=''
     for f in "$state"/secrets/*; do [ -e "$f" ] || continue; printf '%s{"name":"%s","type":"secret_text"}' "$sep" "$(basename "$f")"; sep=','; done
     echo ']' ;;
   "secret put "*)
-    cat > "$state/secrets/$3"; echo "Success! Uploaded secret $3" ;;
+    touch "$state/worker"; cat > "$state/secrets/$3"; echo "Success! Uploaded secret $3" ;;
+  "d1 execute DB")
+    [[ " $* " == *" --remote "* && " $* " == *" --json "* && "$*" == *"COUNT(*) AS n FROM integrations"* ]] || exit 5
+    case "${STUB_D1:-}" in
+      fail) echo '✘ [ERROR] A request to the Cloudflare API failed. [code: 7500]' >&2; exit 1 ;;
+      hang) exec sleep 30 ;;
+      odd)  echo 'Executing on remote database DB'; exit 0 ;;
+    esac
+    printf '[{"results":[{"n":%s}],"success":true,"meta":{"served_by":"stub"}}]\n' "${STUB_ROWS:-0}" ;;
   "queues info byok-staging-jobs")
     [ -f "$state/queue" ] || { echo "no such queue" >&2; exit 1; }
     echo "byok-staging-jobs" ;;
@@ -41,6 +65,7 @@ case "$1 ${2:-} ${3:-}" in
     [ "$4" = DB ] && [[ " $* " == *" --remote "* ]] || exit 4
     echo "migrations applied" ;;
   "deploy --env staging")
+    touch "$state/worker"
     printf 'Uploaded byok-staging\nDeployed byok-staging triggers\n  %s\n' "$STUB_URL" ;;
   *) echo "stand-in wrangler: unexpected call: $*" >&2; exit 2 ;;
 esac
@@ -84,6 +109,18 @@ impl Stub {
     /// Runs script/deploy with this stub first on PATH and only the given secrets in its
     /// environment.
     fn deploy(&self, args: &[&str], url: &str, secrets: &[(&str, &str)]) -> Output {
+        self.deploy_with(args, url, secrets, &[])
+    }
+
+    /// As `deploy`, with extra variables for the stub (STUB_LIST, STUB_D1, STUB_ROWS) or the
+    /// script.
+    fn deploy_with(
+        &self,
+        args: &[&str],
+        url: &str,
+        secrets: &[(&str, &str)],
+        vars: &[(&str, &str)],
+    ) -> Output {
         let path = format!(
             "{}:{}",
             self.dir.join("bin").display(),
@@ -108,7 +145,7 @@ impl Stub {
         ] {
             cmd.env_remove(name);
         }
-        for (k, v) in secrets {
+        for (k, v) in secrets.iter().chain(vars) {
             cmd.env(k, v);
         }
         cmd.output().expect("script/deploy runs")
@@ -175,15 +212,21 @@ fn deploy_creates_puts_secrets_migrates_deploys_then_seeds() {
     let create_kv = position(&calls, "kv namespace create byok-staging-kv");
     let create_queue = position(&calls, "queues create byok-staging-jobs");
     let first_put = position(&calls, "secret put ");
+    let list = position(&calls, "secret list ");
     let migrate = position(&calls, "d1 migrations apply DB");
     let deploy = position(&calls, "deploy --env staging");
     assert!(
-        create_d1 < first_put
-            && create_kv < first_put
+        create_d1 < migrate
+            && create_kv < migrate
             && create_queue < deploy
-            && first_put < migrate
-            && migrate < deploy,
-        "order: create, secrets, migrate, deploy: {calls:#?}"
+            && migrate < list
+            && list < first_put
+            && first_put < deploy,
+        "order: create, migrate, list secrets, put secrets, deploy: {calls:#?}"
+    );
+    assert!(
+        !calls.iter().any(|c| c.starts_with("d1 execute")),
+        "the keyring came from the environment: no first-deploy data check"
     );
     assert!(calls[migrate].contains("--remote") && calls[migrate].contains("--env staging"));
     for (name, value) in secrets {
@@ -253,6 +296,30 @@ fn deploy_creates_puts_secrets_migrates_deploys_then_seeds() {
         "no session minted"
     );
 
+    // In production a session is read only from the __Host- cookie: a plain `byok_session`
+    // could have been planted by a sibling subdomain (review L2).
+    let owner = edge.token("owner", "deployed");
+    let with_cookie = |cookie: String| {
+        rt.block_on(async {
+            reqwest::Client::new()
+                .get(format!("{}/v1/integrations", edge.base))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .expect("integrations")
+                .status()
+        })
+    };
+    assert_eq!(
+        with_cookie(format!("byok_session={owner}")),
+        reqwest::StatusCode::UNAUTHORIZED,
+        "the dev cookie name is not read in production"
+    );
+    assert_eq!(
+        with_cookie(format!("theme=dark; __Host-byok_session={owner}")),
+        reqwest::StatusCode::OK
+    );
+
     // A second run changes nothing that exists: no creation, the same ids, seeding again.
     let before = stub.calls().len();
     let again = stub.deploy(&[], &edge.base, &secrets);
@@ -269,7 +336,7 @@ fn deploy_creates_puts_secrets_migrates_deploys_then_seeds() {
 fn deploy_generates_missing_secrets_once_and_keeps_existing_ones() {
     let stub = Stub::new("generate");
     let out = stub.deploy(
-        &["--no-seed"],
+        &["--no-seed", "--first-deploy"],
         "https://byok-staging.example.workers.dev",
         &[],
     );
@@ -349,6 +416,39 @@ fn has_secrets_file(dir: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// DEV_MODE left on in a deployment (by hand, past script/deploy's checks): its real issuer
+/// keeps the dev login shut, even for a request whose URL names loopback, as a Worker calling
+/// over a service binding can write (review L9).
+#[test]
+fn dev_mode_left_on_with_a_real_issuer_mints_no_session_for_a_loopback_url() {
+    let edge = EdgeConfig {
+        issuer: "https://app.soconnective.com".into(),
+        audience: "byok-staging".into(),
+        dev_mode: true,
+        ..EdgeConfig::default()
+    }
+    .start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for host in ["127.0.0.1", "localhost", "[::1]"] {
+        let login = rt.block_on(async {
+            reqwest::Client::new()
+                .get(format!(
+                    "{}/dev/login?tenant=x&role=platform-admin",
+                    edge.base
+                ))
+                .header("host", host)
+                .send()
+                .await
+                .expect("dev login")
+        });
+        assert_eq!(login.status(), reqwest::StatusCode::NOT_FOUND, "{host}");
+        assert!(login.headers().get("set-cookie").is_none(), "{host}");
+    }
+}
+
 #[test]
 fn a_config_with_dev_values_is_refused_before_anything_runs() {
     for (what, from, to) in [
@@ -357,6 +457,10 @@ fn a_config_with_dev_values_is_refused_before_anything_runs() {
             "[env.staging.vars]\nDEV_MODE = \"true\"",
         ),
         ("dev issuer", "AUTH_ISSUER = \"https://app.soconnective.com\"\nAUTH_AUDIENCE = \"byok-staging\"", "AUTH_ISSUER = \"byok-dev\"\nAUTH_AUDIENCE = \"byok-staging\""),
+        ("a rate-limit namespace shared with production",
+            "namespace_id = \"2001\"",
+            "namespace_id = \"1001\"",
+        ),
         ("local ids", "database_name = \"byok-staging\"\ndatabase_id = \"set-by-script-deploy\"", "database_name = \"byok-staging\"\ndatabase_id = \"00000000-0000-0000-0000-000000000000\""),
     ] {
         let stub = Stub::new("devvalues");
@@ -372,4 +476,204 @@ fn a_config_with_dev_values_is_refused_before_anything_runs() {
         );
         assert!(stub.calls().is_empty(), "{what}: wrangler never ran");
     }
+}
+
+const URL: &str = "https://byok-staging.example.workers.dev";
+
+/// A Worker already deployed with its four secrets, as after a first deploy.
+fn deployed(name: &str) -> (Stub, Vec<(String, String)>) {
+    let stub = Stub::new(name);
+    let out = stub.deploy(&["--no-seed", "--first-deploy"], URL, &[]);
+    assert!(out.status.success(), "first deploy:\n{}", text(&out));
+    for entry in std::fs::read_dir(&stub.dir).expect("dir").flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("byok-secrets-")
+        {
+            std::fs::remove_file(entry.path()).expect("remove");
+        }
+    }
+    let live = [
+        "AUTH_SECRET",
+        "SERVICE_AUTH_SECRET",
+        "BYOK_KEYRING",
+        "WEBHOOK_SECRET",
+    ]
+    .iter()
+    .map(|n| (n.to_string(), stub.secret(n).expect("put")))
+    .collect();
+    (stub, live)
+}
+
+/// Nothing was put since call `before`, nothing was deployed, and every live secret is as it was.
+fn assert_untouched(stub: &Stub, before: usize, live: &[(String, String)], what: &str) {
+    let after: Vec<String> = stub.calls()[before..].to_vec();
+    assert!(
+        !after
+            .iter()
+            .any(|c| c.starts_with("secret put") || c.starts_with("deploy")),
+        "{what}: nothing put or deployed: {after:#?}"
+    );
+    for (name, value) in live {
+        assert_eq!(
+            stub.secret(name).as_deref(),
+            Some(value.as_str()),
+            "{what}: {name} unchanged"
+        );
+    }
+    assert!(!has_secrets_file(&stub.dir), "{what}: nothing generated");
+}
+
+#[test]
+fn a_secret_list_that_cannot_be_trusted_stops_the_deploy_with_nothing_put() {
+    let (stub, live) = deployed("untrusted");
+    for (mode, says) in [
+        ("server-error", "failed (exit 1)"),
+        ("rate-limited", "429 Too Many Requests"),
+        ("permission", "Authentication error"),
+        ("banner", "not a JSON list of secrets"),
+        ("non-json", "not a JSON list of secrets"),
+        ("empty", "not a JSON list of secrets"),
+        ("hang", "timed out"),
+    ] {
+        // The worst case: nothing in the environment and --first-deploy, so a list read as
+        // "no secrets" would generate and put all four.
+        let before = stub.calls().len();
+        let out = stub.deploy_with(
+            &["--no-seed", "--first-deploy"],
+            URL,
+            &[],
+            &[("STUB_LIST", mode), ("BYOK_WRANGLER_TIMEOUT", "2")],
+        );
+        let printed = text(&out);
+        assert!(
+            !out.status.success(),
+            "{mode}: the deploy stops:\n{printed}"
+        );
+        assert!(
+            printed.contains("nothing was put") && printed.contains(says),
+            "{mode}: says why: {printed}"
+        );
+        assert_untouched(&stub, before, &live, mode);
+        let values: Vec<String> = live.iter().map(|(_, v)| v.clone()).collect();
+        assert_nowhere(&stub, &out, &values);
+    }
+
+    // The same Worker, answering properly again: deployed, every secret kept.
+    let before = stub.calls().len();
+    let out = stub.deploy(&["--no-seed"], URL, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let after: Vec<String> = stub.calls()[before..].to_vec();
+    assert!(after.iter().any(|c| c.starts_with("deploy")), "{after:#?}");
+    assert!(
+        !after.iter().any(|c| c.starts_with("secret put")),
+        "{after:#?}"
+    );
+    for (name, value) in &live {
+        assert_eq!(stub.secret(name).as_deref(), Some(value.as_str()), "{name}");
+    }
+}
+
+#[test]
+fn a_keyring_is_generated_only_on_an_explicit_first_deploy_of_an_empty_database() {
+    // A Worker without a keyring: not generated unless asked for.
+    let (stub, live) = deployed("keyring");
+    std::fs::remove_file(stub.state.join("secrets/BYOK_KEYRING")).expect("remove");
+    let live: Vec<(String, String)> = live
+        .into_iter()
+        .filter(|(n, _)| n != "BYOK_KEYRING")
+        .collect();
+    let before = stub.calls().len();
+    let out = stub.deploy(&["--no-seed"], URL, &[]);
+    assert!(!out.status.success(), "refused: {}", text(&out));
+    assert!(
+        text(&out).contains("--first-deploy") && text(&out).contains("Nothing was put"),
+        "{}",
+        text(&out)
+    );
+    assert_untouched(&stub, before, &live, "no flag");
+    assert!(stub.secret("BYOK_KEYRING").is_none());
+
+    // --first-deploy over a database that holds keys, or whose rows cannot be counted: refused.
+    for (vars, says) in [
+        (&[("STUB_ROWS", "3")][..], "holds 3 integration(s)"),
+        (
+            &[("STUB_D1", "fail")][..],
+            "cannot tell whether staging holds keys",
+        ),
+        (&[("STUB_D1", "odd")][..], "printed something unexpected"),
+        (
+            &[("STUB_D1", "hang"), ("BYOK_WRANGLER_TIMEOUT", "2")][..],
+            "cannot tell",
+        ),
+    ] {
+        let before = stub.calls().len();
+        let out = stub.deploy_with(&["--no-seed", "--first-deploy"], URL, &[], vars);
+        assert!(!out.status.success(), "{says}: refused: {}", text(&out));
+        assert!(text(&out).contains(says), "{says}: {}", text(&out));
+        assert_untouched(&stub, before, &live, says);
+        assert!(stub.secret("BYOK_KEYRING").is_none(), "{says}");
+    }
+
+    // The keyring the operator kept offline, from the environment: put, no data check.
+    let keyring = r#"{"primary":"k202611","keys":{"k202611":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}}"#;
+    let before = stub.calls().len();
+    let out = stub.deploy(&["--no-seed"], URL, &[("BYOK_KEYRING", keyring)]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(stub.secret("BYOK_KEYRING").as_deref(), Some(keyring));
+    assert!(!stub.calls()[before..]
+        .iter()
+        .any(|c| c.starts_with("d1 execute")));
+}
+
+#[test]
+fn the_generated_secrets_file_is_new_private_and_never_written_through_a_planted_link() {
+    // Someone who can write to the directory plants links at every name a clock-based scheme
+    // would use in the next minute, pointing at a file of theirs.
+    let stub = Stub::new("planted");
+    let victim = stub.dir.join("victim");
+    std::fs::write(&victim, "").expect("victim");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    for s in 0..60 {
+        let stamp = Command::new("date")
+            .args(["-u", "-d", &format!("@{}", now + s), "+%Y%m%d%H%M%S"])
+            .env("TZ", "UTC")
+            .output()
+            .expect("date");
+        let stamp = String::from_utf8_lossy(&stamp.stdout).trim().to_string();
+        let _ = std::os::unix::fs::symlink(
+            &victim,
+            stub.dir.join(format!("byok-secrets-staging-{stamp}.env")),
+        );
+    }
+    let out = stub.deploy_with(&["--no-seed", "--first-deploy"], URL, &[], &[("TZ", "UTC")]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("victim"),
+        "",
+        "no secret written through a link"
+    );
+    let file = std::fs::read_dir(&stub.dir)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("byok-secrets-"))
+                && !std::fs::symlink_metadata(p)
+                    .expect("meta")
+                    .file_type()
+                    .is_symlink()
+        })
+        .expect("the secrets file");
+    let meta = std::fs::symlink_metadata(&file).expect("meta");
+    assert!(meta.file_type().is_file());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert!(std::fs::read_to_string(&file)
+        .expect("read")
+        .contains("BYOK_KEYRING="));
 }
