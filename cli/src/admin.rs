@@ -113,6 +113,21 @@ struct Claims<'a> {
     exp: u64,
     iss: &'a str,
     aud: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    providers: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tenants: Option<&'a [String]>,
+}
+
+/// The optional scope of a service token (`providers`, `tenants` claims).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TokenScope {
+    /// Service tokens: the only providers the token may resolve (comma-separated keys).
+    #[arg(long, value_delimiter = ',')]
+    pub providers: Option<Vec<String>>,
+    /// Service tokens: the only tenants the token may resolve for (comma-separated ids).
+    #[arg(long, value_delimiter = ',')]
+    pub tenants: Option<Vec<String>>,
 }
 
 /// Who a token is for: the service's configured `AUTH_ISSUER` and `AUTH_AUDIENCE`.
@@ -134,7 +149,14 @@ pub fn token(
     role: Role,
     ttl_seconds: u64,
     to: &Audience,
+    scope: &TokenScope,
 ) -> Result<String> {
+    if role != Role::Service && (scope.providers.is_some() || scope.tenants.is_some()) {
+        bail!("--providers and --tenants limit service tokens only (--role service)");
+    }
+    // The service refuses a token whose scope it cannot read: check before signing one.
+    byok_core::scope::Scope::from_claims(scope.providers.as_deref(), scope.tenants.as_deref())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     if secret.len() < byok_core::auth::MIN_SECRET_BYTES {
         bail!(
             "{} must be at least {} bytes",
@@ -153,6 +175,8 @@ pub fn token(
         exp: now + ttl_seconds,
         iss: &to.issuer,
         aud: &to.audience,
+        providers: scope.providers.as_deref(),
+        tenants: scope.tenants.as_deref(),
     };
     Ok(jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),

@@ -47,6 +47,8 @@ enum Top {
         ttl: u64,
         #[command(flatten)]
         to: admin::Audience,
+        #[command(flatten)]
+        scope: admin::TokenScope,
     },
     /// Manage catalog entries (as platform-admin).
     #[command(subcommand)]
@@ -215,6 +217,7 @@ impl Remote {
                 Role::PlatformAdmin,
                 600,
                 &self.to,
+                &admin::TokenScope::default(),
             )?,
         };
         admin::Client::new(&self.url, token)
@@ -328,9 +331,13 @@ fn main() -> Result<()> {
             dev_vars,
             ttl,
             to,
+            scope,
         } => {
             let secret = admin::signing_secret(role, &dev_vars)?;
-            println!("{}", admin::token(&secret, &sub, &tenant, role, ttl, &to)?);
+            println!(
+                "{}",
+                admin::token(&secret, &sub, &tenant, role, ttl, &to, &scope)?
+            );
             Ok(())
         }
         Top::Provider(ProviderCommand::Push {

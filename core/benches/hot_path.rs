@@ -56,6 +56,8 @@ fn bench(c: &mut Criterion) {
         exp: NOW_S + 30 * 86_400,
         iss: "https://platform.example".into(),
         aud: "byok".into(),
+        providers: None,
+        tenants: None,
     };
     let token = encode(
         &Header::default(),

@@ -61,6 +61,18 @@ impl Role {
     }
 }
 
+/// The issuer of local development tokens (`wrangler.toml`'s top-level `AUTH_ISSUER`), which
+/// `script/deploy` refuses in a deployed environment.
+pub const DEV_ISSUER: &str = "byok-dev";
+
+/// Whether `/dev/login` exists for a request. Three independent conditions: the `DEV_MODE`
+/// switch, the dev issuer (so a deployment that carries `DEV_MODE` by mistake, with its real
+/// issuer, still has no dev login), and a loopback URL host. The host alone is no gate: a
+/// Worker calling this one over a service binding chooses the URL, `http://127.0.0.1/` included.
+pub fn dev_login_open(dev_mode: bool, issuer: &str, host_is_loopback: bool) -> bool {
+    dev_mode && issuer == DEV_ISSUER && host_is_loopback
+}
+
 /// Which of the two secrets signed (or must sign) a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signer {
@@ -267,6 +279,24 @@ mod tests {
     }
 
     #[test]
+    fn the_dev_login_needs_dev_mode_the_dev_issuer_and_a_loopback_host() {
+        assert!(dev_login_open(true, DEV_ISSUER, true));
+        for (dev, issuer, loopback) in [
+            (false, DEV_ISSUER, true),
+            // DEV_MODE left on in a deployment: its real issuer keeps the door shut, whatever
+            // host a service-binding caller writes in the URL.
+            (true, "https://app.soconnective.com", true),
+            (true, "", true),
+            (true, DEV_ISSUER, false),
+        ] {
+            assert!(
+                !dev_login_open(dev, issuer, loopback),
+                "{dev} {issuer} {loopback}"
+            );
+        }
+    }
+
+    #[test]
     fn roles_round_trip_through_their_names() {
         for role in Role::ALL {
             assert_eq!(Role::parse(role.as_str()), Some(role));
@@ -301,6 +331,12 @@ pub struct Claims {
     pub exp: u64,
     pub iss: String,
     pub aud: String,
+    /// Service tokens only: the providers the token may resolve ([`crate::scope`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub providers: Option<Vec<String>>,
+    /// Service tokens only: the tenants the token may resolve for ([`crate::scope`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenants: Option<Vec<String>>,
 }
 
 /// Why a token was refused, in words for the caller (never quoting the token).

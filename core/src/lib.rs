@@ -14,6 +14,7 @@
 //! - [`keyring`]: AES-256-GCM envelope for stored credentials, with key rotation.
 //! - [`resolve`]: which key answers `getAiConfig` (tenant, platform, or none).
 //! - [`rotation`]: retiring a master key: the keyring report and re-sealing passes.
+//! - [`scope`]: which tenants and providers a (service) token may reach.
 //! - [`api`]: request, response and problem+json types shared by the Worker and the CLI.
 
 pub mod api;
@@ -31,6 +32,7 @@ pub mod report;
 pub mod resolve;
 pub mod resolve_cache;
 pub mod rotation;
+pub mod scope;
 pub mod status;
 pub mod timestamp;
 pub mod usage;

@@ -5,7 +5,8 @@
 use byok_core::api::ProblemKind;
 pub use byok_core::auth::Role;
 use byok_core::auth::{role_allowed, AuthSettings, Signer};
-use byok_core::ids::TenantId;
+use byok_core::ids::{ProviderKey, TenantId};
+use byok_core::scope::Scope;
 use byok_core::verifier::Verifier;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
@@ -27,6 +28,8 @@ pub struct Principal {
     pub tenant: TenantId,
     pub role: Role,
     pub via_cookie: bool,
+    /// What the token may reach (`providers`, `tenants` claims; service tokens only).
+    pub scope: Scope,
 }
 
 /// `GET /v1/me`: who the session belongs to, so that pages can show what the role allows
@@ -68,6 +71,13 @@ impl Principal {
         }
     }
 
+    /// Refuses a tenant or provider outside the token's scope (403 naming the claim).
+    pub fn require_scope(&self, tenant: &TenantId, provider: &ProviderKey) -> Result<(), ApiError> {
+        self.scope
+            .allows(tenant, provider)
+            .map_err(|e| problem(ProblemKind::Forbidden, e.to_string()))
+    }
+
     /// Tenant-scoped routes: members and owners of the tenant in the token.
     pub fn require_tenant_user(&self) -> Result<(), ApiError> {
         self.require(&[Role::Member, Role::Owner])
@@ -84,7 +94,15 @@ fn cookie_value(header: &str, name: &str) -> Option<String> {
 /// Verifies the caller's token: signed (HS256) with the secret of the role it carries, issued
 /// by the configured issuer for the configured audience, not expired. Expired, wrongly signed,
 /// `alg: none`, foreign and malformed tokens are all 401 with a plain reason.
-pub fn authenticate(req: &Request, verifier: &RefCell<Verifier>) -> Result<Principal, ApiError> {
+///
+/// The cookie is `__Host-byok_session`; the plain `byok_session` (what `/dev/login` sets over
+/// plain HTTP) only with `dev_cookie`, i.e. under `DEV_MODE`. In production a cookie without
+/// the prefix could have been planted by a sibling subdomain, so it is never read.
+pub fn authenticate(
+    req: &Request,
+    verifier: &RefCell<Verifier>,
+    dev_cookie: bool,
+) -> Result<Principal, ApiError> {
     let headers = req.headers();
     let (token, via_cookie) = match headers.get("authorization")? {
         Some(h) => match h.strip_prefix("Bearer ") {
@@ -96,15 +114,19 @@ pub fn authenticate(req: &Request, verifier: &RefCell<Verifier>) -> Result<Princ
                 ))
             }
         },
-        None => match headers
-            .get("cookie")?
-            .and_then(|c| cookie_value(&c, HOST_COOKIE).or_else(|| cookie_value(&c, COOKIE)))
-        {
+        None => match headers.get("cookie")?.and_then(|c| {
+            cookie_value(&c, HOST_COOKIE)
+                .or_else(|| dev_cookie.then(|| cookie_value(&c, COOKIE)).flatten())
+        }) {
             Some(t) => (t, true),
             None => {
                 return Err(problem(
                     ProblemKind::Unauthenticated,
-                    "Sign in: send 'Authorization: Bearer <token>' or the __Host-byok_session (or byok_session) cookie.",
+                    if dev_cookie {
+                        "Sign in: send 'Authorization: Bearer <token>' or the __Host-byok_session (or, locally, byok_session) cookie."
+                    } else {
+                        "Sign in: send 'Authorization: Bearer <token>' or the __Host-byok_session cookie."
+                    },
                 ))
             }
         },
@@ -118,6 +140,15 @@ pub fn authenticate(req: &Request, verifier: &RefCell<Verifier>) -> Result<Princ
             "Service tokens are sent as 'Authorization: Bearer', never as a cookie.",
         ));
     }
+    let scope = Scope::from_claims(claims.providers.as_deref(), claims.tenants.as_deref())
+        .map_err(|e| problem(ProblemKind::Unauthenticated, e.to_string()))?;
+    if claims.role != Role::Service && scope != Scope::unlimited() {
+        // A limit the routes would not apply must not look like one.
+        return Err(problem(
+            ProblemKind::Unauthenticated,
+            "The 'providers' and 'tenants' claims limit service tokens only; this token's role is not 'service'.",
+        ));
+    }
     let tenant = TenantId::parse(&claims.tenant).map_err(|e| {
         problem(
             ProblemKind::Unauthenticated,
@@ -129,6 +160,7 @@ pub fn authenticate(req: &Request, verifier: &RefCell<Verifier>) -> Result<Princ
         tenant,
         role: claims.role,
         via_cookie,
+        scope,
     })
 }
 

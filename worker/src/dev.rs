@@ -1,7 +1,10 @@
 //! `GET /dev/login?tenant=T&role=R[&next=/path]`: a session cookie for local development.
-//! Routed only when the `DEV_MODE` var is `"true"` *and* the request's host is loopback
-//! (`127.0.0.1`, `[::1]`, `localhost`); it does not exist otherwise, so a deployment that
-//! carried `DEV_MODE` by mistake still mints no session for a visitor. With `next` (a path on
+//! Routed only when the `DEV_MODE` var is `"true"`, `AUTH_ISSUER` is the dev issuer
+//! (`byok-dev`, which script/deploy refuses) *and* the request's host is loopback (`127.0.0.1`,
+//! `[::1]`, `localhost`); it does not exist otherwise ([`byok_core::auth::dev_login_open`]).
+//! The host alone would not do: a Worker calling over a service binding writes any URL it
+//! likes, so a deployment that carried `DEV_MODE` by mistake is kept shut by its real issuer.
+//! With `next` (a path on
 //! this site) it answers 303 to that page, which is how the pages sign in.
 
 use byok_core::api::ProblemKind;
@@ -51,6 +54,8 @@ pub fn login(req: &Request, app: &App) -> ApiResult {
         exp: now_millis() / 1000 + SESSION_SECONDS,
         iss: auth.settings().issuer.clone(),
         aud: auth.settings().audience.clone(),
+        providers: None,
+        tenants: None,
     };
     let token = mint(auth.settings(), &claims)?;
     drop(auth);

@@ -226,7 +226,12 @@ async fn route(req: &mut Request, app: &App, ctx: &Context, method_name: &str) -
     let method = Method::from(method_name.to_owned());
 
     if let (Method::Get, ["dev", "login"]) = (&method, segments.as_slice()) {
-        if app.dev_mode && dev::is_loopback(&url) {
+        let open = byok_core::auth::dev_login_open(
+            app.dev_mode,
+            &app.auth.borrow().settings().issuer,
+            dev::is_loopback(&url),
+        );
+        if open {
             return dev::login(req, app);
         }
     }
@@ -261,7 +266,7 @@ async fn route(req: &mut Request, app: &App, ctx: &Context, method_name: &str) -
         (Method::Get, ["v1", "providers", key, "logo"]) => return catalog::logo(app, key).await,
         _ => {}
     }
-    let who = auth::authenticate(req, &app.auth)?;
+    let who = auth::authenticate(req, &app.auth, app.dev_mode)?;
     auth::check_origin(req, &who)?;
     match (&method, segments.as_slice()) {
         (Method::Get, ["v1", "me"]) => auth::me(&who),

@@ -134,8 +134,17 @@ impl Modify for ProblemResponses {
                     ("post", "/v1/integrations")
                         | ("put", "/v1/integrations/{key}/credential")
                         | ("post", "/v1/integrations/{key}/test")
+                        | ("delete", "/v1/integrations/{key}")
                         | ("post", "/v1/resolve/report")
                 );
+                // A scoped service token asking outside its scope (the detail names the claim).
+                if matches!(path.as_str(), "/v1/resolve" | "/v1/resolve/report") {
+                    statuses.retain(|(s, _)| *s != "403");
+                    statuses.push((
+                        "403",
+                        "Not a service token, or the token's 'providers' or 'tenants' claim does not include this",
+                    ));
+                }
                 if limited {
                     op.responses.responses.entry("429".to_owned()).or_insert_with(|| {
                         RefOr::T(

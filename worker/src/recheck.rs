@@ -129,6 +129,7 @@ pub async fn recheck(env: &Env, m: &RecheckMessage) -> Result<(), ApiError> {
         tenant: tenant.clone(),
         role: Role::Service,
         via_cookie: false,
+        scope: byok_core::scope::Scope::unlimited(),
     };
     let tested = test_and_record(&app, &who, &entry, &mut row, false, reason).await;
     // Whether or not the result was stored: a resolve read meanwhile may be stale.

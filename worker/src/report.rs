@@ -27,6 +27,7 @@ pub const REPORT_ACTOR: &str = "usage-report";
 pub async fn report(req: &mut Request, app: &App, who: &Principal, ctx: &Context) -> ApiResult {
     who.require(&[Role::Service])?;
     let body: UsageReportRequest = read_json(req, 4 * 1024).await?;
+    who.require_scope(&body.tenant, &body.provider)?;
     let report = body.report().map_err(ApiError)?;
     let (tenant, provider) = (body.tenant.as_str(), body.provider.as_str());
     crate::limits::check(app, Action::UsageReport, tenant, &who.sub).await?;

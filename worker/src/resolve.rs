@@ -112,6 +112,7 @@ pub fn forget_provider(provider: &ProviderKey) {
 pub async fn resolve(req: &mut Request, app: &App, who: &Principal, ctx: &Context) -> ApiResult {
     who.require(&[Role::Service])?;
     let body: ResolveRequest = read_json(req, 4 * 1024).await?;
+    who.require_scope(&body.tenant, &body.provider)?;
     let (tenant, provider) = (body.tenant.as_str(), body.provider.as_str());
     let now = now_millis();
     let answer = match CACHE.with(|c| c.borrow_mut().get(tenant, provider, now)) {

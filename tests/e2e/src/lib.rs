@@ -47,7 +47,7 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -377,6 +377,28 @@ WEBHOOK_MAX_ATTEMPTS = "{max_attempts}"
                 "exp": now + ttl, "iss": self.config.issuer, "aud": self.config.audience}),
             secret,
         )
+    }
+
+    /// A one-hour service token limited to `providers` and/or `tenants` (the scope claims).
+    pub fn scoped_service_token(
+        &self,
+        providers: Option<&[&str]>,
+        tenants: Option<&[&str]>,
+    ) -> String {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let mut claims = serde_json::json!({"sub": "scoped-function", "tenant": "platform",
+            "role": "service", "exp": now + 3600, "iss": self.config.issuer,
+            "aud": self.config.audience});
+        if let Some(p) = providers {
+            claims["providers"] = serde_json::json!(p);
+        }
+        if let Some(t) = tenants {
+            claims["tenants"] = serde_json::json!(t);
+        }
+        self.sign(&claims, &self.config.service_secret)
     }
 
     /// Any claims, signed (HS256) with `secret`.

@@ -52,7 +52,9 @@ fn an_ai_function_uses_byok_over_a_service_binding_and_reports_revoked_keys() {
     rt.block_on(edge.seed_against_fakes(&fakes));
     let service = edge.token("service", "platform");
     let admin = edge.token("platform-admin", "platform");
-    let function = AiFunction::start(&edge, &fakes, &service);
+    // The function's own token is scoped to the providers it calls.
+    let scoped = edge.scoped_service_token(Some(&["anthropic", "openai"]), None);
+    let function = AiFunction::start(&edge, &fakes, &scoped);
     let (b, f) = (edge.base.as_str(), function.base.as_str());
 
     rt.block_on(async {
@@ -67,23 +69,74 @@ fn an_ai_function_uses_byok_over_a_service_binding_and_reports_revoked_keys() {
             Some(json!({"provider": "anthropic", "key": TENANT_KEY}))).await;
         assert_eq!(s, 201, "{t}");
         assert_eq!(v["status"], "connected", "{t}");
-        let (s, _, v, t) = call(f, Method::POST, "/v1/complete", None,
-            Some(json!({"tenant": "aifn-own", "prompt": "Hi"}))).await;
+        // The tenant is the caller's, from its verified token: a tenant named in the body is
+        // ignored (here another tenant's, which has no key and would get the platform's).
+        let (s, _, v, t) = call(f, Method::POST, "/v1/complete", Some(&owner),
+            Some(json!({"tenant": "aifn-nokey", "prompt": "Hi"}))).await;
         assert_eq!(s, 200, "complete with the tenant key: {t}");
         assert_eq!(v["source"], "tenant", "{t}");
         assert_eq!(v["text"], "Hello from the fake Anthropic.", "{t}");
         assert!(!t.contains(TENANT_KEY), "the function never answers with the key");
 
         // 2. A tenant without a key gets the platform's, where the entry allows it.
-        let (s, _, v, t) = call(f, Method::POST, "/v1/complete", None,
-            Some(json!({"tenant": "aifn-nokey", "prompt": "Hi"}))).await;
+        let nokey = edge.token("member", "aifn-nokey");
+        let (s, _, v, t) = call(f, Method::POST, "/v1/complete", Some(&nokey),
+            Some(json!({"prompt": "Hi"}))).await;
         assert_eq!(s, 200, "{t}");
         assert_eq!(v["source"], "platform", "{t}");
         assert!(!t.contains(PLATFORM_KEY));
-        let (s, _, v, t) = call(f, Method::POST, "/v1/which-key", None,
-            Some(json!({"tenant": "aifn-nokey"}))).await;
+        let (s, _, v, t) = call(f, Method::POST, "/v1/which-key", Some(&nokey),
+            Some(json!({}))).await;
         assert_eq!((s.as_u16(), v["source"].as_str()), (200, Some("platform")), "{t}");
         assert!(!t.contains(PLATFORM_KEY));
+
+        // Only a signed-in user of a tenant calls the function, about that tenant (review M1):
+        // no token, a forged or expired one, or a service token gets nothing about anyone.
+        let forged = edge.token_with("owner", "aifn-own", 3600, "not-the-auth-secret-0123456789abcdef");
+        let expired = edge.token_ttl("owner", "aifn-own", -3600);
+        for path in ["/v1/which-key", "/v1/complete"] {
+            for (token, want) in [(None, 401), (Some(forged.as_str()), 401), (Some(expired.as_str()), 401),
+                                  (Some(service.as_str()), 403), (Some(admin.as_str()), 403)] {
+                let (s, _, v, t) = call(f, Method::POST, path, token,
+                    Some(json!({"tenant": "aifn-own", "prompt": "Hi"}))).await;
+                assert_eq!(s.as_u16(), want, "{path}: {t}");
+                assert!(v.get("source").is_none() && !t.contains("aifn-own"), "{path}: nothing about the tenant: {t}");
+            }
+        }
+
+        // The function's scoped token resolves only what it lists (review: least privilege).
+        let (s, _, v, t) = call(b, Method::POST, "/v1/resolve", Some(&scoped),
+            Some(json!({"tenant": "aifn-own", "provider": "stripe"}))).await;
+        assert_eq!(s, 403, "{t}");
+        assert!(v["detail"].as_str().unwrap_or("").contains("'providers' claim"), "names the claim: {t}");
+        let (s, _, _, t) = call(b, Method::POST, "/v1/resolve/report", Some(&scoped),
+            Some(json!({"tenant": "aifn-own", "provider": "stripe", "source": "tenant", "status": 401}))).await;
+        assert_eq!(s, 403, "reports are scoped too: {t}");
+        let one_tenant = edge.scoped_service_token(None, Some(&["aifn-nokey"]));
+        let (s, _, v, t) = call(b, Method::POST, "/v1/resolve", Some(&one_tenant),
+            Some(json!({"tenant": "aifn-own", "provider": "anthropic"}))).await;
+        assert_eq!(s, 403, "{t}");
+        assert!(v["detail"].as_str().unwrap_or("").contains("'tenants' claim"), "{t}");
+        assert!(!t.contains(TENANT_KEY));
+        let (s, _, v, _) = call(b, Method::POST, "/v1/resolve", Some(&one_tenant),
+            Some(json!({"tenant": "aifn-nokey", "provider": "anthropic"}))).await;
+        assert_eq!((s.as_u16(), v["source"].as_str()), (200, Some("platform")));
+        // A scope that cannot be read, or scope claims on a user's token: refused outright.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let cfg = edge.config();
+        for (claims, secret) in [
+            (json!({"sub": "f", "tenant": "platform", "role": "service", "providers": "anthropic",
+                    "exp": now + 600, "iss": cfg.issuer, "aud": cfg.audience}), &cfg.service_secret),
+            (json!({"sub": "f", "tenant": "platform", "role": "service", "providers": ["Not A Key"],
+                    "exp": now + 600, "iss": cfg.issuer, "aud": cfg.audience}), &cfg.service_secret),
+            (json!({"sub": "u", "tenant": "aifn-own", "role": "owner", "providers": ["anthropic"],
+                    "exp": now + 600, "iss": cfg.issuer, "aud": cfg.audience}), &cfg.auth_secret),
+        ] {
+            let token = edge.sign(&claims, secret);
+            let (s, _, _, t) = call(b, Method::POST, "/v1/resolve", Some(&token),
+                Some(json!({"tenant": "aifn-nokey", "provider": "anthropic"}))).await;
+            assert_eq!(s, 401, "{claims}: {t}");
+        }
 
         // 3. A bring-your-own-key-only tenant: a clear error, never the platform key.
         let policy = "/v1/admin/tenants/aifn-byok/providers/anthropic/policy";
@@ -95,8 +148,8 @@ fn an_ai_function_uses_byok_over_a_service_binding_and_reports_revoked_keys() {
         assert_eq!(s, 200, "{t}");
         assert_eq!(v["platform_key_allowed"], false, "{t}");
         assert_eq!(v["updated_by"], "platform-admin@platform", "{t}");
-        let (s, _, v, t) = call(f, Method::POST, "/v1/complete", None,
-            Some(json!({"tenant": "aifn-byok", "prompt": "Hi"}))).await;
+        let (s, _, v, t) = call(f, Method::POST, "/v1/complete", Some(&edge.token("member", "aifn-byok")),
+            Some(json!({"prompt": "Hi"}))).await;
         assert_eq!(s, 409, "{t}");
         assert_eq!(v["error"], "FallbackNotAllowed", "{t}");
         assert!(v["detail"].as_str().unwrap_or("").contains("bring its own key"), "{t}");
@@ -115,7 +168,7 @@ fn an_ai_function_uses_byok_over_a_service_binding_and_reports_revoked_keys() {
         assert_eq!((s.as_u16(), v["source"].as_str()), (200, Some("platform")));
 
         // The Rust client, natively over HTTPS (reqwest), against the same service.
-        let rust = byok_client::Client::new(byok_client::Https::new(b), service.clone())
+        let rust = byok_client::Client::new(byok_client::Https::new(b).expect("a loopback URL"), service.clone())
             .with_cache(byok_client::Cache::new(8));
         let cfg = rust.get_ai_config("aifn-own", "anthropic").await.expect("rust client");
         assert_eq!(cfg.source, byok_client::Source::Tenant);
@@ -131,8 +184,8 @@ fn an_ai_function_uses_byok_over_a_service_binding_and_reports_revoked_keys() {
         // 4. The key is revoked at Anthropic: the function's call is refused, it reports, the
         //    service re-tests, and the tenant's Settings say `invalid` within seconds.
         fakes.revoke(TENANT_KEY);
-        let (s, _, v, t) = call(f, Method::POST, "/v1/complete", None,
-            Some(json!({"tenant": "aifn-own", "prompt": "Hi"}))).await;
+        let (s, _, v, t) = call(f, Method::POST, "/v1/complete", Some(&owner),
+            Some(json!({"prompt": "Hi"}))).await;
         assert_eq!(s, 502, "{t}");
         assert_eq!(v["error"], "provider-rejected-key", "{t}");
         assert_eq!(v["reported"], "retest-scheduled", "{t}");

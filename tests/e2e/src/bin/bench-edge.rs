@@ -252,6 +252,9 @@ fn main() {
             .expect("platform key");
         assert!(r.status().is_success(), "platform key: {}", r.status());
         let body = json!({"tenant": "bench-binding", "provider": "anthropic"});
+        // The function takes its tenant from the caller's verified token (one more hop, to
+        // /v1/me, inside the binding figure).
+        let user = edge.token("member", "bench-binding");
         let (mut direct, mut bound, mut health) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..220 {
             let t = Instant::now();
@@ -268,7 +271,8 @@ fn main() {
             let t = Instant::now();
             let r = http
                 .post(format!("{}/v1/which-key", function.base))
-                .json(&body)
+                .bearer_auth(&user)
+                .json(&json!({"provider": "anthropic"}))
                 .send()
                 .await
                 .expect("which-key");
