@@ -1,11 +1,13 @@
 //! Rate limits: what a tenant, and each of its users, may make the service do per minute.
 //!
-//! The actions that cost the service or a provider something are limited (install with a key,
-//! save a key, test, usage reports); resolve is not, it is the callers' hot path. Each action is
-//! counted in two buckets, one for the tenant and one for the user (a usage report's user is
-//! the service token's subject), by the Workers Rate Limiting bindings named here. Over either
-//! limit, the request is refused before anything is stored or tested, with 429 and
-//! `Retry-After`.
+//! The actions that write or cost the service or a provider something are limited (install,
+//! with or without a key; uninstall; save a key; test; usage reports); resolve is not, it is the
+//! callers' hot path. Each action is counted in two buckets, one for the tenant and one for the
+//! user (a usage report's user is the service token's subject), by the Workers Rate Limiting
+//! bindings named here. The user's bucket is asked first and the tenant's only when the user's
+//! allows, so a request refused by a user's own limit never spends the budget that
+//! user shares with the rest of the tenant. Over either limit, the request is refused before
+//! anything is stored or tested, with 429 and `Retry-After`.
 
 use crate::api::{Problem, ProblemKind};
 
@@ -18,15 +20,17 @@ pub const PERIOD_S: u32 = 60;
 /// A limited action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
-    InstallWithKey,
+    Install,
+    Uninstall,
     SaveKey,
     Test,
     UsageReport,
 }
 
 impl Action {
-    pub const ALL: [Action; 4] = [
-        Action::InstallWithKey,
+    pub const ALL: [Action; 5] = [
+        Action::Install,
+        Action::Uninstall,
         Action::SaveKey,
         Action::Test,
         Action::UsageReport,
@@ -34,7 +38,8 @@ impl Action {
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Action::InstallWithKey => "install",
+            Action::Install => "install",
+            Action::Uninstall => "uninstall",
             Action::SaveKey => "save",
             Action::Test => "test",
             Action::UsageReport => "report",
@@ -43,7 +48,8 @@ impl Action {
 
     fn words(self) -> &'static str {
         match self {
-            Action::InstallWithKey => "installs with a key",
+            Action::Install => "installs",
+            Action::Uninstall => "uninstalls",
             Action::SaveKey => "key saves",
             Action::Test => "connection tests",
             Action::UsageReport => "usage reports",
@@ -107,8 +113,9 @@ impl Refused {
     }
 }
 
-/// The answer for `action` given what each bucket said (`true`: within its limit). The user's
-/// limit is named first: it is the one the caller can do something about.
+/// The answer for `action` given what each bucket said (`true`: within its limit; a bucket not
+/// asked, because the user's refused, counts as within). The user's limit is named first: it is
+/// the one the caller can do something about.
 pub fn decide(action: Action, tenant_ok: bool, user_ok: bool) -> Result<(), Refused> {
     let refused = |scope| Refused {
         scope,
@@ -155,7 +162,7 @@ mod tests {
         /// Distinct (action, tenant, user) never share a bucket, whatever the ids contain.
         #[test]
         fn buckets_never_collide(
-            a in 0usize..4, b in 0usize..4,
+            a in 0usize..5, b in 0usize..5,
             t1 in "[a-z:]{0,6}", t2 in "[a-z:]{0,6}",
             u1 in "[a-z:]{0,6}", u2 in "[a-z:]{0,6}",
         ) {

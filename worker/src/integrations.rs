@@ -187,6 +187,7 @@ pub async fn test_and_record(
         status: &status,
         last_test: &report_json,
         since: &row.updated_at,
+        sealed: secret,
         now: &now,
         now_ms,
         verified,
@@ -247,9 +248,8 @@ fn health_of(row: &IntegrationRow) -> Health {
 pub async fn install(req: &mut Request, app: &App, who: &Principal) -> ApiResult {
     who.require_tenant_user()?;
     let body: InstallRequest = read_json(req, MAX_BODY).await?;
-    if body.key.is_some() {
-        limits::check(app, Action::InstallWithKey, who.tenant.as_str(), &who.sub).await?;
-    }
+    // With or without a key: each install writes rows and an audit entry.
+    limits::check(app, Action::Install, who.tenant.as_str(), &who.sub).await?;
     let (_, entry) = active_entry(app, &body.provider).await?;
     let now = rfc3339(now_millis());
     let mut row = IntegrationRow {
@@ -453,6 +453,7 @@ pub async fn test(app: &App, who: &Principal, key: &str) -> ApiResult {
 pub async fn uninstall(app: &App, who: &Principal, key: &str) -> ApiResult {
     who.require(&[Role::Owner])?;
     let key = key_from_path(key)?;
+    limits::check(app, Action::Uninstall, who.tenant.as_str(), &who.sub).await?;
     if !store::delete_integration(&app.db, who.tenant.as_str(), key.as_str()).await? {
         return Err(problem(
             ProblemKind::NotFound,

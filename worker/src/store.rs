@@ -378,7 +378,11 @@ pub async fn update_credential(
         .bind(&[credential_params(row).as_slice(), &[text(&row.updated_at)]].concat())?;
     let mut statements = vec![update];
     if let Some((id, e, delivery)) = event {
-        statements.push(event_statement(db, id, e, delivery, Some(&row.updated_at))?);
+        let guard = Guard {
+            updated_at: &row.updated_at,
+            sealed: row.secret.as_deref(),
+        };
+        statements.push(event_statement(db, id, e, delivery, Some(guard))?);
     }
     let results = db.batch(statements).await.counted()?;
     results.first().map_or(Ok(false), changed)
@@ -391,6 +395,10 @@ pub struct TestRecord<'a> {
     pub last_test: &'a str,
     /// The row's `updated_at` when the test began: a row changed since is not overwritten.
     pub since: &'a str,
+    /// The sealed value that was tested. Sealing draws a fresh nonce, so it names one key as
+    /// saved: a second key saved in the same millisecond (same `updated_at`) is a different
+    /// value, and the result is not recorded against it.
+    pub sealed: &'a [u8],
     pub now: &'a str,
     pub now_ms: u64,
     /// The test concluded (connected or rejected), so the key was verified.
@@ -398,6 +406,14 @@ pub struct TestRecord<'a> {
     pub failing_since: Option<&'a str>,
     pub transient_failures: u32,
 }
+
+/// A finished test's update: only the row as it was when the test began, holding the very
+/// sealed value tested (?11).
+pub(crate) const RECORD_TEST: &str =
+    "UPDATE integrations SET status = ?3, last_test = ?4, updated_at = ?6,
+       last_verified_at = CASE WHEN ?7 = 1 THEN ?6 ELSE last_verified_at END,
+       last_checked_at = ?8, failing_since = ?9, transient_failures = ?10
+     WHERE tenant = ?1 AND provider = ?2 AND updated_at = ?5 AND secret = ?11";
 
 /// Records a test's result with its audit row, unless the row changed since the test began.
 /// Whether it was recorded.
@@ -409,28 +425,26 @@ pub async fn record_test(
     audit: &AuditEntry,
     event: Option<(&str, &byok_core::events::StatusChanged, &str)>,
 ) -> Result<bool> {
-    let update = db
-        .prepare(
-            "UPDATE integrations SET status = ?3, last_test = ?4, updated_at = ?6,
-               last_verified_at = CASE WHEN ?7 = 1 THEN ?6 ELSE last_verified_at END,
-               last_checked_at = ?8, failing_since = ?9, transient_failures = ?10
-             WHERE tenant = ?1 AND provider = ?2 AND updated_at = ?5",
-        )
-        .bind(&[
-            text(tenant),
-            text(provider),
-            text(t.status),
-            text(t.last_test),
-            text(t.since),
-            text(t.now),
-            int(i64::from(t.verified)),
-            int(i64::try_from(t.now_ms).unwrap_or(i64::MAX)),
-            opt_text(t.failing_since),
-            int(i64::from(t.transient_failures)),
-        ])?;
+    let update = db.prepare(RECORD_TEST).bind(&[
+        text(tenant),
+        text(provider),
+        text(t.status),
+        text(t.last_test),
+        text(t.since),
+        text(t.now),
+        int(i64::from(t.verified)),
+        int(i64::try_from(t.now_ms).unwrap_or(i64::MAX)),
+        opt_text(t.failing_since),
+        int(i64::from(t.transient_failures)),
+        blob(Some(t.sealed)),
+    ])?;
     let mut statements = vec![update, audit_statement(db, audit)?];
     if let Some((id, e, delivery)) = event {
-        statements.push(event_statement(db, id, e, delivery, Some(t.now))?);
+        let guard = Guard {
+            updated_at: t.now,
+            sealed: Some(t.sealed),
+        };
+        statements.push(event_statement(db, id, e, delivery, Some(guard))?);
     }
     let results = db.batch(statements).await.counted()?;
     results.first().map_or(Ok(false), changed)
@@ -467,22 +481,30 @@ pub async fn recheck_candidates(
 /// The insert of a status event with its delivery state (`none` or `pending`). With a
 /// `guard` (the row's `updated_at` the change wrote), it inserts only if that write happened:
 /// put in the same batch, the event and the change are stored together or not at all.
+/// What an event stored in the same batch as a change checks: that the change was applied,
+/// i.e. the row now has this `updated_at` *and* this sealed value (two changes in the same
+/// millisecond share the first, never the second).
+struct Guard<'a> {
+    updated_at: &'a str,
+    sealed: Option<&'a [u8]>,
+}
+
+/// An event's insert, guarded by the change it records (?9, ?10), or unguarded (?9 NULL).
+pub(crate) const INSERT_EVENT: &str = "INSERT INTO status_events (id, tenant, provider, from_status, to_status, reason, at, delivery)
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+     WHERE ?9 IS NULL OR EXISTS (SELECT 1 FROM integrations
+                                 WHERE tenant = ?2 AND provider = ?3 AND updated_at = ?9 AND secret IS ?10)";
+
 fn event_statement(
     db: &D1Database,
     id: &str,
     e: &byok_core::events::StatusChanged,
     delivery: &str,
-    guard: Option<&str>,
+    guard: Option<Guard<'_>>,
 ) -> Result<worker::D1PreparedStatement> {
     let reason =
         serde_json::to_string(&e.reason).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    db.prepare(
-        "INSERT INTO status_events (id, tenant, provider, from_status, to_status, reason, at, delivery)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
-         WHERE ?9 IS NULL OR EXISTS (SELECT 1 FROM integrations
-                                     WHERE tenant = ?2 AND provider = ?3 AND updated_at = ?9)",
-    )
-    .bind(&[
+    db.prepare(INSERT_EVENT).bind(&[
         text(id),
         text(&e.tenant),
         text(&e.provider),
@@ -491,7 +513,8 @@ fn event_statement(
         text(&reason),
         text(&e.at),
         text(delivery),
-        opt_text(guard),
+        opt_text(guard.as_ref().map(|g| g.updated_at)),
+        blob(guard.and_then(|g| g.sealed)),
     ])
 }
 
@@ -782,3 +805,7 @@ pub async fn run_batch(
         .map(|r| changed(r).unwrap_or(false))
         .collect())
 }
+
+#[cfg(test)]
+#[path = "store_sql_tests.rs"]
+mod sql_tests;

@@ -106,12 +106,19 @@ fn over_the_limit_is_429_with_retry_after_and_nothing_is_tested() {
             .count();
         assert_eq!(tests, 4, "{audit}");
 
-        // Another user of the tenant may still test, until the tenant's limit: alice's four
-        // attempts and bob's one make five; carol's is the sixth.
+        // Another user of the tenant may still test, until the tenant's limit. Alice's refused
+        // fourth attempt spent nothing of the tenant's: her three and bob's one make four,
+        // carol's is the fifth, erin's the sixth.
+        let erin = edge.token_with_sub("member", "acme", "erin");
         let (s, _, v) = call(b, Method::POST, test, &bob, None).await;
         assert_eq!(s, 200, "bob: {v}");
-        let (s, retry, v) = call(b, Method::POST, test, &carol, None).await;
-        assert_eq!(s, 429, "carol, over the tenant's limit: {v}");
+        let (s, _, v) = call(b, Method::POST, test, &carol, None).await;
+        assert_eq!(
+            s, 200,
+            "carol: a refused request is not counted against the tenant: {v}"
+        );
+        let (s, retry, v) = call(b, Method::POST, test, &erin, None).await;
+        assert_eq!(s, 429, "erin, over the tenant's limit: {v}");
         assert_eq!(retry.as_deref(), Some("60"));
         assert!(
             v["detail"]
@@ -133,6 +140,80 @@ fn over_the_limit_is_429_with_retry_after_and_nothing_is_tested() {
         )
         .await;
         assert_eq!(s, 200, "saving is its own bucket: {v}");
+        // Installs without a key and uninstalls are limited too (review L6): fay, the owner
+        // of a quiet tenant, installs and uninstalls (3 of each per user per minute).
+        let fay = edge.token_with_sub("owner", "quiet", "fay");
+        let install = |provider: &'static str| {
+            let fay = fay.clone();
+            async move {
+                call(
+                    b,
+                    Method::POST,
+                    "/v1/integrations",
+                    &fay,
+                    Some(json!({"provider": provider})),
+                )
+                .await
+            }
+        };
+        let uninstall = |provider: &'static str| {
+            let fay = fay.clone();
+            async move {
+                call(
+                    b,
+                    Method::DELETE,
+                    &format!("/v1/integrations/{provider}"),
+                    &fay,
+                    None,
+                )
+                .await
+            }
+        };
+        assert_eq!(install("anthropic").await.0, 201);
+        for round in 0..2 {
+            assert_eq!(install("openai").await.0, 201, "install, round {round}");
+            assert_eq!(uninstall("openai").await.0, 204, "uninstall, round {round}");
+        }
+        let (s, retry, v) = install("openai").await;
+        assert_eq!(
+            (s.as_u16(), retry.as_deref()),
+            (429, Some("60")),
+            "the fourth install: {v}"
+        );
+        assert!(
+            v["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("Too many installs from you"),
+            "{v}"
+        );
+        assert_eq!(
+            uninstall("openai").await.0,
+            404,
+            "the third uninstall: not installed"
+        );
+        let (s, _, v) = uninstall("anthropic").await;
+        assert_eq!(s, 429, "the fourth uninstall: {v}");
+        assert!(
+            v["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("Too many uninstalls"),
+            "{v}"
+        );
+        let (_, _, list) = call(b, Method::GET, "/v1/integrations", &fay, None).await;
+        let providers: Vec<&str> = list["integrations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["provider"].as_str())
+            .collect();
+        assert_eq!(
+            providers,
+            ["anthropic"],
+            "a refused uninstall removed nothing, a refused install added nothing"
+        );
+
         for _ in 0..10 {
             let (s, _, v) = call(
                 b,
