@@ -142,6 +142,11 @@ fn failure(r: &RawResponse) -> Error {
         ("/problems/not-installed", _) => Error::NotInstalled(detail),
         ("/problems/no-key", _) => Error::NoKey(detail),
         ("/problems/fallback-not-allowed", _) => Error::FallbackNotAllowed(detail),
+        // The service never redirects; no transport follows one with the token.
+        (_, 300..=399) => Error::Unavailable {
+            status: r.status,
+            detail: "The BYOK service answered with a redirect; it is not followed with the service token.".into(),
+        },
         (_, 401 | 403) => Error::Unauthorized {
             status: r.status,
             detail,
@@ -384,7 +389,8 @@ impl Transport for worker::Fetcher {
         let mut init = worker::RequestInit::new();
         init.with_method(worker::Method::Post)
             .with_headers(headers.clone())
-            .with_body(Some(body.into()));
+            .with_body(Some(body.into()))
+            .with_redirect(worker::RequestRedirect::Manual);
         // The host is ignored by a service binding; the path routes.
         let mut resp = self
             .fetch(format!("https://byok.internal{path}"), Some(init))
@@ -400,20 +406,59 @@ impl Transport for worker::Fetcher {
     }
 }
 
-/// HTTPS through reqwest (feature `reqwest`): `base` is the service's URL.
+/// HTTPS through reqwest (feature `reqwest`): `base` is the service's URL. Its client follows
+/// no redirect (the token would go wherever one points), and `base` must be `https`, or plain
+/// `http` to a loopback host only (the token would otherwise cross the network in clear).
 #[cfg(feature = "reqwest")]
 pub struct Https {
-    pub client: reqwest::Client,
-    pub base: String,
+    client: reqwest::Client,
+    base: String,
+}
+
+/// A base URL that would send the service token in clear or nowhere sensible.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("The BYOK service URL must be https (plain http only to localhost or 127.0.0.1): {0}")]
+pub struct InsecureUrl(pub &'static str);
+
+/// Whether `base` may carry a service token: `https://...`, or `http://` to a loopback host.
+pub fn check_base_url(base: &str) -> Result<(), InsecureUrl> {
+    let (scheme, rest) = base
+        .split_once("://")
+        .ok_or(InsecureUrl("it is not an absolute URL"))?;
+    if scheme.eq_ignore_ascii_case("https") {
+        return Ok(());
+    }
+    if !scheme.eq_ignore_ascii_case("http") {
+        return Err(InsecureUrl("the scheme is neither https nor http"));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        Ok(())
+    } else {
+        Err(InsecureUrl("a plain http host that is not loopback"))
+    }
 }
 
 #[cfg(feature = "reqwest")]
 impl Https {
-    pub fn new(base: impl Into<String>) -> Self {
-        Self {
-            client: reqwest::Client::new(),
-            base: base.into(),
-        }
+    pub fn new(base: impl Into<String>) -> Result<Self, InsecureUrl> {
+        let base = base.into();
+        check_base_url(&base)?;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|_| InsecureUrl("the HTTP client could not be built"))?;
+        Ok(Self { client, base })
     }
 }
 

@@ -300,3 +300,54 @@ fn sources_have_the_service_wire_names() {
         assert_eq!(back, service);
     }
 }
+
+/// A plain http URL would carry the token in clear: refused unless loopback (review L12).
+#[test]
+fn only_https_or_loopback_http_may_carry_the_token() {
+    for ok in [
+        "https://byok.example.com",
+        "HTTPS://byok.example.com/base",
+        "http://127.0.0.1:8787",
+        "http://localhost:8787/",
+        "http://[::1]:8787",
+        "http://127.9.9.9",
+    ] {
+        assert_eq!(byok_client::check_base_url(ok), Ok(()), "{ok}");
+    }
+    for bad in [
+        "http://byok.example.com",
+        "http://10.0.0.7:8787",
+        "http://localhost.example.com",
+        "http://127.0.0.1.example.com",
+        "http://user@evil.example",
+        "ftp://byok",
+        "byok.example.com",
+    ] {
+        assert!(byok_client::check_base_url(bad).is_err(), "{bad}");
+    }
+}
+
+/// A redirect is an error naming no token, and the request is not repeated anywhere.
+#[test]
+fn a_redirect_is_refused_not_followed() {
+    let rec = Recorder::default();
+    rec.answers.borrow_mut().push_back(RawResponse {
+        status: 307,
+        ..Default::default()
+    });
+    let client = Client::new(&rec, "svc-token-0000").with_cache(Cache::new(4));
+    let got = rt().block_on(client.get_ai_config("acme", "anthropic"));
+    match got {
+        Err(Error::Unavailable {
+            status: 307,
+            detail,
+        }) => {
+            assert!(
+                detail.contains("redirect") && !detail.contains("svc-token"),
+                "{detail}"
+            );
+        }
+        other => panic!("{:?}", other.map(|c| c.source)),
+    }
+    assert_eq!(rec.calls.borrow().len(), 1);
+}

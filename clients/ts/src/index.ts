@@ -9,7 +9,9 @@
  *   tenant sees "Invalid key" in Settings within seconds instead of never.
  *
  * `target` is a service binding (`{ binding: env.BYOK, token }`) or HTTPS
- * (`{ url: "https://byok.example.com", token }`); `token` is a service token. No runtime
+ * (`{ url: "https://byok.example.com", token }`); `token` is a service token. A plain `http:`
+ * URL is refused unless its host is loopback (the token would cross the network in clear),
+ * and redirects are never followed (the token would go wherever they point). No runtime
  * dependencies. Keys never appear in an error message, in `JSON.stringify` or in
  * `console.log` of a config (the key and fields are non-enumerable).
  */
@@ -116,6 +118,24 @@ function errorClass(type: string, status: number): typeof ByokError {
   return BadRequest;
 }
 
+/** Refuses a target URL that would carry the token in clear: `https:` always, `http:` only to
+ * a loopback host (local development). */
+export function checkUrl(url: string): void {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new TypeError("The BYOK target's url is not a URL.");
+  }
+  if (u.protocol === "https:") return;
+  const host = u.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  const loopback = host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
+  if (u.protocol === "http:" && loopback) return;
+  throw new TypeError(
+    "The BYOK target's url must be https (plain http only to localhost or 127.0.0.1): a service token must not cross the network in clear.",
+  );
+}
+
 /** The number of seconds in `Cache-Control: ... max-age=N` (0 when absent or `no-store`). */
 export function maxAge(header: string | null): number {
   if (!header) return 0;
@@ -192,6 +212,7 @@ export class ByokClient {
     if (!target || typeof target.token !== "string" || target.token === "") {
       throw new TypeError("A BYOK target needs a service token.");
     }
+    if ("url" in target) checkUrl(target.url);
     this.#target = target;
     this.#now = options.now ?? Date.now;
     this.#max = options.maxEntries ?? 1000;
@@ -206,6 +227,8 @@ export class ByokClient {
         accept: "application/json",
       },
       body: JSON.stringify(body),
+      // The service never redirects; following one would send the token along.
+      redirect: "manual",
     };
     if (signal) init.signal = signal;
     try {
@@ -225,6 +248,19 @@ export class ByokClient {
     }
   }
 
+  /** `#call`, refusing a redirect (a 3xx, or the opaque answer some runtimes give for one). */
+  async #send(path: string, body: unknown, signal?: AbortSignal): Promise<Response> {
+    const r = await this.#call(path, body, signal);
+    if (r.type === "opaqueredirect" || (r.status >= 300 && r.status < 400)) {
+      throw new Unavailable(
+        "The BYOK service answered with a redirect; it is not followed with the service token.",
+        "redirect-refused",
+        r.status,
+      );
+    }
+    return r;
+  }
+
   /** The key for `tenant` and `provider`; see the module's docs. */
   async getAiConfig(which: Which, options: GetOptions = {}): Promise<AiConfig> {
     const key = `${which.tenant}\u0000${which.provider}`;
@@ -234,7 +270,7 @@ export class ByokClient {
       if (hit && hit.expires > now) return hit.config;
       if (hit) this.#cache.delete(key);
     }
-    const r = await this.#call(
+    const r = await this.#send(
       "/v1/resolve",
       { tenant: which.tenant, provider: which.provider },
       options.signal,
@@ -266,7 +302,7 @@ export class ByokClient {
     if (report.status === 401 || report.status === 402 || report.status === 403) {
       this.forget(report);
     }
-    const r = await this.#call(
+    const r = await this.#send(
       "/v1/resolve/report",
       {
         tenant: report.tenant,

@@ -190,3 +190,33 @@ test("HTTPS targets use the URL and the given fetch", async () => {
   assert.equal(b.calls[0].url, "https://byok.example.com/v1/resolve");
   assert.throws(() => new ByokClient({ url: "https://x", token: "" }), TypeError);
 });
+
+test("a plain http URL is refused unless it is loopback (the token would travel in clear)", () => {
+  for (const url of ["http://byok.example.com", "http://10.0.0.7:8787", "http://localhost.example.com", "ftp://byok", "not a url"]) {
+    assert.throws(() => new ByokClient({ url, token: "t" }), TypeError, url);
+  }
+  for (const url of ["https://byok.example.com", "http://127.0.0.1:8787", "http://localhost:8787", "http://[::1]:8787"]) {
+    assert.doesNotThrow(() => new ByokClient({ url, token: "t" }), url);
+  }
+});
+
+test("a redirect is never followed with the token, and says so", async () => {
+  const seen = [];
+  const c = new ByokClient({
+    url: "https://byok.example.com",
+    token: "the-service-token",
+    fetch: async (u, init) => {
+      seen.push({ u, redirect: init.redirect });
+      return new Response(null, { status: 307, headers: { location: "https://elsewhere.example/v1/resolve" } });
+    },
+  });
+  await assert.rejects(c.getAiConfig({ tenant: "a", provider: "p" }), (e) => {
+    assert.ok(e instanceof Unavailable);
+    assert.match(e.message, /redirect/);
+    assert.ok(!e.message.includes("the-service-token"));
+    return true;
+  });
+  await assert.rejects(c.reportRejection({ tenant: "a", provider: "p", source: "tenant", status: 401 }), Unavailable);
+  assert.equal(seen.length, 2, "one request each, none to the redirect's target");
+  assert.ok(seen.every((s) => s.redirect === "manual" && s.u.startsWith("https://byok.example.com/")));
+});
