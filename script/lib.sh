@@ -12,7 +12,7 @@ export BYOK_CACHE
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$BYOK_CACHE/target}"
 export PATH="$HOME/.cargo/bin:$PATH"
 
-# Pinned versions (see ../shared/TOOLCHAIN.md for why these).
+# Pinned versions (see docs/toolchain.md for why these).
 NODE_VERSION=22.23.3
 NODE_MIN_MAJOR=22
 NODE_MIN_MINOR=12

@@ -97,7 +97,7 @@ fn configure_cranelift(_: &mut Config, _: &Limits) -> Result<(), EngineError> {
     Err(EngineError::Unavailable(Backend::Cranelift))
 }
 
-/// The Worker's settings (see ../shared/TOOLCHAIN.md): no signals, no virtual memory tricks.
+/// The Worker's settings (see docs/toolchain.md): no signals, no virtual memory tricks.
 fn configure_pulley(config: &mut Config) -> Result<(), EngineError> {
     #[cfg(not(target_arch = "wasm32"))]
     {
