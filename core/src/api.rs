@@ -549,6 +549,45 @@ pub struct AuditEntry {
     pub outcome: String,
 }
 
+/// The actors that act without a person: scheduled re-checks and the re-tests usage reports
+/// claim. A tenant's audit view can leave them out, so that what people did is not buried
+/// under a re-check a day per key.
+pub const AUTOMATED_ACTORS: [&str; 2] = ["scheduler", "usage-report"];
+
+/// Whose rows an audit view shows (`GET /v1/audit?by=`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditBy {
+    /// Every row (the default).
+    All,
+    /// What people did: not the [`AUTOMATED_ACTORS`].
+    People,
+    /// Only the [`AUTOMATED_ACTORS`].
+    Automated,
+}
+
+impl AuditBy {
+    pub fn parse(s: &str) -> Option<AuditBy> {
+        match s {
+            "all" => Some(AuditBy::All),
+            "people" => Some(AuditBy::People),
+            "automated" => Some(AuditBy::Automated),
+            _ => None,
+        }
+    }
+
+    /// Whether a row by `actor` belongs in this view.
+    pub fn shows(self, actor: &str) -> bool {
+        let automated = AUTOMATED_ACTORS.contains(&actor);
+        match self {
+            AuditBy::All => true,
+            AuditBy::People => !automated,
+            AuditBy::Automated => automated,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -625,5 +664,18 @@ mod tests {
             status: Some(Status::Connected),
         };
         assert!(!format!("{r:?}").contains("sk-very-secret"));
+    }
+
+    #[test]
+    fn audit_views_split_people_from_the_automated_actors() {
+        for actor in AUTOMATED_ACTORS {
+            assert!(!AuditBy::People.shows(actor) && AuditBy::Automated.shows(actor));
+        }
+        for actor in ["owner@acme", "alice", "platform-admin@platform"] {
+            assert!(AuditBy::People.shows(actor) && !AuditBy::Automated.shows(actor));
+        }
+        assert!(AUTOMATED_ACTORS.iter().all(|a| AuditBy::All.shows(a)));
+        assert_eq!(AuditBy::parse("people"), Some(AuditBy::People));
+        assert_eq!(AuditBy::parse("everyone"), None);
     }
 }

@@ -120,12 +120,47 @@ impl Envelope {
 }
 
 /// One event queued for delivery: the id and body are the same on every attempt
-/// (`webhook-id`); `attempt` counts from 1.
+/// (`webhook-id`); `attempt` counts from 1 within a `series` (0 for the first; each
+/// redelivery starts the next). Only an attempt of the event's current series runs or records
+/// anything ([`attempt_is_current`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryMessage {
     pub id: String,
     pub body: String,
     pub attempt: u32,
+    /// Messages queued before series existed read as 0, the first series.
+    #[serde(default)]
+    pub series: u32,
+}
+
+/// Whether a queued attempt of `message_series` may run and record its result, given the
+/// event's stored state: only while the event is `pending` in that very series. An attempt
+/// left from a series a redelivery replaced (or one for an event already delivered or
+/// dead-lettered) does nothing, so it can never overwrite the newer series' state.
+pub fn attempt_is_current(
+    stored: crate::api::Delivery,
+    stored_series: u32,
+    message_series: u32,
+) -> bool {
+    stored == crate::api::Delivery::Pending && stored_series == message_series
+}
+
+/// A margin past the longest wait the retry policy schedules, for a queue's own delays and
+/// retries, before a `pending` event with no recorded attempt counts as stalled.
+pub const STALL_MARGIN_MS: u64 = 3_600_000;
+
+/// How long a `pending` event may go without a recorded attempt before the cron marks it
+/// dead (a message lost to a queue failure would otherwise leave it `pending` for ever, and a
+/// `pending` event cannot be redelivered).
+pub fn stall_after_ms(policy: &crate::webhook::RetryPolicy) -> u64 {
+    u64::from(policy.cap_s)
+        .saturating_mul(1000)
+        .saturating_add(STALL_MARGIN_MS)
+}
+
+/// Whether a `pending` event last moved at `progress_ms` has stalled by `now_ms`.
+pub fn stalled(progress_ms: u64, now_ms: u64, policy: &crate::webhook::RetryPolicy) -> bool {
+    now_ms.saturating_sub(progress_ms) > stall_after_ms(policy)
 }
 
 /// Work on the service's queue: a scheduled re-check, or a webhook delivery attempt.
@@ -272,10 +307,49 @@ mod tests {
             id: "msg_1".into(),
             body: "{}".into(),
             attempt: 2,
+            series: 1,
         });
         let json = serde_json::to_value(&job).expect("json");
         assert_eq!(json["job"], "deliver");
         assert_eq!(serde_json::from_value::<Job>(json).expect("back"), job);
+        // A message queued before series existed is an attempt of the first series.
+        let old: Job = serde_json::from_value(
+            serde_json::json!({"job": "deliver", "id": "msg_1", "body": "{}", "attempt": 3}),
+        )
+        .expect("old message");
+        assert!(matches!(
+            old,
+            Job::Deliver(DeliveryMessage { series: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn a_pending_event_stalls_only_after_the_longest_wait_and_a_margin() {
+        let p = crate::webhook::RetryPolicy::default();
+        let limit = stall_after_ms(&p);
+        assert!(
+            limit > u64::from(p.cap_s) * 1000,
+            "never while a retry may still come"
+        );
+        assert!(!stalled(1_000, 1_000 + limit, &p));
+        assert!(stalled(1_000, 1_001 + limit, &p));
+        assert!(
+            !stalled(5_000, 1_000, &p),
+            "a clock behind the row is not a stall"
+        );
+    }
+
+    #[test]
+    fn a_leftover_attempt_of_a_replaced_series_does_nothing() {
+        use crate::api::Delivery;
+        // Series 0 died; an admin redelivered (series 1, pending). A retry of series 0 that
+        // was still queued arrives: it must neither send nor record.
+        assert!(!attempt_is_current(Delivery::Pending, 1, 0));
+        assert!(attempt_is_current(Delivery::Pending, 1, 1));
+        // Once delivered or dead, no attempt of any series runs again.
+        for state in [Delivery::Delivered, Delivery::Dead, Delivery::None] {
+            assert!(!attempt_is_current(state, 1, 1), "{state:?}");
+        }
     }
 
     #[test]

@@ -89,6 +89,14 @@ impl Recheck {
     }
 }
 
+/// The cadence a provider's stored keys are re-checked at: the entry's own (or the default)
+/// when it has a test plugin; `None` when it has none. Without a plugin a re-check cannot
+/// conclude anything: it would only write an audit row and an "unverified" answer, hourly, for
+/// every key.
+pub fn cadence(entry_recheck: Option<Recheck>, has_test_plugin: bool) -> Option<Recheck> {
+    has_test_plugin.then(|| entry_recheck.unwrap_or_default())
+}
+
 /// What a row remembers about its key's recent checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Health {
@@ -333,5 +341,17 @@ mod tests {
                 prop_assert!(next_check_ms(&w, &c).is_none());
             }
         }
+    }
+
+    #[test]
+    fn entries_without_a_test_plugin_are_never_rechecked() {
+        let custom = Recheck {
+            connected_hours: 6,
+            ..Recheck::default()
+        };
+        assert_eq!(cadence(Some(custom), true), Some(custom));
+        assert_eq!(cadence(None, true), Some(Recheck::default()));
+        assert_eq!(cadence(Some(custom), false), None);
+        assert_eq!(cadence(None, false), None);
     }
 }

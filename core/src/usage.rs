@@ -59,6 +59,32 @@ impl Flush {
     pub fn is_empty(&self) -> bool {
         self.counts.is_empty() && self.last_used.is_empty()
     }
+
+    /// The flush split into parts of at most `max` rows each (at least one), in order. Each
+    /// part is written as one atomic batch: when one fails, exactly it and the parts after it
+    /// go back to [`Usage::restore`], so a count already written is never counted again.
+    pub fn into_batches(self, max: usize) -> Vec<Flush> {
+        let max = max.max(1);
+        let mut out: Vec<Flush> = Vec::new();
+        let mut current = Flush::default();
+        let full = |f: &Flush| f.counts.len() + f.last_used.len() >= max;
+        for c in self.counts {
+            current.counts.push(c);
+            if full(&current) {
+                out.push(std::mem::take(&mut current));
+            }
+        }
+        for l in self.last_used {
+            current.last_used.push(l);
+            if full(&current) {
+                out.push(std::mem::take(&mut current));
+            }
+        }
+        if !current.is_empty() {
+            out.push(current);
+        }
+        out
+    }
 }
 
 /// An isolate's pending counts.
@@ -274,6 +300,51 @@ mod tests {
     }
 
     proptest! {
+        /// A flush whose batches fail from the k-th on is written exactly once in total: the
+        /// batches before k are stored, the rest are restored and written by the next flush;
+        /// nothing is lost and nothing counted twice (review L3).
+        #[test]
+        fn a_flush_failing_partway_never_double_counts(
+            resolves in proptest::collection::vec((0usize..40, 0usize..3, any::<bool>()), 1..300),
+            max in 1usize..60,
+            fail_at in 0usize..10,
+        ) {
+            let mut u = Usage::new();
+            for (i, (tenant, provider, platform)) in resolves.iter().enumerate() {
+                let source = if *platform { Source::Platform } else { Source::Tenant };
+                u.resolved(&format!("t{tenant}"), &format!("p{provider}"), source, i as u64);
+            }
+            let everything = u.drain();
+            let expected: u64 = everything.counts.iter().map(|(_, c)| c.resolves).sum();
+            prop_assert_eq!(expected, resolves.len() as u64);
+
+            // The store: what each key holds after the writes that succeeded.
+            let mut stored: BTreeMap<UsageKey, u64> = BTreeMap::new();
+            let mut write = |f: &Flush| for (k, c) in &f.counts {
+                *stored.entry(k.clone()).or_default() += c.resolves;
+            };
+            let batches = everything.clone().into_batches(max);
+            prop_assert!(batches.iter().all(|b| b.counts.len() + b.last_used.len() <= max && !b.is_empty()));
+            let mut u = Usage::new();
+            let mut failed = false;
+            for (i, b) in batches.into_iter().enumerate() {
+                if failed || i == fail_at {
+                    failed = true;
+                    u.restore(b);
+                } else {
+                    write(&b);
+                }
+            }
+            for b in u.drain().into_batches(max) {
+                write(&b);
+            }
+            let total: u64 = stored.values().sum();
+            prop_assert_eq!(total, expected);
+            for (k, c) in &everything.counts {
+                prop_assert_eq!(stored.get(k).copied(), Some(c.resolves));
+            }
+        }
+
         #[test]
         fn days_match_the_time_crate(ms in 0u64..253_402_300_799_000) {
             let t = time::OffsetDateTime::from_unix_timestamp((ms / 1000) as i64).map_err(|e| TestCaseError::fail(e.to_string()))?;

@@ -146,19 +146,25 @@ pub async fn queue_delivery(app: &App, p: Prepared) {
     if p.delivery != "pending" {
         return;
     }
-    if let Err(e) = queue_first_attempt(app, p.id, p.body).await {
+    if let Err(e) = queue_first_attempt(app, p.id, p.body, 0).await {
         worker::console_error!("webhook not queued: {e}");
     }
 }
 
 /// Queues attempt 1 of a delivery series.
-async fn queue_first_attempt(app: &App, id: String, body: String) -> worker::Result<()> {
+async fn queue_first_attempt(
+    app: &App,
+    id: String,
+    body: String,
+    series: u32,
+) -> worker::Result<()> {
     app.env
         .queue(JOBS_QUEUE)?
         .send(Job::Deliver(DeliveryMessage {
             id,
             body,
             attempt: 1,
+            series,
         }))
         .await
         .counted()
@@ -172,11 +178,20 @@ async fn try_emit(app: &App, event: StatusChanged) -> Result<(), ApiError> {
 }
 
 /// One delivery attempt (a queue job): signed at the time of the attempt, posted, and then
-/// recorded as delivered, queued again after the backoff, or dead.
+/// recorded as delivered, queued again after the backoff, or dead. An attempt left from a
+/// series a redelivery replaced, or for an event no longer pending, sends and records nothing
+/// (`core::events::attempt_is_current`).
 pub async fn deliver(env: &Env, m: DeliveryMessage) -> Result<(), ApiError> {
     let app = crate::app(env)?;
+    let Some(state) = store::delivery_state(&app.db, &m.id).await? else {
+        return Ok(());
+    };
+    let stored = Delivery::parse(&state.delivery).ok_or_else(invalid)?;
+    if !byok_core::events::attempt_is_current(stored, state.series.max(0.0) as u32, m.series) {
+        return Ok(());
+    }
     let Some(target) = target(env, app.dev_mode)? else {
-        store::set_delivery(&app.db, &m.id, "none", m.attempt).await?;
+        store::set_delivery(&app.db, &m.id, m.series, "none", m.attempt, now_millis()).await?;
         return Ok(());
     };
     let headers = webhook::sign(
@@ -204,10 +219,16 @@ pub async fn deliver(env: &Env, m: DeliveryMessage) -> Result<(), ApiError> {
         )
         .await;
     let status = answer.as_ref().ok().map(|a| a.status);
+    let now = now_millis();
     match policy(env).after(status, m.attempt) {
-        Next::Delivered => store::set_delivery(&app.db, &m.id, "delivered", m.attempt).await?,
+        Next::Delivered => {
+            store::set_delivery(&app.db, &m.id, m.series, "delivered", m.attempt, now).await?;
+        }
         Next::RetryAfter { seconds } => {
-            store::set_delivery(&app.db, &m.id, "pending", m.attempt).await?;
+            if !store::set_delivery(&app.db, &m.id, m.series, "pending", m.attempt, now).await? {
+                // A redelivery replaced this series while the attempt was out.
+                return Ok(());
+            }
             let again = Job::Deliver(DeliveryMessage {
                 attempt: m.attempt + 1,
                 ..m
@@ -224,10 +245,30 @@ pub async fn deliver(env: &Env, m: DeliveryMessage) -> Result<(), ApiError> {
                 m.attempt,
                 status.map_or("none".to_owned(), |s| s.to_string())
             );
-            store::set_delivery(&app.db, &m.id, "dead", m.attempt).await?;
+            store::set_delivery(&app.db, &m.id, m.series, "dead", m.attempt, now).await?;
         }
     }
     Ok(())
+}
+
+/// The most stalled events one cron run dead-letters.
+const STALL_PER_RUN: u32 = 500;
+
+/// Part of the cron run: `pending` events whose attempts stopped (a lost queue message, a
+/// consumer that kept failing) become dead letters, which an admin can see and redeliver,
+/// instead of staying `pending`, and so unredeliverable, for ever. How many.
+pub async fn stall_sweep(env: &Env) -> Result<u64, ApiError> {
+    let app = crate::app(env)?;
+    let now = now_millis();
+    let before = now.saturating_sub(byok_core::events::stall_after_ms(&policy(env)));
+    let stalled = store::stall_deliveries(&app.db, before, STALL_PER_RUN).await?;
+    if stalled > 0 {
+        worker::console_error!(
+            "{stalled} webhook event(s) made no progress since before {}: dead-lettered (GET /v1/admin/webhooks, then redeliver)",
+            crate::util::rfc3339(before)
+        );
+    }
+    Ok(stalled)
 }
 
 /// `GET /v1/integrations/{key}/events`: the integration's status changes, newest first (any
@@ -336,17 +377,18 @@ pub async fn redeliver(
     let (id, attempts) = (row.id.clone(), row.attempts.max(0.0) as u32);
     let event = stored_event(row)?;
     let provider = byok_core::ids::ProviderKey::parse(&event.provider).map_err(|_| invalid())?;
-    if !store::restart_delivery(&app.db, &id, state.as_str()).await? {
+    let Some(series) = store::restart_delivery(&app.db, &id, state.as_str(), now_millis()).await?
+    else {
         return Err(problem(
             ProblemKind::Conflict,
             "The webhook cannot be sent again now: another redelivery has just started.",
         ));
-    }
+    };
     let body = serde_json::to_string(&Envelope::of(event.clone()))
         .map_err(|e| worker::Error::RustError(e.to_string()))?;
-    if let Err(e) = queue_first_attempt(app, id.clone(), body).await {
+    if let Err(e) = queue_first_attempt(app, id.clone(), body, series).await {
         // Put the state back, so that the event is not left `pending` with nothing queued.
-        store::set_delivery(&app.db, &id, state.as_str(), attempts).await?;
+        store::set_delivery(&app.db, &id, series, state.as_str(), attempts, now_millis()).await?;
         worker::console_error!("redelivery not queued: {e}");
         return Err(problem(
             ProblemKind::Internal,

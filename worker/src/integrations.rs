@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use byok_core::api::{
-    CredentialRequest, InstallRequest, IntegrationList, IntegrationView, ProblemKind,
+    AuditBy, CredentialRequest, InstallRequest, IntegrationList, IntegrationView, ProblemKind,
     ReportedVerdict, TestReport,
 };
 use byok_core::catalog::CatalogEntry;
@@ -236,7 +236,7 @@ pub async fn test_and_record(
 }
 
 /// What the row remembers about its recent tests.
-fn health_of(row: &IntegrationRow) -> Health {
+pub(crate) fn health_of(row: &IntegrationRow) -> Health {
     Health {
         // Only whether a run of failures is under way matters here; its start is kept as text.
         failing_since_ms: row.failing_since.as_ref().map(|_| 0),
@@ -466,8 +466,35 @@ pub async fn uninstall(app: &App, who: &Principal, key: &str) -> ApiResult {
 }
 
 /// `GET /v1/audit`: this tenant's log, newest first (owners only).
-pub async fn audit_log(app: &App, who: &Principal) -> ApiResult {
+/// `GET /v1/audit[?by=all|people|automated][&actor=NAME]` (owner): the tenant's log, newest
+/// first; `by=people` leaves out the scheduler's and usage reports' automatic re-tests.
+pub async fn audit_log(req: &Request, app: &App, who: &Principal) -> ApiResult {
     who.require(&[Role::Owner])?;
-    let entries = store::audit_for(&app.db, who.tenant.as_str(), 200).await?;
+    let url = req.url()?;
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let by = match param("by") {
+        None => AuditBy::All,
+        Some(v) => AuditBy::parse(&v).ok_or_else(|| {
+            problem(
+                ProblemKind::ValidationFailed,
+                "by must be all, people or automated.",
+            )
+        })?,
+    };
+    let actor = param("actor");
+    if actor
+        .as_ref()
+        .is_some_and(|a| a.is_empty() || a.len() > 200)
+    {
+        return Err(problem(
+            ProblemKind::ValidationFailed,
+            "actor must be 1 to 200 characters.",
+        ));
+    }
+    let entries = store::audit_for(&app.db, who.tenant.as_str(), by, actor.as_deref(), 200).await?;
     Ok(json(200, &serde_json::json!({ "entries": entries }))?)
 }

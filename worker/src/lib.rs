@@ -189,6 +189,9 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         ),
         Err(ApiError(p)) => worker::console_error!("re-check run failed: {}", p.detail),
     }
+    if let Err(ApiError(p)) = events::stall_sweep(&env).await {
+        worker::console_error!("webhook stall sweep failed: {}", p.detail);
+    }
 }
 
 /// The queue's consumer: re-checks and webhook deliveries. Each message is acknowledged or
@@ -297,7 +300,7 @@ async fn route(req: &mut Request, app: &App, ctx: &Context, method_name: &str) -
         (Method::Delete, ["v1", "integrations", key]) => {
             integrations::uninstall(app, &who, key).await
         }
-        (Method::Get, ["v1", "audit"]) => integrations::audit_log(app, &who).await,
+        (Method::Get, ["v1", "audit"]) => integrations::audit_log(req, app, &who).await,
         (Method::Get, ["v1", "admin", "keyring"]) => rotation::get(app, &who).await,
         (Method::Post, ["v1", "admin", "keyring", "reseal"]) => {
             rotation::reseal(req, app, &who).await

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 
 use byok_core::events::{Cause, Job, Reason};
 use byok_core::ids::{ProviderKey, TenantId};
-use byok_core::recheck::{select, Health, Recheck, RecheckMessage, Watch, RETRY_BASE_MS};
+use byok_core::recheck::{cadence, select, Health, Recheck, RecheckMessage, Watch, RETRY_BASE_MS};
+use byok_core::status::Finding;
 use worker::Env;
 
 use crate::auth::{Principal, Role};
@@ -17,11 +18,11 @@ use crate::events::JOBS_QUEUE;
 use crate::http::ApiError;
 use crate::integrations::{status_of, test_and_record};
 use crate::store::{self, IntegrationRow};
-use crate::util::now_millis;
 use crate::util::Counted;
+use crate::util::{now_millis, rfc3339};
 
 /// The audit actor of scheduled re-tests.
-pub const ACTOR: &str = "scheduler";
+pub const ACTOR: &str = byok_core::api::AUTOMATED_ACTORS[0];
 /// The most keys one cron run queues (the rest stay due for the next run).
 pub const PER_RUN: usize = 5_000;
 /// Messages per `sendBatch` (the Queues limit is 100).
@@ -45,12 +46,13 @@ pub async fn run(env: &Env) -> Result<RunSummary, ApiError> {
         store::recheck_candidates(&app.db, now.saturating_sub(RETRY_BASE_MS), 4 * PER_RUN),
     )
     .await;
+    // Entries without a test plugin have no cadence: their keys are never picked.
     let cadences: HashMap<String, Recheck> = providers?
         .iter()
         .filter_map(|p| {
-            entry_of(p)
-                .ok()
-                .map(|e| (p.key.clone(), e.spec().recheck.unwrap_or_default()))
+            let e = entry_of(p).ok()?;
+            let c = cadence(e.spec().recheck, e.spec().test_plugin.is_some())?;
+            Some((p.key.clone(), c))
         })
         .collect();
     let rows = rows?;
@@ -113,7 +115,6 @@ pub async fn recheck(env: &Env, m: &RecheckMessage) -> Result<(), ApiError> {
     if row.updated_at != m.updated_at || row.secret.is_none() {
         return Ok(());
     }
-    let (_, entry) = stored_entry(&app, &provider).await?;
     let (actor, reason) = match m.reported_status {
         None => (ACTOR, Reason::by(Cause::Recheck)),
         Some(status) => (
@@ -131,8 +132,70 @@ pub async fn recheck(env: &Env, m: &RecheckMessage) -> Result<(), ApiError> {
         via_cookie: false,
         scope: byok_core::scope::Scope::unlimited(),
     };
+    let entry = match testable(&app, &tenant, &provider, &row).await {
+        Ok(entry) => entry,
+        Err(ApiError(p)) => return not_checked(&app, &who, &provider, &row, &p.detail).await,
+    };
     let tested = test_and_record(&app, &who, &entry, &mut row, false, reason).await;
     // Whether or not the result was stored: a resolve read meanwhile may be stale.
     crate::resolve::forget(&tenant, &provider);
     tested
+}
+
+/// The entry to test `row` with, once it is known that a test can run at all: the entry is
+/// still in the catalog and the stored key opens under this keyring.
+async fn testable(
+    app: &crate::App,
+    tenant: &TenantId,
+    provider: &ProviderKey,
+    row: &IntegrationRow,
+) -> Result<byok_core::catalog::CatalogEntry, ApiError> {
+    let (_, entry) = stored_entry(app, provider).await?;
+    let secret = row.secret.as_deref().unwrap_or_default();
+    crate::credentials::open(
+        &app.keyring,
+        byok_core::keyring::Owner::Tenant(tenant),
+        entry.key(),
+        secret,
+        row.fields.as_deref(),
+    )?;
+    Ok(entry)
+}
+
+/// A re-check that could not run (the entry is gone, the key does not open): the row's
+/// schedule still advances, backing off as after an inconclusive test, and the audit log says
+/// why. Without this the row stayed the most overdue, was queued again by every cron run, and
+/// enough such rows would fill every run (review M2). The message is then done.
+async fn not_checked(
+    app: &crate::App,
+    who: &Principal,
+    provider: &ProviderKey,
+    row: &IntegrationRow,
+    why: &str,
+) -> Result<(), ApiError> {
+    let now = now_millis();
+    let health = crate::integrations::health_of(row).after(Finding::Inconclusive, now);
+    let failing_since = row.failing_since.clone().unwrap_or_else(|| rfc3339(now));
+    let audit = crate::audit::entry(
+        who,
+        crate::audit::Scope::Tenant,
+        provider,
+        "recheck",
+        &format!("not checked: {why}"),
+    );
+    worker::console_error!(
+        "re-check of {}/{} could not run: {why}",
+        row.tenant,
+        row.provider
+    );
+    store::record_not_checked(
+        &app.db,
+        row,
+        now,
+        health.transient_failures,
+        &failing_since,
+        &audit,
+    )
+    .await?;
+    Ok(())
 }

@@ -22,7 +22,7 @@ use crate::util::{now_millis, rfc3339};
 use crate::App;
 
 /// Who re-tests a key after a report, in the audit log.
-pub const REPORT_ACTOR: &str = "usage-report";
+pub const REPORT_ACTOR: &str = byok_core::api::AUTOMATED_ACTORS[1];
 
 pub async fn report(req: &mut Request, app: &App, who: &Principal, ctx: &Context) -> ApiResult {
     who.require(&[Role::Service])?;
@@ -67,9 +67,15 @@ pub async fn report(req: &mut Request, app: &App, who: &Principal, ctx: &Context
     if action.retests() {
         if store::claim_retest(&app.db, tenant, provider, now, claimable_before(now)).await? {
             let outcome = format!("provider answered {}; re-test scheduled", report.status);
+            // The row belongs to the tenant whose key is re-tested, not to the service
+            // token's own tenant: it is that tenant's history.
+            let on_behalf = Principal {
+                tenant: body.tenant.clone(),
+                ..who.clone()
+            };
             audit::record(
                 app,
-                who,
+                &on_behalf,
                 Scope::Tenant,
                 &body.provider,
                 "usage-report",

@@ -135,10 +135,13 @@ pub async fn claim_retest(
     changed(&r)
 }
 
-/// Adds an isolate's aggregated usage (see `byok_core::usage`), in batches of at most
-/// `BATCH` statements.
+/// The most statements one usage batch holds.
+pub const USAGE_BATCH: usize = 100;
+
+/// Adds part of an isolate's aggregated usage (see `byok_core::usage`) in one D1 batch, which
+/// is atomic: all of it is stored, or none. Callers split a flush with
+/// `Flush::into_batches(USAGE_BATCH)`.
 pub async fn add_usage(db: &D1Database, flush: &byok_core::usage::Flush) -> Result<()> {
-    const BATCH: usize = 100;
     let mut statements = Vec::new();
     for (k, c) in &flush.counts {
         statements.push(
@@ -168,11 +171,8 @@ pub async fn add_usage(db: &D1Database, flush: &byok_core::usage::Flush) -> Resu
             .bind(&[text(tenant), text(provider), text(&at)])?,
         );
     }
-    while !statements.is_empty() {
-        let rest = statements.split_off(statements.len().min(BATCH));
-        db.batch(std::mem::replace(&mut statements, rest))
-            .await
-            .counted()?;
+    if !statements.is_empty() {
+        db.batch(statements).await.counted()?;
     }
     Ok(())
 }
@@ -450,6 +450,37 @@ pub async fn record_test(
     results.first().map_or(Ok(false), changed)
 }
 
+/// A re-check that could not run: the schedule advances (checked now, one more inconclusive
+/// check) and the audit row says why, for the row as it was read (same `updated_at` and
+/// sealed value). The key, its status and `updated_at` are untouched.
+pub(crate) const RECORD_NOT_CHECKED: &str = "UPDATE integrations SET last_checked_at = ?5,
+       transient_failures = ?6, failing_since = ?7
+     WHERE tenant = ?1 AND provider = ?2 AND updated_at = ?3 AND secret IS ?4";
+
+pub async fn record_not_checked(
+    db: &D1Database,
+    row: &IntegrationRow,
+    now_ms: u64,
+    transient_failures: u32,
+    failing_since: &str,
+    audit: &AuditEntry,
+) -> Result<bool> {
+    let update = db.prepare(RECORD_NOT_CHECKED).bind(&[
+        text(&row.tenant),
+        text(&row.provider),
+        text(&row.updated_at),
+        blob(row.secret.as_deref()),
+        int(i64::try_from(now_ms).unwrap_or(i64::MAX)),
+        int(i64::from(transient_failures)),
+        text(failing_since),
+    ])?;
+    let results = db
+        .batch(vec![update, audit_statement(db, audit)?])
+        .await
+        .counted()?;
+    results.first().map_or(Ok(false), changed)
+}
+
 /// The stored keys a cron run may find due: not disconnected, of an active provider, and not
 /// checked since `checked_before` (Unix ms; never-checked rows included), oldest check first.
 pub async fn recheck_candidates(
@@ -489,9 +520,11 @@ struct Guard<'a> {
     sealed: Option<&'a [u8]>,
 }
 
-/// An event's insert, guarded by the change it records (?9, ?10), or unguarded (?9 NULL).
-pub(crate) const INSERT_EVENT: &str = "INSERT INTO status_events (id, tenant, provider, from_status, to_status, reason, at, delivery)
-     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+/// An event's insert, guarded by the change it records (?9, ?10), or unguarded (?9 NULL). A
+/// `pending` one starts its first series now (`attempted_at`, from the event's time).
+pub(crate) const INSERT_EVENT: &str = "INSERT INTO status_events (id, tenant, provider, from_status, to_status, reason, at, delivery, attempted_at)
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
+            CASE WHEN ?8 = 'pending' THEN CAST(strftime('%s', ?7) AS INTEGER) * 1000 END
      WHERE ?9 IS NULL OR EXISTS (SELECT 1 FROM integrations
                                  WHERE tenant = ?2 AND provider = ?3 AND updated_at = ?9 AND secret IS ?10)";
 
@@ -533,13 +566,68 @@ pub async fn insert_event(
 }
 
 /// Records how a delivery stands after `attempts` attempts.
-pub async fn set_delivery(db: &D1Database, id: &str, delivery: &str, attempts: u32) -> Result<()> {
-    db.prepare("UPDATE status_events SET delivery = ?2, attempts = ?3 WHERE id = ?1")
-        .bind(&[text(id), text(delivery), int(i64::from(attempts))])?
+/// Records an attempt of `series` (its state after the attempt, and when), only while that
+/// series is the event's current one. Whether it was recorded.
+pub(crate) const SET_DELIVERY: &str =
+    "UPDATE status_events SET delivery = ?2, attempts = ?3, attempted_at = ?5
+     WHERE id = ?1 AND series = ?4";
+
+pub async fn set_delivery(
+    db: &D1Database,
+    id: &str,
+    series: u32,
+    delivery: &str,
+    attempts: u32,
+    now_ms: u64,
+) -> Result<bool> {
+    let r = db
+        .prepare(SET_DELIVERY)
+        .bind(&[
+            text(id),
+            text(delivery),
+            int(i64::from(attempts)),
+            int(i64::from(series)),
+            int(i64::try_from(now_ms).unwrap_or(i64::MAX)),
+        ])?
         .run()
         .await
         .counted()?;
-    Ok(())
+    changed(&r)
+}
+
+/// An event's delivery state and current series, as an attempt checks it before running.
+#[derive(Debug, Deserialize)]
+pub struct DeliveryState {
+    pub delivery: String,
+    pub series: f64,
+}
+
+pub async fn delivery_state(db: &D1Database, id: &str) -> Result<Option<DeliveryState>> {
+    db.prepare("SELECT delivery, series FROM status_events WHERE id = ?1")
+        .bind(&[text(id)])?
+        .first(None)
+        .await
+        .counted()
+}
+
+/// Dead-letters `pending` events with no attempt recorded since `before_ms`, at most `limit`
+/// of them (oldest first; the rest wait for the next run). How many.
+pub(crate) const STALL_DELIVERIES: &str = "UPDATE status_events SET delivery = 'dead'
+     WHERE id IN (SELECT id FROM status_events
+                  WHERE delivery = 'pending' AND attempted_at < ?1
+                  ORDER BY attempted_at LIMIT ?2)";
+
+pub async fn stall_deliveries(db: &D1Database, before_ms: u64, limit: u32) -> Result<u64> {
+    let r = db
+        .prepare(STALL_DELIVERIES)
+        .bind(&[
+            int(i64::try_from(before_ms).unwrap_or(i64::MAX)),
+            int(i64::from(limit)),
+        ])?
+        .run()
+        .await
+        .counted()?;
+    Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) as u64)
 }
 
 /// A stored status event.
@@ -579,18 +667,33 @@ pub async fn event_by_id(db: &D1Database, id: &str) -> Result<Option<DeliveryRow
     .counted()
 }
 
-/// Starts a new series of attempts for an event, if it is still in the state `from` (so two
-/// admins asking at once start one series). Whether it did.
-pub async fn restart_delivery(db: &D1Database, id: &str, from: &str) -> Result<bool> {
-    let r = db
-        .prepare(
-            "UPDATE status_events SET delivery = 'pending', attempts = 0 WHERE id = ?1 AND delivery = ?2",
-        )
-        .bind(&[text(id), text(from)])?
-        .run()
+/// Starts the next series of attempts for an event, if it is still in the state `from` (so two
+/// admins asking at once start one series). The new series, when it did.
+pub(crate) const RESTART_DELIVERY: &str = "UPDATE status_events
+     SET delivery = 'pending', attempts = 0, series = series + 1, attempted_at = ?3
+     WHERE id = ?1 AND delivery = ?2 RETURNING series";
+
+pub async fn restart_delivery(
+    db: &D1Database,
+    id: &str,
+    from: &str,
+    now_ms: u64,
+) -> Result<Option<u32>> {
+    #[derive(Deserialize)]
+    struct Series {
+        series: f64,
+    }
+    let row: Option<Series> = db
+        .prepare(RESTART_DELIVERY)
+        .bind(&[
+            text(id),
+            text(from),
+            int(i64::try_from(now_ms).unwrap_or(i64::MAX)),
+        ])?
+        .first(None)
         .await
         .counted()?;
-    changed(&r)
+    Ok(row.map(|r| r.series.max(0.0) as u32))
 }
 
 /// Events whose webhook is in `delivery`, newest first.
@@ -655,12 +758,37 @@ pub async fn audit(db: &D1Database, e: &AuditEntry) -> Result<()> {
     Ok(())
 }
 
-pub async fn audit_for(db: &D1Database, tenant: &str, limit: i64) -> Result<Vec<AuditEntry>> {
-    db.prepare("SELECT at, actor, tenant, provider, action, outcome FROM audit_log WHERE tenant = ?1 ORDER BY id DESC LIMIT ?2")
-        .bind(&[text(tenant), int(limit)])?
-        .all()
-        .await.counted()?
-        .results::<AuditEntry>()
+/// A tenant's audit rows, newest first: those `by` shows, and only `actor`'s when given.
+pub async fn audit_for(
+    db: &D1Database,
+    tenant: &str,
+    by: byok_core::api::AuditBy,
+    actor: Option<&str>,
+    limit: i64,
+) -> Result<Vec<AuditEntry>> {
+    use byok_core::api::{AuditBy, AUTOMATED_ACTORS};
+    let by_clause = match by {
+        AuditBy::All => "",
+        AuditBy::People => " AND actor NOT IN (?4, ?5)",
+        AuditBy::Automated => " AND actor IN (?4, ?5)",
+    };
+    db.prepare(format!(
+        "SELECT at, actor, tenant, provider, action, outcome FROM audit_log
+         WHERE tenant = ?1 AND (?3 IS NULL OR actor = ?3){by_clause} ORDER BY id DESC LIMIT ?2"
+    ))
+    .bind(
+        &[
+            text(tenant),
+            int(limit),
+            opt_text(actor),
+            text(AUTOMATED_ACTORS[0]),
+            text(AUTOMATED_ACTORS[1]),
+        ][..if by == AuditBy::All { 3 } else { 5 }],
+    )?
+    .all()
+    .await
+    .counted()?
+    .results::<AuditEntry>()
 }
 
 pub async fn insert_plugin(

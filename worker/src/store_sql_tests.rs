@@ -3,7 +3,7 @@
 
 use rusqlite::{params, Connection};
 
-use super::{INSERT_EVENT, RECORD_TEST};
+use super::{INSERT_EVENT, RECORD_TEST, RESTART_DELIVERY, SET_DELIVERY, STALL_DELIVERIES};
 
 /// A database with every migration applied, in order, as `wrangler d1 migrations apply` does.
 pub(crate) fn migrated() -> Connection {
@@ -126,4 +126,99 @@ fn an_event_is_stored_only_with_the_change_it_records() {
     );
     assert_eq!(insert(Some(T), Some(newer), "e2"), 1, "B's did");
     assert_eq!(insert(None, None, "e3"), 1, "unguarded events are stored");
+}
+
+/// An event stored `pending` at `at` (its first series starts then).
+fn pending_event(db: &Connection, id: &str, at: &str) {
+    db.execute(
+        INSERT_EVENT,
+        params![
+            id,
+            "acme",
+            "openai",
+            "unverified",
+            "connected",
+            "{}",
+            at,
+            "pending",
+            None::<&str>,
+            None::<&[u8]>
+        ],
+    )
+    .expect("event");
+}
+
+fn state(db: &Connection, id: &str) -> (String, i64, i64) {
+    db.query_row(
+        "SELECT delivery, series, attempts FROM status_events WHERE id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+    .expect("state")
+}
+
+#[test]
+fn a_leftover_attempt_of_a_replaced_series_cannot_overwrite_the_new_one() {
+    let db = migrated();
+    pending_event(&db, "msg_a", T);
+    // Series 0 dies after its attempts.
+    let set = |series: i64, delivery: &str, attempts: i64| {
+        db.execute(
+            SET_DELIVERY,
+            params!["msg_a", delivery, attempts, series, 1_000_i64],
+        )
+        .expect("set")
+    };
+    assert_eq!(set(0, "dead", 8), 1);
+    // An admin redelivers: series 1, pending, no attempts yet.
+    let series: i64 = db
+        .query_row(RESTART_DELIVERY, params!["msg_a", "dead", 2_000_i64], |r| {
+            r.get(0)
+        })
+        .expect("restart");
+    assert_eq!(series, 1);
+    assert_eq!(state(&db, "msg_a"), ("pending".into(), 1, 0));
+    // A retry of series 0 that was still out reports "dead" after the restart: ignored.
+    assert_eq!(set(0, "dead", 9), 0, "a stale attempt changes nothing");
+    assert_eq!(state(&db, "msg_a"), ("pending".into(), 1, 0));
+    assert_eq!(set(1, "delivered", 1), 1);
+    assert_eq!(state(&db, "msg_a"), ("delivered".into(), 1, 1));
+    // Two admins at once: the second restart finds the state moved and starts nothing.
+    let again = db
+        .query_row(RESTART_DELIVERY, params!["msg_a", "dead", 3_000_i64], |r| {
+            r.get::<_, i64>(0)
+        })
+        .ok();
+    assert_eq!(again, None);
+}
+
+#[test]
+fn a_pending_event_that_stopped_moving_is_dead_lettered_and_a_moving_one_is_not() {
+    let db = migrated();
+    // The insert starts the series at the event's time.
+    pending_event(&db, "msg_old", "2026-11-01T00:00:00.000Z");
+    pending_event(&db, "msg_new", "2026-11-30T09:59:00.000Z");
+    let started: i64 = db
+        .query_row(
+            "SELECT attempted_at FROM status_events WHERE id = 'msg_old'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("attempted_at");
+    assert_eq!(started, 1_793_491_200_000, "2026-11-01T00:00:00Z in ms");
+    // A delivered event older still is never touched.
+    pending_event(&db, "msg_done", "2026-10-01T00:00:00.000Z");
+    db.execute(
+        SET_DELIVERY,
+        params!["msg_done", "delivered", 1, 0, 1_790_812_800_000_i64],
+    )
+    .expect("delivered");
+    let cutoff = 1_795_478_400_000_i64; // 2026-11-24
+    let changed = db
+        .execute(STALL_DELIVERIES, params![cutoff, 500])
+        .expect("sweep");
+    assert_eq!(changed, 1);
+    assert_eq!(state(&db, "msg_old").0, "dead");
+    assert_eq!(state(&db, "msg_new").0, "pending");
+    assert_eq!(state(&db, "msg_done").0, "delivered");
 }

@@ -51,18 +51,36 @@ fn schedule(app: &App, ctx: &Context, then: Then) {
     }
 }
 
-/// Writes what is pending; on a storage error the counts go back to wait for the next flush.
+/// Writes what is pending, one atomic batch at a time; on a storage error that batch and the
+/// ones after it go back to wait for the next flush (the ones before it are stored, and are
+/// never counted again).
 async fn flush(env: Env) {
     let pending = USAGE.with(|u| u.borrow_mut().drain());
     if pending.is_empty() {
         return;
     }
-    let written = match env.d1("DB") {
-        Ok(db) => store::add_usage(&db, &pending).await,
-        Err(e) => Err(e),
+    let db = match env.d1("DB") {
+        Ok(db) => db,
+        Err(e) => {
+            worker::console_error!("usage flush failed, kept for the next one: {e}");
+            USAGE.with(|u| u.borrow_mut().restore(pending));
+            return;
+        }
     };
-    if let Err(e) = written {
-        worker::console_error!("usage flush failed, kept for the next one: {e}");
-        USAGE.with(|u| u.borrow_mut().restore(pending));
+    let mut batches = pending.into_batches(store::USAGE_BATCH).into_iter();
+    while let Some(batch) = batches.next() {
+        if let Err(e) = store::add_usage(&db, &batch).await {
+            worker::console_error!(
+                "usage flush failed partway, the rest kept for the next one: {e}"
+            );
+            USAGE.with(|u| {
+                let mut u = u.borrow_mut();
+                u.restore(batch);
+                for rest in batches.by_ref() {
+                    u.restore(rest);
+                }
+            });
+            return;
+        }
     }
 }

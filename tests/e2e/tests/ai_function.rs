@@ -211,6 +211,10 @@ fn an_ai_function_uses_byok_over_a_service_binding_and_reports_revoked_keys() {
         let entries = audit["entries"].as_array().cloned().unwrap_or_default();
         assert!(entries.iter().any(|e| e["actor"] == "usage-report" && e["action"] == "test"),
             "the re-test is audited as the report's: {audit}");
+        // The report itself is in the tenant's log too, not the service token's (review L1).
+        assert!(entries.iter().any(|e| e["action"] == "usage-report"
+                && e["outcome"].as_str().is_some_and(|o| o.contains("re-test scheduled"))),
+            "the report is audited for the tenant whose key it concerns: {audit}");
 
         // 5. Reports about the platform key never touch a tenant; a 429 is not a rejection.
         for (source, status, action) in [("platform", 401, "platform-key-recorded"), ("tenant", 429, "not-a-rejection"),

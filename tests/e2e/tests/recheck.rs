@@ -214,3 +214,103 @@ fn a_scheduled_recheck_finds_a_revoked_key_and_the_platform_is_told_by_a_signed_
         assert_eq!(by_scheduler, 1, "one re-test, however many runs: {audit}");
     });
 }
+
+/// Rows a re-check cannot test (review M2), entries without a test plugin (L11), and webhook
+/// events that stopped moving (L4), as the cron meets them.
+#[test]
+fn rows_that_cannot_be_tested_back_off_plugin_less_entries_are_skipped_and_stalled_events_die() {
+    let rt = byok_e2e::runtime();
+    let fakes = rt.block_on(FakeProviders::start(0)).expect("fakes");
+    let edge = EdgeConfig::default().start();
+    rt.block_on(edge.seed_against_fakes(&fakes));
+    let b = edge.base.as_str();
+    let stuck = edge.token("owner", "stuck");
+    let fine = edge.token("owner", "fine");
+    let admin = edge.token("platform-admin", "platform");
+    let checked = |tenant: &str, provider: &str| -> (i64, i64, String) {
+        let rows = edge.query(&format!(
+            "SELECT last_checked_at, transient_failures, status FROM integrations WHERE tenant = '{tenant}' AND provider = '{provider}'"
+        ));
+        let r = rows.first().cloned().unwrap_or(Value::Null);
+        (
+            r["last_checked_at"].as_i64().unwrap_or(-1),
+            r["transient_failures"].as_i64().unwrap_or(-1),
+            r["status"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+
+    rt.block_on(async {
+        for (token, provider, key) in [
+            (&stuck, "anthropic", KEY),
+            (&fine, "anthropic", KEY),
+            (&fine, "openai", "sk-FAKE-valid-recheck-openai-000000000000000000"),
+        ] {
+            let resp = Client::new()
+                .post(format!("{b}/v1/integrations"))
+                .bearer_auth(token)
+                .json(&json!({"provider": provider, "key": key}))
+                .send()
+                .await
+                .expect("install");
+            assert_eq!(resp.status(), 201, "{provider}: {}", resp.text().await.unwrap_or_default());
+        }
+        // stuck's stored key no longer opens (a keyring without its key, or an altered row);
+        // OpenAI's entry loses its test plugin; every key is 25 hours overdue.
+        edge.sql("UPDATE integrations SET secret = randomblob(length(secret)) WHERE tenant = 'stuck'");
+        edge.sql("UPDATE integration_providers SET spec = json_remove(spec, '$.test_plugin') WHERE key = 'openai'");
+        edge.sql("UPDATE integrations SET last_checked_at = last_checked_at - 90000000");
+        // A webhook event left pending since 1 November: its attempts stopped long ago.
+        edge.sql("INSERT INTO status_events (id, tenant, provider, from_status, to_status, reason, at, delivery, attempts, attempted_at)
+                  VALUES ('msg_0123456789abcdef0123456789abcdef', 'fine', 'anthropic', 'connected', 'invalid',
+                          '{\"cause\":\"recheck\"}', '2026-11-01T00:00:00.000Z', 'pending', 1, 1793491200000)");
+        let (stuck_before, _, _) = checked("stuck", "anthropic");
+        let (fine_before, _, _) = checked("fine", "anthropic");
+        let (openai_before, _, _) = checked("fine", "openai");
+
+        scheduled_run(b).await;
+        wait_for("both anthropic rows to be re-checked", || async {
+            checked("stuck", "anthropic").0 > stuck_before
+                && checked("fine", "anthropic").0 > fine_before
+        })
+        .await;
+        let (stuck_at, stuck_failures, stuck_status) = checked("stuck", "anthropic");
+        assert_eq!(stuck_failures, 1, "backs off as after an inconclusive check");
+        assert_eq!(stuck_status, "connected", "a key we cannot open is not declared invalid");
+        let (_, audit) = get(b, "/v1/audit?by=automated", &stuck).await;
+        let entries = audit["entries"].as_array().cloned().unwrap_or_default();
+        assert!(
+            entries.iter().any(|e| e["action"] == "recheck" && e["actor"] == "scheduler"
+                && e["outcome"].as_str().is_some_and(|o| o.starts_with("not checked:") && o.contains("could not be decrypted"))),
+            "the owner can see why: {audit}"
+        );
+        assert!(!audit.to_string().contains(KEY));
+        assert_eq!(checked("fine", "openai").0, openai_before, "no test plugin: never re-checked");
+
+        // The next run queues neither: stuck waits out its backoff, openai has no cadence.
+        let lines = |log: String| log.matches("queue invocation").count();
+        let invocations = lines(edge.log());
+        scheduled_run(b).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(checked("stuck", "anthropic").0, stuck_at, "not re-queued every run");
+        assert_eq!(checked("fine", "openai").0, openai_before);
+        assert_eq!(lines(edge.log()), invocations, "nothing was queued: {}", edge.log());
+
+        // The stalled event became a dead letter an admin can see and send again.
+        let (s, dead) = get(b, "/v1/admin/webhooks?delivery=dead", &admin).await;
+        assert_eq!(s, 200, "{dead}");
+        assert!(
+            dead["events"].as_array().is_some_and(|l| l.iter().any(|e| e["id"] == "msg_0123456789abcdef0123456789abcdef")),
+            "{dead}"
+        );
+
+        // The owner's view of what people did leaves the scheduler out; by actor, only it.
+        let (_, people) = get(b, "/v1/audit?by=people", &stuck).await;
+        let people = people["entries"].as_array().cloned().unwrap_or_default();
+        assert!(!people.is_empty() && people.iter().all(|e| e["actor"] != "scheduler" && e["actor"] != "usage-report"));
+        let (_, only) = get(b, "/v1/audit?actor=scheduler", &stuck).await;
+        let only = only["entries"].as_array().cloned().unwrap_or_default();
+        assert!(!only.is_empty() && only.iter().all(|e| e["actor"] == "scheduler"));
+        let (s, _) = get(b, "/v1/audit?by=everyone", &stuck).await;
+        assert_eq!(s, 422);
+    });
+}
