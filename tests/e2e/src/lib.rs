@@ -281,6 +281,20 @@ WEBHOOK_MAX_ATTEMPTS = "{max_attempts}"
         self.wait_healthy();
     }
 
+    /// The edge's folder: its `wrangler.toml`, and its D1/KV under `state/`.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Stops the Worker and moves its D1/KV state aside (to `state.before`), leaving `state/`
+    /// absent: what a restore drill fills before [`Edge::restart`] serves from it.
+    pub fn stop_and_set_state_aside(&mut self) -> PathBuf {
+        self.stop();
+        let aside = self.dir.join("state.before");
+        std::fs::rename(self.dir.join("state"), &aside).expect("state aside");
+        aside
+    }
+
     /// What this edge runs with.
     pub fn config(&self) -> &EdgeConfig {
         &self.config

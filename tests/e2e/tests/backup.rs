@@ -1,0 +1,271 @@
+//! The restore drill (#20 §2), under workerd: keys are stored and tested, `script/backup`
+//! exports D1 and the uploaded plugins and logos, `script/restore` imports them into a new
+//! local D1/KV, and the Worker started over it with the same keyring resolves and tests every
+//! key as before. A restore over a database with data, or from a backup that changed since it
+//! was taken, is refused.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use byok_e2e::Edge;
+use byok_fake_providers::FakeProviders;
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{json, Value};
+
+const ANTHROPIC: &str = "sk-ant-FAKE-valid-drill-00000000000000000000000000000";
+const STRIPE: &str = "sk_test_FAKE_valid_drill_000000000000000000000000";
+
+async fn call(
+    base: &str,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = Client::new()
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+fn script(name: &str, args: &[&str]) -> Output {
+    Command::new(byok_e2e::root().join("script").join(name))
+        .args(args)
+        .env("BYOK_ROOT", byok_e2e::root())
+        .output()
+        .unwrap_or_else(|e| panic!("script/{name}: {e}"))
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Every key answers as it did: the tenant's own, and it tests as connected.
+async fn every_key_resolves_and_tests(edge: &Edge) {
+    let service = edge.token("service", "platform");
+    for (tenant, provider, key) in [
+        ("drill-a", "anthropic", ANTHROPIC),
+        ("drill-b", "stripe", STRIPE),
+    ] {
+        let (s, v) = call(
+            &edge.base,
+            Method::POST,
+            "/v1/resolve",
+            &service,
+            Some(json!({"tenant": tenant, "provider": provider})),
+        )
+        .await;
+        assert_eq!(s, 200, "{tenant}/{provider}: {v}");
+        assert_eq!(
+            (v["source"].as_str(), v["api_key"].as_str()),
+            (Some("tenant"), Some(key)),
+            "{tenant}"
+        );
+        let owner = edge.token("owner", tenant);
+        let (s, v) = call(
+            &edge.base,
+            Method::POST,
+            &format!("/v1/integrations/{provider}/test"),
+            &owner,
+            None,
+        )
+        .await;
+        assert_eq!(s, 200, "{tenant}/{provider} test: {v}");
+        assert_eq!(
+            v["status"], "connected",
+            "{tenant}/{provider}: the plugin ran from the restored KV: {v}"
+        );
+    }
+}
+
+fn only_child(dir: &Path) -> PathBuf {
+    let entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("backups")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(entries.len(), 1, "one backup folder: {entries:?}");
+    entries[0].clone()
+}
+
+#[test]
+fn a_backup_restores_into_a_new_database_and_every_key_still_resolves_and_tests() {
+    let rt = byok_e2e::runtime();
+    let fakes = rt.block_on(FakeProviders::start(0)).expect("fakes");
+    let mut edge = Edge::start();
+    rt.block_on(edge.seed_against_fakes(&fakes));
+    rt.block_on(async {
+        for (tenant, provider, key) in [
+            ("drill-a", "anthropic", ANTHROPIC),
+            ("drill-b", "stripe", STRIPE),
+        ] {
+            let (s, v) = call(
+                &edge.base,
+                Method::POST,
+                "/v1/integrations",
+                &edge.token("owner", tenant),
+                Some(json!({"provider": provider, "key": key})),
+            )
+            .await;
+            assert_eq!(s, 201, "{v}");
+            assert_eq!(v["status"], "connected", "{v}");
+        }
+        every_key_resolves_and_tests(&edge).await;
+    });
+
+    // wrangler exports a config's local state from <its folder>/.wrangler/state.
+    let dir = edge.dir().to_path_buf();
+    std::fs::create_dir_all(dir.join(".wrangler")).expect(".wrangler");
+    std::os::unix::fs::symlink(dir.join("state"), dir.join(".wrangler/state")).expect("link");
+    let config = dir.join("wrangler.toml");
+    let config = config.to_str().expect("utf-8 path");
+    let backups = dir.join("backups");
+    let out = script(
+        "backup",
+        &[
+            "--local",
+            "--config",
+            config,
+            "--output",
+            backups.to_str().expect("path"),
+        ],
+    );
+    assert!(out.status.success(), "backup: {}", text(&out));
+    assert!(
+        !text(&out).contains(ANTHROPIC) && !text(&out).contains(STRIPE),
+        "no key printed"
+    );
+    let backup = only_child(&backups);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&backup)
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o077,
+        0,
+        "private"
+    );
+    let sql = std::fs::read_to_string(backup.join("d1.sql")).expect("d1.sql");
+    assert!(
+        sql.contains("integrations") && sql.contains("drill-a"),
+        "the rows are in it"
+    );
+    assert!(
+        !sql.contains(ANTHROPIC),
+        "keys are exported sealed, never in clear"
+    );
+    let kv = std::fs::read_to_string(backup.join("kv/keys.txt")).expect("keys.txt");
+    assert!(
+        kv.lines().any(|k| k.starts_with("plugin:")) && kv.lines().any(|k| k.starts_with("logo:")),
+        "{kv}"
+    );
+    assert!(
+        text(&out).contains("keyring"),
+        "reminds that the keyring is needed: {}",
+        text(&out)
+    );
+
+    // Disaster: the state is gone. Restore into a new local D1/KV and serve from it with the
+    // same keyring.
+    let before = edge.stop_and_set_state_aside();
+    let state = dir.join("state");
+    let b = backup.to_str().expect("path");
+    let out = script(
+        "restore",
+        &[
+            b,
+            "--local",
+            "--config",
+            config,
+            "--persist-to",
+            state.to_str().expect("path"),
+        ],
+    );
+    assert!(out.status.success(), "restore: {}", text(&out));
+    let again = edge.config().clone();
+    edge.restart(again);
+    rt.block_on(every_key_resolves_and_tests(&edge));
+
+    // Never over data: the same target again is refused.
+    let out = script(
+        "restore",
+        &[
+            b,
+            "--local",
+            "--config",
+            config,
+            "--persist-to",
+            state.to_str().expect("path"),
+        ],
+    );
+    assert!(
+        !out.status.success() && text(&out).contains("already has"),
+        "{}",
+        text(&out)
+    );
+    // A backup that changed since it was taken is refused before anything is written.
+    std::fs::write(backup.join("d1.sql"), sql.replace("drill-b", "drill-x")).expect("tamper");
+    let fresh = dir.join("state.fresh");
+    let out = script(
+        "restore",
+        &[
+            b,
+            "--local",
+            "--config",
+            config,
+            "--persist-to",
+            fresh.to_str().expect("path"),
+        ],
+    );
+    assert!(
+        !out.status.success() && text(&out).contains("MANIFEST"),
+        "{}",
+        text(&out)
+    );
+    assert!(!fresh.exists(), "nothing written");
+    let _ = std::fs::remove_dir_all(before);
+}
+
+#[test]
+fn a_backup_that_cannot_be_taken_leaves_nothing_behind() {
+    // A config whose local database does not exist as a BYOK one: the export has no
+    // integrations table, so the backup stops and removes its folder.
+    let dir = std::env::temp_dir().join(format!("byok-backup-empty-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("wrangler.toml"),
+        "name = \"empty\"\nmain = \"x.js\"\ncompatibility_date = \"2026-11-01\"\n[[d1_databases]]\nbinding = \"DB\"\ndatabase_name = \"byok\"\ndatabase_id = \"00000000-0000-0000-0000-000000000000\"\n[[kv_namespaces]]\nbinding = \"KV\"\nid = \"00000000000000000000000000000000\"\n",
+    )
+    .expect("config");
+    let backups = dir.join("backups");
+    let out = script(
+        "backup",
+        &[
+            "--local",
+            "--config",
+            dir.join("wrangler.toml").to_str().expect("path"),
+            "--output",
+            backups.to_str().expect("path"),
+        ],
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("incomplete and was removed"),
+        "{}",
+        text(&out)
+    );
+    let left = std::fs::read_dir(&backups).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "no partial backup left");
+    let _ = std::fs::remove_dir_all(&dir);
+}
