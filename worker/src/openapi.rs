@@ -4,8 +4,8 @@
 
 use byok_core::api::PROBLEM_CONTENT_TYPE;
 use byok_core::api::{
-    AuditEntry, CredentialRequest, InstallRequest, IntegrationList, IntegrationView, PolicyRequest,
-    PolicyView, Problem, ProviderList, ResolveRequest, ResolveResponse, UsageList,
+    AuditBy, AuditEntry, CredentialRequest, InstallRequest, IntegrationList, IntegrationView,
+    PolicyRequest, PolicyView, Problem, ProviderList, ResolveRequest, ResolveResponse, UsageList,
     UsageReportAnswer, UsageReportRequest, UsageRow,
 };
 use byok_core::api::{Delivery, EventList, EventView, WebhookEventList, WebhookEventView};
@@ -28,7 +28,7 @@ use utoipa::{Modify, OpenApi};
         list_integrations, install, save_credential, test_integration, uninstall, audit, resolve,
         report_usage, get_policy, put_policy, get_usage, get_keyring, reseal_keyring, list_events, list_webhooks, redeliver_webhook
     ),
-    components(schemas(crate::auth::Me, crate::auth::Role, Problem, ProviderSpec, ProviderList, InstallRequest, CredentialRequest, IntegrationView, IntegrationList, ResolveRequest, ResolveResponse, AuditEntry,
+    components(schemas(crate::auth::Me, crate::auth::Role, Problem, ProviderSpec, ProviderList, InstallRequest, CredentialRequest, IntegrationView, IntegrationList, ResolveRequest, ResolveResponse, AuditEntry, AuditBy,
         UsageReportRequest, UsageReportAnswer, PolicyRequest, PolicyView, PlatformFallback, Source, UsageList, UsageRow,
         KeyringReport, KeyStatus, ResealRequest, ResealReport, RowRef, Unreadable,
         EventList, EventView, Reason, Cause, Recheck, Delivery, WebhookEventView, WebhookEventList)),
@@ -336,7 +336,107 @@ impl Modify for Links {
 pub fn document() -> String {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
     camel_case_links(&mut doc);
+    state_cross_field_rules(&mut doc);
     doc.to_string()
+}
+
+/// What a character class in a pattern must leave out of a credential value: the control
+/// characters (`char::is_control`: C0, DEL and C1) but tab, newline and carriage return, which
+/// a multi-line field (a service-account JSON) may hold; the entry decides those.
+const NO_CONTROL: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$";
+
+/// The rules across fields that utoipa's derive cannot say, stated in JSON Schema so that a
+/// body the document calls valid is one the routes accept (issue #20 §5):
+/// - an install sends `fields` only with a `key` (both, or neither for "add it later");
+/// - a key and a field value hold no control character but tab, newline and carriage return;
+/// - a test plugin's digest is 64 lowercase hex characters, and an entry with a test plugin
+///   lists at least one egress rule.
+fn state_cross_field_rules(doc: &mut serde_json::Value) {
+    use serde_json::json;
+    let no_control = NO_CONTROL;
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(|s| s.as_object_mut())
+    else {
+        return;
+    };
+    for name in ["InstallRequest", "CredentialRequest"] {
+        if let Some(props) = schemas
+            .get_mut(name)
+            .and_then(|s| s.get_mut("properties"))
+            .and_then(|p| p.as_object_mut())
+        {
+            if let Some(key) = props.get_mut("key").and_then(|k| k.as_object_mut()) {
+                key.insert("pattern".into(), json!(no_control));
+            }
+            if let Some(fields) = props.get_mut("fields").and_then(|f| f.as_object_mut()) {
+                fields.insert(
+                    "additionalProperties".into(),
+                    json!({"type": "string", "pattern": no_control}),
+                );
+            }
+        }
+    }
+    if let Some(install) = schemas
+        .get_mut("InstallRequest")
+        .and_then(|s| s.as_object_mut())
+    {
+        install.insert(
+            "anyOf".into(),
+            json!([
+                {"required": ["key"]},
+                {"properties": {"fields": {"maxProperties": 0}}}
+            ]),
+        );
+    }
+    if let Some(digest) = schemas
+        .get_mut("TestPlugin")
+        .and_then(|s| s.pointer_mut("/properties/digest"))
+        .and_then(|d| d.as_object_mut())
+    {
+        digest.insert("pattern".into(), json!("^[0-9a-f]{64}$"));
+    }
+    if let Some(spec) = schemas
+        .get_mut("ProviderSpec")
+        .and_then(|s| s.as_object_mut())
+    {
+        // A plugin must be able to reach something; an entry without one needs no egress.
+        spec.insert(
+            "anyOf".into(),
+            json!([
+                {"not": {"required": ["test_plugin"], "properties": {"test_plugin": {"type": "object"}}}},
+                {"required": ["egress"], "properties": {"egress": {"minItems": 1}}}
+            ]),
+        );
+    }
+    // A logo is SVG as UTF-8 text (with an <svg> element), or PNG bytes.
+    if let Some(content) = doc
+        .pointer_mut("/paths/~1v1~1admin~1providers~1{key}~1logo/put/requestBody/content")
+        .and_then(|c| c.as_object_mut())
+    {
+        content.clear();
+        content.insert(
+            "image/svg+xml".into(),
+            json!({"schema": {"type": "string", "pattern": "<svg"}}),
+        );
+        content.insert(
+            "image/png".into(),
+            json!({"schema": {"type": "string", "format": "binary"}}),
+        );
+    }
+    // ... and is served as what it was uploaded as.
+    if let Some(ok) = doc
+        .pointer_mut("/paths/~1v1~1providers~1{key}~1logo/get/responses/200")
+        .and_then(|r| r.as_object_mut())
+    {
+        ok.insert(
+            "content".into(),
+            json!({
+                "image/svg+xml": {"schema": {"type": "string"}},
+                "image/png": {"schema": {"type": "string", "format": "binary"}}
+            }),
+        );
+    }
 }
 
 /// utoipa 5.5 serialises a Link's fields in snake case (`operation_id`, `request_body`), which
@@ -450,7 +550,11 @@ fn list_webhooks() {}
         (status = 403, body = Problem)))]
 fn redeliver_webhook() {}
 
-#[utoipa::path(get, path = "/v1/audit", tag = "integrations", responses((status = 200, description = "This tenant's log, newest first")))]
+#[utoipa::path(get, path = "/v1/audit", tag = "integrations",
+    params(("by" = Option<AuditBy>, Query, description = "all (default), people (leaves out the scheduler's and usage reports' automatic re-tests) or automated"),
+        ("actor" = Option<String>, Query, description = "Only this actor's rows", min_length = 1, max_length = 200)),
+    responses((status = 200, description = "This tenant's log, newest first (at most 200 rows)"),
+        (status = 422, body = Problem, description = "by or actor out of range")))]
 fn audit() {}
 
 #[utoipa::path(post, path = "/v1/resolve", tag = "resolve", request_body = ResolveRequest,
@@ -498,3 +602,90 @@ fn get_keyring() {}
     responses((status = 200, description = "One pass: what was re-sealed under the primary key and what remains", body = ResealReport),
         (status = 400, body = Problem), (status = 422, body = Problem), (status = 403, body = Problem)))]
 fn reseal_keyring() {}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    fn doc() -> Value {
+        serde_json::from_str(&super::document()).expect("the document is JSON")
+    }
+
+    /// Each rule a route enforces whatever the catalog holds is stated in the document, so a
+    /// body the document calls valid is not refused for it (issue #20 §5).
+    #[test]
+    fn the_cross_field_rules_are_in_the_document() {
+        let d = doc();
+        let schema = |name: &str| d["components"]["schemas"][name].clone();
+        let install = schema("InstallRequest");
+        assert_eq!(install["anyOf"][0]["required"][0], "key", "{install}");
+        assert_eq!(
+            install["anyOf"][1]["properties"]["fields"]["maxProperties"],
+            0
+        );
+        for name in ["InstallRequest", "CredentialRequest"] {
+            let pattern = schema(name)["properties"]["key"]["pattern"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            assert!(pattern.contains("\\u0000-\\u0008"), "{name}: {pattern}");
+            assert_eq!(
+                schema(name)["properties"]["fields"]["additionalProperties"]["pattern"],
+                pattern.as_str()
+            );
+        }
+        assert_eq!(
+            schema("TestPlugin")["properties"]["digest"]["pattern"],
+            "^[0-9a-f]{64}$"
+        );
+        let spec = schema("ProviderSpec");
+        assert_eq!(
+            spec["anyOf"][1]["properties"]["egress"]["minItems"], 1,
+            "{spec}"
+        );
+        let logo = &d["paths"]["/v1/admin/providers/{key}/logo"]["put"]["requestBody"]["content"];
+        assert_eq!(logo["image/svg+xml"]["schema"]["type"], "string", "{logo}");
+        assert_eq!(logo["image/png"]["schema"]["format"], "binary", "{logo}");
+        let served = &d["paths"]["/v1/providers/{key}/logo"]["get"]["responses"]["200"]["content"];
+        assert!(
+            served["image/png"].is_object() && served["image/svg+xml"].is_object(),
+            "{served}"
+        );
+    }
+
+    /// The patterns compile as the regular expressions validators use, and mean what the
+    /// routes check: no control character but tab, newline and carriage return.
+    #[test]
+    fn the_key_pattern_refuses_control_characters_but_tab_and_newlines() {
+        let class: String = super::NO_CONTROL
+            .trim_start_matches("^[^")
+            .trim_end_matches("]*$")
+            .to_owned();
+        // Decode the \uXXXX escapes into the ranges they name.
+        let mut refused = Vec::new();
+        for part in class.split("\\u").filter(|p| !p.is_empty()) {
+            let hex = &part[..4];
+            refused.push((
+                u32::from_str_radix(hex, 16).expect("hex"),
+                part.ends_with('-'),
+            ));
+        }
+        let mut ranges = Vec::new();
+        let mut i = 0;
+        while i < refused.len() {
+            let (start, open) = refused[i];
+            if open {
+                ranges.push((start, refused[i + 1].0));
+                i += 2;
+            } else {
+                ranges.push((start, start));
+                i += 1;
+            }
+        }
+        let in_class = |c: char| ranges.iter().any(|(a, b)| (*a..=*b).contains(&(c as u32)));
+        for c in (0u32..0x200).filter_map(char::from_u32) {
+            let allowed_by_route = !c.is_control() || matches!(c, '\t' | '\n' | '\r');
+            assert_eq!(!in_class(c), allowed_by_route, "U+{:04X}", c as u32);
+        }
+    }
+}
