@@ -13,6 +13,7 @@
 //! - [`mask`]: what a user may see of a stored key, and "unchanged" form values.
 //! - [`keyring`]: AES-256-GCM envelope for stored credentials, with key rotation.
 //! - [`resolve`]: which key answers `getAiConfig` (tenant, platform, or none).
+//! - [`replace`]: a new key replaces a working one only after it passes (not wired yet).
 //! - [`rotation`]: retiring a master key: the keyring report and re-sealing passes.
 //! - [`scope`]: which tenants and providers a (service) token may reach.
 //! - [`api`]: request, response and problem+json types shared by the Worker and the CLI.
@@ -28,6 +29,7 @@ pub mod keyring;
 pub mod limits;
 pub mod mask;
 pub mod recheck;
+pub mod replace;
 pub mod report;
 pub mod resolve;
 pub mod resolve_cache;
