@@ -161,6 +161,15 @@ def _shown(text, limit=400):
     return (text[:limit] + "...") if len(text) > limit else (text or "(nothing)")
 
 
+def _read(path):
+    """What wrangler wrote to stderr (a file the caller captured), or nothing."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 def secret_names(env, rc, errfile):
     """The names of the secrets on the environment's Worker, from `wrangler secret list`.
 
@@ -170,12 +179,7 @@ def secret_names(env, rc, errfile):
     read secrets, a banner or a warning before the JSON, a timeout) stops the deploy: reading it
     as "no secrets" would generate new ones and put them over the live ones.
     """
-    out = sys.stdin.read()
-    try:
-        with open(errfile, encoding="utf-8", errors="replace") as f:
-            err = f.read()
-    except OSError:
-        err = ""
+    out, err = sys.stdin.read(), _read(errfile)
     name = env_section(env)[1].get("name", "")
     if rc != "0":
         # wrangler >= 4.5x: `Worker "NAME" (env: ENV) not found.` then "If this is a new Worker".
@@ -207,12 +211,7 @@ def secret_names(env, rc, errfile):
 
 def row_count(rc, errfile):
     """n from `wrangler d1 execute --json --command 'SELECT COUNT(*) AS n ...'`; fails closed."""
-    out = sys.stdin.read()
-    try:
-        with open(errfile, encoding="utf-8", errors="replace") as f:
-            err = f.read()
-    except OSError:
-        err = ""
+    out, err = sys.stdin.read(), _read(errfile)
     if rc != "0":
         how = "timed out" if rc == "124" else f"failed (exit {rc})"
         fail(f"counting the remote rows {how}: {_shown(err + out)}")

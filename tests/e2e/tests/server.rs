@@ -45,6 +45,8 @@ fn script_server_serves_and_leaves_nothing_running_when_stopped() {
         .env("PORT", port.to_string())
         .env("FUNCTION_PORT", function_port.to_string())
         .env("INSPECTOR_PORT", inspector.to_string())
+        // script/test built the plugins and the Worker just before.
+        .env("BYOK_SERVER_SKIP_BUILD", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).expect("log"))
