@@ -269,3 +269,152 @@ fn a_backup_that_cannot_be_taken_leaves_nothing_behind() {
     assert_eq!(left, 0, "no partial backup left");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A stand-in for wrangler's remote answers: records calls, keeps a "live" database and KV.
+const STUB: &str = r#"#!/usr/bin/env bash
+set -euo pipefail
+state="$STUB_STATE"
+printf '%s\n' "$*" >> "$state/calls.log"
+arg() { local want="$1"; shift; while [ $# -gt 0 ]; do [ "$1" = "$want" ] && { echo "$2"; return; }; shift; done; }
+case "$1 $2" in
+  "d1 export")
+    [ "${STUB_EXPORT:-}" = fail ] && { echo '✘ [ERROR] A request to the Cloudflare API failed. [code: 7500]' >&2; exit 1; }
+    printf 'CREATE TABLE integrations (tenant TEXT);\nINSERT INTO "integrations" VALUES(%s);\n' "'acme'" > "$(arg --output "$@")" ;;
+  "kv key")
+    case "$3" in
+      list)
+        [ "${STUB_KV_LIST:-}" = odd ] && { echo 'Listing keys...'; exit 0; }
+        prefix="$(arg --prefix "$@")"
+        if [ "${STUB_KV_LIST:-}" = partial ]; then
+          if [ "$prefix" = "plugin:" ]; then echo '[{"name":"plugin:aaa"}]'; else echo '[]'; fi
+          exit 0
+        fi
+        if [ "$prefix" = "plugin:" ]; then echo '[{"name":"plugin:aaa"},{"name":"plugin:bbb"}]'; else echo '[{"name":"logo:openai"}]'; fi ;;
+      get) printf 'bytes of %s' "$4" ;;
+      put) cp "$(arg --path "$@")" "$state/put-$(echo "$4" | tr ':' '_')" ;;
+      *) exit 2 ;;
+    esac ;;
+  "d1 create") echo "created $3" ;;
+  "d1 execute")
+    [ "$3" = DB ] && { echo "stand-in: the live database was written" >&2; exit 9; }
+    echo "imported into $3" ;;
+  *) echo "stand-in wrangler: unexpected call: $*" >&2; exit 2 ;;
+esac
+"#;
+
+struct Remote {
+    dir: PathBuf,
+}
+
+impl Remote {
+    fn new(name: &str) -> Remote {
+        let dir = std::env::temp_dir().join(format!("byok-remote-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("bin")).expect("dir");
+        std::fs::create_dir_all(dir.join("state")).expect("state");
+        let wrangler = dir.join("bin/wrangler");
+        std::fs::write(&wrangler, STUB).expect("stub");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrangler, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        Remote { dir }
+    }
+
+    fn run(&self, name: &str, args: &[&str], vars: &[(&str, &str)]) -> Output {
+        let path = format!(
+            "{}:{}",
+            self.dir.join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut cmd = Command::new(byok_e2e::root().join("script").join(name));
+        cmd.args(args)
+            .env("PATH", path)
+            .env("STUB_STATE", self.dir.join("state"));
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("script runs")
+    }
+
+    fn calls(&self) -> String {
+        std::fs::read_to_string(self.dir.join("state/calls.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn a_remote_backup_fails_closed_and_a_remote_restore_never_writes_the_live_database() {
+    let r = Remote::new("remote");
+    let out_dir = r.dir.join("backups");
+    let out = out_dir.to_str().expect("path");
+    // Failures leave nothing: the export fails; the KV listing is not JSON.
+    for (var, value) in [("STUB_EXPORT", "fail"), ("STUB_KV_LIST", "odd")] {
+        let o = r.run("backup", &["staging", "--output", out], &[(var, value)]);
+        assert!(!o.status.success(), "{var}: {}", text(&o));
+        assert_eq!(
+            std::fs::read_dir(&out_dir).map(|d| d.count()).unwrap_or(0),
+            0,
+            "{var}: nothing left"
+        );
+    }
+    let o = r.run("backup", &["staging", "--output", out], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        r.calls()
+            .contains("d1 export DB --remote --env staging -y --output"),
+        "{}",
+        r.calls()
+    );
+    let backup = only_child(&out_dir);
+    let keys = std::fs::read_to_string(backup.join("kv/keys.txt")).expect("keys");
+    assert_eq!(
+        keys.lines().collect::<Vec<_>>(),
+        ["plugin:aaa", "plugin:bbb", "logo:openai"]
+    );
+
+    // The live KV already holds plugin:aaa, plugin:bbb and logo:openai: restoring puts none
+    // of them and imports into a new database only.
+    let o = r.run("restore", &[backup.to_str().expect("path"), "staging"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let calls = r.calls();
+    assert!(
+        calls
+            .lines()
+            .any(|c| c.starts_with("d1 create byok-staging-restore-")),
+        "{calls}"
+    );
+    assert!(
+        calls
+            .lines()
+            .any(|c| c.starts_with("d1 execute byok-staging-restore-") && c.contains("--remote")),
+        "{calls}"
+    );
+    assert!(
+        !calls
+            .lines()
+            .any(|c| c.starts_with("d1 execute DB") || c.starts_with("kv key put")),
+        "{calls}"
+    );
+    assert!(
+        text(&o).contains("database_id"),
+        "says how to switch: {}",
+        text(&o)
+    );
+
+    // A live KV that lost some values gets exactly those back, with the backed-up bytes.
+    let o = r.run(
+        "restore",
+        &[backup.to_str().expect("path"), "staging"],
+        &[("STUB_KV_LIST", "partial")],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let put =
+        |name: &str| std::fs::read_to_string(r.dir.join("state").join(format!("put-{name}"))).ok();
+    assert_eq!(put("plugin_aaa"), None, "present: kept");
+    assert_eq!(put("plugin_bbb").as_deref(), Some("bytes of plugin:bbb"));
+    assert_eq!(put("logo_openai").as_deref(), Some("bytes of logo:openai"));
+}
