@@ -47,6 +47,7 @@ case "$1 ${2:-} ${3:-}" in
     for f in "$state"/secrets/*; do [ -e "$f" ] || continue; printf '%s{"name":"%s","type":"secret_text"}' "$sep" "$(basename "$f")"; sep=','; done
     echo ']' ;;
   "secret put "*)
+    if [ "${STUB_PUT_FAIL:-}" = "$3" ]; then cat > /dev/null; echo '✘ [ERROR] A request to the Cloudflare API failed. [code: 10013]' >&2; exit 1; fi
     touch "$state/worker"; cat > "$state/secrets/$3"; echo "Success! Uploaded secret $3" ;;
   "d1 execute DB")
     [[ " $* " == *" --remote "* && " $* " == *" --json "* && "$*" == *"COUNT(*) AS n FROM integrations"* ]] || exit 5
@@ -676,4 +677,72 @@ fn the_generated_secrets_file_is_new_private_and_never_written_through_a_planted
     assert!(std::fs::read_to_string(&file)
         .expect("read")
         .contains("BYOK_KEYRING="));
+}
+
+/// A put that fails halfway through a first deploy: what was generated was handed to the
+/// operator before anything was put, so no secret (above all no keyring) ends up on Cloudflare
+/// without a copy; the deploy stops before deploying, says what was put, and a run with those
+/// values in the environment completes with them.
+#[test]
+fn a_put_that_fails_halfway_leaves_no_secret_without_a_copy() {
+    let stub = Stub::new("halfway");
+    let out = stub.deploy_with(
+        &["--no-seed", "--first-deploy"],
+        URL,
+        &[],
+        &[("STUB_PUT_FAIL", "BYOK_KEYRING")],
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    let printed = text(&out);
+    assert!(
+        printed.contains("putting BYOK_KEYRING failed")
+            && printed.contains("AUTH_SECRET SERVICE_AUTH_SECRET"),
+        "{printed}"
+    );
+    assert!(
+        !stub.calls().iter().any(|c| c.starts_with("deploy")),
+        "not deployed"
+    );
+    let file = std::fs::read_dir(&stub.dir)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("byok-secrets-"))
+        })
+        .expect("the generated values were written before the puts");
+    let written = std::fs::read_to_string(&file).expect("read");
+    for name in ["AUTH_SECRET", "SERVICE_AUTH_SECRET"] {
+        let put = stub.secret(name).expect("put before the failure");
+        assert!(
+            written.contains(&format!("{name}='{put}'")),
+            "{name}: the copy matches what was put"
+        );
+    }
+    assert!(stub.secret("BYOK_KEYRING").is_none());
+    // The copy, as `set -a; . FILE` would read it.
+    let copy: Vec<(String, String)> = written
+        .lines()
+        .filter_map(|l| {
+            let (name, value) = l.split_once("='")?;
+            Some((name.to_owned(), value.strip_suffix('\'')?.to_owned()))
+        })
+        .collect();
+    assert_eq!(
+        copy.len(),
+        4,
+        "every generated value: {:?}",
+        copy.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
+    std::fs::remove_file(&file).expect("remove");
+
+    // Run again with the copy in the environment: what is put is what the operator holds.
+    let env: Vec<(&str, &str)> = copy.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let out = stub.deploy(&["--no-seed"], URL, &env);
+    assert!(out.status.success(), "{}", text(&out));
+    for (name, value) in &copy {
+        assert_eq!(stub.secret(name).as_deref(), Some(value.as_str()), "{name}");
+    }
+    assert!(!has_secrets_file(&stub.dir), "nothing generated anew");
 }
