@@ -12,6 +12,10 @@
                                          stdin, its exit code, its stderr in ERRFILE): print
                                          `exists` or `absent`, then one secret name per line;
                                          fail on anything else (fail closed: never "no secrets")
+  wrangler_config.py kv-names            read `wrangler kv key list` on stdin: one key name per
+                                         line; fail on anything that is not the JSON list
+  wrangler_config.py kv-file NAME        the file name a backup keeps KV key NAME under
+                                         (percent-encoded, so any key is one safe file name)
   wrangler_config.py row-count RC ERRFILE read `wrangler d1 execute --json` of one COUNT(*) AS n
                                          query on stdin: print n; fail on anything else
 
@@ -209,6 +213,27 @@ def secret_names(env, rc, errfile):
         print(s["name"])
 
 
+def kv_names():
+    """The key names in `wrangler kv key list`'s answer; fails closed on anything else."""
+    out = sys.stdin.read()
+    try:
+        keys = json.loads(out)
+    except ValueError:
+        keys = None
+    if not isinstance(keys, list) or not all(
+        isinstance(k, dict) and isinstance(k.get("name"), str) for k in keys
+    ):
+        fail(f"wrangler kv key list printed something that is not the JSON list of keys: {_shown(out)}")
+    for k in keys:
+        print(k["name"])
+
+
+def kv_file(name):
+    import urllib.parse
+
+    print(urllib.parse.quote(name, safe=""))
+
+
 def row_count(rc, errfile):
     """n from `wrangler d1 execute --json --command 'SELECT COUNT(*) AS n ...'`; fails closed."""
     out, err = sys.stdin.read(), _read(errfile)
@@ -245,6 +270,8 @@ def main(argv):
         "gzip-size": (gzip_size, 1),
         "secret-names": (secret_names, 3),
         "row-count": (row_count, 2),
+        "kv-names": (kv_names, 0),
+        "kv-file": (kv_file, 1),
     }
     if cmd == "find-kv" and args:
         return find_kv(*args)

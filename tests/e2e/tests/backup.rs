@@ -290,13 +290,23 @@ case "$1 $2" in
           exit 0
         fi
         if [ "$prefix" = "plugin:" ]; then echo '[{"name":"plugin:aaa"},{"name":"plugin:bbb"}]'; else echo '[{"name":"logo:openai"}]'; fi ;;
-      get) printf 'bytes of %s' "$4" ;;
-      put) cp "$(arg --path "$@")" "$state/put-$(echo "$4" | tr ':' '_')" ;;
+      get)
+        [ "${STUB_KV_GET:-}" = missing ] && [ "$4" = plugin:bbb ] && { echo 'Value not found'; exit 0; }
+        printf 'bytes of %s' "$4" ;;
+      put)
+        [ "${STUB_KV_PUT:-}" = fail ] && { echo '✘ [ERROR] A request to the Cloudflare API failed. [code: 10001]' >&2; exit 1; }
+        cp "$(arg --path "$@")" "$state/put-$(echo "$4" | tr ':' '_')" ;;
       *) exit 2 ;;
     esac ;;
-  "d1 create") echo "created $3" ;;
+  "d1 create")
+    [ "${STUB_CREATE:-}" = fail ] && { echo '✘ [ERROR] A database with that name already exists [code: 7502]' >&2; exit 1; }
+    echo "created $3" ;;
   "d1 execute")
     [ "$3" = DB ] && { echo "stand-in: the live database was written" >&2; exit 9; }
+    case "${STUB_IMPORT:-}" in
+      fail) echo '✘ [ERROR] near "INSERT": syntax error [code: 7500]' >&2; exit 1 ;;
+      hang) exec sleep 30 ;;
+    esac
     echo "imported into $3" ;;
   *) echo "stand-in wrangler: unexpected call: $*" >&2; exit 2 ;;
 esac
@@ -352,7 +362,11 @@ fn a_remote_backup_fails_closed_and_a_remote_restore_never_writes_the_live_datab
     let out_dir = r.dir.join("backups");
     let out = out_dir.to_str().expect("path");
     // Failures leave nothing: the export fails; the KV listing is not JSON.
-    for (var, value) in [("STUB_EXPORT", "fail"), ("STUB_KV_LIST", "odd")] {
+    for (var, value) in [
+        ("STUB_EXPORT", "fail"),
+        ("STUB_KV_LIST", "odd"),
+        ("STUB_KV_GET", "missing"),
+    ] {
         let o = r.run("backup", &["staging", "--output", out], &[(var, value)]);
         assert!(!o.status.success(), "{var}: {}", text(&o));
         assert_eq!(
@@ -402,6 +416,53 @@ fn a_remote_backup_fails_closed_and_a_remote_restore_never_writes_the_live_datab
     assert!(
         text(&o).contains("database_id"),
         "says how to switch: {}",
+        text(&o)
+    );
+
+    // Every failure on the way stops the restore with an error, before any KV value is put,
+    // and nothing ever runs against the live database: the create fails, the import fails or
+    // hangs, the live KV listing is not JSON.
+    // (A live KV missing values, so that a restore going on would put some.)
+    for (var, value, says) in [
+        ("STUB_CREATE", "fail", "could not create"),
+        ("STUB_IMPORT", "fail", "the import failed"),
+        ("STUB_IMPORT", "hang", "the import failed"),
+        ("STUB_KV_LIST", "odd", "not the JSON list of keys"),
+    ] {
+        let before = r.calls().lines().count();
+        let kv = if var == "STUB_KV_LIST" {
+            value
+        } else {
+            "partial"
+        };
+        let o = r.run(
+            "restore",
+            &[backup.to_str().expect("path"), "staging"],
+            &[
+                (var, value),
+                ("STUB_KV_LIST", kv),
+                ("BYOK_WRANGLER_TIMEOUT", "2"),
+            ],
+        );
+        assert!(!o.status.success(), "{var}={value}: {}", text(&o));
+        assert!(text(&o).contains(says), "{var}={value}: {}", text(&o));
+        let calls: Vec<String> = r.calls().lines().skip(before).map(str::to_owned).collect();
+        assert!(
+            !calls
+                .iter()
+                .any(|c| c.starts_with("kv key put") || c.starts_with("d1 execute DB")),
+            "{var}={value}: {calls:#?}"
+        );
+    }
+    // A put that fails stops the restore too, with the error.
+    let o = r.run(
+        "restore",
+        &[backup.to_str().expect("path"), "staging"],
+        &[("STUB_KV_LIST", "partial"), ("STUB_KV_PUT", "fail")],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("kv key put"),
+        "{}",
         text(&o)
     );
 
