@@ -51,6 +51,18 @@ pub struct Serving {
     pub chosen_untested: bool,
 }
 
+impl Serving {
+    /// A key just stored, not yet tested.
+    fn stored(version: Version) -> Self {
+        Serving {
+            version,
+            proven: false,
+            rejected: false,
+            chosen_untested: false,
+        }
+    }
+}
+
 /// A new key waiting to replace the serving one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Candidate {
@@ -118,12 +130,7 @@ impl Slot {
                     });
                     Outcome::Testing(version)
                 } else {
-                    next.serving = Some(Serving {
-                        version,
-                        proven: false,
-                        rejected: false,
-                        chosen_untested: false,
-                    });
+                    next.serving = Some(Serving::stored(version));
                     next.candidate = None;
                     Outcome::Stored(version)
                 }
@@ -132,10 +139,8 @@ impl Slot {
                 (Some(c), _) if c.version == version => match verdict {
                     Verdict::Works => {
                         next.serving = Some(Serving {
-                            version,
                             proven: true,
-                            rejected: false,
-                            chosen_untested: false,
+                            ..Serving::stored(version)
                         });
                         next.candidate = None;
                         Outcome::Promoted(version)
@@ -173,10 +178,8 @@ impl Slot {
             Input::SwitchAnyway { version } => match self.candidate {
                 Some(c) if c.version == version && c.inconclusive => {
                     next.serving = Some(Serving {
-                        version,
-                        proven: false,
-                        rejected: false,
                         chosen_untested: true,
+                        ..Serving::stored(version)
                     });
                     next.candidate = None;
                     Outcome::Chosen(version)

@@ -257,10 +257,9 @@ const STALL_PER_RUN: u32 = 500;
 /// Part of the cron run: `pending` events whose attempts stopped (a lost queue message, a
 /// consumer that kept failing) become dead letters, which an admin can see and redeliver,
 /// instead of staying `pending`, and so unredeliverable, for ever. How many.
-pub async fn stall_sweep(env: &Env) -> Result<u64, ApiError> {
-    let app = crate::app(env)?;
+pub async fn stall_sweep(app: &App) -> Result<u64, ApiError> {
     let now = now_millis();
-    let before = now.saturating_sub(byok_core::events::stall_after_ms(&policy(env)));
+    let before = now.saturating_sub(byok_core::events::stall_after_ms(&policy(&app.env)));
     let stalled = store::stall_deliveries(&app.db, before, STALL_PER_RUN).await?;
     if stalled > 0 {
         worker::console_error!(

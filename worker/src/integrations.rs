@@ -9,7 +9,7 @@ use byok_core::api::{
 use byok_core::catalog::CatalogEntry;
 use byok_core::credential::{Credential, FormatWarning};
 use byok_core::events::{status_changed, Cause, Reason};
-use byok_core::ids::ProviderKey;
+use byok_core::ids::{ProviderKey, TenantId};
 use byok_core::keyring::Owner;
 use byok_core::limits::Action;
 use byok_core::mask::{FormValue, Mask};
@@ -146,19 +146,44 @@ pub async fn test_and_record(
     new_key: bool,
     reason: Reason,
 ) -> Result<(), ApiError> {
+    let opened = open_stored(app, &who.tenant, entry, row)?;
+    test_opened_and_record(app, who, entry, row, opened, new_key, reason).await
+}
+
+/// The row's stored key, opened for a test: a 409 when it has none, a 500 naming no value
+/// when it does not open under this keyring. No I/O.
+pub fn open_stored(
+    app: &App,
+    tenant: &TenantId,
+    entry: &CatalogEntry,
+    row: &IntegrationRow,
+) -> Result<credentials::Opened, ApiError> {
     let Some(secret) = row.secret.as_deref() else {
         return Err(problem(
             ProblemKind::Conflict,
             "This integration has no key to test: add one first.",
         ));
     };
-    let opened = credentials::open(
+    credentials::open(
         &app.keyring,
-        Owner::Tenant(&who.tenant),
+        Owner::Tenant(tenant),
         entry.key(),
         secret,
         row.fields.as_deref(),
-    )?;
+    )
+}
+
+/// [`test_and_record`] for a key already opened by [`open_stored`] from this `row`.
+pub async fn test_opened_and_record(
+    app: &App,
+    who: &Principal,
+    entry: &CatalogEntry,
+    row: &mut IntegrationRow,
+    opened: credentials::Opened,
+    new_key: bool,
+    reason: Reason,
+) -> Result<(), ApiError> {
+    let secret = row.secret.as_deref().unwrap_or_default();
     let report = connection::run(app, entry, &opened, new_key).await;
     let before = status_of(row)?;
     let finding = report.verdict.finding();

@@ -181,7 +181,15 @@ async fn serve(mut req: Request, env: Env, ctx: Context, method: &str) -> worker
 /// The Cron Trigger: queue the stored keys that are due for a re-check.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    match recheck::run(&env).await {
+    // One App (keyring, auth settings) for both parts of the run.
+    let app = match app(&env) {
+        Ok(app) => app,
+        Err(ApiError(p)) => {
+            worker::console_error!("re-check run failed: {}", p.detail);
+            return;
+        }
+    };
+    match recheck::run(&app).await {
         Ok(run) => worker::console_log!(
             "re-check run: {} candidates read, {} queued",
             run.candidates,
@@ -189,7 +197,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         ),
         Err(ApiError(p)) => worker::console_error!("re-check run failed: {}", p.detail),
     }
-    if let Err(ApiError(p)) = events::stall_sweep(&env).await {
+    if let Err(ApiError(p)) = events::stall_sweep(&app).await {
         worker::console_error!("webhook stall sweep failed: {}", p.detail);
     }
 }

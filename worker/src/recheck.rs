@@ -16,7 +16,7 @@ use crate::auth::{Principal, Role};
 use crate::catalog::{entry_of, stored_entry};
 use crate::events::JOBS_QUEUE;
 use crate::http::ApiError;
-use crate::integrations::{status_of, test_and_record};
+use crate::integrations::{open_stored, status_of, test_opened_and_record};
 use crate::store::{self, IntegrationRow};
 use crate::util::Counted;
 use crate::util::{now_millis, rfc3339};
@@ -36,8 +36,7 @@ pub struct RunSummary {
 }
 
 /// The cron run: picks what is due and queues it.
-pub async fn run(env: &Env) -> Result<RunSummary, ApiError> {
-    let app = crate::app(env)?;
+pub async fn run(app: &crate::App) -> Result<RunSummary, ApiError> {
     let now = now_millis();
     // A key checked less than the shortest possible wait ago cannot be due: storage
     // pre-filters on that, the core decides exactly.
@@ -65,7 +64,7 @@ pub async fn run(env: &Env) -> Result<RunSummary, ApiError> {
         now,
         PER_RUN,
     );
-    let queue = env.queue(JOBS_QUEUE)?;
+    let queue = app.env.queue(JOBS_QUEUE)?;
     for chunk in due.chunks(SEND_BATCH) {
         queue
             .send_batch(chunk.iter().cloned().map(Job::Recheck))
@@ -132,34 +131,19 @@ pub async fn recheck(env: &Env, m: &RecheckMessage) -> Result<(), ApiError> {
         via_cookie: false,
         scope: byok_core::scope::Scope::unlimited(),
     };
-    let entry = match testable(&app, &tenant, &provider, &row).await {
-        Ok(entry) => entry,
+    // Whether a test can run at all: the entry is still in the catalog, the key opens.
+    let ready = match stored_entry(&app, &provider).await {
+        Ok((_, entry)) => open_stored(&app, &tenant, &entry, &row).map(|opened| (entry, opened)),
+        Err(e) => Err(e),
+    };
+    let (entry, opened) = match ready {
+        Ok(ready) => ready,
         Err(ApiError(p)) => return not_checked(&app, &who, &provider, &row, &p.detail).await,
     };
-    let tested = test_and_record(&app, &who, &entry, &mut row, false, reason).await;
+    let tested = test_opened_and_record(&app, &who, &entry, &mut row, opened, false, reason).await;
     // Whether or not the result was stored: a resolve read meanwhile may be stale.
     crate::resolve::forget(&tenant, &provider);
     tested
-}
-
-/// The entry to test `row` with, once it is known that a test can run at all: the entry is
-/// still in the catalog and the stored key opens under this keyring.
-async fn testable(
-    app: &crate::App,
-    tenant: &TenantId,
-    provider: &ProviderKey,
-    row: &IntegrationRow,
-) -> Result<byok_core::catalog::CatalogEntry, ApiError> {
-    let (_, entry) = stored_entry(app, provider).await?;
-    let secret = row.secret.as_deref().unwrap_or_default();
-    crate::credentials::open(
-        &app.keyring,
-        byok_core::keyring::Owner::Tenant(tenant),
-        entry.key(),
-        secret,
-        row.fields.as_deref(),
-    )?;
-    Ok(entry)
 }
 
 /// A re-check that could not run (the entry is gone, the key does not open): the row's
