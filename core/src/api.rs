@@ -40,6 +40,9 @@ pub enum ProblemKind {
     FallbackNotAllowed,
     MethodNotAllowed,
     Conflict,
+    /// A new key saved over a working one failed its test: nothing changed (`failure` says
+    /// why, in words).
+    KeyRefused,
     PayloadTooLarge,
     UnsupportedMediaType,
     /// The plugin misbehaved (trap, limit); the service keeps serving.
@@ -65,6 +68,7 @@ impl ProblemKind {
             ProblemKind::FallbackNotAllowed => "fallback-not-allowed",
             ProblemKind::MethodNotAllowed => "method-not-allowed",
             ProblemKind::Conflict => "conflict",
+            ProblemKind::KeyRefused => "key-refused",
             ProblemKind::PayloadTooLarge => "payload-too-large",
             ProblemKind::UnsupportedMediaType => "unsupported-media-type",
             ProblemKind::PluginFault => "plugin-fault",
@@ -87,6 +91,7 @@ impl ProblemKind {
             ProblemKind::FallbackNotAllowed => "The platform key may not be used",
             ProblemKind::MethodNotAllowed => "Method not allowed",
             ProblemKind::Conflict => "Conflicts with the current state",
+            ProblemKind::KeyRefused => "The new key was refused; the current key stays in use",
             ProblemKind::PayloadTooLarge => "The request body is too large",
             ProblemKind::UnsupportedMediaType => "Unsupported content type",
             ProblemKind::PluginFault => "The connection test plugin failed",
@@ -109,6 +114,7 @@ impl ProblemKind {
             | ProblemKind::FallbackNotAllowed => 404,
             ProblemKind::MethodNotAllowed => 405,
             ProblemKind::Conflict => 409,
+            ProblemKind::KeyRefused => 422,
             ProblemKind::PayloadTooLarge => 413,
             ProblemKind::UnsupportedMediaType => 415,
             ProblemKind::PluginFault => 502,
@@ -132,6 +138,9 @@ pub struct Problem {
     /// Field-level errors of a `validation-failed` problem.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Why a key failed, in words (`key-refused`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Box<crate::failure::FailureView>>,
     /// Seconds to wait before trying again: sent as the `Retry-After` header, not in the body.
     #[serde(skip)]
     pub retry_after_s: Option<u32>,
@@ -145,6 +154,7 @@ impl Problem {
             status: kind.status(),
             detail: detail.into(),
             errors: Vec::new(),
+            failure: None,
             retry_after_s: None,
         }
     }
@@ -347,6 +357,9 @@ pub struct EventView {
     pub reason: crate::events::Reason,
     /// RFC 3339.
     pub at: String,
+    /// Why the key failed, in words with the next step (from `reason.failure`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<crate::failure::FailureView>,
 }
 
 /// Where an event's webhook stands.
@@ -447,6 +460,9 @@ pub enum HostVerdict {
     PluginFault,
     /// The entry has no test plugin: the key stays unverified.
     NoTest,
+    /// The plugin asked to reach an address outside the entry's egress rules, and this
+    /// service refused.
+    EgressRefused,
 }
 
 /// A test's verdict as reported: the plugin's, or the host's when the plugin gave none.
@@ -479,6 +495,9 @@ pub struct TestReport {
     pub account_label: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Why it did not pass, in words with the next step; absent when it passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<crate::failure::FailureView>,
     /// RFC 3339.
     pub tested_at: String,
 }
@@ -518,6 +537,44 @@ pub struct IntegrationView {
     /// key works or is new.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failing_since: Option<String>,
+    /// The serving key's version: 1 for the first key saved, one more per save. The
+    /// integration itself (tenant, provider) keeps its identity through replacements.
+    #[serde(default)]
+    pub key_version: u64,
+    /// A new key saved over a working one, not serving yet: being tested, or waiting for the
+    /// user's choice after a test that could not conclude.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingView>,
+}
+
+/// A new key waiting to replace the serving one (`IntegrationView.pending`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingView {
+    /// Name it in `POST .../pending/switch` or `DELETE .../pending?version=`.
+    pub version: u64,
+    pub state: crate::replace::PendingState,
+    pub mask: Option<Mask>,
+    /// Non-secret fields of the new credential.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
+    /// Who saved it.
+    pub saved_by: String,
+    /// RFC 3339.
+    pub saved_at: String,
+    /// Its test, once one finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_test: Option<TestReport>,
+}
+
+/// `POST /v1/integrations/{key}/pending/switch`: use the pending key, whose test could not
+/// conclude, anyway.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchRequest {
+    /// The pending key's version, as shown: a key saved since is not switched to blindly.
+    pub version: u64,
 }
 
 /// `GET /v1/integrations`.

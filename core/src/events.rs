@@ -7,10 +7,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::failure::{Failure, FailureView};
 use crate::status::{Status, Verdict};
 
 /// The event type, as webhooks name it.
 pub const STATUS_CHANGED: &str = "integration.status_changed";
+/// A new key replaced the serving one: it passed its test, or the user chose it after a test
+/// that could not conclude. Same data as [`STATUS_CHANGED`]; `from` and `to` may be equal.
+pub const KEY_REPLACED: &str = "integration.key_replaced";
 
 /// What moved the status.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -27,11 +31,13 @@ pub enum Cause {
     Recheck,
     /// A re-test after an AI function reported the key failing in traffic.
     UsageReport,
+    /// A new key replaced the serving one (`by` says who).
+    KeyReplaced,
 }
 
 /// Why the status moved: the cause, and what the test concluded when there was one.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reason {
     pub cause: Cause,
     /// The connection test's verdict (absent for key changes).
@@ -40,15 +46,17 @@ pub struct Reason {
     /// The provider's HTTP status an AI function reported (usage reports only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reported_status: Option<u16>,
+    /// Why the key failed, when it did (the words are [`Failure::words`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    /// Who did it, for changes people make (a replaced key): the token's subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 impl Reason {
     pub fn key_saved() -> Self {
-        Self {
-            cause: Cause::KeySaved,
-            verdict: None,
-            reported_status: None,
-        }
+        Self::by(Cause::KeySaved)
     }
 
     /// A test asked for by `cause`; its verdict is added when it concludes.
@@ -57,6 +65,16 @@ impl Reason {
             cause,
             verdict: None,
             reported_status: None,
+            failure: None,
+            by: None,
+        }
+    }
+
+    /// A key replaced by `who`.
+    pub fn replaced(who: &str) -> Self {
+        Self {
+            by: Some(who.to_owned()),
+            ..Self::by(Cause::KeyReplaced)
         }
     }
 
@@ -79,6 +97,41 @@ pub struct StatusChanged {
     pub reason: Reason,
     /// RFC 3339.
     pub at: String,
+    /// Why the key failed, in words with the next step (from `reason.failure`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<FailureView>,
+}
+
+impl StatusChanged {
+    /// The webhook type this event is delivered as.
+    pub fn kind(&self) -> &'static str {
+        if self.reason.cause == Cause::KeyReplaced {
+            KEY_REPLACED
+        } else {
+            STATUS_CHANGED
+        }
+    }
+}
+
+/// The event for a key replaced by `reason.by`: always an event, even when the status stays
+/// the same (a working key replaced by another that works).
+pub fn key_replaced(
+    tenant: &str,
+    provider: &str,
+    from: Status,
+    to: Status,
+    reason: Reason,
+    at: &str,
+) -> StatusChanged {
+    StatusChanged {
+        tenant: tenant.to_owned(),
+        provider: provider.to_owned(),
+        from,
+        to,
+        failure: reason.failure.map(Failure::view),
+        reason,
+        at: at.to_owned(),
+    }
 }
 
 /// The event for a move from `from` to `to`, or `None` when the status did not change.
@@ -95,6 +148,7 @@ pub fn status_changed(
         provider: provider.to_owned(),
         from,
         to,
+        failure: reason.failure.map(Failure::view),
         reason,
         at: at.to_owned(),
     })
@@ -112,7 +166,7 @@ pub struct Envelope {
 impl Envelope {
     pub fn of(event: StatusChanged) -> Self {
         Self {
-            kind: STATUS_CHANGED.to_owned(),
+            kind: event.kind().to_owned(),
             timestamp: event.at.clone(),
             data: event,
         }

@@ -13,7 +13,8 @@
 //! - [`mask`]: what a user may see of a stored key, and "unchanged" form values.
 //! - [`keyring`]: AES-256-GCM envelope for stored credentials, with key rotation.
 //! - [`resolve`]: which key answers `getAiConfig` (tenant, platform, or none).
-//! - [`replace`]: a new key replaces a working one only after it passes (not wired yet).
+//! - [`replace`]: a new key replaces a working one only after it passes.
+//! - [`failure`]: why a key failed, from a closed set, in words with the next step.
 //! - [`rotation`]: retiring a master key: the keyring report and re-sealing passes.
 //! - [`scope`]: which tenants and providers a (service) token may reach.
 //! - [`api`]: request, response and problem+json types shared by the Worker and the CLI.
@@ -23,6 +24,7 @@ pub mod auth;
 pub mod catalog;
 pub mod credential;
 pub mod events;
+pub mod failure;
 pub mod ids;
 pub mod json_error;
 pub mod keyring;

@@ -1,5 +1,6 @@
 //! Replacing a key without breaking the one that works (issue #21, part 1): the decision, with
-//! no I/O. Not yet used by the Worker's save route, which still stores a new key at once.
+//! no I/O. The Worker builds a [`Slot`] from the stored row, applies the user's input or a
+//! test's result, and runs the write the [`Outcome`] names, guarded by the versions read.
 //!
 //! An integration serves one key (the one resolve hands out) and may hold one candidate: a
 //! new key saved over a key that works, tested while the working key keeps serving. Keys are
@@ -17,6 +18,46 @@
 
 /// A stored key's version within its integration: 1 for the first, one more per save.
 pub type Version = u64;
+
+/// How long a pending key may stay `testing`: a test that has not finished by then never will
+/// (the request that ran it is gone), and the key reads as [`PendingState::Inconclusive`].
+pub const TEST_DEADLINE_MS: u64 = 2 * 60 * 1000;
+
+/// Where a pending key stands, as stored and shown.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PendingState {
+    /// Its test is running; the serving key stays in use.
+    Testing,
+    /// Its test could not conclude: the user may switch to it anyway, or discard it.
+    Inconclusive,
+}
+
+impl PendingState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PendingState::Testing => "testing",
+            PendingState::Inconclusive => "inconclusive",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [PendingState::Testing, PendingState::Inconclusive]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+
+    /// The state to show and act on at `now_ms` for a key stored in `self` at `saved_at_ms`:
+    /// a test past [`TEST_DEADLINE_MS`] never finished, so the key waits for the user.
+    pub fn at(self, saved_at_ms: u64, now_ms: u64) -> Self {
+        if self == PendingState::Testing && now_ms.saturating_sub(saved_at_ms) > TEST_DEADLINE_MS {
+            PendingState::Inconclusive
+        } else {
+            self
+        }
+    }
+}
 
 /// What a test of one key concluded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +93,18 @@ pub struct Serving {
 }
 
 impl Serving {
+    /// The serving key as stored: `connected` means it passed a test since it was stored,
+    /// `invalid` that one rejected it.
+    pub fn from_status(version: Version, status: crate::status::Status) -> Self {
+        use crate::status::Status;
+        Serving {
+            version,
+            proven: status == Status::Connected,
+            rejected: status == Status::Invalid,
+            chosen_untested: false,
+        }
+    }
+
     /// A key just stored, not yet tested.
     fn stored(version: Version) -> Self {
         Serving {

@@ -111,6 +111,7 @@ fn report(
         message,
         account_label,
         warnings,
+        failure: None,
         tested_at: rfc3339(now_millis()),
     }
 }
@@ -182,6 +183,12 @@ pub async fn run(
                 all,
             )
         }
+        Err(e @ byok_plugin_host::RunError::EgressDenied { .. }) => report(
+            ReportedVerdict::Host(HostVerdict::EgressRefused),
+            format!("The connection test was stopped: {e}."),
+            None,
+            warnings,
+        ),
         Err(e) => report(
             ReportedVerdict::Host(HostVerdict::PluginFault),
             format!("The connection test failed on our side ({e}); the key was kept."),

@@ -289,10 +289,13 @@ pub async fn list(app: &App, who: &crate::auth::Principal, key: &str) -> crate::
     let events = events?
         .into_iter()
         .map(|e| {
+            let reason: byok_core::events::Reason =
+                serde_json::from_str(&e.reason).map_err(|_| invalid())?;
             Ok(EventView {
                 from: stored_status(&e.from_status)?,
                 to: stored_status(&e.to_status)?,
-                reason: serde_json::from_str(&e.reason).map_err(|_| invalid())?,
+                failure: reason.failure.map(byok_core::failure::Failure::view),
+                reason,
                 id: e.id,
                 at: e.at,
             })
@@ -425,12 +428,15 @@ fn stored_status(s: &str) -> Result<byok_core::status::Status, ApiError> {
 
 /// The event a delivery row stores (what its webhook's body carries).
 fn stored_event(r: store::DeliveryRow) -> Result<StatusChanged, ApiError> {
+    let reason: byok_core::events::Reason =
+        serde_json::from_str(&r.reason).map_err(|_| invalid())?;
     Ok(StatusChanged {
         tenant: r.tenant,
         provider: r.provider,
         from: stored_status(&r.from_status)?,
         to: stored_status(&r.to_status)?,
-        reason: serde_json::from_str(&r.reason).map_err(|_| invalid())?,
+        failure: reason.failure.map(byok_core::failure::Failure::view),
+        reason,
         at: r.at,
     })
 }

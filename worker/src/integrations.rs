@@ -3,17 +3,21 @@
 use std::collections::BTreeMap;
 
 use byok_core::api::{
-    AuditBy, CredentialRequest, InstallRequest, IntegrationList, IntegrationView, ProblemKind,
-    ReportedVerdict, TestReport,
+    AuditBy, CredentialRequest, InstallRequest, IntegrationList, IntegrationView, PendingView,
+    Problem, ProblemKind, ReportedVerdict, SwitchRequest, TestReport,
 };
 use byok_core::catalog::CatalogEntry;
 use byok_core::credential::{Credential, FormatWarning};
-use byok_core::events::{status_changed, Cause, Reason};
+use byok_core::events::{key_replaced, status_changed, Cause, Reason};
+use byok_core::failure::{self, Failure};
 use byok_core::ids::{ProviderKey, TenantId};
 use byok_core::keyring::Owner;
 use byok_core::limits::Action;
 use byok_core::mask::{FormValue, Mask};
 use byok_core::recheck::Health;
+use byok_core::replace::{
+    Candidate, Input, Outcome, PendingState, Serving, Slot, TEST_DEADLINE_MS,
+};
 use byok_core::status::{Event, Finding, Status};
 use byok_core::SecretString;
 use worker::Request;
@@ -54,16 +58,60 @@ fn view(
             .as_deref()
             .and_then(|m| serde_json::from_str::<Mask>(m).ok()),
         fields: plain_fields(row.fields.as_deref()),
-        last_test: row
-            .last_test
-            .as_deref()
-            .and_then(|t| serde_json::from_str::<TestReport>(t).ok()),
+        last_test: stored_report(row.last_test.as_deref()),
         format_warnings: warnings,
         installed_at: row.installed_at.clone(),
         updated_at: row.updated_at.clone(),
         last_used_at: row.last_used_at.clone(),
         last_verified_at: row.last_verified_at.clone(),
         failing_since: row.failing_since.clone(),
+        key_version: row.key_version(),
+        pending: pending_view(row, now_millis()),
+    })
+}
+
+/// A stored test report, its failure said in today's words.
+fn stored_report(json: Option<&str>) -> Option<TestReport> {
+    let mut report = serde_json::from_str::<TestReport>(json?).ok()?;
+    report.failure = report.failure.map(|f| f.reason.view());
+    Some(report)
+}
+
+/// The pending key's state as stored, read at `now_ms` (a test that never finished reads as
+/// inconclusive).
+fn pending_state(row: &IntegrationRow, now_ms: u64) -> Option<PendingState> {
+    let stored = PendingState::parse(row.pending_state.as_deref()?)?;
+    Some(stored.at(row.pending_at.unwrap_or(0.0).max(0.0) as u64, now_ms))
+}
+
+fn pending_view(row: &IntegrationRow, now_ms: u64) -> Option<PendingView> {
+    Some(PendingView {
+        version: row.pending_version? as u64,
+        state: pending_state(row, now_ms)?,
+        mask: row
+            .pending_mask
+            .as_deref()
+            .and_then(|m| serde_json::from_str::<Mask>(m).ok()),
+        fields: plain_fields(row.pending_fields.as_deref()),
+        saved_by: row.pending_by.clone().unwrap_or_default(),
+        saved_at: rfc3339(row.pending_at.unwrap_or(0.0).max(0.0) as u64),
+        last_test: stored_report(row.pending_test.as_deref()),
+    })
+}
+
+/// The row's keys, as `byok_core::replace` models them.
+fn slot_of(row: &IntegrationRow, now_ms: u64) -> Result<Slot, ApiError> {
+    let status = status_of(row)?;
+    Ok(Slot {
+        serving: row
+            .secret
+            .as_ref()
+            .map(|_| Serving::from_status(row.key_version(), status)),
+        candidate: row.pending_version.map(|v| Candidate {
+            version: v.max(0.0) as u64,
+            inconclusive: pending_state(row, now_ms) == Some(PendingState::Inconclusive),
+        }),
+        last_version: row.last_version(),
     })
 }
 
@@ -184,7 +232,9 @@ pub async fn test_opened_and_record(
     reason: Reason,
 ) -> Result<(), ApiError> {
     let secret = row.secret.as_deref().unwrap_or_default();
-    let report = connection::run(app, entry, &opened, new_key).await;
+    let mut report = connection::run(app, entry, &opened, new_key).await;
+    let failure = failure::classify(report.verdict, row.key_worked());
+    report.failure = failure.map(Failure::view);
     let before = status_of(row)?;
     let finding = report.verdict.finding();
     let next = before
@@ -224,6 +274,7 @@ pub async fn test_opened_and_record(
             ReportedVerdict::Plugin(v) => Some(v),
             ReportedVerdict::Host(_) => None,
         },
+        failure,
         ..reason
     };
     // The event, if the status moves, is stored in the same batch as the change.
@@ -252,6 +303,9 @@ pub async fn test_opened_and_record(
         row.last_checked_at = Some(now_ms as f64);
         row.failing_since = failing_since;
         row.transient_failures = Some(f64::from(health.transient_failures));
+        if next == Status::Connected {
+            row.key_worked = Some(1.0);
+        }
         row.updated_at = now;
         if let Some(p) = event {
             events::queue_delivery(app, p).await;
@@ -281,19 +335,9 @@ pub async fn install(req: &mut Request, app: &App, who: &Principal) -> ApiResult
         tenant: who.tenant.as_str().to_owned(),
         provider: entry.key().as_str().to_owned(),
         status: status_str(Status::installed(false)),
-        secret: None,
-        fields: None,
-        key_id: None,
-        mask: None,
-        last_test: None,
         installed_at: now.clone(),
         updated_at: now,
-        last_used_at: None,
-        last_verified_at: None,
-        retest_claimed_at: None,
-        last_checked_at: None,
-        failing_since: None,
-        transient_failures: None,
+        ..IntegrationRow::default()
     };
     let mut warnings = Vec::new();
     match body.key {
@@ -321,6 +365,8 @@ pub async fn install(req: &mut Request, app: &App, who: &Principal) -> ApiResult
             row.mask = Some(sealed.mask_json());
             row.key_id = Some(sealed.key_id.clone());
             row.secret = Some(sealed.secret);
+            row.key_version = Some(1.0);
+            row.last_version = Some(1.0);
         }
     }
     if !store::insert_integration(&app.db, &row).await? {
@@ -405,50 +451,430 @@ pub async fn save(req: &mut Request, app: &App, who: &Principal, key: &str) -> A
         }
     };
     let (_, warnings, sealed) = prepare(app, who, &entry, secret, fields)?;
-    let before = status_of(&row)?;
+    // Read, decide, write guarded by what was read; a save or a status change in between
+    // makes the write miss, and the decision is taken again on the row as it now is.
+    for _ in 0..3 {
+        let (_, outcome) = slot_of(&row, now_millis())?.apply(Input::Save);
+        let written = match outcome {
+            Outcome::Stored(version) => {
+                store_at_once(app, who, &entry, &mut row, &sealed, version).await?
+            }
+            Outcome::Testing(version) => {
+                let pending = store::Pending {
+                    version,
+                    sealed: &sealed.secret,
+                    fields: &sealed.fields_json(),
+                    key_id: &sealed.key_id,
+                    mask: &sealed.mask_json(),
+                    by: &who.sub,
+                    at_ms: now_millis(),
+                };
+                if store::stage_pending(
+                    &app.db,
+                    &row.tenant,
+                    &row.provider,
+                    &pending,
+                    row.last_version(),
+                )
+                .await?
+                {
+                    return try_pending(app, who, &entry, &row, &sealed, version, warnings).await;
+                }
+                false
+            }
+            _ => return Err(problem(ProblemKind::Internal, "A save decided nothing.")),
+        };
+        if written {
+            return Ok(json(200, &view(&row, &entry, warnings)?)?);
+        }
+        row = installed_row(app, who, &key).await.map_err(|_| {
+            problem(
+                ProblemKind::NotFound,
+                format!("'{key}' was uninstalled meanwhile; nothing was saved."),
+            )
+        })?;
+    }
+    Err(problem(
+        ProblemKind::Conflict,
+        "The key changed several times while this save ran; nothing was saved. Reload and try again.",
+    ))
+}
+
+/// A new key where none works: it serves at once (as version `version`) and is tested. Whether
+/// it was written (`false`: the row changed since it was read).
+async fn store_at_once(
+    app: &App,
+    who: &Principal,
+    entry: &CatalogEntry,
+    row: &mut IntegrationRow,
+    sealed: &credentials::SealedCredential,
+    version: u64,
+) -> Result<bool, ApiError> {
+    let read = (row.last_version(), row.updated_at.clone());
+    let before = status_of(row)?;
     let next = before
         .apply(Event::KeySaved)
         .map_err(|e| problem(ProblemKind::Conflict, e.to_string()))?;
-    row.status = status_str(next);
-    row.fields = Some(sealed.fields_json());
-    row.mask = Some(sealed.mask_json());
-    row.key_id = Some(sealed.key_id.clone());
-    row.secret = Some(sealed.secret);
-    row.last_test = None;
-    row.failing_since = None;
-    row.transient_failures = None;
-    row.updated_at = rfc3339(now_millis());
+    let mut new = row.clone();
+    new.status = status_str(next);
+    new.fields = Some(sealed.fields_json());
+    new.mask = Some(sealed.mask_json());
+    new.key_id = Some(sealed.key_id.clone());
+    new.secret = Some(sealed.secret.clone());
+    new.last_test = None;
+    new.failing_since = None;
+    new.transient_failures = None;
+    new.key_version = Some(version as f64);
+    new.last_version = Some(version as f64);
+    new.key_worked = Some(0.0);
+    clear_pending(&mut new);
+    new.updated_at = rfc3339(now_millis());
     // The event, if the status moves, is stored in the same batch as the new key.
     let event = events::prepare_change(
         app,
         status_changed(
-            &row.tenant,
-            &row.provider,
+            &new.tenant,
+            &new.provider,
             before,
             next,
             Reason::key_saved(),
-            &row.updated_at,
+            &new.updated_at,
         ),
     );
-    let stored =
-        store::update_credential(&app.db, &row, event.as_ref().map(events::Prepared::row)).await?;
+    let stored = store::store_key(
+        &app.db,
+        &new,
+        (read.0, &read.1),
+        event.as_ref().map(events::Prepared::row),
+    )
+    .await?;
     if !stored {
-        return Err(problem(
-            ProblemKind::NotFound,
-            format!("'{key}' was uninstalled meanwhile; nothing was saved."),
-        ));
+        return Ok(false);
     }
-    resolve::forget(&who.tenant, &key);
-    audit::record(app, who, Scope::Tenant, &key, "save-key", &row.status).await?;
+    *row = new;
+    let key = entry.key();
+    resolve::forget(&who.tenant, key);
+    audit::record(app, who, Scope::Tenant, key, "save-key", &row.status).await?;
     if let Some(p) = event {
         events::queue_delivery(app, p).await;
     }
-    let tested = test_and_record(app, who, &entry, &mut row, true, Reason::by(Cause::Test)).await;
+    let tested = test_and_record(app, who, entry, row, true, Reason::by(Cause::Test)).await;
     // Again after the test's status is recorded (or failed to be): a resolve read meanwhile is
     // stale.
+    resolve::forget(&who.tenant, key);
+    tested?;
+    Ok(true)
+}
+
+fn clear_pending(row: &mut IntegrationRow) {
+    row.pending_version = None;
+    row.pending_state = None;
+    row.pending_secret = None;
+    row.pending_fields = None;
+    row.pending_key_id = None;
+    row.pending_mask = None;
+    row.pending_test = None;
+    row.pending_by = None;
+    row.pending_at = None;
+}
+
+/// Tests the pending key `version` (just staged beside the working one) and settles it:
+/// promoted when it works (200), dropped when refused (a `key-refused` problem that says why;
+/// the working key stays), left waiting for the user when the test could not conclude (202).
+async fn try_pending(
+    app: &App,
+    who: &Principal,
+    entry: &CatalogEntry,
+    row: &IntegrationRow,
+    sealed: &credentials::SealedCredential,
+    version: u64,
+    warnings: Vec<FormatWarning>,
+) -> ApiResult {
+    let key = entry.key();
+    let opened = credentials::open(
+        &app.keyring,
+        Owner::Tenant(&who.tenant),
+        key,
+        &sealed.secret,
+        Some(&sealed.fields_json()),
+    )?;
+    let mut report = connection::run(app, entry, &opened, true).await;
+    let failure = failure::classify(report.verdict, false);
+    report.failure = failure.map(Failure::view);
+    let report_json =
+        serde_json::to_string(&report).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let slot = Slot {
+        candidate: Some(Candidate {
+            version,
+            inconclusive: false,
+        }),
+        last_version: version,
+        ..slot_of(row, now_millis())?
+    };
+    let (_, outcome) = slot.apply(Input::Tested {
+        version,
+        verdict: report.verdict.finding().into(),
+    });
+    let current = row
+        .mask
+        .as_deref()
+        .and_then(|m| serde_json::from_str::<Mask>(m).ok())
+        .map(|m| format!(" ({})", m.masked))
+        .unwrap_or_default();
+    let superseded = || {
+        problem(
+            ProblemKind::Conflict,
+            "A later save replaced this key before its test finished; that one is used instead.",
+        )
+    };
+    let audit_of = |outcome: String| audit::entry(who, Scope::Tenant, key, "replace-key", &outcome);
+    match outcome {
+        Outcome::Promoted(_) => {
+            let now_ms = now_millis();
+            let now = rfc3339(now_ms);
+            let before = status_of(row)?;
+            let event = events::prepare(
+                app,
+                key_replaced(
+                    &row.tenant,
+                    &row.provider,
+                    before,
+                    Status::Connected,
+                    Reason {
+                        verdict: match report.verdict {
+                            ReportedVerdict::Plugin(v) => Some(v),
+                            ReportedVerdict::Host(_) => None,
+                        },
+                        ..Reason::replaced(&who.sub)
+                    },
+                    &now,
+                ),
+            )
+            .map_err(|e| {
+                worker::console_error!("key-replaced event not prepared: {}", e.0.detail);
+            })
+            .ok();
+            let promoted = store::promote_pending(
+                &app.db,
+                &row.tenant,
+                &row.provider,
+                version,
+                &sealed.secret,
+                &report_json,
+                &now,
+                now_ms,
+                &audit_of(format!(
+                    "replaced: version {version} passed its test and serves"
+                )),
+                event.as_ref().map(events::Prepared::row),
+            )
+            .await?;
+            resolve::forget(&who.tenant, key);
+            if !promoted {
+                return Err(superseded());
+            }
+            if let Some(p) = event {
+                events::queue_delivery(app, p).await;
+            }
+            let row = installed_row(app, who, key).await?;
+            Ok(json(200, &view(&row, entry, warnings)?)?)
+        }
+        Outcome::Refused(_) => {
+            store::settle_pending(
+                &app.db,
+                store::DROP_PENDING,
+                &row.tenant,
+                &row.provider,
+                version,
+                None,
+            )
+            .await?;
+            let failure = failure.unwrap_or(Failure::WrongKey);
+            audit::record(
+                app,
+                who,
+                Scope::Tenant,
+                key,
+                "replace-key",
+                &format!("refused: {}", failure.as_str()),
+            )
+            .await?;
+            let words = failure.words();
+            let mut p = Problem::new(
+                ProblemKind::KeyRefused,
+                format!(
+                    "{} refused the new key: {} Nothing changed: your current key{current} stays in use. {}",
+                    entry.spec().name,
+                    words.summary,
+                    words.next_step
+                ),
+            );
+            p.failure = Some(Box::new(failure.view()));
+            Err(ApiError(p))
+        }
+        Outcome::AwaitingChoice(_) => {
+            let settled = store::settle_pending(
+                &app.db,
+                store::PENDING_INCONCLUSIVE,
+                &row.tenant,
+                &row.provider,
+                version,
+                Some(&report_json),
+            )
+            .await?;
+            if !settled {
+                return Err(superseded());
+            }
+            let why = failure.map(Failure::as_str).unwrap_or("no test");
+            audit::record(
+                app,
+                who,
+                Scope::Tenant,
+                key,
+                "replace-key",
+                &format!(
+                    "waiting for a choice: the test of version {version} did not conclude ({why})"
+                ),
+            )
+            .await?;
+            let row = installed_row(app, who, key).await?;
+            Ok(json(202, &view(&row, entry, warnings)?)?)
+        }
+        _ => Err(superseded()),
+    }
+}
+
+/// `POST /v1/integrations/{key}/pending/switch`: use the pending key anyway, once its test
+/// could not conclude. It serves from now on (unverified) and is tested again at once.
+pub async fn switch_pending(req: &mut Request, app: &App, who: &Principal, key: &str) -> ApiResult {
+    who.require_tenant_user()?;
+    let key = key_from_path(key)?;
+    let body: SwitchRequest = read_json(req, MAX_BODY).await?;
+    limits::check(app, Action::SaveKey, who.tenant.as_str(), &who.sub).await?;
+    let row = installed_row(app, who, &key).await?;
+    let entry = installed_entry(app, &key).await?;
+    let now_ms = now_millis();
+    let (_, outcome) = slot_of(&row, now_ms)?.apply(Input::SwitchAnyway {
+        version: body.version,
+    });
+    if outcome != Outcome::Chosen(body.version) {
+        return Err(not_pending(&row, body.version, now_ms, "switched to"));
+    }
+    let now = rfc3339(now_ms);
+    let before = status_of(&row)?;
+    let event = events::prepare(
+        app,
+        key_replaced(
+            &row.tenant,
+            &row.provider,
+            before,
+            Status::Unverified,
+            Reason::replaced(&who.sub),
+            &now,
+        ),
+    )
+    .map_err(|e| worker::console_error!("key-replaced event not prepared: {}", e.0.detail))
+    .ok();
+    let switched = store::switch_to_pending(
+        &app.db,
+        &row.tenant,
+        &row.provider,
+        body.version,
+        &now,
+        now_ms.saturating_sub(TEST_DEADLINE_MS),
+        event.as_ref().map(events::Prepared::row),
+    )
+    .await?;
+    resolve::forget(&who.tenant, &key);
+    if !switched {
+        let row = installed_row(app, who, &key).await?;
+        return Err(not_pending(&row, body.version, now_millis(), "switched to"));
+    }
+    audit::record(
+        app,
+        who,
+        Scope::Tenant,
+        &key,
+        "switch-key",
+        &format!(
+            "switched to version {} without a conclusive test",
+            body.version
+        ),
+    )
+    .await?;
+    if let Some(p) = event {
+        events::queue_delivery(app, p).await;
+    }
+    let mut row = installed_row(app, who, &key).await?;
+    let tested = test_and_record(app, who, &entry, &mut row, false, Reason::by(Cause::Test)).await;
     resolve::forget(&who.tenant, &key);
     tested?;
-    Ok(json(200, &view(&row, &entry, warnings)?)?)
+    Ok(json(200, &view(&row, &entry, Vec::new())?)?)
+}
+
+/// `DELETE /v1/integrations/{key}/pending?version=N`: drop the pending key; the serving key is
+/// untouched.
+pub async fn discard_pending(req: &Request, app: &App, who: &Principal, key: &str) -> ApiResult {
+    who.require_tenant_user()?;
+    let key = key_from_path(key)?;
+    let version = req
+        .url()?
+        .query_pairs()
+        .find(|(k, _)| k == "version")
+        .and_then(|(_, v)| v.parse::<u64>().ok())
+        .ok_or_else(|| {
+            problem(
+                ProblemKind::ValidationFailed,
+                "Name the pending key to discard: ?version=N, as shown in its `pending.version`.",
+            )
+        })?;
+    limits::check(app, Action::SaveKey, who.tenant.as_str(), &who.sub).await?;
+    let row = installed_row(app, who, &key).await?;
+    let entry = installed_entry(app, &key).await?;
+    let (_, outcome) = slot_of(&row, now_millis())?.apply(Input::Discard { version });
+    if outcome != Outcome::Chosen(version)
+        || !store::settle_pending(
+            &app.db,
+            store::DROP_PENDING,
+            &row.tenant,
+            &row.provider,
+            version,
+            None,
+        )
+        .await?
+    {
+        let row = installed_row(app, who, &key).await?;
+        return Err(not_pending(&row, version, now_millis(), "discarded"));
+    }
+    audit::record(
+        app,
+        who,
+        Scope::Tenant,
+        &key,
+        "discard-key",
+        &format!("discarded version {version}; the current key stays in use"),
+    )
+    .await?;
+    let row = installed_row(app, who, &key).await?;
+    Ok(json(200, &view(&row, &entry, Vec::new())?)?)
+}
+
+/// Why `version` cannot be `what` (switched to, discarded): in words.
+fn not_pending(row: &IntegrationRow, version: u64, now_ms: u64, what: &str) -> ApiError {
+    let detail = match (pending_view(row, now_ms), row.key_version()) {
+        (None, serving) if serving == version => {
+            format!("Version {version} is already the key in use.")
+        }
+        (None, _) => "No new key is waiting: nothing was changed.".to_owned(),
+        (Some(p), _) if p.version != version => format!(
+            "Version {version} is no longer the waiting key (version {} is): reload and choose again.",
+            p.version
+        ),
+        (Some(_), _) => format!(
+            "The new key is still being tested: it can be {what} once its test has finished without a result."
+        ),
+    };
+    problem(ProblemKind::Conflict, detail)
 }
 
 /// `POST /v1/integrations/{key}/test`.

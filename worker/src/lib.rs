@@ -305,6 +305,12 @@ async fn route(req: &mut Request, app: &App, ctx: &Context, method_name: &str) -
             integrations::test(app, &who, key).await
         }
         (Method::Get, ["v1", "integrations", key, "events"]) => events::list(app, &who, key).await,
+        (Method::Post, ["v1", "integrations", key, "pending", "switch"]) => {
+            integrations::switch_pending(req, app, &who, key).await
+        }
+        (Method::Delete, ["v1", "integrations", key, "pending"]) => {
+            integrations::discard_pending(req, app, &who, key).await
+        }
         (Method::Delete, ["v1", "integrations", key]) => {
             integrations::uninstall(app, &who, key).await
         }
@@ -350,11 +356,12 @@ fn allowed_methods(s: &[&str]) -> Option<&'static [&'static str]> {
         | ["v1", "admin", "platform-keys", _]
         | ["v1", "integrations", _, "credential"] => &["PUT"],
         ["v1", "integrations"] => &["GET", "POST"],
-        ["v1", "integrations", _] => &["DELETE"],
+        ["v1", "integrations", _] | ["v1", "integrations", _, "pending"] => &["DELETE"],
         ["v1", "integrations", _, "test"]
         | ["v1", "admin", "keyring", "reseal"]
         | ["v1", "resolve"]
         | ["v1", "resolve", "report"]
+        | ["v1", "integrations", _, "pending", "switch"]
         | ["v1", "admin", "webhooks", _, "redeliver"] => &["POST"],
         _ => return None,
     })

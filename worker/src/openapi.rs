@@ -9,10 +9,13 @@ use byok_core::api::{
     UsageReportAnswer, UsageReportRequest, UsageRow,
 };
 use byok_core::api::{Delivery, EventList, EventView, WebhookEventList, WebhookEventView};
+use byok_core::api::{PendingView, SwitchRequest};
 use byok_core::catalog::ProviderSpec;
 use byok_core::events::{Cause, Reason};
+use byok_core::failure::{Failure, FailureView};
 use byok_core::ids::{ProviderKey, TenantId};
 use byok_core::recheck::Recheck;
+use byok_core::replace::PendingState;
 use byok_core::resolve::{PlatformFallback, Source};
 use byok_core::rotation::{
     KeyStatus, KeyringReport, ResealReport, ResealRequest, RowRef, Unreadable,
@@ -26,12 +29,14 @@ use utoipa::{Modify, OpenApi};
     paths(
         healthz, me, list_providers, get_provider, get_logo, put_provider, retire_provider, put_logo, put_plugin, put_platform_key,
         list_integrations, install, save_credential, test_integration, uninstall, audit, resolve,
-        report_usage, get_policy, put_policy, get_usage, get_keyring, reseal_keyring, list_events, list_webhooks, redeliver_webhook
+        report_usage, get_policy, put_policy, get_usage, get_keyring, reseal_keyring, list_events, list_webhooks, redeliver_webhook,
+        switch_pending, discard_pending
     ),
     components(schemas(crate::auth::Me, crate::auth::Role, Problem, ProviderSpec, ProviderList, InstallRequest, CredentialRequest, IntegrationView, IntegrationList, ResolveRequest, ResolveResponse, AuditEntry, AuditBy,
         UsageReportRequest, UsageReportAnswer, PolicyRequest, PolicyView, PlatformFallback, Source, UsageList, UsageRow,
         KeyringReport, KeyStatus, ResealRequest, ResealReport, RowRef, Unreadable,
-        EventList, EventView, Reason, Cause, Recheck, Delivery, WebhookEventView, WebhookEventList)),
+        EventList, EventView, Reason, Cause, Recheck, Delivery, WebhookEventView, WebhookEventList,
+        PendingView, PendingState, SwitchRequest, Failure, FailureView)),
     modifiers(&Security, &ProblemResponses, &Links),
     security(("bearer" = []), ("cookie" = []))
 )]
@@ -135,6 +140,8 @@ impl Modify for ProblemResponses {
                         | ("put", "/v1/integrations/{key}/credential")
                         | ("post", "/v1/integrations/{key}/test")
                         | ("delete", "/v1/integrations/{key}")
+                        | ("post", "/v1/integrations/{key}/pending/switch")
+                        | ("delete", "/v1/integrations/{key}/pending")
                         | ("post", "/v1/resolve/report")
                 );
                 // A scoped service token asking outside its scope (the detail names the claim).
@@ -519,8 +526,29 @@ fn list_integrations() {}
 fn install() {}
 
 #[utoipa::path(put, path = "/v1/integrations/{key}/credential", tag = "integrations", params(("key" = ProviderKey, Path, example = "openai")), request_body = CredentialRequest,
-    responses((status = 200, body = IntegrationView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    description = "Saves a new key. Where none works, it is stored at once and tested (200). Over a working key, the new one is tested first while the working key keeps serving: promoted if it passes (200), refused if the provider rejects it (422 `key-refused`, with `failure`; nothing changed), or left as `pending` when the test could not conclude (202): switch to it anyway or discard it.",
+    responses((status = 200, body = IntegrationView, description = "Stored (no key worked) or replaced (the new key passed)"),
+        (status = 202, body = IntegrationView, description = "The new key's test could not conclude: it waits in `pending`; the working key stays in use"),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "A later save replaced this key before its test finished"),
+        (status = 422, body = Problem, description = "The body breaks a rule, or (`key-refused`) the provider refused the new key: the working key stays in use")))]
 fn save_credential() {}
+
+#[utoipa::path(post, path = "/v1/integrations/{key}/pending/switch", tag = "integrations", params(("key" = ProviderKey, Path, example = "openai")), request_body = SwitchRequest,
+    description = "Uses the pending key anyway, once its test could not conclude: it serves from now on (unverified) and is tested again at once.",
+    responses((status = 200, body = IntegrationView, description = "Switched; the key was tested again"),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "No key is waiting, another one is, or its test is still running")))]
+fn switch_pending() {}
+
+#[utoipa::path(delete, path = "/v1/integrations/{key}/pending", tag = "integrations",
+    params(("key" = ProviderKey, Path, example = "openai"), ("version" = u64, Query, description = "The pending key's version, as shown")),
+    description = "Discards the pending key; the key in use is untouched.",
+    responses((status = 200, body = IntegrationView, description = "Discarded"),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "No key is waiting, or another one is"),
+        (status = 422, body = Problem, description = "No version named")))]
+fn discard_pending() {}
 
 #[utoipa::path(post, path = "/v1/integrations/{key}/test", tag = "integrations", params(("key" = ProviderKey, Path, example = "openai")),
     responses((status = 200, body = IntegrationView), (status = 404, body = Problem), (status = 409, body = Problem)))]

@@ -140,21 +140,40 @@ pub async fn reseal(req: &mut Request, app: &App, who: &Principal) -> ApiResult 
             tenant: tenant.clone(),
             provider: provider.clone(),
         });
-        match credentials::reseal(
+        let owner = Owner::Tenant(&tenant);
+        let serving = credentials::reseal(
             &app.keyring,
-            Owner::Tenant(&tenant),
+            owner,
             &provider,
             &row.secret,
             row.fields.as_deref(),
-        ) {
-            Ok(new) => statements.push(store::reseal_statement(
+        );
+        // A pending key waiting for its test or the user's choice is sealed the same way.
+        let pending = match &row.pending_secret {
+            None => Ok(None),
+            Some(p) => credentials::reseal(
+                &app.keyring,
+                owner,
+                &provider,
+                p,
+                row.pending_fields.as_deref(),
+            )
+            .map(Some),
+        };
+        match (serving, pending) {
+            (Ok(new), Ok(pending)) => statements.push(store::reseal_statement(
                 &app.db,
                 row,
-                &new.secret,
-                new.fields.as_deref(),
-                &new.key_id,
+                &store::Resealed {
+                    secret: &new.secret,
+                    fields: new.fields.as_deref(),
+                    key_id: &new.key_id,
+                    pending: pending
+                        .as_ref()
+                        .map(|p| (p.secret.as_slice(), p.fields.as_deref(), p.key_id.as_str())),
+                },
             )?),
-            Err(credentials::NotResealed) => unreadable.push(Unreadable {
+            _ => unreadable.push(Unreadable {
                 tenant: Some(row.tenant.clone()),
                 provider: row.provider.clone(),
                 key_id: row.key_id.clone(),

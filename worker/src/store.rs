@@ -274,7 +274,7 @@ pub async fn set_platform_key(
     Ok(())
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct IntegrationRow {
     pub tenant: String,
     pub provider: String,
@@ -302,13 +302,57 @@ pub struct IntegrationRow {
     /// Inconclusive tests in a row since the last conclusive one.
     #[serde(default)]
     pub transient_failures: Option<f64>,
+    /// The serving key's version (0 when there is none).
+    #[serde(default)]
+    pub key_version: Option<f64>,
+    /// The last version given out (a guard for saves).
+    #[serde(default)]
+    pub last_version: Option<f64>,
+    /// 1 when the serving key passed a test since it was stored.
+    #[serde(default)]
+    pub key_worked: Option<f64>,
+    /// A new key saved over a working one (all `pending_*` are set together, or none).
+    #[serde(default)]
+    pub pending_version: Option<f64>,
+    #[serde(default)]
+    pub pending_state: Option<String>,
+    #[serde(default)]
+    pub pending_secret: Option<Vec<u8>>,
+    #[serde(default)]
+    pub pending_fields: Option<String>,
+    #[serde(default)]
+    pub pending_key_id: Option<String>,
+    #[serde(default)]
+    pub pending_mask: Option<String>,
+    #[serde(default)]
+    pub pending_test: Option<String>,
+    #[serde(default)]
+    pub pending_by: Option<String>,
+    /// Unix ms.
+    #[serde(default)]
+    pub pending_at: Option<f64>,
+}
+
+impl IntegrationRow {
+    pub fn key_version(&self) -> u64 {
+        self.key_version.unwrap_or(0.0).max(0.0) as u64
+    }
+
+    pub fn last_version(&self) -> u64 {
+        self.last_version.unwrap_or(0.0).max(0.0) as u64
+    }
+
+    pub fn key_worked(&self) -> bool {
+        self.key_worked.unwrap_or(0.0) >= 1.0
+    }
 }
 
 /// The columns an insert writes.
 const INTEGRATION_COLUMNS: &str =
     "tenant, provider, status, secret, fields, key_id, mask, last_test, installed_at, updated_at";
 /// The columns a read returns.
-const INTEGRATION_READ: &str = "tenant, provider, status, secret, fields, key_id, mask, last_test, installed_at, updated_at, last_used_at, last_verified_at, retest_claimed_at, last_checked_at, failing_since, transient_failures";
+const INTEGRATION_READ: &str = "tenant, provider, status, secret, fields, key_id, mask, last_test, installed_at, updated_at, last_used_at, last_verified_at, retest_claimed_at, last_checked_at, failing_since, transient_failures,
+     key_version, last_version, key_worked, pending_version, pending_state, pending_secret, pending_fields, pending_key_id, pending_mask, pending_test, pending_by, pending_at";
 
 pub async fn integration(
     db: &D1Database,
@@ -354,28 +398,104 @@ fn credential_params(row: &IntegrationRow) -> [JsValue; 8] {
 pub async fn insert_integration(db: &D1Database, row: &IntegrationRow) -> Result<bool> {
     let r = db
         .prepare(format!(
-            "INSERT INTO integrations ({INTEGRATION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+            "INSERT INTO integrations ({INTEGRATION_COLUMNS}, key_version, last_version)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?4 IS NOT NULL, ?4 IS NOT NULL)
              ON CONFLICT (tenant, provider) DO NOTHING"
         ))
-        .bind(&[credential_params(row).as_slice(), &[text(&row.installed_at), text(&row.updated_at)]].concat())?
+        .bind(
+            &[
+                credential_params(row).as_slice(),
+                &[text(&row.installed_at), text(&row.updated_at)],
+            ]
+            .concat(),
+        )?
         .run()
-        .await.counted()?;
+        .await
+        .counted()?;
     changed(&r)
 }
 
-/// Stores a new key on an installed row and, when the status moves, its event, in one batch.
-pub async fn update_credential(
+/// Clears the pending key (within `SET`).
+macro_rules! no_pending {
+    () => {
+        "pending_version = NULL, pending_state = NULL, pending_secret = NULL,
+       pending_fields = NULL, pending_key_id = NULL, pending_mask = NULL, pending_test = NULL,
+       pending_by = NULL, pending_at = NULL"
+    };
+}
+
+/// A new key that serves at once (no key worked): version ?8, only over the row as read
+/// (last version ?9, `updated_at` ?10), so a save or a status change since wins.
+pub(crate) const STORE_KEY: &str = concat!(
+    "UPDATE integrations SET status = 'unverified', secret = ?3, fields = ?4, key_id = ?5, mask = ?6,
+       last_test = NULL, updated_at = ?7, failing_since = NULL, transient_failures = 0,
+       key_version = ?8, last_version = ?8, key_worked = 0, ",
+    no_pending!(),
+    " WHERE tenant = ?1 AND provider = ?2 AND last_version = ?9 AND updated_at = ?10"
+);
+
+/// A new key (?3 = version, ?4-?7 sealed, mask) set beside the serving one to be tested, only
+/// while the serving key works and no other save came first (last version ?10).
+pub(crate) const STAGE_PENDING: &str =
+    "UPDATE integrations SET last_version = ?3, pending_version = ?3, pending_state = 'testing',
+       pending_secret = ?4, pending_fields = ?5, pending_key_id = ?6, pending_mask = ?7,
+       pending_test = NULL, pending_by = ?8, pending_at = ?9
+     WHERE tenant = ?1 AND provider = ?2 AND last_version = ?10 AND status = 'connected'";
+
+/// The pending key ?3 passed (its test ?4, at ?5 / ?6 ms): it serves from now on. Only that
+/// very key (sealed value ?7), if no later save replaced it.
+pub(crate) const PROMOTE_PENDING: &str = concat!(
+    "UPDATE integrations SET status = 'connected', secret = pending_secret, fields = pending_fields,
+       key_id = pending_key_id, mask = pending_mask, key_version = pending_version, key_worked = 1,
+       last_test = ?4, updated_at = ?5, last_verified_at = ?5, last_checked_at = ?6,
+       failing_since = NULL, transient_failures = 0, ",
+    no_pending!(),
+    " WHERE tenant = ?1 AND provider = ?2 AND pending_version = ?3 AND pending_secret = ?7"
+);
+
+/// The pending key ?3 is dropped (refused by its test, or discarded by the user).
+pub(crate) const DROP_PENDING: &str = concat!(
+    "UPDATE integrations SET ",
+    no_pending!(),
+    " WHERE tenant = ?1 AND provider = ?2 AND pending_version = ?3"
+);
+
+/// The pending key ?3's test could not conclude (?4): it waits for the user.
+pub(crate) const PENDING_INCONCLUSIVE: &str =
+    "UPDATE integrations SET pending_state = 'inconclusive', pending_test = ?4
+     WHERE tenant = ?1 AND provider = ?2 AND pending_version = ?3";
+
+/// The user switches to the pending key ?3 anyway (at ?4): only once its test could not
+/// conclude (or never finished: saved before ?5 ms). It serves, unverified, from now on.
+pub(crate) const SWITCH_TO_PENDING: &str = concat!(
+    "UPDATE integrations SET status = 'unverified', secret = pending_secret, fields = pending_fields,
+       key_id = pending_key_id, mask = pending_mask, key_version = pending_version, key_worked = 0,
+       last_test = pending_test, updated_at = ?4, failing_since = NULL, transient_failures = 0, ",
+    no_pending!(),
+    " WHERE tenant = ?1 AND provider = ?2 AND pending_version = ?3
+       AND (pending_state = 'inconclusive' OR pending_at < ?5)"
+);
+
+/// Stores a key that serves at once (see [`STORE_KEY`]) with its event, in one batch.
+/// Whether it was stored (`false`: the row changed since it was read, or is gone).
+pub async fn store_key(
     db: &D1Database,
     row: &IntegrationRow,
+    read: (u64, &str),
     event: Option<(&str, &byok_core::events::StatusChanged, &str)>,
 ) -> Result<bool> {
-    let update = db
-        .prepare(
-            "UPDATE integrations SET status = ?3, secret = ?4, fields = ?5, key_id = ?6, mask = ?7, last_test = ?8, updated_at = ?9,
-               failing_since = NULL, transient_failures = 0
-             WHERE tenant = ?1 AND provider = ?2",
-        )
-        .bind(&[credential_params(row).as_slice(), &[text(&row.updated_at)]].concat())?;
+    let update = db.prepare(STORE_KEY).bind(&[
+        text(&row.tenant),
+        text(&row.provider),
+        blob(row.secret.as_deref()),
+        opt_text(row.fields.as_deref()),
+        opt_text(row.key_id.as_deref()),
+        opt_text(row.mask.as_deref()),
+        text(&row.updated_at),
+        int(row.key_version() as i64),
+        int(read.0 as i64),
+        text(read.1),
+    ])?;
     let mut statements = vec![update];
     if let Some((id, e, delivery)) = event {
         let guard = Guard {
@@ -387,6 +507,168 @@ pub async fn update_credential(
     let results = db.batch(statements).await.counted()?;
     results.first().map_or(Ok(false), changed)
 }
+
+/// A new key to set beside the serving one.
+pub struct Pending<'a> {
+    pub version: u64,
+    pub sealed: &'a [u8],
+    pub fields: &'a str,
+    pub key_id: &'a str,
+    pub mask: &'a str,
+    pub by: &'a str,
+    pub at_ms: u64,
+}
+
+/// See [`STAGE_PENDING`]; `read_last_version` is the last version as read.
+pub async fn stage_pending(
+    db: &D1Database,
+    tenant: &str,
+    provider: &str,
+    p: &Pending<'_>,
+    read_last_version: u64,
+) -> Result<bool> {
+    let r = db
+        .prepare(STAGE_PENDING)
+        .bind(&[
+            text(tenant),
+            text(provider),
+            int(p.version as i64),
+            blob(Some(p.sealed)),
+            text(p.fields),
+            text(p.key_id),
+            text(p.mask),
+            text(p.by),
+            int(p.at_ms as i64),
+            int(read_last_version as i64),
+        ])?
+        .run()
+        .await
+        .counted()?;
+    changed(&r)
+}
+
+/// See [`PROMOTE_PENDING`]: with its audit row and event, in one batch.
+#[allow(clippy::too_many_arguments)]
+pub async fn promote_pending(
+    db: &D1Database,
+    tenant: &str,
+    provider: &str,
+    version: u64,
+    sealed: &[u8],
+    last_test: &str,
+    now: &str,
+    now_ms: u64,
+    audit: &AuditEntry,
+    event: Option<(&str, &byok_core::events::StatusChanged, &str)>,
+) -> Result<bool> {
+    let update = db.prepare(PROMOTE_PENDING).bind(&[
+        text(tenant),
+        text(provider),
+        int(version as i64),
+        text(last_test),
+        text(now),
+        int(now_ms as i64),
+        blob(Some(sealed)),
+    ])?;
+    let mut statements = vec![update];
+    if let Some((id, e, delivery)) = event {
+        let guard = Guard {
+            updated_at: now,
+            sealed: Some(sealed),
+        };
+        statements.push(event_statement(db, id, e, delivery, Some(guard))?);
+    }
+    // The audit row only if the key was promoted.
+    statements.push(guarded_audit_statement(db, audit, now, sealed)?);
+    let results = db.batch(statements).await.counted()?;
+    results.first().map_or(Ok(false), changed)
+}
+
+/// An audit row written only if the integration holds `sealed` since `updated_at` (in the
+/// same batch as the write it records).
+fn guarded_audit_statement(
+    db: &D1Database,
+    e: &AuditEntry,
+    updated_at: &str,
+    sealed: &[u8],
+) -> Result<worker::D1PreparedStatement> {
+    db.prepare(
+        "INSERT INTO audit_log (at, actor, tenant, provider, action, outcome)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6
+         WHERE EXISTS (SELECT 1 FROM integrations WHERE tenant = ?3 AND provider = ?4
+                       AND updated_at = ?7 AND secret = ?8)",
+    )
+    .bind(&[
+        text(&e.at),
+        text(&e.actor),
+        opt_text(e.tenant.as_ref().map(|t| t.as_str())),
+        opt_text(e.provider.as_ref().map(|p| p.as_str())),
+        text(&e.action),
+        text(&e.outcome),
+        text(updated_at),
+        blob(Some(sealed)),
+    ])
+}
+
+/// Runs one of [`DROP_PENDING`] (?4 unused) or [`PENDING_INCONCLUSIVE`] for version ?3.
+pub async fn settle_pending(
+    db: &D1Database,
+    statement: &'static str,
+    tenant: &str,
+    provider: &str,
+    version: u64,
+    last_test: Option<&str>,
+) -> Result<bool> {
+    let mut params = vec![text(tenant), text(provider), int(version as i64)];
+    if statement == PENDING_INCONCLUSIVE {
+        params.push(opt_text(last_test));
+    }
+    let r = db.prepare(statement).bind(&params)?.run().await.counted()?;
+    changed(&r)
+}
+
+/// See [`SWITCH_TO_PENDING`], with its event.
+pub async fn switch_to_pending(
+    db: &D1Database,
+    tenant: &str,
+    provider: &str,
+    version: u64,
+    now: &str,
+    deadline_ms: u64,
+    event: Option<(&str, &byok_core::events::StatusChanged, &str)>,
+) -> Result<bool> {
+    let update = db.prepare(SWITCH_TO_PENDING).bind(&[
+        text(tenant),
+        text(provider),
+        int(version as i64),
+        text(now),
+        int(deadline_ms as i64),
+    ])?;
+    let mut statements = vec![update];
+    if let Some((id, e, delivery)) = event {
+        statements.push(db.prepare(SWITCH_EVENT).bind(&[
+            text(id),
+            text(&e.tenant),
+            text(&e.provider),
+            text(e.from.as_str()),
+            text(e.to.as_str()),
+            text(&reason_json(e)?),
+            text(&e.at),
+            text(delivery),
+            int(version as i64),
+        ])?);
+    }
+    let results = db.batch(statements).await.counted()?;
+    results.first().map_or(Ok(false), changed)
+}
+
+/// A switch's event, stored only if the switch happened (the row now serves version ?9
+/// since ?7).
+pub(crate) const SWITCH_EVENT: &str = "INSERT INTO status_events (id, tenant, provider, from_status, to_status, reason, at, delivery, attempted_at)
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
+            CASE WHEN ?8 = 'pending' THEN CAST(strftime('%s', ?7) AS INTEGER) * 1000 END
+     WHERE EXISTS (SELECT 1 FROM integrations
+                   WHERE tenant = ?2 AND provider = ?3 AND updated_at = ?7 AND key_version = ?9)";
 
 /// A finished test to record: the row's new status and health, guarded by the `updated_at`
 /// the test started from.
@@ -412,6 +694,7 @@ pub struct TestRecord<'a> {
 pub(crate) const RECORD_TEST: &str =
     "UPDATE integrations SET status = ?3, last_test = ?4, updated_at = ?6,
        last_verified_at = CASE WHEN ?7 = 1 THEN ?6 ELSE last_verified_at END,
+       key_worked = CASE WHEN ?3 = 'connected' THEN 1 ELSE key_worked END,
        last_checked_at = ?8, failing_since = ?9, transient_failures = ?10
      WHERE tenant = ?1 AND provider = ?2 AND updated_at = ?5 AND secret = ?11";
 
@@ -528,6 +811,10 @@ pub(crate) const INSERT_EVENT: &str = "INSERT INTO status_events (id, tenant, pr
      WHERE ?9 IS NULL OR EXISTS (SELECT 1 FROM integrations
                                  WHERE tenant = ?2 AND provider = ?3 AND updated_at = ?9 AND secret IS ?10)";
 
+fn reason_json(e: &byok_core::events::StatusChanged) -> Result<String> {
+    serde_json::to_string(&e.reason).map_err(|e| worker::Error::RustError(e.to_string()))
+}
+
 fn event_statement(
     db: &D1Database,
     id: &str,
@@ -535,8 +822,7 @@ fn event_statement(
     delivery: &str,
     guard: Option<Guard<'_>>,
 ) -> Result<worker::D1PreparedStatement> {
-    let reason =
-        serde_json::to_string(&e.reason).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let reason = reason_json(e)?;
     db.prepare(INSERT_EVENT).bind(&[
         text(id),
         text(&e.tenant),
@@ -823,10 +1109,17 @@ pub struct KeyIdCount {
 }
 
 pub async fn integration_key_ids(db: &D1Database) -> Result<Vec<KeyIdCount>> {
-    db.prepare("SELECT key_id, COUNT(*) AS n FROM integrations WHERE secret IS NOT NULL AND key_id IS NOT NULL GROUP BY key_id")
-        .all()
-        .await.counted()?
-        .results::<KeyIdCount>()
+    db.prepare(
+        "SELECT key_id, COUNT(*) AS n FROM (
+           SELECT key_id FROM integrations WHERE secret IS NOT NULL AND key_id IS NOT NULL
+           UNION ALL
+           SELECT pending_key_id FROM integrations WHERE pending_key_id IS NOT NULL)
+         GROUP BY key_id",
+    )
+    .all()
+    .await
+    .counted()?
+    .results::<KeyIdCount>()
 }
 
 #[derive(Debug, Deserialize)]
@@ -869,10 +1162,17 @@ pub struct SealedRow {
     pub fields: Option<String>,
     pub key_id: String,
     pub updated_at: String,
+    /// The pending key, when one waits (sealed under its own key id).
+    #[serde(default)]
+    pub pending_secret: Option<Vec<u8>>,
+    #[serde(default)]
+    pub pending_fields: Option<String>,
+    #[serde(default)]
+    pub pending_version: Option<f64>,
 }
 
-/// Up to `limit` rows sealed under a key other than `primary`, in (tenant, provider) order,
-/// after the row `after` when given.
+/// Up to `limit` rows with a serving or pending key sealed under a key other than `primary`,
+/// in (tenant, provider) order, after the row `after` when given.
 pub async fn rows_to_reseal(
     db: &D1Database,
     primary: &str,
@@ -881,38 +1181,60 @@ pub async fn rows_to_reseal(
 ) -> Result<Vec<SealedRow>> {
     let (t, p) = after.unwrap_or(("", ""));
     db.prepare(
-        "SELECT tenant, provider, secret, fields, key_id, updated_at FROM integrations
-         WHERE secret IS NOT NULL AND key_id IS NOT NULL AND key_id != ?1 AND (tenant, provider) > (?2, ?3)
+        "SELECT tenant, provider, secret, fields, key_id, updated_at,
+                pending_secret, pending_fields, pending_version FROM integrations
+         WHERE secret IS NOT NULL AND key_id IS NOT NULL
+           AND (key_id != ?1 OR (pending_key_id IS NOT NULL AND pending_key_id != ?1))
+           AND (tenant, provider) > (?2, ?3)
          ORDER BY tenant, provider LIMIT ?4",
     )
     .bind(&[text(primary), text(t), text(p), int(i64::from(limit))])?
     .all()
-    .await.counted()?
+    .await
+    .counted()?
     .results::<SealedRow>()
 }
 
+/// A row's values sealed again under the primary key: the serving key's and, when one waits,
+/// the pending key's.
+pub struct Resealed<'a> {
+    pub secret: &'a [u8],
+    pub fields: Option<&'a str>,
+    pub key_id: &'a str,
+    pub pending: Option<(&'a [u8], Option<&'a str>, &'a str)>,
+}
+
 /// The re-sealed values of one row, written only if the row is still as read: same
-/// `updated_at` (no save or test since) and same key id. `updated_at` is left as it is: the
-/// key did not change, and a test in flight may still record its result.
+/// `updated_at` (no save or test since), same key id and same pending version. `updated_at`
+/// is left as it is: the key did not change, and a test in flight may still record its
+/// result.
+pub(crate) const RESEAL: &str = "UPDATE integrations SET secret = ?3, fields = ?4, key_id = ?5,
+       pending_secret = COALESCE(?8, pending_secret), pending_fields = COALESCE(?9, pending_fields),
+       pending_key_id = COALESCE(?10, pending_key_id)
+     WHERE tenant = ?1 AND provider = ?2 AND updated_at = ?6 AND key_id = ?7
+       AND pending_version IS ?11";
+
 pub fn reseal_statement(
     db: &D1Database,
     row: &SealedRow,
-    secret: &[u8],
-    fields: Option<&str>,
-    key_id: &str,
+    new: &Resealed<'_>,
 ) -> Result<worker::D1PreparedStatement> {
-    db.prepare(
-        "UPDATE integrations SET secret = ?3, fields = ?4, key_id = ?5
-         WHERE tenant = ?1 AND provider = ?2 AND updated_at = ?6 AND key_id = ?7",
-    )
-    .bind(&[
+    let (p_secret, p_fields, p_key_id) = match new.pending {
+        Some((s, f, k)) => (Some(s), f, Some(k)),
+        None => (None, None, None),
+    };
+    db.prepare(RESEAL).bind(&[
         text(&row.tenant),
         text(&row.provider),
-        blob(Some(secret)),
-        opt_text(fields),
-        text(key_id),
+        blob(Some(new.secret)),
+        opt_text(new.fields),
+        text(new.key_id),
         text(&row.updated_at),
         text(&row.key_id),
+        blob(p_secret),
+        opt_text(p_fields),
+        opt_text(p_key_id),
+        row.pending_version.map_or(JsValue::NULL, |v| int(v as i64)),
     ])
 }
 

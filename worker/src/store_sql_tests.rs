@@ -3,11 +3,21 @@
 
 use rusqlite::{params, Connection};
 
-use super::{INSERT_EVENT, RECORD_TEST, RESTART_DELIVERY, SET_DELIVERY, STALL_DELIVERIES};
+use super::{
+    DROP_PENDING, INSERT_EVENT, PENDING_INCONCLUSIVE, PROMOTE_PENDING, RECORD_TEST, RESEAL,
+    RESTART_DELIVERY, SET_DELIVERY, STAGE_PENDING, STALL_DELIVERIES, STORE_KEY, SWITCH_EVENT,
+    SWITCH_TO_PENDING,
+};
 
 /// A database with every migration applied, in order, as `wrangler d1 migrations apply` does.
 pub(crate) fn migrated() -> Connection {
     let db = Connection::open_in_memory().expect("sqlite");
+    apply_migrations(&db, |_| true);
+    db
+}
+
+/// Applies, in order, the migrations whose file name `which` accepts.
+fn apply_migrations(db: &Connection, which: impl Fn(&str) -> bool) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("migrations")
@@ -17,10 +27,13 @@ pub(crate) fn migrated() -> Connection {
         .collect();
     files.sort();
     for f in files {
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if !which(name) {
+            continue;
+        }
         db.execute_batch(&std::fs::read_to_string(&f).expect("read"))
             .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
     }
-    db
 }
 
 const T: &str = "2026-11-30T10:00:00.000Z";
@@ -221,4 +234,284 @@ fn a_pending_event_that_stopped_moving_is_dead_lettered_and_a_moving_one_is_not(
     assert_eq!(state(&db, "msg_old").0, "dead");
     assert_eq!(state(&db, "msg_new").0, "pending");
     assert_eq!(state(&db, "msg_done").0, "delivered");
+}
+
+// Issue #21: a new key over a working one waits as the pending key.
+
+/// A connected integration serving `sealed` as version 1 (as the migration leaves old rows).
+fn connected(db: &Connection, sealed: &[u8]) {
+    installed(db, sealed);
+    db.execute(
+        "UPDATE integrations SET status = 'connected', key_version = 1, last_version = 1, key_worked = 1",
+        [],
+    )
+    .expect("connected");
+}
+
+fn stage(db: &Connection, version: i64, sealed: &[u8], read_last_version: i64) -> usize {
+    db.execute(
+        STAGE_PENDING,
+        params![
+            "acme",
+            "openai",
+            version,
+            sealed,
+            "{}",
+            "k1",
+            "\"mask\"",
+            "user-1",
+            1_764_496_800_000_i64,
+            read_last_version
+        ],
+    )
+    .expect("stage")
+}
+
+fn serving(db: &Connection) -> (Vec<u8>, i64, String, Option<i64>) {
+    db.query_row(
+        "SELECT secret, key_version, status, pending_version FROM integrations",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )
+    .expect("row")
+}
+
+#[test]
+fn the_migration_keeps_old_rows_serving_as_version_1() {
+    let db = Connection::open_in_memory().expect("sqlite");
+    apply_migrations(&db, |name| name < "0006");
+    installed(&db, b"old-connected");
+    db.execute(
+        "INSERT INTO integrations (tenant, provider, status, installed_at, updated_at)
+         VALUES ('beta', 'openai', 'disconnected', ?1, ?1)",
+        [T],
+    )
+    .expect("disconnected");
+    db.execute(
+        "UPDATE integrations SET status = 'connected' WHERE tenant = 'acme'",
+        [],
+    )
+    .expect("connected");
+    apply_migrations(&db, |name| name >= "0006");
+    let rows: Vec<(String, i64, i64, i64)> = db
+        .prepare("SELECT tenant, key_version, last_version, key_worked FROM integrations ORDER BY tenant")
+        .expect("select")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("read");
+    assert_eq!(
+        rows,
+        [("acme".to_owned(), 1, 1, 1), ("beta".to_owned(), 0, 0, 0)],
+        "a stored key serves as version 1 and a connected one has worked; no key, no version"
+    );
+}
+
+#[test]
+fn two_saves_racing_over_a_working_key_leave_exactly_one_pending() {
+    let db = migrated();
+    connected(&db, b"works");
+    // Both read last_version 1 and decide on version 2.
+    assert_eq!(stage(&db, 2, b"first", 1), 1);
+    assert_eq!(
+        stage(&db, 2, b"second", 1),
+        0,
+        "the slower save misses and re-reads"
+    );
+    // Re-read: it now stages version 3 over the first, which its own result can no longer
+    // promote.
+    assert_eq!(stage(&db, 3, b"second", 2), 1);
+    let promote = |version: i64, sealed: &[u8]| {
+        db.execute(
+            PROMOTE_PENDING,
+            params!["acme", "openai", version, "{}", LATER, 1_i64, sealed],
+        )
+        .expect("promote")
+    };
+    assert_eq!(
+        promote(2, b"first"),
+        0,
+        "a replaced pending key is never promoted"
+    );
+    assert_eq!(serving(&db).0, b"works", "the working key still serves");
+    assert_eq!(promote(3, b"first"), 0, "only the very sealed value tested");
+    assert_eq!(promote(3, b"second"), 1);
+    assert_eq!(
+        serving(&db),
+        (b"second".to_vec(), 3, "connected".to_owned(), None)
+    );
+}
+
+#[test]
+fn a_pending_key_is_staged_only_over_a_working_one() {
+    let db = migrated();
+    installed(&db, b"unverified");
+    db.execute("UPDATE integrations SET last_version = 1", [])
+        .expect("v");
+    assert_eq!(
+        stage(&db, 2, b"new", 1),
+        0,
+        "no key works: it is stored at once instead"
+    );
+}
+
+#[test]
+fn a_refused_or_discarded_pending_key_goes_and_the_working_key_stays() {
+    let db = migrated();
+    connected(&db, b"works");
+    stage(&db, 2, b"wrong", 1);
+    let drop = |v: i64| {
+        db.execute(DROP_PENDING, params!["acme", "openai", v])
+            .expect("drop")
+    };
+    assert_eq!(drop(3), 0, "not the pending version");
+    assert_eq!(drop(2), 1);
+    assert_eq!(
+        serving(&db),
+        (b"works".to_vec(), 1, "connected".to_owned(), None)
+    );
+    let left: Option<Vec<u8>> = db
+        .query_row("SELECT pending_secret FROM integrations", [], |r| r.get(0))
+        .expect("row");
+    assert_eq!(left, None, "the refused ciphertext is not kept");
+}
+
+#[test]
+fn a_switch_needs_an_inconclusive_test_or_one_that_never_finished() {
+    let db = migrated();
+    connected(&db, b"works");
+    stage(&db, 2, b"maybe", 1);
+    let switch = |v: i64, deadline_ms: i64| {
+        db.execute(
+            SWITCH_TO_PENDING,
+            params!["acme", "openai", v, LATER, deadline_ms],
+        )
+        .expect("switch")
+    };
+    // Saved at ...800_000; a deadline before that means its test may still be running.
+    assert_eq!(switch(2, 1_764_496_700_000), 0, "still testing");
+    db.execute(
+        PENDING_INCONCLUSIVE,
+        params![
+            "acme",
+            "openai",
+            2,
+            "{\"verdict\":\"provider-unavailable\"}"
+        ],
+    )
+    .expect("inconclusive");
+    assert_eq!(switch(3, 1_764_496_700_000), 0, "not the pending version");
+    let event = |id: &str, version: i64| {
+        db.execute(
+            SWITCH_EVENT,
+            params![
+                id,
+                "acme",
+                "openai",
+                "connected",
+                "unverified",
+                "{}",
+                LATER,
+                "none",
+                version
+            ],
+        )
+        .expect("event")
+    };
+    assert_eq!(
+        event("msg_before", 2),
+        0,
+        "no event for a switch that did not happen"
+    );
+    assert_eq!(switch(2, 1_764_496_700_000), 1);
+    assert_eq!(event("msg_after", 2), 1);
+    let (secret, version, status, pending) = serving(&db);
+    assert_eq!(
+        (secret, version, status, pending),
+        (b"maybe".to_vec(), 2, "unverified".to_owned(), None)
+    );
+    // A test that never finished (saved before the deadline) may be switched to as well.
+    let db = migrated();
+    connected(&db, b"works");
+    stage(&db, 2, b"stuck", 1);
+    let switched = db
+        .execute(
+            SWITCH_TO_PENDING,
+            params!["acme", "openai", 2, LATER, 1_764_496_900_000_i64],
+        )
+        .expect("switch");
+    assert_eq!(switched, 1);
+}
+
+#[test]
+fn a_key_saved_at_once_needs_the_row_as_it_was_read() {
+    let db = migrated();
+    installed(&db, b"old");
+    let store = |read_version: i64, read_at: &str| {
+        db.execute(
+            STORE_KEY,
+            params![
+                "acme",
+                "openai",
+                b"new".as_slice(),
+                "{}",
+                "k1",
+                "\"m\"",
+                LATER,
+                read_version + 1,
+                read_version,
+                read_at
+            ],
+        )
+        .expect("store")
+    };
+    assert_eq!(store(0, LATER), 0, "a test recorded since moved updated_at");
+    assert_eq!(store(1, T), 0, "another save came first");
+    assert_eq!(store(0, T), 1);
+    assert_eq!(
+        serving(&db),
+        (b"new".to_vec(), 1, "unverified".to_owned(), None)
+    );
+}
+
+#[test]
+fn a_reseal_keeps_the_pending_key_it_read_and_no_other() {
+    let db = migrated();
+    connected(&db, b"works-old-kid");
+    db.execute("UPDATE integrations SET key_id = 'old'", [])
+        .expect("kid");
+    stage(&db, 2, b"pending-old-kid", 1);
+    let reseal = |pending_version: Option<i64>| {
+        db.execute(
+            RESEAL,
+            params![
+                "acme",
+                "openai",
+                b"works-new".as_slice(),
+                "{}",
+                "new",
+                T,
+                "old",
+                b"pending-new".as_slice(),
+                "{}",
+                "new",
+                pending_version
+            ],
+        )
+        .expect("reseal")
+    };
+    assert_eq!(
+        reseal(None),
+        0,
+        "a pending key staged since the read is not overwritten"
+    );
+    assert_eq!(reseal(Some(2)), 1);
+    let (pending, kid): (Vec<u8>, String) = db
+        .query_row(
+            "SELECT pending_secret, pending_key_id FROM integrations",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("row");
+    assert_eq!((pending, kid), (b"pending-new".to_vec(), "new".to_owned()));
 }
