@@ -190,7 +190,7 @@ describe('Marketplace → Integrations', () => {
     const key = 'not-an-openai-key-badkey-000000';
     await dialog.getByLabel('Secret key').fill(key);
     await dialog.getByRole('button', { name: 'Save and test' }).click();
-    await dialog.getByText('The provider rejected this key.').waitFor();
+    await dialog.getByText('The provider does not accept this key.').waitFor();
     const said = await dialog.locator('.message.tone-bad').innerText();
     assert.match(said, /OpenAI rejected the key: it is mistyped/, 'the provider\'s reason is shown');
     assert.match(said, /Check the key/, 'the format warning is shown');
@@ -326,15 +326,17 @@ describe('Settings → Integrations', () => {
     await page.request.post(`${base}/v1/integrations`, { data: { provider: 'acme-crm' }, headers: { origin: base } });
     await page.reload();
     const cases = [
-      ['valid', 'Connected', /Connected to Acme/],
-      ['badkey', 'Invalid key', /The provider rejected this key\./],
+      ['badkey', 'Invalid key', /The provider does not accept this key\./],
       ['noscope', 'Invalid key', /lacks a permission/],
-      ['ratelimit', 'Could not verify', /the provider is limiting requests\. The key is kept/],
-      ['down', 'Could not verify', /the provider is unavailable\. The key is kept/],
-      ['garbage', 'Could not verify', /an answer we did not expect/],
+      ['ratelimit', 'Could not verify', /The provider is limiting requests right now\. This says nothing about the key/],
+      ['down', 'Could not verify', /The provider did not answer properly/],
+      ['garbage', 'Could not verify', /answered in a way the test does not recognise/],
+      ['valid', 'Connected', /Connected to Acme/],
     ];
     // Each key is saved (and tested), then tested again with Test. An inconclusive verdict
-    // leaves a freshly saved key unverified: "could not verify", never "invalid".
+    // leaves a freshly saved key unverified: "could not verify", never "invalid". (No key
+    // works until the last, so each save serves at once: over a working key, a new one is
+    // tested first; see the replace test below.)
     for (const [scenario, badge, words] of cases) {
       await settingsCard(page, 'stripe').getByLabel('Secret or restricted key').fill(stripeKey(scenario));
       let item = await pressAndWait(page, 'stripe', 'Save Stripe key');
@@ -342,6 +344,10 @@ describe('Settings → Integrations', () => {
       item = await pressAndWait(page, 'stripe', 'Test Stripe connection');
       await item.locator('.message[role=status] p', { hasText: words }).first().waitFor();
       await item.locator('.last-test', { hasText: words }).waitFor();
+      if (scenario !== 'valid') {
+        // The next step, in the service's words.
+        await item.locator('.message[role=status] p', { hasText: /^What to do: / }).first().waitFor();
+      }
       const shown = (await item.locator('.badge').innerText()).replace(/\s+/g, ' ').trim();
       assert.ok(shown.endsWith(badge), `${scenario}: the badge says ${shown}`);
       if (scenario === 'badkey') {
@@ -350,7 +356,7 @@ describe('Settings → Integrations', () => {
         // The history, in words, newest first: rejected by this Test, after the save's own.
         await item.getByText('History').click();
         const lines = item.locator('ol.history li');
-        await lines.first().getByText(/^Stopped working on \d{1,2} [A-Z][a-z]{2}: the key was rejected$/).waitFor();
+        await lines.first().getByText(/^Stopped working on \d{1,2} [A-Z][a-z]{2}: the provider does not accept this key$/).waitFor();
         assert.match(await lines.last().innerText(), /^New key saved on /, 'the oldest change is the first save');
       }
       await assertNoSecret(page, stripeKey(scenario));
@@ -390,12 +396,12 @@ describe('Settings → Integrations', () => {
       const dialog = page.getByRole('dialog', { name: 'Install Faulty Co' });
       await dialog.getByLabel('API key').fill('faulty-key-000000000000');
       await dialog.getByRole('button', { name: 'Save and test' }).click();
-      await dialog.getByText('Could not verify: the connection test failed to run. The key is kept.').waitFor();
+      await dialog.getByText('The connection test failed on our side. This says nothing about the key.').waitFor();
       await dialog.getByRole('button', { name: 'Done' }).click();
 
       await page.getByRole('link', { name: 'Settings', exact: true }).click();
       const item = await pressAndWait(page, key, 'Test Faulty Co connection');
-      await item.locator('.message[role=status]').getByText(/the connection test failed to run/).waitFor();
+      await item.locator('.message[role=status]').getByText('The connection test failed on our side. This says nothing about the key.').waitFor();
       assert.match(await item.locator('.badge').innerText(), /Could not verify/);
       const view = await integration(page, key);
       assert.equal(view.status, 'unverified', 'a crash never marks the key invalid');
@@ -409,6 +415,69 @@ describe('Settings → Integrations', () => {
     } finally {
       await page.request.delete(`${base}/v1/admin/providers/${key}`, { headers: asAdmin });
     }
+    await s.close();
+  });
+
+  test('a new key over a working one: tested first, the working key stays in use until it passes or the user chooses', async () => {
+    const s = await signIn({ path: '/settings/integrations' });
+    const { page } = s;
+    const working = anthropicKey('valid');
+    const install = await page.request.post(`${base}/v1/integrations`, {
+      data: { provider: 'anthropic', key: working }, headers: { origin: base },
+    });
+    assert.equal(install.status(), 201);
+    await page.reload();
+    const resolved = async () => {
+      const r = await fetch(`${base}/v1/resolve`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${service}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ tenant: s.tenant, provider: 'anthropic' }),
+      });
+      return (await r.json()).api_key;
+    };
+    const field = () => settingsCard(page, 'anthropic').getByLabel('API key');
+    const badge = async () => (await settingsCard(page, 'anthropic').locator('.badge').innerText()).replace(/\s+/g, ' ').trim();
+
+    // A wrong paste: refused in words, and nothing changes.
+    await field().fill(anthropicKey('badkey'));
+    await settingsCard(page, 'anthropic').getByRole('button', { name: 'Save Anthropic key' }).click();
+    const alert = settingsCard(page, 'anthropic').locator('.message[role=alert]');
+    await alert.getByText(/Anthropic refused the new key: The provider does not accept this key\./).waitFor();
+    assert.match(await alert.innerText(), /Nothing changed: your current key \(.+\) stays in use\. Check that you copied the whole key/);
+    assert.ok((await badge()).endsWith('Connected'));
+    assert.equal(await resolved(), working, 'the working key still serves');
+
+    // A slow provider: while the new key is tested, the page says the current key stays in use.
+    await field().fill(anthropicKey('slow-valid'));
+    await settingsCard(page, 'anthropic').getByRole('button', { name: 'Save Anthropic key' }).click();
+    await settingsCard(page, 'anthropic').getByText('Testing the new key… your current key stays in use.').waitFor();
+    assert.equal(await resolved(), working, 'never the key under test');
+    await page.locator('section.integration[data-provider="anthropic"] .message[role=status]')
+      .getByText('The new key passed its test and replaced the old one.').waitFor({ timeout: 20_000 });
+    assert.equal(await resolved(), anthropicKey('slow-valid'));
+
+    // A test that cannot conclude: the new key waits for a choice. Discard it...
+    await field().fill(anthropicKey('garbage'));
+    let item = await pressAndWait(page, 'anthropic', 'Save Anthropic key');
+    const waiting = item.getByRole('group', { name: 'New key waiting' });
+    await waiting.getByText(/could not be verified: The provider answered in a way the test does not recognise\./).waitFor();
+    await waiting.getByText('Your current key stays in use. Use the new key anyway, or discard it.').waitFor();
+    assert.equal(await resolved(), anthropicKey('slow-valid'));
+    item = await pressAndWait(page, 'anthropic', 'Discard the new key');
+    await item.getByText('The new key was discarded; your current key stays in use.').waitFor();
+    assert.equal(await item.getByRole('group', { name: 'New key waiting' }).count(), 0);
+    // ...or use it anyway, by an explicit choice.
+    await field().fill(anthropicKey('garbage'));
+    item = await pressAndWait(page, 'anthropic', 'Save Anthropic key');
+    item = await pressAndWait(page, 'anthropic', 'Use the new key anyway');
+    await item.getByText('Switched to the new key, without a conclusive test.').waitFor();
+    assert.ok((await badge()).endsWith('Could not verify'));
+    assert.equal(await resolved(), anthropicKey('garbage'));
+    // The history names the replacements and who made them.
+    await item.getByText('History').click();
+    await item.locator('ol.history li').first().getByText(/^Key replaced by .+ on \d{1,2} [A-Z][a-z]{2}: chosen without a conclusive test$/).waitFor();
+    await item.locator('ol.history li', { hasText: /the new key passed its test$/ }).waitFor();
+    await assertNoSecret(page, working, anthropicKey('badkey'), anthropicKey('slow-valid'), anthropicKey('garbage'));
     await s.close();
   });
 

@@ -7,7 +7,7 @@ import { credentialInputs } from './credential-form.js';
 import { confirmDialog } from './dialog.js';
 import { fill, h, showMessage, uid, when } from './dom.js';
 import { session, showError } from './session.js';
-import { afterSave, eventLine, outcome, status, usageLine } from './words.js';
+import { afterSave, eventLine, outcome, pendingLines, status, usageLine } from './words.js';
 
 const content = document.getElementById('content');
 const notice = document.getElementById('notice');
@@ -52,6 +52,22 @@ function history(view) {
   return details;
 }
 
+/**
+ * A new key waiting beside the working one: its state in words and, once its test could not
+ * conclude, the user's choice (use it anyway, or discard it).
+ */
+function pendingPanel(view, choose) {
+  const { pending } = view;
+  if (!pending) return null;
+  const lines = pendingLines(pending).map((line) => h('p', {}, line));
+  const actions = pending.state === 'inconclusive'
+    ? h('div', { class: 'actions' },
+      h('button', { type: 'button', onclick: () => choose('switch') }, 'Use the new key anyway'),
+      h('button', { type: 'button', class: 'secondary', onclick: () => choose('discard') }, 'Discard the new key'))
+    : null;
+  return h('div', { class: 'pending message tone-warn', role: 'group', 'aria-label': 'New key waiting' }, ...lines, actions);
+}
+
 /** One installed provider; `said` is a message to show in its card after a re-render. */
 function integrationCard(view, said) {
   const entry = entries.get(view.provider) ?? { key: view.provider, name: view.name, credential_label: 'API key' };
@@ -80,6 +96,7 @@ function integrationCard(view, said) {
     h('form', { novalidate: true, onsubmit: submit },
       form.element,
       h('div', { class: 'actions' }, save, test, uninstall)),
+    pendingPanel(view, choose),
     lastTest(view),
     usage(view),
     history(view),
@@ -109,12 +126,42 @@ function integrationCard(view, said) {
       return;
     }
     busy(true);
+    // Over a working key, the new one is tested first and the working one keeps serving.
+    showMessage(messageRegion, 'neutral', [view.status === 'connected'
+      ? 'Testing the new key… your current key stays in use.'
+      : 'Saving and testing the key…']);
     try {
       const next = await api('PUT', `/v1/integrations/${encodeURIComponent(view.provider)}/credential`, { key, fields });
-      const unchanged = next.updated_at === view.updated_at;
-      const message = unchanged
-        ? { tone: 'neutral', lines: ['Nothing changed: the saved key was kept.'] }
-        : afterSave(next);
+      const unchanged = next.updated_at === view.updated_at && !next.pending
+        && next.key_version === view.key_version;
+      const message = next.pending
+        ? { tone: 'warn', lines: pendingLines(next.pending) }
+        : unchanged
+          ? { tone: 'neutral', lines: ['Nothing changed: the saved key was kept.'] }
+          : next.key_version !== view.key_version && view.status === 'connected'
+            ? { ...afterSave(next), lines: ['The new key passed its test and replaced the old one.', ...afterSave(next).lines] }
+            : afterSave(next);
+      replace(next, message, 'button[type="submit"]');
+    } catch (error) {
+      fill(messageRegion);
+      busy(false);
+      fail(error);
+    }
+  }
+
+  /** The user's choice about a waiting key: `switch` to it anyway, or `discard` it. */
+  async function choose(what) {
+    fill(errorRegion);
+    busy(true);
+    const path = `/v1/integrations/${encodeURIComponent(view.provider)}/pending`;
+    try {
+      const next = what === 'switch'
+        ? await api('POST', `${path}/switch`, { version: view.pending.version })
+        : await api('DELETE', `${path}?version=${view.pending.version}`);
+      const message = what === 'switch'
+        ? { tone: outcome(next.last_test ?? { verdict: 'no-test' }).tone,
+          lines: ['Switched to the new key, without a conclusive test.', ...(next.last_test ? outcome(next.last_test).lines : [])] }
+        : { tone: 'neutral', lines: ['The new key was discarded; your current key stays in use.'] };
       replace(next, message, 'button[type="submit"]');
     } catch (error) {
       busy(false);

@@ -35,11 +35,29 @@ export function outcome(report) {
   if (report.verdict === 'connected' && report.account_label) {
     lines.push(`Connected to ${report.account_label}.`);
   } else {
-    lines.push(known.headline);
+    // The service's words for why it failed (the same in the history and the webhooks).
+    lines.push(report.failure?.summary ?? known.headline);
   }
   if (report.message) lines.push(report.message);
+  if (report.failure?.next_step) lines.push(`What to do: ${report.failure.next_step}`);
   for (const w of report.warnings ?? []) lines.push(`Note: ${w}`);
   return { tone: known.tone, lines };
+}
+
+/**
+ * A new key waiting beside the working one, in words: being tested, or waiting for the
+ * user's choice after a test that could not conclude.
+ */
+export function pendingLines(pending) {
+  const which = pending.mask?.masked ? ` (${pending.mask.masked})` : '';
+  if (pending.state === 'testing') {
+    return [`Testing the new key${which}… your current key stays in use.`];
+  }
+  const why = pending.last_test?.failure?.summary ?? 'Its test did not finish.';
+  return [
+    `The new key${which} could not be verified: ${why}`,
+    'Your current key stays in use. Use the new key anyway, or discard it.',
+  ];
 }
 
 /** Format warnings from a save: the key was kept, but it does not look as expected. */
@@ -103,11 +121,13 @@ export function usageLine(view, now = Date.now()) {
   return parts.join(' · ');
 }
 
-/** Why a key stopped working, from an event's reason. */
-function rejection(reason) {
-  const what = reason.verdict === 'insufficient-permission'
-    ? 'the key lacks a permission the platform needs'
-    : 'the key was rejected';
+/** Why a key stopped working, from an event's reason (and the service's words for it). */
+function rejection(reason, failure) {
+  const what = failure?.summary
+    ? failure.summary.replace(/\.$/, '').replace(/^./, (c) => c.toLowerCase())
+    : reason.verdict === 'insufficient-permission'
+      ? 'the key lacks a permission the platform needs'
+      : 'the key was rejected';
   if (reason.cause === 'usage-report' && reason.reported_status) {
     return `${what} (${reason.reported_status} in an AI call, confirmed by a re-test)`;
   }
@@ -123,8 +143,14 @@ export function eventLine(event) {
   const on = day(event.at);
   const by = { recheck: ' at a scheduled check', 'usage-report': ' after an AI call failed' }[event.reason.cause] ?? '';
   if (event.reason.cause === 'key-saved') return `New key saved on ${on}`;
+  if (event.reason.cause === 'key-replaced') {
+    const who = event.reason.by ? ` by ${event.reason.by}` : '';
+    return event.to === 'connected'
+      ? `Key replaced${who} on ${on}: the new key passed its test`
+      : `Key replaced${who} on ${on}: chosen without a conclusive test`;
+  }
   switch (event.to) {
-    case 'invalid': return `Stopped working on ${on}: ${rejection(event.reason)}`;
+    case 'invalid': return `Stopped working on ${on}: ${rejection(event.reason, event.failure)}`;
     case 'connected': return event.from === 'invalid' ? `Working again on ${on}${by}` : `Verified on ${on}${by}`;
     case 'disconnected': return `Key removed on ${on}`;
     default: return `Waiting to be verified since ${on}`;
