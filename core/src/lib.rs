@@ -16,6 +16,7 @@
 //! - [`replace`]: a new key replaces a working one only after it passes.
 //! - [`failure`]: why a key failed, from a closed set, in words with the next step.
 //! - [`rotation`]: retiring a master key: the keyring report and re-sealing passes.
+//! - [`quota`]: the hard daily cap on platform-key resolves per tenant.
 //! - [`scope`]: which tenants and providers a (service) token may reach.
 //! - [`api`]: request, response and problem+json types shared by the Worker and the CLI.
 
@@ -30,6 +31,7 @@ pub mod json_error;
 pub mod keyring;
 pub mod limits;
 pub mod mask;
+pub mod quota;
 pub mod recheck;
 pub mod replace;
 pub mod report;

@@ -1204,12 +1204,6 @@ fn connection_tests_run_inside_the_worker(c: &Ctx) -> Result<(), Failed> {
             Some(json!({"provider": "edge-anthropic", "key": key})),
         )
     };
-    let ok = install("sk-ant-fake0-valid-00000000000000");
-    expect_status(&ok, 201, "install, tested at once")?;
-    ensure(
-        ok.json()["status"] == "connected" && ok.json()["last_test"]["verdict"] == "connected",
-        format!("connected: {}", ok.text),
-    )?;
     let save = |key: &str| {
         c.call(
             Method::PUT,
@@ -1218,9 +1212,12 @@ fn connection_tests_run_inside_the_worker(c: &Ctx) -> Result<(), Failed> {
             Some(json!({"key": key})),
         )
     };
-    let bad = save("sk-ant-fake0-badkey-0000000000000");
+    // No key works yet: each save serves at once and says what its test found.
+    let bad = install("sk-ant-fake0-badkey-0000000000000");
+    expect_status(&bad, 201, "install, tested at once")?;
     ensure(
         bad.json()["status"] == "invalid"
+            && bad.json()["last_test"]["failure"]["reason"] == "wrong-key"
             && bad.json()["last_test"]["message"]
                 .as_str()
                 .unwrap_or("")
@@ -1230,11 +1227,36 @@ fn connection_tests_run_inside_the_worker(c: &Ctx) -> Result<(), Failed> {
     let down = save("sk-ant-fake0-down-00000000000000");
     ensure(
         down.json()["status"] == "unverified"
-            && down.json()["last_test"]["verdict"] == "provider-unavailable",
+            && down.json()["last_test"]["verdict"] == "provider-unavailable"
+            && down.json()["last_test"]["failure"]["reason"] == "provider-down",
         format!("transient: {}", down.text),
     )?;
+    let ok = save("sk-ant-fake0-valid-00000000000000");
+    ensure(
+        ok.json()["status"] == "connected" && ok.json()["last_test"]["verdict"] == "connected",
+        format!("connected: {}", ok.text),
+    )?;
+    // Over the working key, a refused key changes nothing and says why...
+    let refused = save("sk-ant-fake0-badkey-0000000000000");
+    expect_problem(&refused, 422, "a refused replacement")?;
+    ensure(
+        refused.json()["failure"]["reason"] == "wrong-key",
+        format!("refused in words: {}", refused.text),
+    )?;
+    // ...and a key whose test cannot conclude waits beside it.
+    let waiting = save("sk-ant-fake0-down-00000000000000");
+    expect_status(&waiting, 202, "an inconclusive replacement waits")?;
+    ensure(
+        waiting.json()["status"] == "connected"
+            && waiting.json()["pending"]["state"] == "inconclusive"
+            && waiting.json()["pending"]["last_test"]["verdict"] == "provider-unavailable",
+        format!("pending: {}", waiting.text),
+    )?;
     let again = save("sk-ant-fake0-valid-11111111111111");
-    ensure(again.json()["status"] == "connected", "connected again")?;
+    ensure(
+        again.json()["status"] == "connected" && again.json().get("pending").is_none(),
+        format!("a passing key replaces the working one: {}", again.text),
+    )?;
     let retest = c.call(
         Method::POST,
         "/v1/integrations/edge-anthropic/test",
@@ -1268,8 +1290,16 @@ fn a_hostile_plugin_leaves_the_worker_serving(c: &Ctx) -> Result<(), Failed> {
         );
         expect_status(&a, 201, mode)?;
         let v = a.json();
+        // Leaving the allowlist is this service's refusal, not a fault: it says so.
+        let (verdict, reason) = if mode == "off-allowlist" {
+            ("egress-refused", "network-refused")
+        } else {
+            ("plugin-fault", "test-fault")
+        };
         ensure(
-            v["status"] == "unverified" && v["last_test"]["verdict"] == "plugin-fault",
+            v["status"] == "unverified"
+                && v["last_test"]["verdict"] == verdict
+                && v["last_test"]["failure"]["reason"] == reason,
             format!("{mode}: {v}"),
         )?;
         ensure(
