@@ -100,6 +100,11 @@ def check(env):
         problems.append(f"[[env.{env}.d1_databases]] needs migrations_dir")
     if binding(s, "kv_namespaces", "KV") is None:
         problems.append(f"[[env.{env}.kv_namespaces]] needs binding KV")
+    quota = [b for b in s.get("durable_objects", {}).get("bindings", []) if b.get("name") == "QUOTA"]
+    if not quota or quota[0].get("class_name") != "PlatformQuota":
+        problems.append(f"[[env.{env}.durable_objects.bindings]] needs QUOTA → PlatformQuota (the platform key's cap)")
+    if not any("PlatformQuota" in m.get("new_sqlite_classes", []) for m in config.get("migrations", [])):
+        problems.append("[[migrations]] must create PlatformQuota as a SQLite-backed class")
     for b in [d1 or {}, binding(s, "kv_namespaces", "KV") or {}]:
         for k in ("database_id", "id"):
             if re.fullmatch(r"0+(-0+)*", str(b.get(k, "x"))):

@@ -49,6 +49,9 @@ pub enum ProblemKind {
     PluginFault,
     /// A rate limit refused the request (`Retry-After` says when to try again).
     RateLimited,
+    /// Resolve: the answer would be the platform key, and the tenant's daily cap on it is
+    /// reached (`cap` says which, and when it resets; `Retry-After` too).
+    PlatformCapReached,
     /// A setting the service needs is missing or unusable; the detail names it (never its value).
     Misconfigured,
     Internal,
@@ -73,6 +76,7 @@ impl ProblemKind {
             ProblemKind::UnsupportedMediaType => "unsupported-media-type",
             ProblemKind::PluginFault => "plugin-fault",
             ProblemKind::RateLimited => "rate-limited",
+            ProblemKind::PlatformCapReached => "platform-cap-reached",
             ProblemKind::Misconfigured => "misconfigured",
             ProblemKind::Internal => "internal",
         }
@@ -96,6 +100,7 @@ impl ProblemKind {
             ProblemKind::UnsupportedMediaType => "Unsupported content type",
             ProblemKind::PluginFault => "The connection test plugin failed",
             ProblemKind::RateLimited => "Too many requests",
+            ProblemKind::PlatformCapReached => "The platform key's daily cap is reached",
             ProblemKind::Misconfigured => "The service is not configured",
             ProblemKind::Internal => "Internal error",
         }
@@ -119,6 +124,7 @@ impl ProblemKind {
             ProblemKind::UnsupportedMediaType => 415,
             ProblemKind::PluginFault => 502,
             ProblemKind::RateLimited => 429,
+            ProblemKind::PlatformCapReached => 429,
             ProblemKind::Misconfigured => 500,
             ProblemKind::Internal => 500,
         }
@@ -138,12 +144,24 @@ pub struct Problem {
     /// Field-level errors of a `validation-failed` problem.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
-    /// Why a key failed, in words (`key-refused`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure: Option<Box<crate::failure::FailureView>>,
+    /// What some kinds add (`failure`, `cap`), boxed so that an error stays small.
+    #[serde(flatten)]
+    pub extra: Box<ProblemExtra>,
     /// Seconds to wait before trying again: sent as the `Retry-After` header, not in the body.
     #[serde(skip)]
     pub retry_after_s: Option<u32>,
+}
+
+/// The members only some problems carry.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ProblemExtra {
+    /// Why a key failed, in words (`key-refused`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<crate::failure::FailureView>,
+    /// Which cap on the platform key was reached (`platform-cap-reached`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap: Option<CapReachedView>,
 }
 
 impl Problem {
@@ -154,7 +172,7 @@ impl Problem {
             status: kind.status(),
             detail: detail.into(),
             errors: Vec::new(),
-            failure: None,
+            extra: Box::default(),
             retry_after_s: None,
         }
     }
@@ -306,6 +324,52 @@ pub struct UsageReportAnswer {
 #[serde(deny_unknown_fields)]
 pub struct PolicyRequest {
     pub platform_fallback: crate::resolve::PlatformFallback,
+    /// At most this many resolves a day answered with this provider's platform key for the
+    /// tenant (UTC days). Absent or null: no cap. The tenant's own key is never capped.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 4294967295u64))]
+    pub platform_daily_cap: Option<u32>,
+}
+
+/// `PUT /v1/admin/tenants/{tenant}/policy`: the tenant's cap over every provider's platform
+/// key.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantPolicyRequest {
+    /// At most this many platform-key resolves a day, all providers together. Null: no cap.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 4294967295u64))]
+    pub platform_daily_cap: Option<u32>,
+}
+
+/// A tenant's overall cap on the platform key, and today's count.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TenantPolicyView {
+    pub tenant: TenantId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_daily_cap: Option<u32>,
+    /// Platform-key resolves counted today (UTC) against a cap, all providers together.
+    /// Resolves under no cap at all are not counted here (see `/v1/admin/usage`).
+    pub platform_resolves_today: u32,
+    /// RFC 3339: when today's counts reset.
+    pub resets_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<String>,
+}
+
+/// The cap a refused resolve reached: the answer would have been the platform key.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapReachedView {
+    /// Always `platform`: only the platform key is capped.
+    pub source: crate::resolve::Source,
+    pub scope: crate::quota::CapScope,
+    pub cap: u32,
+    /// RFC 3339: the next UTC midnight.
+    pub resets_at: String,
 }
 
 /// A tenant's policy for a provider, and what resolve does under it.
@@ -318,6 +382,12 @@ pub struct PolicyView {
     /// Whether the platform key may serve this tenant when it has no key of its own: the
     /// policy together with the catalog entry's rule.
     pub platform_key_allowed: bool,
+    /// The daily cap on this provider's platform key for the tenant; absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_daily_cap: Option<u32>,
+    /// Resolves of this provider's platform key counted today (UTC) against a cap.
+    #[serde(default)]
+    pub platform_resolves_today: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -709,7 +709,7 @@ async fn try_pending(
                     words.next_step
                 ),
             );
-            p.failure = Some(Box::new(failure.view()));
+            p.extra.failure = Some(failure.view());
             Err(ApiError(p))
         }
         Outcome::AwaitingChoice(_) => {

@@ -30,6 +30,7 @@ mod integrations;
 mod limits;
 mod openapi;
 mod policy;
+mod quota;
 mod recheck;
 mod report;
 mod resolve;
@@ -327,6 +328,12 @@ async fn route(req: &mut Request, app: &App, ctx: &Context, method_name: &str) -
         (Method::Put, ["v1", "admin", "tenants", tenant, "providers", key, "policy"]) => {
             policy::put(req, app, &who, tenant, key).await
         }
+        (Method::Get, ["v1", "admin", "tenants", tenant, "policy"]) => {
+            policy::get_tenant(app, &who, tenant).await
+        }
+        (Method::Put, ["v1", "admin", "tenants", tenant, "policy"]) => {
+            policy::put_tenant(req, app, &who, tenant).await
+        }
         (Method::Get, ["v1", "admin", "usage"]) => policy::usage(req, app, &who).await,
         (Method::Get, ["v1", "admin", "webhooks"]) => events::by_delivery(req, app, &who).await,
         (Method::Post, ["v1", "admin", "webhooks", id, "redeliver"]) => {
@@ -349,7 +356,8 @@ fn allowed_methods(s: &[&str]) -> Option<&'static [&'static str]> {
         ["v1", "admin", "keyring"] | ["v1", "admin", "usage"] | ["v1", "admin", "webhooks"] => {
             &["GET"]
         }
-        ["v1", "admin", "tenants", _, "providers", _, "policy"] => &["GET", "PUT"],
+        ["v1", "admin", "tenants", _, "providers", _, "policy"]
+        | ["v1", "admin", "tenants", _, "policy"] => &["GET", "PUT"],
         ["v1", "admin", "providers", _] => &["PUT", "DELETE"],
         ["v1", "admin", "providers", _, "logo"]
         | ["v1", "admin", "providers", _, "plugin"]

@@ -8,12 +8,15 @@ use byok_core::api::{
     PolicyRequest, PolicyView, Problem, ProviderList, ResolveRequest, ResolveResponse, UsageList,
     UsageReportAnswer, UsageReportRequest, UsageRow,
 };
+use byok_core::api::{
+    CapReachedView, PendingView, ProblemExtra, SwitchRequest, TenantPolicyRequest, TenantPolicyView,
+};
 use byok_core::api::{Delivery, EventList, EventView, WebhookEventList, WebhookEventView};
-use byok_core::api::{PendingView, SwitchRequest};
 use byok_core::catalog::ProviderSpec;
 use byok_core::events::{Cause, Reason};
 use byok_core::failure::{Failure, FailureView};
 use byok_core::ids::{ProviderKey, TenantId};
+use byok_core::quota::CapScope;
 use byok_core::recheck::Recheck;
 use byok_core::replace::PendingState;
 use byok_core::resolve::{PlatformFallback, Source};
@@ -30,13 +33,14 @@ use utoipa::{Modify, OpenApi};
         healthz, me, list_providers, get_provider, get_logo, put_provider, retire_provider, put_logo, put_plugin, put_platform_key,
         list_integrations, install, save_credential, test_integration, uninstall, audit, resolve,
         report_usage, get_policy, put_policy, get_usage, get_keyring, reseal_keyring, list_events, list_webhooks, redeliver_webhook,
-        switch_pending, discard_pending
+        switch_pending, discard_pending, get_tenant_policy, put_tenant_policy
     ),
     components(schemas(crate::auth::Me, crate::auth::Role, Problem, ProviderSpec, ProviderList, InstallRequest, CredentialRequest, IntegrationView, IntegrationList, ResolveRequest, ResolveResponse, AuditEntry, AuditBy,
         UsageReportRequest, UsageReportAnswer, PolicyRequest, PolicyView, PlatformFallback, Source, UsageList, UsageRow,
         KeyringReport, KeyStatus, ResealRequest, ResealReport, RowRef, Unreadable,
         EventList, EventView, Reason, Cause, Recheck, Delivery, WebhookEventView, WebhookEventList,
-        PendingView, PendingState, SwitchRequest, Failure, FailureView)),
+        PendingView, PendingState, SwitchRequest, Failure, FailureView,
+        TenantPolicyRequest, TenantPolicyView, CapReachedView, CapScope, ProblemExtra)),
     modifiers(&Security, &ProblemResponses, &Links),
     security(("bearer" = []), ("cookie" = []))
 )]
@@ -589,6 +593,8 @@ fn audit() {}
     responses((status = 200, body = ResolveResponse,
             headers(("Cache-Control" = String, description = "private, max-age=30: how long a client may keep the answer"))),
         (status = 404, body = Problem, description = "No key: the type is /problems/unknown-provider, not-installed, no-key or fallback-not-allowed"),
+        (status = 429, body = Problem, description = "The answer would be the platform key and the tenant's daily cap on it is reached (/problems/platform-cap-reached; `cap` and Retry-After say when it resets). A tenant's own key is never capped",
+            headers(("Retry-After" = u32, description = "Seconds until the cap resets (the next UTC midnight)"))),
         (status = 403, body = Problem)))]
 fn resolve() {}
 
@@ -607,6 +613,17 @@ fn get_policy() {}
     responses((status = 200, body = PolicyView, description = "Set: `never` makes resolve fail closed for this tenant without its own key"),
         (status = 404, body = Problem), (status = 403, body = Problem)))]
 fn put_policy() {}
+
+#[utoipa::path(get, path = "/v1/admin/tenants/{tenant}/policy", tag = "admin",
+    params(("tenant" = TenantId, Path, example = "acme")),
+    responses((status = 200, body = TenantPolicyView), (status = 404, body = Problem), (status = 403, body = Problem)))]
+fn get_tenant_policy() {}
+
+#[utoipa::path(put, path = "/v1/admin/tenants/{tenant}/policy", tag = "admin",
+    params(("tenant" = TenantId, Path, example = "acme")), request_body = TenantPolicyRequest,
+    responses((status = 200, body = TenantPolicyView, description = "Set: the tenant's platform-key resolves, all providers together, are capped per UTC day (null: no cap)"),
+        (status = 404, body = Problem), (status = 403, body = Problem)))]
+fn put_tenant_policy() {}
 
 #[utoipa::path(get, path = "/v1/admin/usage", tag = "admin",
     params(("since" = Option<String>, Query, format = Date, description = "A UTC day, YYYY-MM-DD (default: 30 days ago)")),

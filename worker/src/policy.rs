@@ -1,7 +1,10 @@
 //! Platform-admin routes about tenants: the per-tenant fallback policy
 //! (`/v1/admin/tenants/{tenant}/providers/{key}/policy`) and usage (`/v1/admin/usage`).
 
-use byok_core::api::{PolicyRequest, PolicyView, ProblemKind, UsageList, UsageRow};
+use byok_core::api::{
+    PolicyRequest, PolicyView, ProblemKind, TenantPolicyRequest, TenantPolicyView, UsageList,
+    UsageRow,
+};
 use byok_core::ids::{ProviderKey, TenantId};
 use byok_core::resolve::{PlatformFallback, Source};
 use byok_core::usage::parse_day;
@@ -38,10 +41,16 @@ async fn view(app: &App, tenant: TenantId, key: ProviderKey) -> Result<PolicyVie
         .as_ref()
         .and_then(|p| PlatformFallback::parse(&p.platform_fallback))
         .unwrap_or_default();
+    let today = crate::quota::today(app, &tenant, Some(&key)).await?;
     Ok(PolicyView {
         platform_key_allowed: platform_fallback == PlatformFallback::Inherit
             && entry.spec().platform_fallback
             && provider_row.active == 1,
+        platform_daily_cap: policy
+            .as_ref()
+            .and_then(|p| p.platform_daily_cap)
+            .map(|c| c.clamp(0.0, f64::from(u32::MAX)) as u32),
+        platform_resolves_today: today.provider,
         tenant,
         provider: key,
         platform_fallback,
@@ -70,13 +79,18 @@ pub async fn put(
     let body: PolicyRequest = read_json(req, 1024).await?;
     stored_entry(app, &key).await?;
     let policy = body.platform_fallback.as_str();
-    let mut entry = audit::entry(who, audit::Scope::Platform, &key, "set-policy", policy);
+    let outcome = match body.platform_daily_cap {
+        None => policy.to_owned(),
+        Some(cap) => format!("{policy}; platform key capped at {cap} resolves a day"),
+    };
+    let mut entry = audit::entry(who, audit::Scope::Platform, &key, "set-policy", &outcome);
     entry.tenant = Some(tenant.clone());
     store::set_policy(
         &app.db,
         tenant.as_str(),
         key.as_str(),
         policy,
+        body.platform_daily_cap,
         &rfc3339(now_millis()),
         &who.sub,
         &entry,
@@ -84,6 +98,65 @@ pub async fn put(
     .await?;
     crate::resolve::forget(&tenant, &key);
     Ok(json(200, &view(app, tenant, key).await?)?)
+}
+
+async fn tenant_view(app: &App, tenant: TenantId) -> Result<TenantPolicyView, ApiError> {
+    let (row, today) = futures_util::future::join(
+        store::tenant_cap(&app.db, tenant.as_str()),
+        crate::quota::today(app, &tenant, None),
+    )
+    .await;
+    let (row, today) = (row?, today?);
+    Ok(TenantPolicyView {
+        tenant,
+        platform_daily_cap: row
+            .as_ref()
+            .map(|r| r.platform_daily_cap.clamp(0.0, f64::from(u32::MAX)) as u32),
+        platform_resolves_today: today.overall,
+        resets_at: rfc3339(byok_core::quota::resets_at_ms(byok_core::quota::day_of(
+            now_millis(),
+        ))),
+        updated_at: row.as_ref().map(|r| r.updated_at.clone()),
+        updated_by: row.map(|r| r.updated_by),
+    })
+}
+
+/// `GET /v1/admin/tenants/{tenant}/policy`: the tenant's overall cap on the platform key and
+/// today's count.
+pub async fn get_tenant(app: &App, who: &Principal, tenant: &str) -> ApiResult {
+    who.require(&[Role::PlatformAdmin])?;
+    let tenant = tenant_from_path(tenant)?;
+    Ok(json(200, &tenant_view(app, tenant).await?)?)
+}
+
+/// `PUT /v1/admin/tenants/{tenant}/policy` `{platform_daily_cap}`: caps the platform-key
+/// resolves of every provider together (null removes the cap).
+pub async fn put_tenant(req: &mut Request, app: &App, who: &Principal, tenant: &str) -> ApiResult {
+    who.require(&[Role::PlatformAdmin])?;
+    let tenant = tenant_from_path(tenant)?;
+    let body: TenantPolicyRequest = read_json(req, 1024).await?;
+    let outcome = match body.platform_daily_cap {
+        None => "no overall cap on the platform key".to_owned(),
+        Some(cap) => format!("platform key capped at {cap} resolves a day, all providers"),
+    };
+    let entry = byok_core::api::AuditEntry {
+        at: rfc3339(now_millis()),
+        actor: who.sub.clone(),
+        tenant: Some(tenant.clone()),
+        provider: None,
+        action: "set-tenant-policy".into(),
+        outcome,
+    };
+    store::set_tenant_cap(
+        &app.db,
+        tenant.as_str(),
+        body.platform_daily_cap,
+        &entry.at,
+        &who.sub,
+        &entry,
+    )
+    .await?;
+    Ok(json(200, &tenant_view(app, tenant).await?)?)
 }
 
 /// `GET /v1/admin/usage?since=YYYY-MM-DD`: resolves and reports per day, tenant, provider

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use byok_core::api::{ProblemKind, ResolveRequest, ResolveResponse};
 use byok_core::ids::{ProviderKey, TenantId};
 use byok_core::keyring::Owner;
+use byok_core::quota::Caps;
 use byok_core::resolve::{
     resolve as decide, PlatformFallback, PlatformSide, Resolution, Source, TenantSide,
 };
@@ -54,10 +55,14 @@ struct Cached {
     fields: BTreeMap<String, SecretString>,
     source: Source,
     status: Option<Status>,
+    /// The tenant's caps on the platform key, counted on every platform answer (hit or not).
+    caps: Caps,
+    /// The provider's name, for the words of a refusal.
+    name: String,
 }
 
 impl Cached {
-    fn of(r: &ResolveResponse) -> (Self, usize) {
+    fn of(r: &ResolveResponse, caps: Caps, name: String) -> (Self, usize) {
         let size = ENTRY_OVERHEAD
             + r.api_key.len()
             + r.fields
@@ -74,6 +79,8 @@ impl Cached {
                 .collect(),
             source: r.source,
             status: r.status,
+            caps,
+            name,
         };
         (cached, size)
     }
@@ -115,20 +122,25 @@ pub async fn resolve(req: &mut Request, app: &App, who: &Principal, ctx: &Contex
     who.require_scope(&body.tenant, &body.provider)?;
     let (tenant, provider) = (body.tenant.as_str(), body.provider.as_str());
     let now = now_millis();
-    let answer = match CACHE.with(|c| c.borrow_mut().get(tenant, provider, now)) {
-        Some(hit) => hit.response(),
+    let (answer, caps, name) = match CACHE.with(|c| c.borrow_mut().get(tenant, provider, now)) {
+        Some(hit) => (hit.response(), hit.caps, hit.name),
         None => {
             // Taken before reading storage: a save in this isolate meanwhile voids the insert.
             let ticket = CACHE.with(|c| c.borrow().ticket());
-            let answer = lookup(app, &body).await?;
-            let (cached, size) = Cached::of(&answer);
+            let (answer, caps, name) = lookup(app, &body).await?;
+            let (cached, size) = Cached::of(&answer, caps, name.clone());
             CACHE.with(|c| {
                 c.borrow_mut()
                     .insert(tenant, provider, ticket, cached, size, now_millis())
             });
-            answer
+            (answer, caps, name)
         }
     };
+    // The platform key under a cap is counted on every answer, cached or not; a tenant's own
+    // key never is.
+    if answer.source == Source::Platform && caps.any() {
+        crate::quota::take(app, &body.tenant, &body.provider, &name, caps).await?;
+    }
     crate::usage::resolved(app, ctx, tenant, provider, answer.source, now);
     cacheable(json(200, &answer)?)
 }
@@ -141,7 +153,11 @@ fn cacheable(resp: Response) -> ApiResult {
     Ok(resp)
 }
 
-async fn lookup(app: &App, body: &ResolveRequest) -> Result<ResolveResponse, ApiError> {
+/// The answer, the tenant's caps on the platform key, and the provider's name.
+async fn lookup(
+    app: &App,
+    body: &ResolveRequest,
+) -> Result<(ResolveResponse, Caps, String), ApiError> {
     let (row, provider) = futures_util::future::join(
         store::integration(&app.db, body.tenant.as_str(), body.provider.as_str()),
         store::provider_for_tenant(&app.db, body.provider.as_str(), body.tenant.as_str()),
@@ -151,6 +167,14 @@ async fn lookup(app: &App, body: &ResolveRequest) -> Result<ResolveResponse, Api
     let tenant_side = match &row {
         None => TenantSide::NotInstalled,
         Some(r) => TenantSide::installed(status_of(r)?),
+    };
+    let caps = provider
+        .as_ref()
+        .map(store::ProviderRow::caps)
+        .unwrap_or_default();
+    let name = match &provider {
+        Some(p) => entry_of(p)?.spec().name.clone(),
+        None => body.provider.as_str().to_owned(),
     };
     let platform_side = match &provider {
         None => None,
@@ -181,13 +205,17 @@ async fn lookup(app: &App, body: &ResolveRequest) -> Result<ResolveResponse, Api
                 secret,
                 r.fields.as_deref(),
             )?;
-            Ok(ResolveResponse {
-                provider: body.provider.clone(),
-                api_key: opened.secret.expose_secret().to_owned(),
-                fields: opened.fields.into_iter().collect(),
-                source: Source::Tenant,
-                status: Some(status),
-            })
+            Ok((
+                ResolveResponse {
+                    provider: body.provider.clone(),
+                    api_key: opened.secret.expose_secret().to_owned(),
+                    fields: opened.fields.into_iter().collect(),
+                    source: Source::Tenant,
+                    status: Some(status),
+                },
+                caps,
+                name,
+            ))
         }
         Resolution::Platform => {
             let p = provider
@@ -204,13 +232,17 @@ async fn lookup(app: &App, body: &ResolveRequest) -> Result<ResolveResponse, Api
                 secret,
                 p.platform_fields.as_deref(),
             )?;
-            Ok(ResolveResponse {
-                provider: body.provider.clone(),
-                api_key: opened.secret.expose_secret().to_owned(),
-                fields: opened.fields.into_iter().collect(),
-                source: Source::Platform,
-                status: None,
-            })
+            Ok((
+                ResolveResponse {
+                    provider: body.provider.clone(),
+                    api_key: opened.secret.expose_secret().to_owned(),
+                    fields: opened.fields.into_iter().collect(),
+                    source: Source::Platform,
+                    status: None,
+                },
+                caps,
+                name,
+            ))
         }
         Resolution::NotFound(why) => Err(ApiError(
             why.problem(body.tenant.as_str(), body.provider.as_str()),

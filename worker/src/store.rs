@@ -39,6 +39,23 @@ pub struct ProviderRow {
     /// A tenant's fallback policy for this provider, when the query asked for one.
     #[serde(default)]
     pub tenant_policy: Option<String>,
+    /// The tenant's daily cap on this provider's platform key, when the query asked.
+    #[serde(default)]
+    pub provider_cap: Option<f64>,
+    /// The tenant's daily cap on every platform key, when the query asked.
+    #[serde(default)]
+    pub overall_cap: Option<f64>,
+}
+
+impl ProviderRow {
+    /// The caps on this tenant's platform-key resolves (from [`provider_for_tenant`]).
+    pub fn caps(&self) -> byok_core::quota::Caps {
+        let cap = |c: Option<f64>| c.map(|n| n.clamp(0.0, f64::from(u32::MAX)) as u32);
+        byok_core::quota::Caps {
+            provider: cap(self.provider_cap),
+            overall: cap(self.overall_cap),
+        }
+    }
 }
 
 const PROVIDER_COLUMNS: &str = "key, spec, active, logo_type, platform_secret, platform_fields";
@@ -60,7 +77,10 @@ pub async fn provider_for_tenant(
     tenant: &str,
 ) -> Result<Option<ProviderRow>> {
     db.prepare(format!(
-        "SELECT {PROVIDER_COLUMNS}, (SELECT platform_fallback FROM tenant_policies WHERE tenant = ?2 AND provider = ?1) AS tenant_policy
+        "SELECT {PROVIDER_COLUMNS},
+           (SELECT platform_fallback FROM tenant_policies WHERE tenant = ?2 AND provider = ?1) AS tenant_policy,
+           (SELECT platform_daily_cap FROM tenant_policies WHERE tenant = ?2 AND provider = ?1) AS provider_cap,
+           (SELECT platform_daily_cap FROM tenant_caps WHERE tenant = ?2) AS overall_cap
          FROM integration_providers WHERE key = ?1"
     ))
     .bind(&[text(key), text(tenant)])?
@@ -73,34 +93,82 @@ pub struct PolicyRow {
     pub platform_fallback: String,
     pub updated_at: String,
     pub updated_by: String,
+    #[serde(default)]
+    pub platform_daily_cap: Option<f64>,
 }
 
 pub async fn policy(db: &D1Database, tenant: &str, provider: &str) -> Result<Option<PolicyRow>> {
-    db.prepare("SELECT platform_fallback, updated_at, updated_by FROM tenant_policies WHERE tenant = ?1 AND provider = ?2")
+    db.prepare("SELECT platform_fallback, updated_at, updated_by, platform_daily_cap FROM tenant_policies WHERE tenant = ?1 AND provider = ?2")
         .bind(&[text(tenant), text(provider)])?
         .first::<PolicyRow>(None)
         .await.counted()
 }
 
 /// Sets a policy (`inherit` removes the row: nothing set means inherit) with its audit row.
+#[allow(clippy::too_many_arguments)]
 pub async fn set_policy(
     db: &D1Database,
     tenant: &str,
     provider: &str,
     policy: &str,
+    cap: Option<u32>,
     now: &str,
     by: &str,
     audit: &AuditEntry,
 ) -> Result<()> {
-    let write = if policy == "inherit" {
+    let write = if policy == "inherit" && cap.is_none() {
         db.prepare("DELETE FROM tenant_policies WHERE tenant = ?1 AND provider = ?2")
             .bind(&[text(tenant), text(provider)])?
     } else {
         db.prepare(
-            "INSERT INTO tenant_policies (tenant, provider, platform_fallback, updated_at, updated_by) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (tenant, provider) DO UPDATE SET platform_fallback = excluded.platform_fallback, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+            "INSERT INTO tenant_policies (tenant, provider, platform_fallback, updated_at, updated_by, platform_daily_cap) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (tenant, provider) DO UPDATE SET platform_fallback = excluded.platform_fallback, updated_at = excluded.updated_at, updated_by = excluded.updated_by, platform_daily_cap = excluded.platform_daily_cap",
         )
-        .bind(&[text(tenant), text(provider), text(policy), text(now), text(by)])?
+        .bind(&[text(tenant), text(provider), text(policy), text(now), text(by), cap.map_or(JsValue::NULL, |c| int(i64::from(c)))])?
+    };
+    db.batch(vec![write, audit_statement(db, audit)?])
+        .await
+        .counted()?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TenantCapRow {
+    pub platform_daily_cap: f64,
+    pub updated_at: String,
+    pub updated_by: String,
+}
+
+pub async fn tenant_cap(db: &D1Database, tenant: &str) -> Result<Option<TenantCapRow>> {
+    db.prepare(
+        "SELECT platform_daily_cap, updated_at, updated_by FROM tenant_caps WHERE tenant = ?1",
+    )
+    .bind(&[text(tenant)])?
+    .first::<TenantCapRow>(None)
+    .await
+    .counted()
+}
+
+/// Sets (or, with `None`, removes) a tenant's overall daily cap on platform-key resolves.
+pub async fn set_tenant_cap(
+    db: &D1Database,
+    tenant: &str,
+    cap: Option<u32>,
+    now: &str,
+    by: &str,
+    audit: &AuditEntry,
+) -> Result<()> {
+    let write = match cap {
+        None => db
+            .prepare("DELETE FROM tenant_caps WHERE tenant = ?1")
+            .bind(&[text(tenant)])?,
+        Some(c) => db
+            .prepare(
+                "INSERT INTO tenant_caps (tenant, platform_daily_cap, updated_at, updated_by) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (tenant) DO UPDATE SET platform_daily_cap = excluded.platform_daily_cap,
+                   updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+            )
+            .bind(&[text(tenant), int(i64::from(c)), text(now), text(by)])?,
     };
     db.batch(vec![write, audit_statement(db, audit)?])
         .await

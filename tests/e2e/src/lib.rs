@@ -213,6 +213,12 @@ simple = {{ limit = {tenant_limit}, period = 60 }}
 name = "USER_LIMITER"
 namespace_id = "1002"
 simple = {{ limit = {user_limit}, period = 60 }}
+[[durable_objects.bindings]]
+name = "QUOTA"
+class_name = "PlatformQuota"
+[[migrations]]
+tag = "v1-platform-quota"
+new_sqlite_classes = ["PlatformQuota"]
 [vars]
 DEV_MODE = "{dev_mode}"
 AUTH_ISSUER = "{issuer}"
