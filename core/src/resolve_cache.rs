@@ -110,6 +110,20 @@ impl<V: Clone> ResolveCache<V> {
         }
     }
 
+    /// Drops every answer for a tenant (a change to its policy over every provider).
+    pub fn forget_tenant(&mut self, tenant: &str) {
+        self.generation += 1;
+        let gone: Vec<_> = self
+            .entries
+            .keys()
+            .filter(|(t, _)| t == tenant)
+            .cloned()
+            .collect();
+        for key in gone {
+            self.remove(&key);
+        }
+    }
+
     /// Bytes held (the sum of the sizes given to `insert`).
     pub fn bytes(&self) -> usize {
         self.bytes
@@ -178,6 +192,9 @@ mod tests {
             who: u8,
         },
         ForgetProvider,
+        ForgetTenant {
+            who: u8,
+        },
         Advance {
             ms: u64,
         },
@@ -194,6 +211,7 @@ mod tests {
             }),
             (0u8..6).prop_map(|who| Op::Forget { who }),
             Just(Op::ForgetProvider),
+            (0u8..6).prop_map(|who| Op::ForgetTenant { who }),
             (0u64..20_000).prop_map(|ms| Op::Advance { ms }),
         ]
     }
@@ -231,6 +249,10 @@ mod tests {
                     Op::ForgetProvider => {
                         for v in &mut version { *v += 1; }
                         cache.forget_provider("p");
+                    }
+                    Op::ForgetTenant { who } => {
+                        version[who as usize] += 1;
+                        cache.forget_tenant(&tenant(who));
                     }
                     Op::Advance { ms } => now += ms,
                 }

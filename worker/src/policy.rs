@@ -156,6 +156,7 @@ pub async fn put_tenant(req: &mut Request, app: &App, who: &Principal, tenant: &
         &entry,
     )
     .await?;
+    crate::resolve::forget_tenant(&tenant);
     Ok(json(200, &tenant_view(app, tenant).await?)?)
 }
 

@@ -111,6 +111,11 @@ pub fn forget(tenant: &TenantId, provider: &ProviderKey) {
     CACHE.with(|c| c.borrow_mut().forget(tenant.as_str(), provider.as_str()));
 }
 
+/// Drops every cached answer for a tenant (a policy over every provider changed).
+pub fn forget_tenant(tenant: &TenantId) {
+    CACHE.with(|c| c.borrow_mut().forget_tenant(tenant.as_str()));
+}
+
 /// Drops every cached answer for a provider (platform key or catalog change).
 pub fn forget_provider(provider: &ProviderKey) {
     CACHE.with(|c| c.borrow_mut().forget_provider(provider.as_str()));
