@@ -247,6 +247,11 @@ pub struct InstallRequest {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>))]
     pub fields: BTreeMap<String, SecretString>,
+    /// When the key expires, if the provider issued it with an expiry: a day (`YYYY-MM-DD`)
+    /// or an RFC 3339 time, in the future. Notices fire 14 days and 1 day before, and at it.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "2027-01-31"))]
+    pub expires_at: Option<String>,
 }
 
 /// `PUT /v1/integrations/{key}/credential` and `PUT /v1/admin/platform-keys/{key}`.
@@ -260,6 +265,11 @@ pub struct CredentialRequest {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>))]
     pub fields: BTreeMap<String, SecretString>,
+    /// When the key expires (tenant keys only): as for install. With the mask unchanged, it
+    /// sets the stored key's expiry without testing it again.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "2027-01-31"))]
+    pub expires_at: Option<String>,
 }
 
 /// `POST /v1/resolve` (getAiConfig).
@@ -615,6 +625,9 @@ pub struct IntegrationView {
     /// user's choice after a test that could not conclude.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<PendingView>,
+    /// RFC 3339: when the serving key expires, if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
 }
 
 /// A new key waiting to replace the serving one (`IntegrationView.pending`).
@@ -635,6 +648,9 @@ pub struct PendingView {
     /// Its test, once one finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_test: Option<TestReport>,
+    /// RFC 3339: when it expires, if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
 }
 
 /// `POST /v1/integrations/{key}/pending/switch`: use the pending key, whose test could not

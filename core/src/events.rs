@@ -15,6 +15,12 @@ pub const STATUS_CHANGED: &str = "integration.status_changed";
 /// A new key replaced the serving one: it passed its test, or the user chose it after a test
 /// that could not conclude. Same data as [`STATUS_CHANGED`]; `from` and `to` may be equal.
 pub const KEY_REPLACED: &str = "integration.key_replaced";
+/// The key expires within 14 days, or within a day (`reason.expiry.stage`). Same data as
+/// [`STATUS_CHANGED`]; `from` and `to` are the current status.
+pub const KEY_EXPIRING: &str = "integration.key_expiring";
+/// The key's expiry has passed. A re-check follows at once and moves the status if the
+/// provider refuses it.
+pub const KEY_EXPIRED: &str = "integration.key_expired";
 
 /// What moved the status.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -33,6 +39,8 @@ pub enum Cause {
     UsageReport,
     /// A new key replaced the serving one (`by` says who).
     KeyReplaced,
+    /// A notice about the key's expiry (`expiry` says which).
+    Expiry,
 }
 
 /// Why the status moved: the cause, and what the test concluded when there was one.
@@ -52,6 +60,18 @@ pub struct Reason {
     /// Who did it, for changes people make (a replaced key): the token's subject.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
+    /// For an expiry notice: when the key expires and which notice this is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry: Option<ExpiryNotice>,
+}
+
+/// An expiry notice's details.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiryNotice {
+    /// RFC 3339.
+    pub expires_at: String,
+    pub stage: crate::expiry::Stage,
 }
 
 impl Reason {
@@ -67,6 +87,7 @@ impl Reason {
             reported_status: None,
             failure: None,
             by: None,
+            expiry: None,
         }
     }
 
@@ -105,11 +126,39 @@ pub struct StatusChanged {
 impl StatusChanged {
     /// The webhook type this event is delivered as.
     pub fn kind(&self) -> &'static str {
-        if self.reason.cause == Cause::KeyReplaced {
-            KEY_REPLACED
-        } else {
-            STATUS_CHANGED
+        match (self.reason.cause, &self.reason.expiry) {
+            (Cause::KeyReplaced, _) => KEY_REPLACED,
+            (Cause::Expiry, Some(e)) if e.stage == crate::expiry::Stage::Expired => KEY_EXPIRED,
+            (Cause::Expiry, _) => KEY_EXPIRING,
+            _ => STATUS_CHANGED,
         }
+    }
+}
+
+/// The notice that a key (in `status`) expires at `expires_at` (RFC 3339), at `stage`: always
+/// an event, though the status does not move.
+pub fn expiry_notice(
+    tenant: &str,
+    provider: &str,
+    status: Status,
+    expires_at: &str,
+    stage: crate::expiry::Stage,
+    at: &str,
+) -> StatusChanged {
+    StatusChanged {
+        tenant: tenant.to_owned(),
+        provider: provider.to_owned(),
+        from: status,
+        to: status,
+        reason: Reason {
+            expiry: Some(ExpiryNotice {
+                expires_at: expires_at.to_owned(),
+                stage,
+            }),
+            ..Reason::by(Cause::Expiry)
+        },
+        at: at.to_owned(),
+        failure: None,
     }
 }
 
@@ -353,6 +402,45 @@ mod tests {
             webhook_url("hooks", false).err(),
             Some(WebhookUrlError::NotAUrl)
         );
+    }
+
+    #[test]
+    fn each_event_is_delivered_as_its_own_webhook_type() {
+        use crate::expiry::Stage;
+        let at = "2026-11-30T00:00:00.000Z";
+        let changed = status_changed(
+            "t",
+            "p",
+            Status::Connected,
+            Status::Invalid,
+            Reason::by(Cause::Recheck),
+            at,
+        );
+        assert_eq!(
+            changed.map(|e| Envelope::of(e).kind),
+            Some(STATUS_CHANGED.to_owned())
+        );
+        let replaced = key_replaced(
+            "t",
+            "p",
+            Status::Connected,
+            Status::Connected,
+            Reason::replaced("ada"),
+            at,
+        );
+        assert_eq!(Envelope::of(replaced).kind, KEY_REPLACED);
+        for (stage, kind) in [
+            (Stage::Soon, KEY_EXPIRING),
+            (Stage::Tomorrow, KEY_EXPIRING),
+            (Stage::Expired, KEY_EXPIRED),
+        ] {
+            let notice = expiry_notice("t", "p", Status::Connected, at, stage, at);
+            assert_eq!(
+                (notice.from, notice.to),
+                (Status::Connected, Status::Connected)
+            );
+            assert_eq!(Envelope::of(notice).kind, kind);
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! - [`replace`]: a new key replaces a working one only after it passes.
 //! - [`failure`]: why a key failed, from a closed set, in words with the next step.
 //! - [`rotation`]: retiring a master key: the keyring report and re-sealing passes.
+//! - [`expiry`]: notices before a key expires, and re-checks that tighten near it.
 //! - [`quota`]: the hard daily cap on platform-key resolves per tenant.
 //! - [`scope`]: which tenants and providers a (service) token may reach.
 //! - [`api`]: request, response and problem+json types shared by the Worker and the CLI.
@@ -25,6 +26,7 @@ pub mod auth;
 pub mod catalog;
 pub mod credential;
 pub mod events;
+pub mod expiry;
 pub mod failure;
 pub mod ids;
 pub mod json_error;

@@ -133,6 +133,8 @@ pub struct Watch {
     /// When the key was stored or last changed (the base when it was never tested).
     pub changed_at_ms: u64,
     pub health: Health,
+    /// When the key expires, if it does ([`crate::expiry`]): checks tighten near it.
+    pub expires_at_ms: Option<u64>,
 }
 
 /// When `w` is next due under `cadence` (`None`: never).
@@ -145,7 +147,12 @@ pub fn next_check_ms(w: &Watch, cadence: &Recheck) -> Option<u64> {
             .saturating_mul(1u64 << (n - 1).min(20))
             .min(interval),
     };
-    Some(base.saturating_add(wait))
+    let by_cadence = base.saturating_add(wait);
+    // Near its expiry a key is checked more often, and once as soon as it has expired.
+    let by_expiry = w
+        .expires_at_ms
+        .and_then(|at| crate::expiry::check_by_ms(at, base));
+    Some(by_expiry.map_or(by_cadence, |at| at.min(by_cadence)))
 }
 
 /// Whether `w` is due at `now`.
@@ -198,7 +205,29 @@ mod tests {
             checked_at_ms: checked_ago_h.map(|h| NOW - h * HOUR_MS),
             changed_at_ms: NOW - 1_000 * HOUR_MS,
             health: Health::default(),
+            expires_at_ms: None,
         }
+    }
+
+    #[test]
+    fn a_key_near_its_expiry_is_checked_hourly_and_once_it_has_expired() {
+        let c = Recheck::default();
+        let mut w = watch(Status::Connected, Some(2));
+        assert!(
+            !is_due(&w, &c, NOW),
+            "a connected key checked 2 h ago is not due"
+        );
+        w.expires_at_ms = Some(NOW + 5 * HOUR_MS);
+        assert!(is_due(&w, &c, NOW), "in its last day: hourly");
+        let mut w = watch(Status::Connected, Some(0));
+        w.expires_at_ms = Some(NOW + 10 * 60_000);
+        assert_eq!(next_check_ms(&w, &c), Some(NOW + 10 * 60_000), "at expiry");
+        w.expires_at_ms = Some(NOW - 1);
+        assert_eq!(
+            next_check_ms(&w, &c),
+            Some(NOW + 24 * HOUR_MS),
+            "after it: as before"
+        );
     }
 
     #[test]
@@ -292,6 +321,7 @@ mod tests {
                             failing_since_ms: None,
                             transient_failures: transient,
                         },
+                        expires_at_ms: None,
                     },
                     Recheck {
                         connected_hours: c,

@@ -209,6 +209,12 @@ pub async fn platform_key(req: &mut Request, app: &App, who: &Principal, key: &s
     who.require(&[Role::PlatformAdmin])?;
     let key = key_from_path(key)?;
     let body: CredentialRequest = read_json(req, 32 * 1024).await?;
+    if body.expires_at.is_some() {
+        return Err(problem(
+            ProblemKind::ValidationFailed,
+            "expires_at applies to tenants' keys; a platform key carries none.",
+        ));
+    }
     let (_, entry) = active_entry(app, &key).await?;
     let secret = match FormValue::parse(body.key, None)? {
         FormValue::New(s) => s,

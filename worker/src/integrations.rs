@@ -67,7 +67,17 @@ fn view(
         failing_since: row.failing_since.clone(),
         key_version: row.key_version(),
         pending: pending_view(row, now_millis()),
+        expires_at: row.expires_at.map(|t| rfc3339(t.max(0.0) as u64)),
     })
+}
+
+/// A typed expiry, checked against the clock: a 422 that says what to send otherwise.
+fn expiry_of(text: Option<&str>) -> Result<Option<u64>, ApiError> {
+    text.map(|t| {
+        byok_core::expiry::parse(t, now_millis())
+            .map_err(|e| problem(ProblemKind::ValidationFailed, format!("{e}.")))
+    })
+    .transpose()
 }
 
 /// A stored test report, its failure said in today's words.
@@ -96,6 +106,7 @@ fn pending_view(row: &IntegrationRow, now_ms: u64) -> Option<PendingView> {
         saved_by: row.pending_by.clone().unwrap_or_default(),
         saved_at: rfc3339(row.pending_at.unwrap_or(0.0).max(0.0) as u64),
         last_test: stored_report(row.pending_test.as_deref()),
+        expires_at: row.pending_expires_at.map(|t| rfc3339(t.max(0.0) as u64)),
     })
 }
 
@@ -330,6 +341,13 @@ pub async fn install(req: &mut Request, app: &App, who: &Principal) -> ApiResult
     // With or without a key: each install writes rows and an audit entry.
     limits::check(app, Action::Install, who.tenant.as_str(), &who.sub).await?;
     let (_, entry) = active_entry(app, &body.provider).await?;
+    let expires_at = expiry_of(body.expires_at.as_deref())?;
+    if expires_at.is_some() && body.key.is_none() {
+        return Err(problem(
+            ProblemKind::ValidationFailed,
+            "An expiry was sent without a key: send it with the key.",
+        ));
+    }
     let now = rfc3339(now_millis());
     let mut row = IntegrationRow {
         tenant: who.tenant.as_str().to_owned(),
@@ -367,6 +385,7 @@ pub async fn install(req: &mut Request, app: &App, who: &Principal) -> ApiResult
             row.secret = Some(sealed.secret);
             row.key_version = Some(1.0);
             row.last_version = Some(1.0);
+            row.expires_at = expires_at.map(|e| e as f64);
         }
     }
     if !store::insert_integration(&app.db, &row).await? {
@@ -445,11 +464,36 @@ pub async fn save(req: &mut Request, app: &App, who: &Principal, key: &str) -> A
                 })
                 .collect();
             if body.fields.is_empty() || submitted == stored_fields {
+                // The same key: only its expiry may change, without a new test.
+                let expires_at = expiry_of(body.expires_at.as_deref())?;
+                let stored_expiry = row.expires_at.map(|e| e.max(0.0) as u64);
+                if body.expires_at.is_some() && expires_at != stored_expiry {
+                    if !store::set_expiry(&app.db, &row.tenant, &row.provider, stored, expires_at)
+                        .await?
+                    {
+                        return Err(problem(
+                            ProblemKind::Conflict,
+                            "The key changed while its expiry was being set; reload and try again.",
+                        ));
+                    }
+                    audit::record(
+                        app,
+                        who,
+                        Scope::Tenant,
+                        &key,
+                        "set-expiry",
+                        &format!("expires {}", rfc3339(expires_at.unwrap_or(0))),
+                    )
+                    .await?;
+                    row.expires_at = expires_at.map(|e| e as f64);
+                    row.expiry_notified = Some(0.0);
+                }
                 return Ok(json(200, &view(&row, &entry, Vec::new())?)?);
             }
             (opened.secret, body.fields)
         }
     };
+    let expires_at = expiry_of(body.expires_at.as_deref())?;
     let (_, warnings, sealed) = prepare(app, who, &entry, secret, fields)?;
     // Read, decide, write guarded by what was read; a save or a status change in between
     // makes the write miss, and the decision is taken again on the row as it now is.
@@ -457,7 +501,7 @@ pub async fn save(req: &mut Request, app: &App, who: &Principal, key: &str) -> A
         let (_, outcome) = slot_of(&row, now_millis())?.apply(Input::Save);
         let written = match outcome {
             Outcome::Stored(version) => {
-                store_at_once(app, who, &entry, &mut row, &sealed, version).await?
+                store_at_once(app, who, &entry, &mut row, &sealed, version, expires_at).await?
             }
             Outcome::Testing(version) => {
                 let pending = store::Pending {
@@ -468,6 +512,7 @@ pub async fn save(req: &mut Request, app: &App, who: &Principal, key: &str) -> A
                     mask: &sealed.mask_json(),
                     by: &who.sub,
                     at_ms: now_millis(),
+                    expires_at,
                 };
                 if store::stage_pending(
                     &app.db,
@@ -509,6 +554,7 @@ async fn store_at_once(
     row: &mut IntegrationRow,
     sealed: &credentials::SealedCredential,
     version: u64,
+    expires_at: Option<u64>,
 ) -> Result<bool, ApiError> {
     let read = (row.last_version(), row.updated_at.clone());
     let before = status_of(row)?;
@@ -527,6 +573,8 @@ async fn store_at_once(
     new.key_version = Some(version as f64);
     new.last_version = Some(version as f64);
     new.key_worked = Some(0.0);
+    new.expires_at = expires_at.map(|e| e as f64);
+    new.expiry_notified = Some(0.0);
     clear_pending(&mut new);
     new.updated_at = rfc3339(now_millis());
     // The event, if the status moves, is stored in the same batch as the new key.
@@ -576,6 +624,7 @@ fn clear_pending(row: &mut IntegrationRow) {
     row.pending_test = None;
     row.pending_by = None;
     row.pending_at = None;
+    row.pending_expires_at = None;
 }
 
 /// Tests the pending key `version` (just staged beside the working one) and settles it:

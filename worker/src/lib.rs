@@ -25,6 +25,7 @@ mod credentials;
 mod dev;
 mod egress;
 mod events;
+mod expiry;
 mod http;
 mod integrations;
 mod limits;
@@ -181,7 +182,7 @@ async fn serve(mut req: Request, env: Env, ctx: Context, method: &str) -> worker
 
 /// The Cron Trigger: queue the stored keys that are due for a re-check.
 #[event(scheduled)]
-async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     // One App (keyring, auth settings) for both parts of the run.
     let app = match app(&env) {
         Ok(app) => app,
@@ -200,6 +201,15 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     }
     if let Err(ApiError(p)) = events::stall_sweep(&app).await {
         worker::console_error!("webhook stall sweep failed: {}", p.detail);
+    }
+    // The run's own time (what `--test-scheduled` lets a test set), not the isolate's clock.
+    let now = event.schedule().max(0.0) as u64;
+    match expiry::sweep(&app, now).await {
+        Ok(s) if s.sent > 0 => {
+            worker::console_log!("expiry notices: {} read, {} sent", s.read, s.sent)
+        }
+        Ok(_) => {}
+        Err(ApiError(p)) => worker::console_error!("expiry sweep failed: {}", p.detail),
     }
 }
 

@@ -96,6 +96,7 @@ fn watch(r: &IntegrationRow) -> Option<Watch> {
             failing_since_ms: None,
             transient_failures: r.transient_failures.unwrap_or(0.0) as u32,
         },
+        expires_at_ms: r.expires_at.map(|t| t.max(0.0) as u64),
     })
 }
 

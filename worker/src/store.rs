@@ -399,6 +399,15 @@ pub struct IntegrationRow {
     /// Unix ms.
     #[serde(default)]
     pub pending_at: Option<f64>,
+    /// Unix ms: when the serving key expires, if it does.
+    #[serde(default)]
+    pub expires_at: Option<f64>,
+    /// The last expiry notice sent (0 none, 1-3: `byok_core::expiry::Stage::number`).
+    #[serde(default)]
+    pub expiry_notified: Option<f64>,
+    /// Unix ms: the pending key's expiry.
+    #[serde(default)]
+    pub pending_expires_at: Option<f64>,
 }
 
 impl IntegrationRow {
@@ -420,7 +429,8 @@ const INTEGRATION_COLUMNS: &str =
     "tenant, provider, status, secret, fields, key_id, mask, last_test, installed_at, updated_at";
 /// The columns a read returns.
 const INTEGRATION_READ: &str = "tenant, provider, status, secret, fields, key_id, mask, last_test, installed_at, updated_at, last_used_at, last_verified_at, retest_claimed_at, last_checked_at, failing_since, transient_failures,
-     key_version, last_version, key_worked, pending_version, pending_state, pending_secret, pending_fields, pending_key_id, pending_mask, pending_test, pending_by, pending_at";
+     key_version, last_version, key_worked, pending_version, pending_state, pending_secret, pending_fields, pending_key_id, pending_mask, pending_test, pending_by, pending_at,
+     expires_at, expiry_notified, pending_expires_at";
 
 pub async fn integration(
     db: &D1Database,
@@ -466,14 +476,18 @@ fn credential_params(row: &IntegrationRow) -> [JsValue; 8] {
 pub async fn insert_integration(db: &D1Database, row: &IntegrationRow) -> Result<bool> {
     let r = db
         .prepare(format!(
-            "INSERT INTO integrations ({INTEGRATION_COLUMNS}, key_version, last_version)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?4 IS NOT NULL, ?4 IS NOT NULL)
+            "INSERT INTO integrations ({INTEGRATION_COLUMNS}, key_version, last_version, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?4 IS NOT NULL, ?4 IS NOT NULL, ?11)
              ON CONFLICT (tenant, provider) DO NOTHING"
         ))
         .bind(
             &[
                 credential_params(row).as_slice(),
-                &[text(&row.installed_at), text(&row.updated_at)],
+                &[
+                    text(&row.installed_at),
+                    text(&row.updated_at),
+                    row.expires_at.map_or(JsValue::NULL, JsValue::from_f64),
+                ],
             ]
             .concat(),
         )?
@@ -488,7 +502,7 @@ macro_rules! no_pending {
     () => {
         "pending_version = NULL, pending_state = NULL, pending_secret = NULL,
        pending_fields = NULL, pending_key_id = NULL, pending_mask = NULL, pending_test = NULL,
-       pending_by = NULL, pending_at = NULL"
+       pending_by = NULL, pending_at = NULL, pending_expires_at = NULL"
     };
 }
 
@@ -497,7 +511,7 @@ macro_rules! no_pending {
 pub(crate) const STORE_KEY: &str = concat!(
     "UPDATE integrations SET status = 'unverified', secret = ?3, fields = ?4, key_id = ?5, mask = ?6,
        last_test = NULL, updated_at = ?7, failing_since = NULL, transient_failures = 0,
-       key_version = ?8, last_version = ?8, key_worked = 0, ",
+       key_version = ?8, last_version = ?8, key_worked = 0, expires_at = ?11, expiry_notified = 0, ",
     no_pending!(),
     " WHERE tenant = ?1 AND provider = ?2 AND last_version = ?9 AND updated_at = ?10"
 );
@@ -507,7 +521,7 @@ pub(crate) const STORE_KEY: &str = concat!(
 pub(crate) const STAGE_PENDING: &str =
     "UPDATE integrations SET last_version = ?3, pending_version = ?3, pending_state = 'testing',
        pending_secret = ?4, pending_fields = ?5, pending_key_id = ?6, pending_mask = ?7,
-       pending_test = NULL, pending_by = ?8, pending_at = ?9
+       pending_test = NULL, pending_by = ?8, pending_at = ?9, pending_expires_at = ?11
      WHERE tenant = ?1 AND provider = ?2 AND last_version = ?10 AND status = 'connected'";
 
 /// The pending key ?3 passed (its test ?4, at ?5 / ?6 ms): it serves from now on. Only that
@@ -515,7 +529,7 @@ pub(crate) const STAGE_PENDING: &str =
 pub(crate) const PROMOTE_PENDING: &str = concat!(
     "UPDATE integrations SET status = 'connected', secret = pending_secret, fields = pending_fields,
        key_id = pending_key_id, mask = pending_mask, key_version = pending_version, key_worked = 1,
-       last_test = ?4, updated_at = ?5, last_verified_at = ?5, last_checked_at = ?6,
+       expires_at = pending_expires_at, expiry_notified = 0, last_test = ?4, updated_at = ?5, last_verified_at = ?5, last_checked_at = ?6,
        failing_since = NULL, transient_failures = 0, ",
     no_pending!(),
     " WHERE tenant = ?1 AND provider = ?2 AND pending_version = ?3 AND pending_secret = ?7"
@@ -538,7 +552,7 @@ pub(crate) const PENDING_INCONCLUSIVE: &str =
 pub(crate) const SWITCH_TO_PENDING: &str = concat!(
     "UPDATE integrations SET status = 'unverified', secret = pending_secret, fields = pending_fields,
        key_id = pending_key_id, mask = pending_mask, key_version = pending_version, key_worked = 0,
-       last_test = pending_test, updated_at = ?4, failing_since = NULL, transient_failures = 0, ",
+       expires_at = pending_expires_at, expiry_notified = 0, last_test = pending_test, updated_at = ?4, failing_since = NULL, transient_failures = 0, ",
     no_pending!(),
     " WHERE tenant = ?1 AND provider = ?2 AND pending_version = ?3
        AND (pending_state = 'inconclusive' OR pending_at < ?5)"
@@ -563,6 +577,7 @@ pub async fn store_key(
         int(row.key_version() as i64),
         int(read.0 as i64),
         text(read.1),
+        row.expires_at.map_or(JsValue::NULL, JsValue::from_f64),
     ])?;
     let mut statements = vec![update];
     if let Some((id, e, delivery)) = event {
@@ -571,6 +586,111 @@ pub async fn store_key(
             sealed: row.secret.as_deref(),
         };
         statements.push(event_statement(db, id, e, delivery, Some(guard))?);
+    }
+    let results = db.batch(statements).await.counted()?;
+    results.first().map_or(Ok(false), changed)
+}
+
+/// The expiry of the key the row holds (`sealed`), changed without changing the key: the
+/// notices start again.
+pub(crate) const SET_EXPIRY: &str = "UPDATE integrations SET expires_at = ?3, expiry_notified = 0
+     WHERE tenant = ?1 AND provider = ?2 AND secret = ?4";
+
+pub async fn set_expiry(
+    db: &D1Database,
+    tenant: &str,
+    provider: &str,
+    sealed: &[u8],
+    expires_at: Option<u64>,
+) -> Result<bool> {
+    let r = db
+        .prepare(SET_EXPIRY)
+        .bind(&[
+            text(tenant),
+            text(provider),
+            expires_at.map_or(JsValue::NULL, |e| int(e as i64)),
+            blob(Some(sealed)),
+        ])?
+        .run()
+        .await
+        .counted()?;
+    changed(&r)
+}
+
+/// A key with an expiry notice that may be due: expiring before ?1 (now + 14 days), with a
+/// notice still to send.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ExpiryRow {
+    pub tenant: String,
+    pub provider: String,
+    pub status: String,
+    pub expires_at: f64,
+    pub expiry_notified: f64,
+}
+
+/// ?1 = now + 14 days, ?3 = now + 1 day, ?4 = now: only rows whose notice is due.
+pub(crate) const EXPIRY_CANDIDATES: &str =
+    "SELECT tenant, provider, status, expires_at, expiry_notified FROM integrations
+     WHERE expires_at IS NOT NULL AND expiry_notified < 3 AND expires_at <= ?1
+       AND (expiry_notified < 1 OR (expiry_notified < 2 AND expires_at <= ?3) OR expires_at <= ?4)
+     ORDER BY expires_at LIMIT ?2";
+
+pub async fn expiry_candidates(db: &D1Database, now_ms: u64, limit: u32) -> Result<Vec<ExpiryRow>> {
+    use byok_core::expiry::{FIRST_NOTICE_MS, LAST_NOTICE_MS};
+    let at = |ms: u64| int(i64::try_from(ms).unwrap_or(i64::MAX));
+    db.prepare(EXPIRY_CANDIDATES)
+        .bind(&[
+            at(now_ms.saturating_add(FIRST_NOTICE_MS)),
+            int(i64::from(limit)),
+            at(now_ms.saturating_add(LAST_NOTICE_MS)),
+            at(now_ms),
+        ])?
+        .all()
+        .await
+        .counted()?
+        .results()
+}
+
+/// Records that notice ?5 (event ?6) was sent for the expiry ?3, only if no other run sent it
+/// (?4: the notice read) and the expiry is unchanged.
+pub(crate) const MARK_NOTICE: &str =
+    "UPDATE integrations SET expiry_notified = ?5, expiry_notice_id = ?6
+     WHERE tenant = ?1 AND provider = ?2 AND expires_at = ?3 AND expiry_notified = ?4";
+
+/// A notice's event, stored only with its own mark (the row names this event, ?1).
+pub(crate) const NOTICE_EVENT: &str = "INSERT INTO status_events (id, tenant, provider, from_status, to_status, reason, at, delivery, attempted_at)
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
+            CASE WHEN ?8 = 'pending' THEN CAST(strftime('%s', ?7) AS INTEGER) * 1000 END
+     WHERE EXISTS (SELECT 1 FROM integrations
+                   WHERE tenant = ?2 AND provider = ?3 AND expiry_notice_id = ?1)";
+
+/// Marks a notice sent and stores its event, in one batch: `false` when another run sent it.
+pub async fn mark_notice(
+    db: &D1Database,
+    row: &ExpiryRow,
+    stage: u8,
+    event: Option<(&str, &byok_core::events::StatusChanged, &str)>,
+) -> Result<bool> {
+    let mark = db.prepare(MARK_NOTICE).bind(&[
+        text(&row.tenant),
+        text(&row.provider),
+        JsValue::from_f64(row.expires_at),
+        JsValue::from_f64(row.expiry_notified),
+        int(i64::from(stage)),
+        opt_text(event.map(|(id, _, _)| id)),
+    ])?;
+    let mut statements = vec![mark];
+    if let Some((id, e, delivery)) = event {
+        statements.push(db.prepare(NOTICE_EVENT).bind(&[
+            text(id),
+            text(&e.tenant),
+            text(&e.provider),
+            text(e.from.as_str()),
+            text(e.to.as_str()),
+            text(&reason_json(e)?),
+            text(&e.at),
+            text(delivery),
+        ])?);
     }
     let results = db.batch(statements).await.counted()?;
     results.first().map_or(Ok(false), changed)
@@ -585,6 +705,8 @@ pub struct Pending<'a> {
     pub mask: &'a str,
     pub by: &'a str,
     pub at_ms: u64,
+    /// Unix ms.
+    pub expires_at: Option<u64>,
 }
 
 /// See [`STAGE_PENDING`]; `read_last_version` is the last version as read.
@@ -608,6 +730,7 @@ pub async fn stage_pending(
             text(p.by),
             int(p.at_ms as i64),
             int(read_last_version as i64),
+            p.expires_at.map_or(JsValue::NULL, |e| int(e as i64)),
         ])?
         .run()
         .await

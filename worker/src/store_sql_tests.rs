@@ -4,9 +4,9 @@
 use rusqlite::{params, Connection};
 
 use super::{
-    DROP_PENDING, INSERT_EVENT, PENDING_INCONCLUSIVE, PROMOTE_PENDING, RECORD_TEST, RESEAL,
-    RESTART_DELIVERY, SET_DELIVERY, STAGE_PENDING, STALL_DELIVERIES, STORE_KEY, SWITCH_EVENT,
-    SWITCH_TO_PENDING,
+    DROP_PENDING, EXPIRY_CANDIDATES, INSERT_EVENT, MARK_NOTICE, NOTICE_EVENT, PENDING_INCONCLUSIVE,
+    PROMOTE_PENDING, RECORD_TEST, RESEAL, RESTART_DELIVERY, SET_DELIVERY, STAGE_PENDING,
+    STALL_DELIVERIES, STORE_KEY, SWITCH_EVENT, SWITCH_TO_PENDING,
 };
 
 /// A database with every migration applied, in order, as `wrangler d1 migrations apply` does.
@@ -261,11 +261,15 @@ fn stage(db: &Connection, version: i64, sealed: &[u8], read_last_version: i64) -
             "\"mask\"",
             "user-1",
             1_764_496_800_000_i64,
-            read_last_version
+            read_last_version,
+            PENDING_EXPIRES
         ],
     )
     .expect("stage")
 }
+
+/// The expiry every staged key carries in these tests (Unix ms).
+const PENDING_EXPIRES: i64 = 1_800_000_000_000;
 
 fn serving(db: &Connection) -> (Vec<u8>, i64, String, Option<i64>) {
     db.query_row(
@@ -339,6 +343,18 @@ fn two_saves_racing_over_a_working_key_leave_exactly_one_pending() {
     assert_eq!(
         serving(&db),
         (b"second".to_vec(), 3, "connected".to_owned(), None)
+    );
+    let expiry: (Option<i64>, i64, Option<i64>) = db
+        .query_row(
+            "SELECT expires_at, expiry_notified, pending_expires_at FROM integrations",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("row");
+    assert_eq!(
+        expiry,
+        (Some(PENDING_EXPIRES), 0, None),
+        "the promoted key brings its own expiry, and its notices start again"
     );
 }
 
@@ -460,7 +476,8 @@ fn a_key_saved_at_once_needs_the_row_as_it_was_read() {
                 LATER,
                 read_version + 1,
                 read_version,
-                read_at
+                read_at,
+                Option::<i64>::None
             ],
         )
         .expect("store")
@@ -514,4 +531,93 @@ fn a_reseal_keeps_the_pending_key_it_read_and_no_other() {
         )
         .expect("row");
     assert_eq!((pending, kid), (b"pending-new".to_vec(), "new".to_owned()));
+}
+
+#[test]
+fn each_expiry_notice_is_sent_once_with_its_event_and_only_for_the_expiry_read() {
+    let db = migrated();
+    installed(&db, b"expiring");
+    let day = 86_400_000_i64;
+    let expires = 1_800_000_000_000_i64;
+    db.execute("UPDATE integrations SET expires_at = ?1", [expires])
+        .expect("expiry");
+    // Due within 14 days: the sweep finds it, by the index on expires_at.
+    let found: Vec<String> = db
+        .prepare(EXPIRY_CANDIDATES)
+        .expect("prepare")
+        .query_map(
+            params![expires - day, 10, expires - 14 * day, expires - 15 * day],
+            |r| r.get(0),
+        )
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert!(found.is_empty(), "not yet within the window");
+    let found: Vec<String> = db
+        .prepare(EXPIRY_CANDIDATES)
+        .expect("prepare")
+        .query_map(
+            params![expires + day, 10, expires - 12 * day, expires - 13 * day],
+            |r| r.get(0),
+        )
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(found, ["acme"]);
+    let plan: String = db
+        .query_row(
+            &format!("EXPLAIN QUERY PLAN {EXPIRY_CANDIDATES}"),
+            params![expires, 10, expires, expires],
+            |r| r.get(3),
+        )
+        .expect("plan");
+    assert!(plan.contains("integrations_by_expiry"), "{plan}");
+    let notice = |id: &str, read: i64, stage: i64, read_expiry: i64| {
+        let marked = db
+            .execute(
+                MARK_NOTICE,
+                params!["acme", "openai", read_expiry, read, stage, id],
+            )
+            .expect("mark");
+        let stored = db
+            .execute(
+                NOTICE_EVENT,
+                params![
+                    id,
+                    "acme",
+                    "openai",
+                    "unverified",
+                    "unverified",
+                    "{}",
+                    T,
+                    "none"
+                ],
+            )
+            .expect("event");
+        (marked, stored)
+    };
+    assert_eq!(
+        notice("msg_a", 0, 1, expires),
+        (1, 1),
+        "the 14-day notice, with its event"
+    );
+    assert_eq!(
+        notice("msg_b", 0, 1, expires),
+        (0, 0),
+        "a second run sends nothing"
+    );
+    assert_eq!(
+        notice("msg_c", 1, 2, expires + 1),
+        (0, 0),
+        "an expiry changed since is not marked"
+    );
+    assert_eq!(
+        notice("msg_d", 1, 3, expires),
+        (1, 1),
+        "late: straight to expired"
+    );
+    let events: i64 = db
+        .query_row("SELECT COUNT(*) FROM status_events", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(events, 2);
 }

@@ -296,6 +296,51 @@ fn main() {
     });
     drop(function);
 
+    // The platform key's cap (issue #21): resolve answered with the platform key, with and
+    // without a cap (the Durable Object counter on the path), and a tenant's own key when the
+    // tenant has a cap (the counter must not be on that path). The caps are never reached.
+    let cap_dir = std::env::temp_dir().join(format!("byok-bench-cap-{}", std::process::id()));
+    std::fs::create_dir_all(&cap_dir).expect("dir");
+    let resolve_lua = |name: &str, tenant: &str, provider: &str| {
+        let path = cap_dir.join(format!("{name}.lua"));
+        std::fs::write(
+            &path,
+            format!("wrk.method = \"POST\"\nwrk.body = '{}'\nwrk.headers[\"content-type\"] = \"application/json\"\nwrk.headers[\"authorization\"] = \"Bearer {service}\"\n",
+                json!({"tenant": tenant, "provider": provider})),
+        )
+        .expect("lua");
+        path
+    };
+    rt.block_on(async {
+        for (tenant, key) in [("bench-capped", "anthropic"), ("bench", "bench")] {
+            let r = http
+                .put(format!("{}/v1/admin/tenants/{tenant}/providers/{key}/policy", edge.base))
+                .bearer_auth(&admin)
+                .json(&json!({"platform_fallback": "inherit", "platform_daily_cap": 4_000_000_000u64}))
+                .send()
+                .await
+                .expect("cap");
+            assert!(r.status().is_success(), "cap: {}", r.status());
+        }
+    });
+    let resolve_url = format!("{}/v1/resolve", edge.base);
+    let platform = wrk(
+        &resolve_url,
+        Some(&resolve_lua("platform", "bench-platform", "anthropic")),
+        seconds,
+    );
+    let capped = wrk(
+        &resolve_url,
+        Some(&resolve_lua("capped", "bench-capped", "anthropic")),
+        seconds,
+    );
+    let own_capped = wrk(
+        &resolve_url,
+        Some(&resolve_lua("own", "bench", "bench")),
+        seconds,
+    );
+    let _ = std::fs::remove_dir_all(&cap_dir);
+
     let root = byok_e2e::root();
     let wasm = std::fs::read(root.join("build/index_bg.wasm")).expect("build/index_bg.wasm");
     let gz = Command::new("gzip")
@@ -324,6 +369,24 @@ fn main() {
         resolve.rps,
         me.rps,
         resolve.rps / me.rps
+    );
+    println!(
+        "| resolve, platform key under a cap (Durable Object counter on the path) | {:.0} req/s | platform key, no cap {:.0} req/s | {:.2}x | |",
+        capped.rps,
+        platform.rps,
+        capped.rps / platform.rps
+    );
+    println!(
+        "| the same, p50 | {:.2} ms | platform key, no cap {:.2} ms | +{:.2} ms | |",
+        capped.p50_ms,
+        platform.p50_ms,
+        capped.p50_ms - platform.p50_ms
+    );
+    println!(
+        "| resolve, tenant's own key, tenant has a cap (no counter) | {:.0} req/s | own key, no cap {:.0} req/s | {:.2}x | ~1.00x |",
+        own_capped.rps,
+        resolve.rps,
+        own_capped.rps / resolve.rps
     );
     println!(
         "| resolve p99 | {:.2} ms | /healthz p99 {:.2} ms | {:.2}x | |",

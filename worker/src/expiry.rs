@@ -1,0 +1,71 @@
+//! Expiry notices, from the Cron Trigger: keys whose 14-day, 1-day or "expired" notice is due
+//! (`byok_core::expiry::notice_due`) get it once, as an event in their history and a webhook
+//! (`integration.key_expiring`, `integration.key_expired`). The mark and the event are one
+//! D1 batch, the event guarded by the mark it belongs to, so two runs never send one twice.
+//!
+//! The clock is the scheduled event's time (the run's own), which `wrangler dev
+//! --test-scheduled` lets a test set (`/__scheduled?time=<ms>`).
+
+use byok_core::events::expiry_notice;
+use byok_core::expiry::{notice_due, Stage};
+use byok_core::status::Status;
+
+use crate::http::ApiError;
+use crate::store;
+use crate::util::rfc3339;
+use crate::{events, App};
+
+/// The most notices one run sends (the rest are due at the next run).
+pub const PER_RUN: u32 = 500;
+
+/// What one sweep did.
+#[derive(Debug, Default)]
+pub struct Sweep {
+    pub read: usize,
+    pub sent: usize,
+}
+
+pub async fn sweep(app: &App, now_ms: u64) -> Result<Sweep, ApiError> {
+    let rows = store::expiry_candidates(&app.db, now_ms, PER_RUN).await?;
+    let mut done = Sweep {
+        read: rows.len(),
+        sent: 0,
+    };
+    for row in rows {
+        let expires_at = row.expires_at.max(0.0) as u64;
+        let sent = Stage::from_number(row.expiry_notified.clamp(0.0, 3.0) as u8);
+        let Some(stage) = notice_due(expires_at, sent, now_ms) else {
+            continue;
+        };
+        let Some(status) = Status::parse(&row.status) else {
+            continue;
+        };
+        let event = events::prepare(
+            app,
+            expiry_notice(
+                &row.tenant,
+                &row.provider,
+                status,
+                &rfc3339(expires_at),
+                stage,
+                &rfc3339(now_ms),
+            ),
+        )
+        .map_err(|e| worker::console_error!("expiry notice not prepared: {}", e.0.detail))
+        .ok();
+        if store::mark_notice(
+            &app.db,
+            &row,
+            stage.number(),
+            event.as_ref().map(events::Prepared::row),
+        )
+        .await?
+        {
+            done.sent += 1;
+            if let Some(p) = event {
+                events::queue_delivery(app, p).await;
+            }
+        }
+    }
+    Ok(done)
+}
