@@ -261,6 +261,10 @@ pub struct ProviderSpec {
     /// Whether the platform's own key may answer resolve when a tenant supplied none.
     #[serde(default, skip_serializing_if = "is_false")]
     pub platform_fallback: bool,
+    /// The provider issues keys that expire (Meta access tokens): the forms ask when, and the
+    /// service warns ahead. Any key may still be given an expiry through the API.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub keys_expire: bool,
     /// Provider answers that reject the key in real traffic, besides 401 and 403 (Anthropic's
     /// 402 for billing): a usage report with one of them re-tests the tenant's key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

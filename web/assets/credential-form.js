@@ -73,9 +73,22 @@ export function credentialInputs(entry, view) {
       hints.length ? h('p', { class: 'hint', id: hintId }, hints.join(' ')) : null);
   });
 
+  // Providers that issue expiring keys: when this one expires (a day), to be warned ahead.
+  let expiry = null;
+  if (entry?.keys_expire) {
+    const id = uid('expires');
+    const hintId = uid('hint');
+    const stored = view?.expires_at ? view.expires_at.slice(0, 10) : '';
+    expiry = h('input', { id, name: 'expires_at', type: 'date', value: stored, 'aria-describedby': hintId });
+    rows.push(h('div', { class: 'field' },
+      h('label', { for: id }, 'Expires on', h('span', { class: 'visually-hidden' }, ' (optional)')),
+      expiry,
+      h('p', { class: 'hint', id: hintId }, 'If the key lapses on a date, enter it: you are warned 14 days and 1 day before.')));
+  }
+
   return {
     element: h('div', { class: 'fields' }, rows),
-    /** {key, fields} as the API takes them; key is '' when the main field is empty. */
+    /** {key, fields, expires_at?} as the API takes them; key is '' when the main field is empty. */
     read() {
       let key = '';
       const values = {};
@@ -84,7 +97,9 @@ export function credentialInputs(entry, view) {
         if (field.main) key = text;
         else if (text !== '') values[field.name] = text;
       }
-      return { key, fields: values };
+      const body = { key, fields: values };
+      if (expiry?.value) body.expires_at = expiry.value;
+      return body;
     },
     clearSecrets() {
       for (const { field, input } of inputs.values()) if (field.secret) input.value = '';

@@ -60,7 +60,7 @@ function installDialog(entry) {
       async function submit(event) {
         event.preventDefault();
         fill(errorRegion);
-        const { key, fields } = form.read();
+        const { key, fields, expires_at: expiresAt } = form.read();
         if (!key) {
           showMessage(errorRegion, 'bad', [`Paste your ${form.mainLabel} first${later ? ', or choose “I\'ll add it later”' : ''}.`]);
           form.focusMain();
@@ -69,8 +69,8 @@ function installDialog(entry) {
         busy(true, 'Saving and testing…');
         try {
           const view = installed.has(entry.key)
-            ? await api('PUT', `/v1/integrations/${encodeURIComponent(entry.key)}/credential`, { key, fields })
-            : await api('POST', '/v1/integrations', { provider: entry.key, key, fields });
+            ? await api('PUT', `/v1/integrations/${encodeURIComponent(entry.key)}/credential`, { key, fields, expires_at: expiresAt })
+            : await api('POST', '/v1/integrations', { provider: entry.key, key, fields, expires_at: expiresAt });
           installed.set(entry.key, view);
           form.clearSecrets();
           const said = afterSave(view);

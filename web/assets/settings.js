@@ -7,7 +7,7 @@ import { credentialInputs } from './credential-form.js';
 import { confirmDialog } from './dialog.js';
 import { fill, h, showMessage, uid, when } from './dom.js';
 import { session, showError } from './session.js';
-import { afterSave, eventLine, outcome, pendingLines, status, usageLine } from './words.js';
+import { afterSave, eventLine, expiryLine, outcome, pendingLines, status, usageLine } from './words.js';
 
 const content = document.getElementById('content');
 const notice = document.getElementById('notice');
@@ -28,6 +28,12 @@ function lastTest(view) {
 function usage(view) {
   const line = usageLine(view);
   return line ? h('p', { class: 'usage' }, line) : null;
+}
+
+/** When the key expires, if it does: warned in its last 14 days, and once it has lapsed. */
+function expiry(view) {
+  const said = expiryLine(view.expires_at);
+  return said ? h('p', { class: `expiry tone-${said.tone}` }, said.text) : null;
 }
 
 /** The integration's status changes, newest first, loaded when the reader opens them. */
@@ -98,6 +104,7 @@ function integrationCard(view, said) {
       h('div', { class: 'actions' }, save, test, uninstall)),
     pendingPanel(view, choose),
     lastTest(view),
+    expiry(view),
     usage(view),
     history(view),
     errorRegion,
@@ -119,7 +126,7 @@ function integrationCard(view, said) {
   async function submit(event) {
     event.preventDefault();
     fill(errorRegion);
-    const { key, fields } = form.read();
+    const { key, fields, expires_at: expiresAt } = form.read();
     if (!key) {
       showMessage(errorRegion, 'bad', [`Paste your ${form.mainLabel} first.`]);
       form.focusMain();
@@ -131,9 +138,9 @@ function integrationCard(view, said) {
       ? 'Testing the new key… your current key stays in use.'
       : 'Saving and testing the key…']);
     try {
-      const next = await api('PUT', `/v1/integrations/${encodeURIComponent(view.provider)}/credential`, { key, fields });
+      const next = await api('PUT', `/v1/integrations/${encodeURIComponent(view.provider)}/credential`, { key, fields, expires_at: expiresAt });
       const unchanged = next.updated_at === view.updated_at && !next.pending
-        && next.key_version === view.key_version;
+        && next.key_version === view.key_version && next.expires_at === view.expires_at;
       const message = next.pending
         ? { tone: 'warn', lines: pendingLines(next.pending) }
         : unchanged

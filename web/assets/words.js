@@ -121,6 +121,26 @@ export function usageLine(view, now = Date.now()) {
   return parts.join(' · ');
 }
 
+/**
+ * When a key expires, in words, with a tone: "Expires on 12 Jan 2027", warned in its last 14
+ * days ("Expires in 3 days, on 12 Jan: paste a new key before then"), and "Expired on …".
+ */
+export function expiryLine(expiresAt, now = Date.now()) {
+  if (!expiresAt) return null;
+  const at = new Date(expiresAt).getTime();
+  if (Number.isNaN(at)) return null;
+  const on = new Date(at).toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
+  const left = at - now;
+  const day = 24 * 3600 * 1000;
+  if (left <= 0) return { tone: 'bad', text: `Expired on ${on}: create a new key at the provider and paste it here.` };
+  if (left <= 14 * day) {
+    const days = Math.ceil(left / day);
+    const when = days <= 1 ? 'within a day' : `in ${days} days`;
+    return { tone: 'warn', text: `Expires ${when}, on ${on}: paste a new key before then.` };
+  }
+  return { tone: 'neutral', text: `Expires on ${on}.` };
+}
+
 /** Why a key stopped working, from an event's reason (and the service's words for it). */
 function rejection(reason, failure) {
   const what = failure?.summary
@@ -143,6 +163,14 @@ export function eventLine(event) {
   const on = day(event.at);
   const by = { recheck: ' at a scheduled check', 'usage-report': ' after an AI call failed' }[event.reason.cause] ?? '';
   if (event.reason.cause === 'key-saved') return `New key saved on ${on}`;
+  if (event.reason.cause === 'expiry' && event.reason.expiry) {
+    const on2 = new Date(event.reason.expiry.expires_at).toLocaleDateString('en-GB', { day: 'numeric', month: 'short', timeZone: 'UTC' });
+    return {
+      soon: `Warned on ${on}: the key expires on ${on2}`,
+      tomorrow: `Warned on ${on}: the key expires within a day, on ${on2}`,
+      expired: `The key expired on ${on2}`,
+    }[event.reason.expiry.stage] ?? `Expiry notice on ${on}`;
+  }
   if (event.reason.cause === 'key-replaced') {
     const who = event.reason.by ? ` by ${event.reason.by}` : '';
     return event.to === 'connected'

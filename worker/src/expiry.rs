@@ -3,8 +3,8 @@
 //! (`integration.key_expiring`, `integration.key_expired`). The mark and the event are one
 //! D1 batch, the event guarded by the mark it belongs to, so two runs never send one twice.
 //!
-//! The clock is the scheduled event's time (the run's own), which `wrangler dev
-//! --test-scheduled` lets a test set (`/__scheduled?time=<ms>`).
+//! The clock is the scheduled event's time (the run's own), which the local runtime lets a
+//! test set (`/cdn-cgi/local/scheduled?time=<ms>` under `wrangler dev`).
 
 use byok_core::events::expiry_notice;
 use byok_core::expiry::{notice_due, Stage};

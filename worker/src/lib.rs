@@ -202,7 +202,7 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     if let Err(ApiError(p)) = events::stall_sweep(&app).await {
         worker::console_error!("webhook stall sweep failed: {}", p.detail);
     }
-    // The run's own time (what `--test-scheduled` lets a test set), not the isolate's clock.
+    // The run's own time (which a local test can set), not the isolate's clock.
     let now = event.schedule().max(0.0) as u64;
     match expiry::sweep(&app, now).await {
         Ok(s) if s.sent > 0 => {
