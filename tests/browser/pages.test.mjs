@@ -481,6 +481,30 @@ describe('Settings → Integrations', () => {
     await s.close();
   });
 
+  test('an expiring key: asked where the provider issues them, and Settings warns ahead', async () => {
+    const s = await signIn();
+    const { page } = s;
+    // Meta Ads issues tokens that may lapse: its dialog asks when; Anthropic's does not.
+    await card(page, 'Meta Ads').getByRole('button', { name: 'Install Meta Ads' }).click();
+    const meta = page.getByRole('dialog', { name: 'Install Meta Ads' });
+    await meta.getByLabel('Expires on').waitFor();
+    await page.keyboard.press('Escape');
+    await card(page, 'Anthropic').getByRole('button', { name: 'Install Anthropic' }).click();
+    assert.equal(await page.getByRole('dialog', { name: 'Install Anthropic' }).getByLabel('Expires on').count(), 0);
+    await page.keyboard.press('Escape');
+
+    const soon = new Date(Date.now() + 5 * 86_400_000).toISOString();
+    const install = await page.request.post(`${base}/v1/integrations`, {
+      data: { provider: 'anthropic', key: anthropicKey('valid'), expires_at: soon }, headers: { origin: base },
+    });
+    assert.equal(install.status(), 201, await install.text());
+    await page.goto(`${base}/settings/integrations`);
+    const line = settingsCard(page, 'anthropic').locator('.expiry');
+    await line.getByText(/^Expires in 5 days, on \d{1,2} [A-Z][a-z]{2} \d{4}: paste a new key before then\.$/).waitFor();
+    assert.match(await line.getAttribute('class'), /tone-warn/);
+    await s.close();
+  });
+
   test('a member sees no Uninstall; an owner uninstalls after confirming', async () => {
     const tenant = `shared-${process.pid}`;
     const member = await signIn({ role: 'member', tenant, path: '/settings/integrations' });

@@ -191,7 +191,13 @@ fn a_scheduled_recheck_finds_a_revoked_key_and_the_platform_is_told_by_a_signed_
         let (_, events) = get(b, "/v1/integrations/anthropic/events", &member).await;
         let newest = &events["events"][0];
         assert_eq!((&newest["from"], &newest["to"]), (&json!("connected"), &json!("invalid")));
-        assert_eq!(newest["reason"], json!({"cause": "recheck", "verdict": "invalid-credential"}));
+        // It had worked, so the reason is a revocation, and the words say it may have leaked.
+        assert_eq!(
+            newest["reason"],
+            json!({"cause": "recheck", "verdict": "invalid-credential", "failure": "revoked"})
+        );
+        assert_eq!(newest["failure"]["reason"], "revoked");
+        assert!(newest["failure"]["next_step"].as_str().unwrap_or_default().contains("leaked"), "{newest}");
         let id = newest["id"].as_str().expect("id").to_owned();
         wait_for("the invalid event's delivery", || async {
             receiver
