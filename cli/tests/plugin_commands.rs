@@ -38,9 +38,15 @@ fn check_accepts_a_plugin_and_explains_a_refusal() {
     assert!(ok.status.success());
     let out = String::from_utf8_lossy(&ok.stdout);
     assert!(
-        out.contains("contract v1") && out.contains("imports none"),
-        "{out}"
+        out.contains("contract v2") && out.contains("imports none"),
+        "OpenAI's plugin says more than its verdict: {out}"
     );
+    let v1 = byok()
+        .args(["plugin", "check"])
+        .arg(built("sendgrid"))
+        .output()
+        .expect("runs");
+    assert!(String::from_utf8_lossy(&v1.stdout).contains("contract v1"));
 
     let dir = std::env::temp_dir().join(format!("byok-cli-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");

@@ -578,6 +578,15 @@ pub struct TestReport {
     /// Why it did not pass, in words with the next step; absent when it passed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<crate::failure::FailureView>,
+    /// What a v2 plugin said beyond the verdict: why the provider refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<crate::failure::Hint>,
+    /// The permissions the key lacks, as the provider named them (v2 plugins).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_scopes: Vec<String>,
+    /// RFC 3339: when the key expires, as the provider said (v2 plugins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
     /// RFC 3339.
     pub tested_at: String,
 }

@@ -90,6 +90,25 @@ pub fn check_by_ms(expires_at_ms: u64, base_ms: u64) -> Option<u64> {
     Some(base_ms.saturating_add(step).min(expires_at_ms))
 }
 
+/// A day or an RFC 3339 time as Unix ms, with no check against the clock (a provider's own
+/// report of an expiry, which may already have passed).
+pub fn read(text: &str) -> Result<u64, ExpiryError> {
+    use time::format_description::well_known::Rfc3339;
+    let text = text.trim();
+    let at = if text.len() == 10 {
+        time::Date::parse(
+            text,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .map_err(|_| ExpiryError::Malformed)?
+        .midnight()
+        .assume_utc()
+    } else {
+        time::OffsetDateTime::parse(text, &Rfc3339).map_err(|_| ExpiryError::Malformed)?
+    };
+    u64::try_from(at.unix_timestamp_nanos() / 1_000_000).map_err(|_| ExpiryError::Past)
+}
+
 /// At most this far ahead (ten years): anything later is a typo.
 pub const MAX_AHEAD_MS: u64 = 3_653 * DAY_MS;
 
@@ -108,21 +127,7 @@ pub enum ExpiryError {
 /// of that day, UTC, so warnings come early rather than late) or an RFC 3339 time. It must lie
 /// after `now_ms` and within ten years. Returns Unix ms.
 pub fn parse(text: &str, now_ms: u64) -> Result<u64, ExpiryError> {
-    use time::format_description::well_known::Rfc3339;
-    let text = text.trim();
-    let at = if text.len() == 10 {
-        time::Date::parse(
-            text,
-            time::macros::format_description!("[year]-[month]-[day]"),
-        )
-        .map_err(|_| ExpiryError::Malformed)?
-        .midnight()
-        .assume_utc()
-    } else {
-        time::OffsetDateTime::parse(text, &Rfc3339).map_err(|_| ExpiryError::Malformed)?
-    };
-    let ms = at.unix_timestamp_nanos() / 1_000_000;
-    let ms = u64::try_from(ms).map_err(|_| ExpiryError::Past)?;
+    let ms = read(text)?;
     if ms <= now_ms {
         return Err(ExpiryError::Past);
     }

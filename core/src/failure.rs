@@ -40,6 +40,16 @@ pub enum Failure {
     TestFault,
 }
 
+/// What a v2 plugin says about a failing credential beyond its verdict (`wit/v2`'s `hint`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Hint {
+    Billing,
+    WrongMode,
+    Expired,
+}
+
 /// What to tell the user: what happened, and what to do.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,13 +174,40 @@ impl Failure {
             next_step,
         }
     }
+
+    /// The view, naming the scopes a v2 plugin said are missing (for `missing-permission`).
+    pub fn view_with(self, missing_scopes: &[String]) -> FailureView {
+        let mut v = self.view();
+        if self == Failure::MissingPermission && !missing_scopes.is_empty() {
+            v.summary = format!(
+                "The key works but lacks a permission this platform needs: {}.",
+                missing_scopes.join(", ")
+            );
+        }
+        v
+    }
 }
 
 /// The reason a test's verdict fails, or `None` when the key works (or there is no test to
 /// run). `worked_before` says the key passed a test since it was stored: a refusal then means
 /// it was revoked, not mistyped.
-pub fn classify(verdict: ReportedVerdict, worked_before: bool) -> Option<Failure> {
+pub fn classify(
+    verdict: ReportedVerdict,
+    worked_before: bool,
+    hint: Option<Hint>,
+) -> Option<Failure> {
     Some(match verdict {
+        ReportedVerdict::Plugin(Verdict::Connected) => return None,
+        // A v2 plugin that says why the provider refused outranks the generic reading.
+        ReportedVerdict::Plugin(v)
+            if v.finding() == crate::status::Finding::Rejected && hint.is_some() =>
+        {
+            match hint {
+                Some(Hint::Billing) => Failure::Billing,
+                Some(Hint::WrongMode) => Failure::WrongMode,
+                _ => Failure::Expired,
+            }
+        }
         ReportedVerdict::Plugin(v) => match v {
             Verdict::Connected => return None,
             Verdict::InvalidCredential if worked_before => Failure::Revoked,
@@ -216,7 +253,7 @@ mod tests {
     fn every_verdict_that_does_not_pass_has_a_reason_and_only_those() {
         for v in every_verdict() {
             for worked in [false, true] {
-                let reason = classify(v, worked);
+                let reason = classify(v, worked, None);
                 let passes = v.finding() == Finding::Passed;
                 let untested = v == ReportedVerdict::Host(HostVerdict::NoTest);
                 assert_eq!(reason.is_none(), passes || untested, "{v:?}");
@@ -227,8 +264,8 @@ mod tests {
     #[test]
     fn a_refusal_after_the_key_worked_is_a_revocation_that_may_be_a_leak() {
         let refused = ReportedVerdict::Plugin(Verdict::InvalidCredential);
-        assert_eq!(classify(refused, false), Some(Failure::WrongKey));
-        assert_eq!(classify(refused, true), Some(Failure::Revoked));
+        assert_eq!(classify(refused, false, None), Some(Failure::WrongKey));
+        assert_eq!(classify(refused, true, None), Some(Failure::Revoked));
         assert!(Failure::Revoked.words().next_step.contains("leaked"));
         assert!(Failure::Revoked.words().next_step.contains("roll it"));
     }
@@ -239,7 +276,7 @@ mod tests {
         // passing condition (provider, rate limit, this service) never blames the key.
         for v in every_verdict() {
             for worked in [false, true] {
-                if let Some(r) = classify(v, worked) {
+                if let Some(r) = classify(v, worked, None) {
                     assert_eq!(r.is_the_key(), v.finding() == Finding::Rejected, "{v:?}");
                     if !r.is_the_key() {
                         assert!(
@@ -251,6 +288,37 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_v2_plugins_hint_names_the_reason_of_a_refusal_only() {
+        let refused = ReportedVerdict::Plugin(Verdict::InsufficientPermission);
+        assert_eq!(
+            classify(refused, true, Some(Hint::Billing)),
+            Some(Failure::Billing)
+        );
+        assert_eq!(
+            classify(refused, false, Some(Hint::WrongMode)),
+            Some(Failure::WrongMode)
+        );
+        let invalid = ReportedVerdict::Plugin(Verdict::InvalidCredential);
+        assert_eq!(
+            classify(invalid, true, Some(Hint::Expired)),
+            Some(Failure::Expired)
+        );
+        // A hint never turns a passing or transient verdict into a failure of the key.
+        let ok = ReportedVerdict::Plugin(Verdict::Connected);
+        assert_eq!(classify(ok, false, Some(Hint::Expired)), None);
+        let down = ReportedVerdict::Plugin(Verdict::ProviderUnavailable);
+        assert_eq!(
+            classify(down, false, Some(Hint::Billing)),
+            Some(Failure::ProviderDown)
+        );
+        let scopes = ["ads_read".to_owned(), "ads_management".to_owned()];
+        assert!(Failure::MissingPermission
+            .view_with(&scopes)
+            .summary
+            .ends_with("needs: ads_read, ads_management."));
     }
 
     #[test]

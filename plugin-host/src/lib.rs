@@ -1,5 +1,6 @@
-//! Runs BYOK connection-test plugins: WebAssembly components of the `wit/v1` contract that
-//! import nothing, driven step by step under limits.
+//! Runs BYOK connection-test plugins: WebAssembly components of the `wit/v1` or `wit/v2`
+//! contract that import nothing, driven step by step under limits. Every version exports v1's
+//! `check`, so one loop drives them all; v2 adds `details`, asked once after `done`.
 //!
 //! One crate for both targets:
 //! - natively, Wasmtime with Cranelift (pooling allocator, `InstancePre` reuse) or Pulley
@@ -15,6 +16,7 @@
 
 pub mod artifact;
 mod bindings;
+pub mod details;
 #[cfg(feature = "reqwest")]
 pub mod egress_reqwest;
 pub mod engine;
@@ -26,6 +28,7 @@ pub mod scrub;
 mod wasm32;
 mod wit_credential;
 
+pub use details::{Details, Hint};
 pub use engine::{Backend, PluginEngine};
 pub use limits::Limits;
 pub use load::{ContractVersion, LoadError, LoadedPlugin};

@@ -15,21 +15,35 @@ pub const MAX_COMPONENT_BYTES: usize = 4 << 20;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContractVersion {
     V1,
+    /// v1's `check` plus `details` (expiry, missing scopes, a hint), `wit/v2`.
+    V2,
 }
 
-impl ContractVersion {
-    pub const SUPPORTED: [ContractVersion; 1] = [ContractVersion::V1];
+/// The export every version carries: the test itself.
+pub const CHECK_EXPORT: &str = "byok:plugin/check@1.0.0";
 
-    /// The export a component of this version carries.
+impl ContractVersion {
+    /// Newest first: a component is of the newest version whose exports it carries.
+    pub const SUPPORTED: [ContractVersion; 2] = [ContractVersion::V2, ContractVersion::V1];
+
+    /// The export that tells this version apart (v2 carries v1's `check` as well).
     pub fn export_name(self) -> &'static str {
         match self {
-            ContractVersion::V1 => "byok:plugin/check@1.0.0",
+            ContractVersion::V1 => CHECK_EXPORT,
+            ContractVersion::V2 => crate::details::INTERFACE,
         }
+    }
+
+    /// Whether a component with these exports implements this version.
+    fn implemented_by(self, exports: &[String]) -> bool {
+        let has = |name: &str| exports.iter().any(|e| e == name);
+        has(CHECK_EXPORT) && has(self.export_name())
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
             ContractVersion::V1 => "v1",
+            ContractVersion::V2 => "v2",
         }
     }
 }
@@ -158,7 +172,7 @@ impl PluginEngine {
             .collect();
         let version = ContractVersion::SUPPORTED
             .into_iter()
-            .find(|v| exports.iter().any(|e| e == v.export_name()));
+            .find(|v| v.implemented_by(&exports));
         let Some(version) = version else {
             if let Some(other) = exports.iter().find(|e| e.starts_with("byok:plugin/check@")) {
                 return Err(LoadError::UnsupportedContract {

@@ -126,6 +126,8 @@ pub struct PluginOutcome {
     pub message: String,
     pub account_label: Option<String>,
     pub warnings: Vec<String>,
+    /// What a v2 plugin said beyond the verdict (scrubbed); empty for a v1 plugin.
+    pub details: crate::details::Details,
 }
 
 /// Why a run ended without a verdict. The host keeps serving in every case.
@@ -356,7 +358,15 @@ impl PluginEngine {
         let mut sent = 0u32;
         loop {
             let request = match step {
-                wit::Step::Done(outcome) => return self.outcome(outcome, &scrub),
+                wit::Step::Done(outcome) => {
+                    let mut outcome = self.outcome(outcome, &scrub)?;
+                    if plugin.version == crate::load::ContractVersion::V2 {
+                        let details = crate::details::call(&mut *store, &raw)
+                            .map_err(|e| self.classify(store, &e))?;
+                        outcome.details = self.details(details, &scrub)?;
+                    }
+                    return Ok(outcome);
+                }
                 wit::Step::Send(request) => request,
             };
             sent += 1;
@@ -547,6 +557,30 @@ impl PluginEngine {
             message: scrub.apply(&o.message),
             account_label: o.account_label.map(|l| scrub.apply(&l)),
             warnings: o.warnings.iter().map(|w| scrub.apply(w)).collect(),
+            details: crate::details::Details::default(),
+        })
+    }
+
+    /// A v2 plugin's details, held to the contract's counts and scrubbed like every text.
+    fn details(
+        &self,
+        d: crate::details::Details,
+        scrub: &Scrubber,
+    ) -> Result<crate::details::Details, RunError> {
+        use crate::details::{MAX_SCOPES, MAX_SCOPE_BYTES};
+        let size: usize = d.missing_scopes.iter().map(String::len).sum();
+        if d.missing_scopes.len() > MAX_SCOPES
+            || d.missing_scopes.iter().any(|s| s.len() > MAX_SCOPE_BYTES)
+            || size > self.limits.output_bytes
+        {
+            return Err(RunError::OutputTooLarge {
+                size,
+                limit: self.limits.output_bytes.min(MAX_SCOPES * MAX_SCOPE_BYTES),
+            });
+        }
+        Ok(crate::details::Details {
+            missing_scopes: d.missing_scopes.iter().map(|s| scrub.apply(s)).collect(),
+            ..d
         })
     }
 }

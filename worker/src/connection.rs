@@ -112,6 +112,9 @@ fn report(
         account_label,
         warnings,
         failure: None,
+        hint: None,
+        missing_scopes: Vec::new(),
+        expires_at: None,
         tested_at: rfc3339(now_millis()),
     }
 }
@@ -176,12 +179,24 @@ pub async fn run(
         Ok(o) => {
             let mut all = warnings;
             all.extend(o.warnings);
-            report(
+            let mut r = report(
                 ReportedVerdict::Plugin(o.verdict),
                 o.message,
                 o.account_label,
                 all,
-            )
+            );
+            // What a v2 plugin said beyond the verdict (a v1 plugin's details are empty).
+            r.hint = o.details.hint.map(|h| match h {
+                byok_plugin_host::Hint::Billing => byok_core::failure::Hint::Billing,
+                byok_plugin_host::Hint::WrongMode => byok_core::failure::Hint::WrongMode,
+                byok_plugin_host::Hint::Expired => byok_core::failure::Hint::Expired,
+            });
+            r.missing_scopes = o.details.missing_scopes;
+            r.expires_at = o
+                .details
+                .expires_at
+                .map(|s| rfc3339(s.saturating_mul(1000)));
+            r
         }
         Err(e @ byok_plugin_host::RunError::EgressDenied { .. }) => report(
             ReportedVerdict::Host(HostVerdict::EgressRefused),

@@ -83,7 +83,9 @@ fn expiry_of(text: Option<&str>) -> Result<Option<u64>, ApiError> {
 /// A stored test report, its failure said in today's words.
 fn stored_report(json: Option<&str>) -> Option<TestReport> {
     let mut report = serde_json::from_str::<TestReport>(json?).ok()?;
-    report.failure = report.failure.map(|f| f.reason.view());
+    report.failure = report
+        .failure
+        .map(|f| f.reason.view_with(&report.missing_scopes));
     Some(report)
 }
 
@@ -242,10 +244,12 @@ pub async fn test_opened_and_record(
     new_key: bool,
     reason: Reason,
 ) -> Result<(), ApiError> {
-    let secret = row.secret.as_deref().unwrap_or_default();
+    // The sealed value tested: a copy, since the row is updated below.
+    let sealed = row.secret.clone().unwrap_or_default();
+    let secret = sealed.as_slice();
     let mut report = connection::run(app, entry, &opened, new_key).await;
-    let failure = failure::classify(report.verdict, row.key_worked());
-    report.failure = failure.map(Failure::view);
+    let failure = failure::classify(report.verdict, row.key_worked(), report.hint);
+    report.failure = failure.map(|f| f.view_with(&report.missing_scopes));
     let before = status_of(row)?;
     let finding = report.verdict.finding();
     let next = before
@@ -321,6 +325,32 @@ pub async fn test_opened_and_record(
         if let Some(p) = event {
             events::queue_delivery(app, p).await;
         }
+        adopt_reported_expiry(app, row, &report, secret).await?;
+    }
+    Ok(())
+}
+
+/// A v2 plugin's test said when the key expires: that date becomes the key's (its notices
+/// start again), unless it is the one already stored.
+async fn adopt_reported_expiry(
+    app: &App,
+    row: &mut IntegrationRow,
+    report: &TestReport,
+    sealed: &[u8],
+) -> Result<(), ApiError> {
+    let Some(at) = report
+        .expires_at
+        .as_deref()
+        .and_then(|t| byok_core::expiry::read(t).ok())
+    else {
+        return Ok(());
+    };
+    if row.expires_at.map(|e| e.max(0.0) as u64) == Some(at) {
+        return Ok(());
+    }
+    if store::set_expiry(&app.db, &row.tenant, &row.provider, sealed, Some(at)).await? {
+        row.expires_at = Some(at as f64);
+        row.expiry_notified = Some(0.0);
     }
     Ok(())
 }
@@ -648,8 +678,8 @@ async fn try_pending(
         Some(&sealed.fields_json()),
     )?;
     let mut report = connection::run(app, entry, &opened, true).await;
-    let failure = failure::classify(report.verdict, false);
-    report.failure = failure.map(Failure::view);
+    let failure = failure::classify(report.verdict, false, report.hint);
+    report.failure = failure.map(|f| f.view_with(&report.missing_scopes));
     let report_json =
         serde_json::to_string(&report).map_err(|e| worker::Error::RustError(e.to_string()))?;
     let slot = Slot {
@@ -725,7 +755,8 @@ async fn try_pending(
             if let Some(p) = event {
                 events::queue_delivery(app, p).await;
             }
-            let row = installed_row(app, who, key).await?;
+            let mut row = installed_row(app, who, key).await?;
+            adopt_reported_expiry(app, &mut row, &report, &sealed.secret).await?;
             Ok(json(200, &view(&row, entry, warnings)?)?)
         }
         Outcome::Refused(_) => {

@@ -62,7 +62,19 @@ fn every_seeded_kind_of_refusal_is_named() {
 fn a_real_plugin_loads_with_its_digest_and_version() {
     let bytes = component("anthropic");
     let plugin = engine(Backend::Pulley).load(&bytes).expect("loads");
-    assert_eq!(plugin.version().as_str(), "v1");
+    assert_eq!(
+        plugin.version().as_str(),
+        "v2",
+        "Anthropic says more: wit/v2"
+    );
+    let v1 = engine(Backend::Pulley)
+        .load(&component("sendgrid"))
+        .expect("loads");
+    assert_eq!(
+        v1.version().as_str(),
+        "v1",
+        "SendGrid has nothing more to say: wit/v1"
+    );
     assert_eq!(plugin.digest(), &byok_plugin_host::load::digest(&bytes));
     assert_eq!(plugin.size(), bytes.len());
 }

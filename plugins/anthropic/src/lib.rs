@@ -8,9 +8,9 @@
 //! balance is too low or a usage limit is reached, is a state of a valid key that time will not
 //! fix: insufficient permission, never a transient verdict.
 
-use byok_plugin_sdk::{
-    common_status, error_message, export_plugin, Context, Credential, Outcome, Plugin, Request,
-    Response, Step, TransportError, Value,
+use byok_plugin_sdk_v2::{
+    common_status, error_message, export_plugin_v2, Context, Credential, Hint, Outcome, Plugin,
+    Request, Response, Step, TransportError, Value,
 };
 
 pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
@@ -60,11 +60,13 @@ fn verdict(r: &Response) -> Outcome {
         (402, _) | (_, Some("billing_error")) => Outcome::insufficient(format!(
             "The key is valid but Anthropic refuses it for billing: {} Check Settings → Billing in the Claude Console.",
             error_message(r).unwrap_or_else(|| "billing error.".into())
-        )),
+        ))
+        .hint(Hint::Billing),
         (400, Some("invalid_request_error")) if billing_message(r) => Outcome::insufficient(format!(
             "The key is valid but cannot be used until billing is fixed: {}",
             error_message(r).unwrap_or_default()
-        )),
+        ))
+        .hint(Hint::Billing),
         (400, Some("invalid_request_error")) => Outcome::unexpected(format!(
             "Anthropic refused the test request: {}",
             error_message(r).unwrap_or_default()
@@ -81,12 +83,12 @@ fn billing_message(r: &Response) -> bool {
         .any(|k| m.contains(k))
 }
 
-export_plugin!(Anthropic);
+export_plugin_v2!(Anthropic);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use byok_plugin_sdk::{drive, json, Verdict};
+    use byok_plugin_sdk_v2::{drive, json, Verdict};
 
     fn run(status: u16, body: &str) -> Outcome {
         let ctx = Context::new(json!({"base_url": "http://127.0.0.1:9/"}), 0);

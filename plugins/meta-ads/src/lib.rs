@@ -10,9 +10,9 @@
 //! A Graph API version past its end of life answers code 2635: that is the entry's
 //! `graph_version`, not the token, so the verdict is inconclusive and says what to change.
 
-use byok_plugin_sdk::{
-    export_plugin, Context, Credential, Outcome, Plugin, Request, Response, Step, TransportError,
-    Value,
+use byok_plugin_sdk_v2::{
+    export_plugin_v2, Context, Credential, Hint, Outcome, Plugin, Request, Response, Step,
+    TransportError, Value,
 };
 
 pub const DEFAULT_BASE_URL: &str = "https://graph.facebook.com";
@@ -130,7 +130,8 @@ fn graph_error(r: &Response) -> Option<Outcome> {
         return match r.status {
             200..=299 => None,
             _ => Some(
-                byok_plugin_sdk::common_status(r).unwrap_or_else(|| Outcome::unexpected_status(r)),
+                byok_plugin_sdk_v2::common_status(r)
+                    .unwrap_or_else(|| Outcome::unexpected_status(r)),
             ),
         };
     };
@@ -152,8 +153,11 @@ fn graph_error(r: &Response) -> Option<Outcome> {
             "Meta no longer serves the Graph API version this test uses: a platform admin must move the Meta Ads entry's graph_version to a supported version. Meta said: {message}"
         )),
         _ => match code {
+        190 if subcode == Some(463) => Outcome::invalid(
+            "The token has expired: generate a new system-user token (choose Never for the expiry).",
+        )
+        .hint(Hint::Expired),
         190 => Outcome::invalid(match subcode {
-            Some(463) => "The token has expired: generate a new system-user token (choose Never for the expiry).".to_owned(),
             Some(460) => "The token was invalidated by a password change: generate a new one.".to_owned(),
             _ => format!("Meta rejected the token: {message}"),
         }),
@@ -167,12 +171,12 @@ fn graph_error(r: &Response) -> Option<Outcome> {
     })
 }
 
-export_plugin!(MetaAds);
+export_plugin_v2!(MetaAds);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use byok_plugin_sdk::{json, Verdict};
+    use byok_plugin_sdk_v2::{json, Verdict};
 
     fn err(status: u16, body: Value) -> Option<Verdict> {
         graph_error(&Response {

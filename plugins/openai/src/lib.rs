@@ -15,9 +15,9 @@
 //!   key; inconclusive.
 //! - 401 `invalid_api_key`: invalid. OpenAI's message quotes part of the key, so ours is used.
 
-use byok_plugin_sdk::{
-    common_status, error_message, export_plugin, Context, Credential, Outcome, Plugin, Request,
-    Response, Step, TransportError, Value,
+use byok_plugin_sdk_v2::{
+    common_status, error_message, export_plugin_v2, Context, Credential, Hint, Outcome, Plugin,
+    Request, Response, Step, TransportError, Value,
 };
 
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com";
@@ -81,7 +81,8 @@ fn verdict(r: &Response) -> Outcome {
         429 if billing.is_some() => Outcome::insufficient(format!(
             "The key is valid but OpenAI refuses it for billing ({}): add credit or raise the spend limit under Settings → Billing (or the project's Limits).",
             billing.copied().unwrap_or("insufficient_quota")
-        )),
+        ))
+        .hint(Hint::Billing),
         401 | 403 if lower.contains("missing scopes") => {
             let scopes = message
                 .split("Missing scopes:")
@@ -93,6 +94,7 @@ fn verdict(r: &Response) -> Outcome {
             Outcome::insufficient(format!(
                 "The key is valid but restricted: it lacks {scopes}. Edit the key (Settings → API keys) and set List models to Read and Model capabilities to Request."
             ))
+            .missing(scopes.split(',').map(str::trim).filter(|s| !s.is_empty()))
         }
         401 | 403 if lower.contains("insufficient permissions") => {
             Outcome::insufficient(format!("The key is valid but restricted: {message}"))
@@ -116,12 +118,12 @@ fn verdict(r: &Response) -> Outcome {
     }
 }
 
-export_plugin!(OpenAi);
+export_plugin_v2!(OpenAi);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use byok_plugin_sdk::{json, Verdict};
+    use byok_plugin_sdk_v2::{json, Verdict};
 
     fn answer(status: u16, body: Value) -> Outcome {
         verdict(&Response {

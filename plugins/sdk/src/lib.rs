@@ -1,4 +1,4 @@
-//! The guest SDK for BYOK connection-test plugins (contract `wit/v1`).
+//! The guest SDK for BYOK connection-test plugins (contracts `wit/v1` and `wit/v2`).
 //!
 //! A plugin is a [`Plugin`]: `start` gets the credential and context and returns the first
 //! [`Step`]; `resume` gets each response and returns the next. The types here are plain Rust,
@@ -21,6 +21,12 @@
 //! }
 //! export_plugin!(Example);
 //! ```
+//!
+//! A plugin that can say more than the verdict (when the key expires, which scopes it lacks,
+//! that the account is out of credit) sets [`Outcome::expires_at`], [`Outcome::missing`] or
+//! [`Outcome::hint`] and is exported with `byok_plugin_sdk_v2::export_plugin_v2!` instead
+//! (the crate `byok-plugin-sdk-v2`, contract `wit/v2`). Under [`export_plugin!`] (v1) those
+//! are dropped.
 
 use std::fmt::Write as _;
 
@@ -269,12 +275,29 @@ pub enum Verdict {
     UnexpectedResponse,
 }
 
+/// Why a credential fails, when the provider says more than "refused" (`wit/v2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hint {
+    /// The provider's account is out of credit or quota.
+    Billing,
+    /// A credential of the wrong mode or account (test mode where live is expected).
+    WrongMode,
+    /// The credential has expired.
+    Expired,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub verdict: Verdict,
     pub message: String,
     pub account_label: Option<String>,
     pub warnings: Vec<String>,
+    /// When the credential expires, in Unix seconds, if the provider says (`wit/v2`).
+    pub expires_at: Option<u64>,
+    /// The permissions or scopes the credential lacks, as the provider names them (`wit/v2`).
+    pub missing_scopes: Vec<String>,
+    /// Why it fails, beyond the verdict (`wit/v2`).
+    pub hint: Option<Hint>,
 }
 
 impl Outcome {
@@ -284,7 +307,26 @@ impl Outcome {
             message: message.into(),
             account_label: None,
             warnings: Vec::new(),
+            expires_at: None,
+            missing_scopes: Vec::new(),
+            hint: None,
         }
+    }
+    /// The credential expires at `unix_seconds` (`wit/v2`).
+    pub fn expires_at(mut self, unix_seconds: u64) -> Self {
+        self.expires_at = Some(unix_seconds);
+        self
+    }
+    /// The credential lacks these scopes or permissions (`wit/v2`).
+    pub fn missing<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.missing_scopes
+            .extend(scopes.into_iter().map(Into::into));
+        self
+    }
+    /// Why it fails, beyond the verdict (`wit/v2`).
+    pub fn hint(mut self, hint: Hint) -> Self {
+        self.hint = Some(hint);
+        self
     }
     pub fn connected(message: impl Into<String>) -> Self {
         Self::new(Verdict::Connected, message)
@@ -446,13 +488,13 @@ macro_rules! export_plugin {
 
             impl $crate::bindings::exports::byok::plugin::check::Guest for Export {
                 fn format_check(credential: wit::Credential, config: String) -> Vec<String> {
-                    $crate::glue::format_check::<$plugin>(credential, config)
+                    $crate::glue::v1::format_check::<$plugin>(credential, config)
                 }
                 fn start(credential: wit::Credential, context: wit::Context) -> wit::Step {
-                    STATE.with(|slot| $crate::glue::start::<$plugin>(slot, credential, context))
+                    STATE.with(|slot| $crate::glue::v1::start::<$plugin>(slot, credential, context))
                 }
                 fn resume(response: Result<wit::Response, wit::TransportError>) -> wit::Step {
-                    STATE.with(|slot| $crate::glue::resume::<$plugin>(slot, response))
+                    STATE.with(|slot| $crate::glue::v1::resume::<$plugin>(slot, response))
                 }
             }
 

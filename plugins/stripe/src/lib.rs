@@ -13,9 +13,9 @@
 //! message also quotes part of the key. A 403 for a full secret key (`sk_`), which holds every
 //! permission, is a real refusal: insufficient permission.
 
-use byok_plugin_sdk::{
-    common_status, error_message, export_plugin, Context, Credential, Outcome, Plugin, Request,
-    Response, Step, TransportError, Value,
+use byok_plugin_sdk_v2::{
+    common_status, error_message, export_plugin_v2, Context, Credential, Hint, Outcome, Plugin,
+    Request, Response, Step, TransportError, Value,
 };
 
 pub const DEFAULT_BASE_URL: &str = "https://api.stripe.com";
@@ -107,7 +107,8 @@ impl Stripe {
             // Stripe's message quotes part of the key: only its documented code is read.
             401 if error_code(r).as_deref() == Some("api_key_expired") => Outcome::invalid(
                 "Stripe says the key has expired: it was rolled with an expiry date. Copy the current key from the Dashboard (Developers → API keys).",
-            ),
+            )
+            .hint(Hint::Expired),
             401 => Outcome::invalid("Stripe rejected the key: it is mistyped, rolled or deleted."),
             _ => common_status(r).unwrap_or_else(|| Outcome::unexpected_status(r)),
         }
@@ -134,12 +135,12 @@ fn missing_permission(r: &Response) -> Option<String> {
         .then(|| name.to_owned())
 }
 
-export_plugin!(Stripe);
+export_plugin_v2!(Stripe);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use byok_plugin_sdk::{drive, json, Verdict};
+    use byok_plugin_sdk_v2::{drive, json, Verdict};
 
     fn run(key: &str, status: u16, body: Value) -> Outcome {
         drive::<Stripe>(Credential::new(key), Context::new(json!({}), 0), 2, |req| {

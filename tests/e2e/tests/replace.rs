@@ -261,7 +261,49 @@ fn a_new_key_replaces_a_working_one_only_after_it_passes_or_by_the_users_choice(
             "{outcomes:?}"
         );
 
-        // 4. Saves racing over the working key: exactly one winner, never a refused key.
+        // 4. A v1 plugin (SendGrid) and v2 plugins (Anthropic, OpenAI) in the same Worker: the
+        // v2 ones say why the provider refused, in the reason the user is given.
+        let install = |provider: &'static str, key: &'static str| {
+            other.call(
+                Method::POST,
+                "/v1/integrations",
+                Some(json!({"provider": provider, "key": key})),
+            )
+        };
+        let (s, v) = install("sendgrid", "SG.valid-replace-0000000000000000000000").await;
+        assert_eq!(
+            (s.as_u16(), v["status"].as_str()),
+            (201, Some("connected")),
+            "v1: {v}"
+        );
+        assert!(
+            v["last_test"].get("hint").is_none(),
+            "a v1 plugin says nothing more"
+        );
+        let (s, v) = install(
+            "anthropic",
+            "sk-ant-FAKE-billing-replace-00000000000000000000",
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+        assert_eq!(v["last_test"]["hint"], "billing", "{v}");
+        assert_eq!(v["last_test"]["failure"]["reason"], "billing", "{v}");
+        let (s, v) = install("openai", "sk-test-proj-noscope-replace-000000000000").await;
+        assert_eq!(s, 201, "{v}");
+        assert_eq!(
+            v["last_test"]["missing_scopes"],
+            json!(["api.model.read"]),
+            "{v}"
+        );
+        assert!(
+            v["last_test"]["failure"]["summary"]
+                .as_str()
+                .unwrap_or_default()
+                .ends_with("needs: api.model.read."),
+            "{v}"
+        );
+
+        // 5. Saves racing over the working key: exactly one winner, never a refused key.
         for round in 0..3 {
             let good = format!("sk-ant-FAKE-valid-race-{round}-0000000000000000000000000");
             let bad = format!("sk-ant-FAKE-badkey-race-{round}-000000000000000000000000");
