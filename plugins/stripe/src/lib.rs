@@ -12,10 +12,14 @@
 //! so there is nothing better to probe). Only the permission's name is repeated: Stripe's
 //! message also quotes part of the key. A 403 for a full secret key (`sk_`), which holds every
 //! permission, is a real refusal: insufficient permission.
+//!
+//! An entry may ask for one mode (`"require_mode": "live"` or `"test"` in its config): a key
+//! that works but is of the other mode is then refused as insufficient, with the `wrong-mode`
+//! hint (contract v2), so the user is told to paste a key of the right mode.
 
 use byok_plugin_sdk_v2::{
     common_status, error_message, export_plugin_v2, Context, Credential, Hint, Outcome, Plugin,
-    Request, Response, Step, TransportError, Value,
+    Request, Response, Step, TransportError, Value, Verdict,
 };
 
 pub const DEFAULT_BASE_URL: &str = "https://api.stripe.com";
@@ -23,6 +27,8 @@ pub const DEFAULT_BASE_URL: &str = "https://api.stripe.com";
 pub struct Stripe {
     mode: &'static str,
     restricted: bool,
+    /// The mode the entry asks for, if any ("live mode" or "test mode").
+    required: Option<&'static str>,
 }
 
 impl Plugin for Stripe {
@@ -44,9 +50,15 @@ impl Plugin for Stripe {
         } else {
             "live mode"
         };
+        let required = match ctx.config_str("require_mode") {
+            Some("live") => Some("live mode"),
+            Some("test") => Some("test mode"),
+            _ => None,
+        };
         let me = Stripe {
             mode,
             restricted: k.starts_with("rk_"),
+            required,
         };
         let mut request =
             Request::get(format!("{}/v1/account", ctx.base_url(DEFAULT_BASE_URL))).bearer(k);
@@ -63,6 +75,23 @@ impl Plugin for Stripe {
 
 impl Stripe {
     fn verdict(&self, r: &Response) -> Outcome {
+        let outcome = self.answer(r);
+        match self.required {
+            // Authentic, but of the mode the entry does not take.
+            Some(required) if outcome.verdict == Verdict::Connected && required != self.mode => {
+                let mut refused = Outcome::insufficient(format!(
+                    "The key works but is a {} key, and this platform needs a {required} key: copy the {required} secret key from the Stripe Dashboard (Developers → API keys).",
+                    self.mode
+                ))
+                .hint(Hint::WrongMode);
+                refused.account_label = outcome.account_label;
+                refused
+            }
+            _ => outcome,
+        }
+    }
+
+    fn answer(&self, r: &Response) -> Outcome {
         match r.status {
             200 => match r.json() {
                 Some(account) if account.get("id").is_some() => {
@@ -140,7 +169,7 @@ export_plugin_v2!(Stripe);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use byok_plugin_sdk_v2::{drive, json, Verdict};
+    use byok_plugin_sdk_v2::{drive, json};
 
     fn run(key: &str, status: u16, body: Value) -> Outcome {
         drive::<Stripe>(Credential::new(key), Context::new(json!({}), 0), 2, |req| {
@@ -152,6 +181,47 @@ mod tests {
             })
         })
         .expect("done")
+    }
+
+    #[test]
+    fn a_key_of_the_mode_the_entry_does_not_take_is_refused_as_the_wrong_mode() {
+        let account = json!({"id": "acct_1"});
+        let live_only = |key: &str, status: u16| {
+            drive::<Stripe>(
+                Credential::new(key),
+                Context::new(json!({"require_mode": "live"}), 0),
+                2,
+                |_| {
+                    Ok(Response {
+                        status,
+                        headers: vec![],
+                        body: account.to_string().into_bytes(),
+                    })
+                },
+            )
+            .expect("done")
+        };
+        let test_key = live_only("sk_test_abc", 200);
+        assert_eq!(
+            (test_key.verdict, test_key.hint),
+            (Verdict::InsufficientPermission, Some(Hint::WrongMode))
+        );
+        assert!(
+            test_key.message.contains("needs a live mode key"),
+            "{}",
+            test_key.message
+        );
+        let live_key = live_only("sk_live_abc", 200);
+        assert_eq!(
+            (live_key.verdict, live_key.hint),
+            (Verdict::Connected, None)
+        );
+        // A key the provider refuses is refused as such, whatever its mode.
+        let refused = live_only("sk_test_abc", 401);
+        assert_eq!(
+            (refused.verdict, refused.hint),
+            (Verdict::InvalidCredential, None)
+        );
     }
 
     #[test]
