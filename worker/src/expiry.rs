@@ -40,19 +40,17 @@ pub async fn sweep(app: &App, now_ms: u64) -> Result<Sweep, ApiError> {
         let Some(status) = Status::parse(&row.status) else {
             continue;
         };
-        let event = events::prepare(
+        let event = events::prepare_change(
             app,
-            expiry_notice(
+            Some(expiry_notice(
                 &row.tenant,
                 &row.provider,
                 status,
                 &rfc3339(expires_at),
                 stage,
                 &rfc3339(now_ms),
-            ),
-        )
-        .map_err(|e| worker::console_error!("expiry notice not prepared: {}", e.0.detail))
-        .ok();
+            )),
+        );
         if store::mark_notice(
             &app.db,
             &row,

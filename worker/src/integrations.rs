@@ -712,9 +712,9 @@ async fn try_pending(
             let now_ms = now_millis();
             let now = rfc3339(now_ms);
             let before = status_of(row)?;
-            let event = events::prepare(
+            let event = events::prepare_change(
                 app,
-                key_replaced(
+                Some(key_replaced(
                     &row.tenant,
                     &row.provider,
                     before,
@@ -727,12 +727,8 @@ async fn try_pending(
                         ..Reason::replaced(&who.sub)
                     },
                     &now,
-                ),
-            )
-            .map_err(|e| {
-                worker::console_error!("key-replaced event not prepared: {}", e.0.detail);
-            })
-            .ok();
+                )),
+            );
             let promoted = store::promote_pending(
                 &app.db,
                 &row.tenant,
@@ -760,15 +756,7 @@ async fn try_pending(
             Ok(json(200, &view(&row, entry, warnings)?)?)
         }
         Outcome::Refused(_) => {
-            store::settle_pending(
-                &app.db,
-                store::DROP_PENDING,
-                &row.tenant,
-                &row.provider,
-                version,
-                None,
-            )
-            .await?;
+            store::drop_pending(&app.db, &row.tenant, &row.provider, version).await?;
             let failure = failure.unwrap_or(Failure::WrongKey);
             audit::record(
                 app,
@@ -793,13 +781,12 @@ async fn try_pending(
             Err(ApiError(p))
         }
         Outcome::AwaitingChoice(_) => {
-            let settled = store::settle_pending(
+            let settled = store::pending_inconclusive(
                 &app.db,
-                store::PENDING_INCONCLUSIVE,
                 &row.tenant,
                 &row.provider,
                 version,
-                Some(&report_json),
+                &report_json,
             )
             .await?;
             if !settled {
@@ -842,19 +829,17 @@ pub async fn switch_pending(req: &mut Request, app: &App, who: &Principal, key: 
     }
     let now = rfc3339(now_ms);
     let before = status_of(&row)?;
-    let event = events::prepare(
+    let event = events::prepare_change(
         app,
-        key_replaced(
+        Some(key_replaced(
             &row.tenant,
             &row.provider,
             before,
             Status::Unverified,
             Reason::replaced(&who.sub),
             &now,
-        ),
-    )
-    .map_err(|e| worker::console_error!("key-replaced event not prepared: {}", e.0.detail))
-    .ok();
+        )),
+    );
     let switched = store::switch_to_pending(
         &app.db,
         &row.tenant,
@@ -913,15 +898,7 @@ pub async fn discard_pending(req: &Request, app: &App, who: &Principal, key: &st
     let entry = installed_entry(app, &key).await?;
     let (_, outcome) = slot_of(&row, now_millis())?.apply(Input::Discard { version });
     if outcome != Outcome::Chosen(version)
-        || !store::settle_pending(
-            &app.db,
-            store::DROP_PENDING,
-            &row.tenant,
-            &row.provider,
-            version,
-            None,
-        )
-        .await?
+        || !store::drop_pending(&app.db, &row.tenant, &row.provider, version).await?
     {
         let row = installed_row(app, who, &key).await?;
         return Err(not_pending(&row, version, now_millis(), "discarded"));

@@ -12,6 +12,20 @@ fn changed(r: &worker::D1Result) -> Result<bool> {
     Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
 }
 
+/// The insert of an event (?1-?8, bound by [`event_params`]) under the guard that follows it:
+/// a `pending` one starts its first series now (`attempted_at`, from the event's time).
+macro_rules! insert_event_where {
+    ($guard:literal) => {
+        concat!(
+            "INSERT INTO status_events (id, tenant, provider, from_status, to_status, reason, at, delivery, attempted_at)
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
+            CASE WHEN ?8 = 'pending' THEN CAST(strftime('%s', ?7) AS INTEGER) * 1000 END
+     WHERE ",
+            $guard
+        )
+    };
+}
+
 pub fn text(s: &str) -> JsValue {
     JsValue::from_str(s)
 }
@@ -658,11 +672,10 @@ pub(crate) const MARK_NOTICE: &str =
      WHERE tenant = ?1 AND provider = ?2 AND expires_at = ?3 AND expiry_notified = ?4";
 
 /// A notice's event, stored only with its own mark (the row names this event, ?1).
-pub(crate) const NOTICE_EVENT: &str = "INSERT INTO status_events (id, tenant, provider, from_status, to_status, reason, at, delivery, attempted_at)
-     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
-            CASE WHEN ?8 = 'pending' THEN CAST(strftime('%s', ?7) AS INTEGER) * 1000 END
-     WHERE EXISTS (SELECT 1 FROM integrations
-                   WHERE tenant = ?2 AND provider = ?3 AND expiry_notice_id = ?1)";
+pub(crate) const NOTICE_EVENT: &str = insert_event_where!(
+    "EXISTS (SELECT 1 FROM integrations
+                   WHERE tenant = ?2 AND provider = ?3 AND expiry_notice_id = ?1)"
+);
 
 /// Marks a notice sent and stores its event, in one batch: `false` when another run sent it.
 pub async fn mark_notice(
@@ -681,16 +694,10 @@ pub async fn mark_notice(
     ])?;
     let mut statements = vec![mark];
     if let Some((id, e, delivery)) = event {
-        statements.push(db.prepare(NOTICE_EVENT).bind(&[
-            text(id),
-            text(&e.tenant),
-            text(&e.provider),
-            text(e.from.as_str()),
-            text(e.to.as_str()),
-            text(&reason_json(e)?),
-            text(&e.at),
-            text(delivery),
-        ])?);
+        statements.push(
+            db.prepare(NOTICE_EVENT)
+                .bind(&event_params(id, e, delivery)?)?,
+        );
     }
     let results = db.batch(statements).await.counted()?;
     results.first().map_or(Ok(false), changed)
@@ -801,20 +808,42 @@ fn guarded_audit_statement(
     ])
 }
 
-/// Runs one of [`DROP_PENDING`] (?4 unused) or [`PENDING_INCONCLUSIVE`] for version ?3.
-pub async fn settle_pending(
+/// Drops the pending key `version` ([`DROP_PENDING`]): whether it was still the pending one.
+pub async fn drop_pending(
     db: &D1Database,
-    statement: &'static str,
     tenant: &str,
     provider: &str,
     version: u64,
-    last_test: Option<&str>,
 ) -> Result<bool> {
-    let mut params = vec![text(tenant), text(provider), int(version as i64)];
-    if statement == PENDING_INCONCLUSIVE {
-        params.push(opt_text(last_test));
-    }
-    let r = db.prepare(statement).bind(&params)?.run().await.counted()?;
+    let r = db
+        .prepare(DROP_PENDING)
+        .bind(&[text(tenant), text(provider), int(version as i64)])?
+        .run()
+        .await
+        .counted()?;
+    changed(&r)
+}
+
+/// Records that the pending key `version`'s test (`last_test`) could not conclude
+/// ([`PENDING_INCONCLUSIVE`]): whether it was still the pending one.
+pub async fn pending_inconclusive(
+    db: &D1Database,
+    tenant: &str,
+    provider: &str,
+    version: u64,
+    last_test: &str,
+) -> Result<bool> {
+    let r = db
+        .prepare(PENDING_INCONCLUSIVE)
+        .bind(&[
+            text(tenant),
+            text(provider),
+            int(version as i64),
+            text(last_test),
+        ])?
+        .run()
+        .await
+        .counted()?;
     changed(&r)
 }
 
@@ -837,17 +866,9 @@ pub async fn switch_to_pending(
     ])?;
     let mut statements = vec![update];
     if let Some((id, e, delivery)) = event {
-        statements.push(db.prepare(SWITCH_EVENT).bind(&[
-            text(id),
-            text(&e.tenant),
-            text(&e.provider),
-            text(e.from.as_str()),
-            text(e.to.as_str()),
-            text(&reason_json(e)?),
-            text(&e.at),
-            text(delivery),
-            int(version as i64),
-        ])?);
+        let mut params = event_params(id, e, delivery)?;
+        params.push(int(version as i64));
+        statements.push(db.prepare(SWITCH_EVENT).bind(&params)?);
     }
     let results = db.batch(statements).await.counted()?;
     results.first().map_or(Ok(false), changed)
@@ -855,11 +876,10 @@ pub async fn switch_to_pending(
 
 /// A switch's event, stored only if the switch happened (the row now serves version ?9
 /// since ?7).
-pub(crate) const SWITCH_EVENT: &str = "INSERT INTO status_events (id, tenant, provider, from_status, to_status, reason, at, delivery, attempted_at)
-     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
-            CASE WHEN ?8 = 'pending' THEN CAST(strftime('%s', ?7) AS INTEGER) * 1000 END
-     WHERE EXISTS (SELECT 1 FROM integrations
-                   WHERE tenant = ?2 AND provider = ?3 AND updated_at = ?7 AND key_version = ?9)";
+pub(crate) const SWITCH_EVENT: &str = insert_event_where!(
+    "EXISTS (SELECT 1 FROM integrations
+                   WHERE tenant = ?2 AND provider = ?3 AND updated_at = ?7 AND key_version = ?9)"
+);
 
 /// A finished test to record: the row's new status and health, guarded by the `updated_at`
 /// the test started from.
@@ -994,13 +1014,29 @@ struct Guard<'a> {
     sealed: Option<&'a [u8]>,
 }
 
-/// An event's insert, guarded by the change it records (?9, ?10), or unguarded (?9 NULL). A
-/// `pending` one starts its first series now (`attempted_at`, from the event's time).
-pub(crate) const INSERT_EVENT: &str = "INSERT INTO status_events (id, tenant, provider, from_status, to_status, reason, at, delivery, attempted_at)
-     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
-            CASE WHEN ?8 = 'pending' THEN CAST(strftime('%s', ?7) AS INTEGER) * 1000 END
-     WHERE ?9 IS NULL OR EXISTS (SELECT 1 FROM integrations
-                                 WHERE tenant = ?2 AND provider = ?3 AND updated_at = ?9 AND secret IS ?10)";
+/// An event's insert, guarded by the change it records (?9, ?10), or unguarded (?9 NULL).
+pub(crate) const INSERT_EVENT: &str = insert_event_where!(
+    "?9 IS NULL OR EXISTS (SELECT 1 FROM integrations
+                                 WHERE tenant = ?2 AND provider = ?3 AND updated_at = ?9 AND secret IS ?10)"
+);
+
+/// ?1-?8 of every event insert: id, tenant, provider, from, to, reason, at, delivery state.
+fn event_params(
+    id: &str,
+    e: &byok_core::events::StatusChanged,
+    delivery: &str,
+) -> Result<Vec<JsValue>> {
+    Ok(vec![
+        text(id),
+        text(&e.tenant),
+        text(&e.provider),
+        text(e.from.as_str()),
+        text(e.to.as_str()),
+        text(&reason_json(e)?),
+        text(&e.at),
+        text(delivery),
+    ])
+}
 
 fn reason_json(e: &byok_core::events::StatusChanged) -> Result<String> {
     serde_json::to_string(&e.reason).map_err(|e| worker::Error::RustError(e.to_string()))
@@ -1013,19 +1049,10 @@ fn event_statement(
     delivery: &str,
     guard: Option<Guard<'_>>,
 ) -> Result<worker::D1PreparedStatement> {
-    let reason = reason_json(e)?;
-    db.prepare(INSERT_EVENT).bind(&[
-        text(id),
-        text(&e.tenant),
-        text(&e.provider),
-        text(e.from.as_str()),
-        text(e.to.as_str()),
-        text(&reason),
-        text(&e.at),
-        text(delivery),
-        opt_text(guard.as_ref().map(|g| g.updated_at)),
-        blob(guard.and_then(|g| g.sealed)),
-    ])
+    let mut params = event_params(id, e, delivery)?;
+    params.push(opt_text(guard.as_ref().map(|g| g.updated_at)));
+    params.push(blob(guard.and_then(|g| g.sealed)));
+    db.prepare(INSERT_EVENT).bind(&params)
 }
 
 /// Stores a status event with its delivery state (`none` or `pending`).
