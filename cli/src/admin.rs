@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use byok_core::auth::Role;
-use byok_core::catalog::CatalogEntry;
 use byok_core::ids::ProviderKey;
 use byok_core::keyring::{KeyId, Keyring, KeyringDocument};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -214,36 +213,48 @@ impl Client {
         Ok(body)
     }
 
-    /// `PUT` an entry folder (`entry.json`, and `logo.svg`/`logo.png` if present), then its
-    /// test plugin if one is given.
+    /// Pushes an entry folder: its test plugin first (`PUT /v1/admin/plugins`, stored by
+    /// digest), then the entry with its fixtures (the service runs the conformance suite and
+    /// refuses the entry if a case fails), then its logo (`logo.svg`/`logo.png`, or `logo`).
     pub async fn push_provider(
         &self,
-        dir: &Path,
+        entry: &crate::kit::EntryDir,
         logo: Option<PathBuf>,
-        plugin: Option<PathBuf>,
+        plugin: Option<&Path>,
     ) -> Result<()> {
-        let name = dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .context("the entry folder has no name")?;
-        let key = ProviderKey::parse(name)?;
-        let json = std::fs::read_to_string(dir.join("entry.json"))
-            .with_context(|| format!("reading {}/entry.json", dir.display()))?;
-        CatalogEntry::from_json(key.clone(), &json)
-            .with_context(|| format!("{}", dir.display()))?;
+        let key = entry.entry.key().clone();
+        if let Some(plugin) = plugin {
+            let resp = self
+                .http
+                .put(format!("{}/v1/admin/plugins", self.base))
+                .bearer_auth(&self.token)
+                .header("content-type", "application/wasm")
+                .body(
+                    std::fs::read(plugin)
+                        .with_context(|| format!("reading {}", plugin.display()))?,
+                )
+                .send()
+                .await?;
+            Self::check(resp, &format!("uploading {}", plugin.display())).await?;
+        }
         let resp = self
             .http
             .put(format!("{}/v1/admin/providers/{key}", self.base))
             .bearer_auth(&self.token)
             .header("content-type", "application/json")
-            .body(json)
+            .body(entry.body()?)
             .send()
             .await?;
+        let conformance = resp
+            .headers()
+            .get("x-byok-conformance")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         Self::check(resp, &format!("pushing {key}")).await?;
         let logo = logo.or_else(|| {
             ["logo.svg", "logo.png"]
                 .iter()
-                .map(|f| dir.join(f))
+                .map(|f| entry.dir.join(f))
                 .find(|p| p.exists())
         });
         if let Some(logo) = logo {
@@ -262,25 +273,34 @@ impl Client {
                 .await?;
             Self::check(resp, &format!("uploading the logo of {key}")).await?;
         }
-        if let Some(plugin) = plugin {
-            let resp = self
-                .http
-                .put(format!("{}/v1/admin/providers/{key}/plugin", self.base))
-                .bearer_auth(&self.token)
-                .header("content-type", "application/wasm")
-                .body(
-                    std::fs::read(&plugin)
-                        .with_context(|| format!("reading {}", plugin.display()))?,
-                )
-                .send()
-                .await?;
-            let answer = Self::check(resp, &format!("uploading the plugin of {key}")).await?;
-            println!(
-                "pushed {key} (plugin {})",
-                answer["digest"].as_str().unwrap_or("?")
+        match (entry.digest(), conformance) {
+            (Some(digest), Some(passed)) => {
+                println!("pushed {key} (plugin {digest}; conformance: {passed})")
+            }
+            (Some(digest), None) => println!(
+                "pushed {key} (plugin {digest}; its test was unchanged, so the suite did not run again)"
+            ),
+            (None, _) => println!("pushed {key} (no test plugin: keys are saved unverified)"),
+        }
+        Ok(())
+    }
+
+    /// `DELETE /v1/admin/providers/{key}`.
+    pub async fn retire(&self, key: &str) -> Result<()> {
+        let key = ProviderKey::parse(key)?;
+        let resp = self
+            .http
+            .delete(format!("{}/v1/admin/providers/{key}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await?;
+        let status = resp.status();
+        if !status.is_success() {
+            let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
+            bail!(
+                "retiring {key}: HTTP {status}: {}",
+                body["detail"].as_str().unwrap_or("no detail")
             );
-        } else {
-            println!("pushed {key}");
         }
         Ok(())
     }

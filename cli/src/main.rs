@@ -1,6 +1,7 @@
 //! `byok`: the command line for plugin authors and platform admins.
 
 mod admin;
+mod kit;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -232,12 +233,31 @@ enum ProviderCommand {
         /// A logo file (SVG or PNG) instead of the folder's.
         #[arg(long)]
         logo: Option<PathBuf>,
-        /// The entry's test plugin (a component), uploaded after the entry.
+        /// The entry's test plugin (a component), uploaded before the entry. Its digest
+        /// must be the one the entry names.
         #[arg(long, conflicts_with = "plugins_dir")]
         plugin: Option<PathBuf>,
-        /// A folder of built plugins: uploads `<key>.wasm` for each entry that has one.
+        /// A folder of built plugins: for each entry, the component whose digest it names.
         #[arg(long)]
         plugins_dir: Option<PathBuf>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Check entry folders offline as the upload will: validation, fixtures, the digest of
+    /// the plugin file, and (given the plugin) the conformance suite. Exit 1 if any fails.
+    Check {
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// The entry's test plugin (its digest must be the one the entry names).
+        #[arg(long, conflicts_with = "plugins_dir")]
+        plugin: Option<PathBuf>,
+        /// A folder of built plugins: the one whose digest the entry names is used.
+        #[arg(long)]
+        plugins_dir: Option<PathBuf>,
+    },
+    /// Retire an entry: it leaves the Marketplace; installs keep their keys.
+    Retire {
+        key: String,
         #[command(flatten)]
         remote: Remote,
     },
@@ -276,6 +296,38 @@ enum PluginCommand {
     /// Check that a file is a plugin this host runs: a component of a supported contract that
     /// imports nothing.
     Check { file: PathBuf },
+    /// Scaffold a provider: seeds/KEY/ with entry.json, fixtures.json and a logo, tested by
+    /// the declarative http-check plugin; with --crate, also a plugin crate in plugins/KEY.
+    New {
+        key: String,
+        /// Write a plugin crate too (for a test http-check cannot express).
+        #[arg(long = "crate")]
+        with_crate: bool,
+        /// Where entry folders live.
+        #[arg(long, default_value = "seeds")]
+        seeds: PathBuf,
+        /// Where plugin crates live.
+        #[arg(long, default_value = "plugins")]
+        plugins: PathBuf,
+    },
+    /// Run each entry's fixtures and the host's cases (the conformance suite an upload must
+    /// pass) through its plugin on Cranelift and on Pulley, and print a table. Exit 1 if any
+    /// case fails.
+    Test {
+        /// Entry folders (entry.json and fixtures.json), e.g. seeds/mistral.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// The plugin to run (its digest must be the one the entry names).
+        #[arg(long, conflicts_with = "plugins_dir")]
+        plugin: Option<PathBuf>,
+        /// A folder of built plugins (default: $CARGO_TARGET_DIR/plugins): the component whose
+        /// digest the entry names is used.
+        #[arg(long)]
+        plugins_dir: Option<PathBuf>,
+        /// Print only failing entries' tables.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Run a plugin's connection test for real, printing each request (without the secret).
     Run {
         file: PathBuf,
@@ -288,7 +340,8 @@ enum PluginCommand {
         /// Another credential field, from an environment variable: NAME=ENV_VAR.
         #[arg(long = "field-env", value_name = "NAME=ENV_VAR")]
         fields: Vec<String>,
-        /// Override a config value: KEY=VALUE (e.g. base_url=http://127.0.0.1:9000).
+        /// Override a config value: KEY=VALUE (e.g. base_url=http://127.0.0.1:9000); a dotted
+        /// KEY sets a nested value (auth.name=X-Key), and a VALUE that is JSON is set as JSON.
         #[arg(long = "config", value_name = "KEY=VALUE")]
         config: Vec<String>,
         /// Also allow this origin (e.g. http://127.0.0.1:9000), for local fakes.
@@ -297,6 +350,10 @@ enum PluginCommand {
         /// Run on Pulley, the interpreter used inside the Worker, instead of Cranelift.
         #[arg(long)]
         pulley: bool,
+        /// Answer from the fixture case with this `when` keyword (the entry's fixtures.json)
+        /// instead of the network: no fake server, no provider.
+        #[arg(long, value_name = "WHEN")]
+        case: Option<String>,
     },
 }
 
@@ -306,7 +363,19 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-fn main() -> Result<()> {
+/// Errors are printed as their chain of causes, without a backtrace (a user's mistake is not a
+/// crash), and exit 1.
+fn main() -> std::process::ExitCode {
+    match run_command() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_command() -> Result<()> {
     match Cli::parse().command {
         Top::Keyring(command) => {
             let out = match command {
@@ -348,18 +417,41 @@ fn main() -> Result<()> {
             remote,
         }) => {
             let client = remote.client()?;
+            // Every folder is read and its plugin found before anything is sent.
+            let mut plan = Vec::new();
+            for dir in &dirs {
+                let entry = kit::EntryDir::read(dir)?;
+                let file = kit::find_plugin(&entry, plugin.as_deref(), plugins_dir.as_deref())?;
+                plan.push((entry, file));
+            }
             runtime()?.block_on(async {
-                for dir in &dirs {
-                    let from_dir = plugins_dir.as_ref().and_then(|d| {
-                        let name = dir.file_name()?.to_str()?;
-                        Some(d.join(format!("{name}.wasm"))).filter(|p| p.exists())
-                    });
-                    client
-                        .push_provider(dir, logo.clone(), plugin.clone().or(from_dir))
-                        .await?;
+                // Several entries share a plugin (http-check): upload each file once.
+                let mut sent = std::collections::BTreeSet::new();
+                for (entry, file) in &plan {
+                    let upload = file.as_deref().filter(|f| sent.insert(f.to_path_buf()));
+                    client.push_provider(entry, logo.clone(), upload).await?;
                 }
                 Ok(())
             })
+        }
+        Top::Provider(ProviderCommand::Check {
+            dirs,
+            plugin,
+            plugins_dir,
+        }) => {
+            let mut ok = true;
+            for dir in &dirs {
+                ok &= kit::check_entry(dir, plugin.as_deref(), plugins_dir.as_deref())?;
+            }
+            if !ok {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Top::Provider(ProviderCommand::Retire { key, remote }) => {
+            runtime()?.block_on(remote.client()?.retire(&key))?;
+            println!("{key}: retired (installs keep their keys)");
+            Ok(())
         }
         Top::Provider(ProviderCommand::List { remote }) => {
             let list = runtime()?.block_on(remote.client()?.list_providers())?;
@@ -417,6 +509,68 @@ fn main() -> Result<()> {
         }
         Top::Plugin(PluginCommand::Build { dirs, out_dir }) => build(&dirs, out_dir),
         Top::Plugin(PluginCommand::Check { file }) => check(&file),
+        Top::Plugin(PluginCommand::New {
+            key,
+            with_crate,
+            seeds,
+            plugins,
+        }) => {
+            let http_check = std::fs::read(target_dir().join("plugins/http-check.wasm"))
+                .ok()
+                .map(|b| kit::sha256_hex(&b));
+            let digest_set = http_check.is_some() && !with_crate;
+            let written = kit::scaffold(
+                &key,
+                &seeds,
+                with_crate.then_some(plugins.as_path()),
+                http_check,
+            )?;
+            for path in &written {
+                println!("wrote {}", path.display());
+            }
+            let dir = seeds.join(&key);
+            println!("\nNext (docs/plugin-guide.md walks through each):");
+            println!(
+                "  1. fill in {}/entry.json and fixtures.json from the provider's docs",
+                dir.display()
+            );
+            if with_crate {
+                println!("  2. write plugins/{key}/src/lib.rs (cargo test -p byok-plugin-{key} runs its unit tests), then: script/build-plugins --update-seeds");
+            } else if digest_set {
+                println!("  2. (http-check's digest is already in the entry; after changing http-check, script/build-plugins --update-seeds)");
+            } else {
+                println!("  2. script/build-plugins --update-seeds   (builds http-check and puts its digest in the entry)");
+            }
+            println!("  3. byok plugin test {}", dir.display());
+            println!(
+                "  4. byok provider check {} --plugins-dir \"$CARGO_TARGET_DIR/plugins\"",
+                dir.display()
+            );
+            println!("  5. byok provider push {} --plugins-dir \"$CARGO_TARGET_DIR/plugins\"   (to http://127.0.0.1:8787; --url for another)", dir.display());
+            Ok(())
+        }
+        Top::Plugin(PluginCommand::Test {
+            dirs,
+            plugin,
+            plugins_dir,
+            quiet,
+        }) => {
+            let plugins_dir = plugins_dir.unwrap_or_else(|| target_dir().join("plugins"));
+            let mut ok = true;
+            let mut tester = kit::Tester::new()?;
+            for dir in &dirs {
+                let entry = kit::EntryDir::read(dir)?;
+                let dir_for_find = plugin.is_none().then_some(plugins_dir.as_path());
+                match kit::find_plugin(&entry, plugin.as_deref(), dir_for_find)? {
+                    Some(file) => ok &= kit::test_entry(&mut tester, &entry, &file, quiet)?,
+                    None => bail!("{} names no test plugin: nothing to test", dir.display()),
+                }
+            }
+            if !ok {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Top::Plugin(PluginCommand::Run {
             file,
             entry,
@@ -425,7 +579,19 @@ fn main() -> Result<()> {
             config,
             allow,
             pulley,
-        }) => run(&file, &entry, &secret_env, &fields, &config, &allow, pulley),
+            case,
+        }) => run(
+            &file,
+            &entry,
+            &RunOptions {
+                secret_env: &secret_env,
+                field_envs: &fields,
+                overrides: &config,
+                allow: &allow,
+                pulley,
+                case: case.as_deref(),
+            },
+        ),
     }
 }
 
@@ -551,15 +717,25 @@ fn env_value(var: &str) -> Result<String> {
     std::env::var(var).with_context(|| format!("environment variable {var} is not set"))
 }
 
-fn run(
-    file: &Path,
-    entry_dir: &Path,
-    secret_env: &str,
-    field_envs: &[String],
-    overrides: &[String],
-    allow: &[String],
+/// `byok plugin run`'s options beside the plugin and the entry.
+struct RunOptions<'a> {
+    secret_env: &'a str,
+    field_envs: &'a [String],
+    overrides: &'a [String],
+    allow: &'a [String],
     pulley: bool,
-) -> Result<()> {
+    case: Option<&'a str>,
+}
+
+fn run(file: &Path, entry_dir: &Path, options: &RunOptions<'_>) -> Result<()> {
+    let RunOptions {
+        secret_env,
+        field_envs,
+        overrides,
+        allow,
+        pulley,
+        case,
+    } = *options;
     let key_name = entry_dir
         .file_name()
         .and_then(|n| n.to_str())
@@ -577,7 +753,7 @@ fn run(
         .unwrap_or_else(|| serde_json::json!({}));
     for o in overrides {
         let (k, v) = o.split_once('=').context("--config takes KEY=VALUE")?;
-        config[k] = serde_json::Value::String(v.to_owned());
+        kit::set_config(&mut config, k, v)?;
     }
     let mut egress = entry.spec().egress.clone();
     for origin in allow {
@@ -616,11 +792,42 @@ fn run(
     for warning in engine.format_check(&plugin, &input)? {
         println!("format warning: {warning}");
     }
-    let egress_impl = ReqwestEgress::new().map_err(anyhow::Error::msg)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let report = runtime.block_on(engine.run(&plugin, &input, &egress_impl));
+    let report = match case {
+        Some(when) => {
+            let fixtures = kit::EntryDir::read(entry_dir)?
+                .entry
+                .spec()
+                .fixtures
+                .clone()
+                .with_context(|| format!("{} has no fixtures.json", entry_dir.display()))?;
+            let index = fixtures
+                .cases
+                .iter()
+                .position(|c| c.when.as_deref() == Some(when))
+                .with_context(|| {
+                    format!(
+                        "no fixture case has \"when\": \"{when}\" (they have: {})",
+                        fixtures
+                            .cases
+                            .iter()
+                            .filter_map(|c| c.when.as_deref())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })?;
+            let suite = byok_core::conformance::suite(&fixtures);
+            println!("answering from fixture case \"{}\"", suite[index].name);
+            let egress = byok_plugin_host::conformance::ScriptedEgress::new(&suite[index]);
+            runtime.block_on(engine.run(&plugin, &input, &egress))
+        }
+        None => {
+            let egress_impl = ReqwestEgress::new().map_err(anyhow::Error::msg)?;
+            runtime.block_on(engine.run(&plugin, &input, &egress_impl))
+        }
+    };
     for x in &report.exchanges {
         match &x.result {
             Ok(status) => println!("{} {} -> {status}", x.method, x.url),
@@ -629,7 +836,10 @@ fn run(
     }
     match report.result {
         Ok(o) => {
-            println!("verdict: {:?}", o.verdict);
+            println!(
+                "verdict: {}",
+                byok_core::conformance::verdict_name(o.verdict)
+            );
             println!("message: {}", o.message);
             if let Some(label) = o.account_label {
                 println!("account: {label}");
@@ -637,10 +847,44 @@ fn run(
             for w in o.warnings {
                 println!("warning: {w}");
             }
+            let code = verdict_exit_code(o.verdict);
+            if code != 0 {
+                std::process::exit(code);
+            }
+        }
+        Err(byok_plugin_host::RunError::EgressDenied { origin }) => {
+            // The host does not repeat an origin it refused; the config's URLs say which.
+            let outside = kit::origins_outside(&config, &egress);
+            let suggestion = if outside.is_empty() {
+                "--allow ORIGIN (scheme://host:port of the URL it calls)".to_owned()
+            } else {
+                outside
+                    .iter()
+                    .map(|o| format!("--allow {o}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            bail!(
+                "the plugin asked to reach {origin}, which the entry's egress rules do not allow. To run it against a local fake, add {suggestion}; for the real provider, add the origin to the entry's egress"
+            )
         }
         Err(e) => bail!("plugin fault: {e}"),
     }
     Ok(())
+}
+
+/// `byok plugin run`'s exit code: 0 connected, then one code per verdict, so a script can
+/// branch on it (1 stays "the command failed").
+fn verdict_exit_code(v: byok_core::status::Verdict) -> i32 {
+    use byok_core::status::Verdict::*;
+    match v {
+        Connected => 0,
+        InvalidCredential => 2,
+        InsufficientPermission => 3,
+        RateLimited => 4,
+        ProviderUnavailable => 5,
+        UnexpectedResponse => 6,
+    }
 }
 
 fn url_parts(origin: &str) -> Result<EgressRule> {

@@ -43,6 +43,9 @@ pub enum ProblemKind {
     /// A new key saved over a working one failed its test: nothing changed (`failure` says
     /// why, in words).
     KeyRefused,
+    /// An admin's entry or plugin failed the conformance suite: nothing was saved (`cases`
+    /// says which case failed and why).
+    ConformanceFailed,
     PayloadTooLarge,
     UnsupportedMediaType,
     /// The plugin misbehaved (trap, limit); the service keeps serving.
@@ -72,6 +75,7 @@ impl ProblemKind {
             ProblemKind::MethodNotAllowed => "method-not-allowed",
             ProblemKind::Conflict => "conflict",
             ProblemKind::KeyRefused => "key-refused",
+            ProblemKind::ConformanceFailed => "conformance-failed",
             ProblemKind::PayloadTooLarge => "payload-too-large",
             ProblemKind::UnsupportedMediaType => "unsupported-media-type",
             ProblemKind::PluginFault => "plugin-fault",
@@ -96,6 +100,9 @@ impl ProblemKind {
             ProblemKind::MethodNotAllowed => "Method not allowed",
             ProblemKind::Conflict => "Conflicts with the current state",
             ProblemKind::KeyRefused => "The new key was refused; the current key stays in use",
+            ProblemKind::ConformanceFailed => {
+                "The connection test failed the conformance suite; nothing was saved"
+            }
             ProblemKind::PayloadTooLarge => "The request body is too large",
             ProblemKind::UnsupportedMediaType => "Unsupported content type",
             ProblemKind::PluginFault => "The connection test plugin failed",
@@ -120,6 +127,7 @@ impl ProblemKind {
             ProblemKind::MethodNotAllowed => 405,
             ProblemKind::Conflict => 409,
             ProblemKind::KeyRefused => 422,
+            ProblemKind::ConformanceFailed => 422,
             ProblemKind::PayloadTooLarge => 413,
             ProblemKind::UnsupportedMediaType => 415,
             ProblemKind::PluginFault => 502,
@@ -162,6 +170,9 @@ pub struct ProblemExtra {
     /// Which cap on the platform key was reached (`platform-cap-reached`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cap: Option<CapReachedView>,
+    /// Every case of the conformance suite with its result (`conformance-failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cases: Option<Vec<crate::conformance::CaseResult>>,
 }
 
 impl Problem {

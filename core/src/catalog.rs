@@ -279,6 +279,11 @@ pub struct ProviderSpec {
     /// Origins the test plugin may reach.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub egress: Vec<EgressRule>,
+    /// Documented provider answers the test plugin must pass before the entry is saved (the
+    /// conformance suite). Required with a test plugin; kept apart from the stored entry and
+    /// never shown to tenants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixtures: Option<crate::conformance::Fixtures>,
 }
 
 /// The rule a field broke. Stable names: clients may match on them.
@@ -301,6 +306,8 @@ pub enum Rule {
     LooksLikeCredential,
     /// An egress host on a loopback, private or link-local address, outside development.
     PrivateHost,
+    /// A URL in the plugin config that the entry's egress rules do not allow.
+    OutsideEgress,
 }
 
 /// One broken rule, naming the field by its JSON path (`credential_fields[1].pattern`).
@@ -497,6 +504,57 @@ impl CatalogEntry {
             })
             .collect();
         (!errors.is_empty()).then_some(ValidationErrors(errors))
+    }
+
+    /// The rules an admin's upload must meet beyond those every stored entry meets (stored
+    /// entries saved before a rule existed keep loading): a test plugin comes with fixtures
+    /// that fit the entry, and every URL in its config is one the egress rules allow.
+    pub fn check_upload(&self) -> Result<(), ValidationErrors> {
+        let mut v = Validator::default();
+        if let Some(plugin) = &self.spec.test_plugin {
+            let mut urls = Vec::new();
+            config_urls(&plugin.config, "test_plugin.config", &mut urls);
+            for (path, url) in urls {
+                let allowed = url::Url::parse(&url).ok().is_some_and(|u| {
+                    let (Some(host), Some(port)) = (u.host_str(), u.port_or_known_default()) else {
+                        return false;
+                    };
+                    let host = host.trim_start_matches('[').trim_end_matches(']');
+                    // A base URL (no path) is a prefix: only its origin is checked.
+                    self.spec.egress.iter().any(|r| {
+                        let method = r
+                            .methods
+                            .as_ref()
+                            .and_then(|m| m.first())
+                            .map_or("GET", |m| m.as_str());
+                        r.allows(u.scheme(), host, port)
+                            && (u.path() == "/" || r.allows_request(method, u.path()))
+                    })
+                });
+                if !allowed {
+                    v.push(
+                        &path,
+                        Rule::OutsideEgress,
+                        format!("{url} is not allowed by the entry's egress rules: add a rule for its scheme, host and port (and path), or fix the URL"),
+                    );
+                }
+            }
+            match &self.spec.fixtures {
+                None => v.push(
+                    "fixtures",
+                    Rule::Required,
+                    "an entry with a test plugin needs fixtures: the provider's documented answers, at least a fake key refused and a working key (see the plugin author's guide)",
+                ),
+                Some(fixtures) => v.errors.extend(crate::conformance::check(self, fixtures)),
+            }
+        }
+        v.finish()
+    }
+
+    /// The entry without its fixtures: what is stored as the entry and shown to anyone.
+    pub fn without_fixtures(mut self) -> (Self, Option<crate::conformance::Fixtures>) {
+        let fixtures = self.spec.fixtures.take();
+        (self, fixtures)
     }
 
     /// Sets where the logo is served from (after an upload).
@@ -764,7 +822,13 @@ fn credential_like(value: &serde_json::Value, path: &str, found: &mut Vec<String
                 ]
                 .iter()
                 .any(|n| name == *n || name.ends_with(&format!("_{n}")));
-                if named_secret && v.as_str().is_some_and(|s| !s.trim().is_empty()) {
+                // A verdict name is what a plugin maps an error code to (`errors.verdicts`
+                // of http-check: `"invalid_api_key": "invalid-credential"`), never a key.
+                let verdict = v.as_str().is_some_and(|s| {
+                    serde_json::from_value::<crate::status::Verdict>(Value::String(s.to_owned()))
+                        .is_ok()
+                });
+                if named_secret && !verdict && v.as_str().is_some_and(|s| !s.trim().is_empty()) {
                     found.push(child);
                 } else {
                     credential_like(v, &child, found);
@@ -777,6 +841,27 @@ fn credential_like(value: &serde_json::Value, path: &str, found: &mut Vec<String
             }
         }
         Value::String(s) if looks_like_key(s) => found.push(path.to_owned()),
+        _ => {}
+    }
+}
+
+/// The `http://` and `https://` URLs in a plugin config, with their paths.
+fn config_urls(value: &serde_json::Value, path: &str, found: &mut Vec<(String, String)>) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                config_urls(v, &format!("{path}.{k}"), found);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                config_urls(v, &format!("{path}[{i}]"), found);
+            }
+        }
+        Value::String(s) if s.starts_with("https://") || s.starts_with("http://") => {
+            found.push((path.to_owned(), s.clone()))
+        }
         _ => {}
     }
 }
@@ -875,6 +960,114 @@ mod tests {
 
     fn rules(err: &ValidationErrors) -> Vec<(String, Rule)> {
         err.0.iter().map(|e| (e.field.clone(), e.rule)).collect()
+    }
+
+    fn with_plugin(config: serde_json::Value, egress: serde_json::Value) -> serde_json::Value {
+        let mut v = minimal();
+        v["test_plugin"] = json!({"digest": "a".repeat(64), "config": config});
+        v["egress"] = egress;
+        v
+    }
+
+    fn good_fixtures() -> serde_json::Value {
+        json!({
+            "credential": {"key": "fake-key-000000"},
+            "cases": [
+                {"name": "wrong key", "source": "https://example.com/docs#errors",
+                 "answers": [{"status": 401}], "expect": {"verdict": "invalid-credential"}},
+                {"name": "working key", "source": "https://example.com/docs#me",
+                 "answers": [{"status": 200, "body": {}}], "expect": {"verdict": "connected"}}
+            ]
+        })
+    }
+
+    #[test]
+    fn error_codes_mapped_to_verdicts_are_not_credentials() {
+        let mut v = with_plugin(
+            json!({"errors": {"pointer": "/error/code", "verdicts": {"invalid_api_key": "invalid-credential"}},
+                   "api_key": "sk-live-0123456789abcdef"}),
+            json!([{"scheme": "https", "host": "api.example.com"}]),
+        );
+        v["fixtures"] = good_fixtures();
+        let err = entry(v).expect_err("the real key is still caught");
+        assert_eq!(
+            rules(&err),
+            [(
+                "test_plugin.config.api_key".into(),
+                Rule::LooksLikeCredential
+            )]
+        );
+    }
+
+    #[test]
+    fn an_upload_with_a_plugin_needs_fixtures() {
+        let v = with_plugin(
+            json!({"url": "https://api.example.com/v1/me"}),
+            json!([{"scheme": "https", "host": "api.example.com"}]),
+        );
+        let e = entry(v.clone()).expect("stored entries without fixtures still load");
+        let err = e.check_upload().expect_err("refused at upload");
+        assert_eq!(rules(&err), [("fixtures".into(), Rule::Required)]);
+        let mut v = v;
+        v["fixtures"] = good_fixtures();
+        entry(v).expect("valid").check_upload().expect("accepted");
+    }
+
+    #[test]
+    fn a_config_url_outside_the_egress_rules_is_refused_at_upload() {
+        let mut v = with_plugin(
+            json!({"url": "https://evil.example/v1/me", "base_url": "https://api.example.com",
+                   "nested": {"docs": ["http://api.example.com/v1/x"]}}),
+            json!([{"scheme": "https", "host": "api.example.com", "path_prefix": "/v1/"}]),
+        );
+        v["fixtures"] = good_fixtures();
+        let err = entry(v)
+            .expect("valid")
+            .check_upload()
+            .expect_err("refused");
+        assert_eq!(
+            rules(&err),
+            [
+                (
+                    "test_plugin.config.nested.docs[0]".into(),
+                    Rule::OutsideEgress
+                ),
+                ("test_plugin.config.url".into(), Rule::OutsideEgress),
+            ]
+        );
+        assert!(
+            err.to_string()
+                .contains("https://evil.example/v1/me is not allowed"),
+            "{err}"
+        );
+        // A path outside the rule's prefix is refused too; the base URL (no path) is fine.
+        let mut v = with_plugin(
+            json!({"url": "https://api.example.com/v2/me", "base_url": "https://api.example.com"}),
+            json!([{"scheme": "https", "host": "api.example.com", "path_prefix": "/v1/"}]),
+        );
+        v["fixtures"] = good_fixtures();
+        let err = entry(v)
+            .expect("valid")
+            .check_upload()
+            .expect_err("refused");
+        assert_eq!(
+            rules(&err),
+            [("test_plugin.config.url".into(), Rule::OutsideEgress)]
+        );
+    }
+
+    #[test]
+    fn fixtures_are_taken_out_of_what_is_stored() {
+        let mut v = with_plugin(
+            json!({}),
+            json!([{"scheme": "https", "host": "api.example.com"}]),
+        );
+        v["fixtures"] = good_fixtures();
+        let (stored, fixtures) = entry(v).expect("valid").without_fixtures();
+        assert!(fixtures.is_some());
+        assert!(!serde_json::to_string(&stored)
+            .expect("json")
+            .contains("fixtures"));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! - [`ids`]: validated identifiers (provider keys, tenant ids).
 //! - [`auth`]: roles, which secret signs which role, and the settings tokens are checked against.
 //! - [`catalog`]: provider catalog entries and their validation.
+//! - [`conformance`]: the cases a connection test must pass before an entry may use it.
 //! - [`credential`]: a tenant's credential checked against its catalog entry.
 //! - [`status`]: the integration status state machine and test verdicts.
 //! - [`mask`]: what a user may see of a stored key, and "unchanged" form values.
@@ -24,6 +25,7 @@
 pub mod api;
 pub mod auth;
 pub mod catalog;
+pub mod conformance;
 pub mod credential;
 pub mod events;
 pub mod expiry;

@@ -5,6 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use byok_core::catalog::CatalogEntry;
+use byok_core::conformance::Fixtures;
 use byok_core::credential::Credential;
 use byok_core::ids::ProviderKey;
 use byok_core::SecretString;
@@ -41,30 +42,76 @@ fn load_all() -> BTreeMap<String, CatalogEntry> {
     out
 }
 
+fn fixtures_of(name: &str) -> Fixtures {
+    let path = seeds_dir().join(name).join("fixtures.json");
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 #[test]
-fn the_seven_providers_are_seeded_and_valid() {
+fn the_catalog_ships_the_seven_and_twenty_more_all_valid() {
     let seeds = load_all();
     let got: Vec<(&str, &str, &str)> = seeds
         .values()
         .map(|e| (e.key().as_str(), e.spec().name.as_str(), e.category_label()))
         .collect();
-    assert_eq!(
-        got,
-        [
-            ("anthropic", "Anthropic", "AI"),
-            ("google-calendar", "Google Calendar", "Calendar"),
-            ("meta-ads", "Meta Ads", "Advertising"),
-            ("openai", "OpenAI", "AI"),
-            ("sendgrid", "SendGrid", "Email"),
-            ("stripe", "Stripe", "Payments"),
-            ("twilio", "Twilio", "Messaging"),
-        ]
-    );
+    for seven in [
+        ("anthropic", "Anthropic", "AI"),
+        ("google-calendar", "Google Calendar", "Calendar"),
+        ("meta-ads", "Meta Ads", "Advertising"),
+        ("openai", "OpenAI", "AI"),
+        ("sendgrid", "SendGrid", "Email"),
+        ("stripe", "Stripe", "Payments"),
+        ("twilio", "Twilio", "Messaging"),
+    ] {
+        assert!(got.contains(&seven), "{seven:?} is seeded");
+    }
+    assert!(seeds.len() >= 27, "{} providers", seeds.len());
     for e in seeds.values() {
         let steps = e.spec().help_instructions.steps();
         assert!(steps.len() >= 3, "{}: step-by-step help", e.key());
         assert!(e.spec().help_url.starts_with("https://"), "{}", e.key());
         assert!(e.spec().credential_hint.is_some(), "{}: a hint", e.key());
+    }
+}
+
+/// Every seed would be accepted by the admin API: its fixtures cite pages, include a fake key
+/// refused and a working key, use a credential of the entry's shape, and every URL its test
+/// reaches is inside its egress rules.
+#[test]
+fn every_seed_passes_the_upload_checks_with_its_fixtures() {
+    for (name, entry) in load_all() {
+        let mut spec = entry.spec().clone();
+        spec.fixtures = Some(fixtures_of(&name));
+        let with = CatalogEntry::new(entry.key().clone(), spec)
+            .unwrap_or_else(|e| panic!("seeds/{name}: {e}"));
+        with.check_upload()
+            .unwrap_or_else(|e| panic!("seeds/{name}: {e}"));
+    }
+}
+
+/// The made-up credential in every seed's fixtures has the usual shape (no warning), and a
+/// value pasted into the wrong provider gets one.
+#[test]
+fn fixture_credentials_fit_their_patterns_and_wrong_pastes_warn() {
+    for (name, entry) in load_all() {
+        let fixtures = fixtures_of(&name);
+        let fields = entry.credential_fields();
+        let main = fields.iter().find(|f| f.secret).expect("a secret field");
+        let secret = fixtures.credential[&main.name].clone();
+        let others: BTreeMap<String, SecretString> = fixtures
+            .credential
+            .iter()
+            .filter(|(k, _)| **k != main.name)
+            .map(|(k, v)| (k.clone(), SecretString::from(v.clone())))
+            .collect();
+        let (_, warnings) = Credential::check(&entry, SecretString::from(secret), others.clone())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(warnings.is_empty(), "{name}: {warnings:?}");
+        let (_, warnings) =
+            Credential::check(&entry, SecretString::from("pasted the wrong thing"), others)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(warnings.len(), 1, "{name}: a wrong-looking key warns");
     }
 }
 

@@ -12,10 +12,12 @@
 //! - [`artifact`]: precompiled artifacts bound to (digest, engine) with an integrity check.
 //! - [`run`]: the step loop over an [`run::Egress`] adapter, with the allowlist and limits.
 //! - [`limits`]: the limits a run is held to.
+//! - [`conformance`]: the conformance suite run through a plugin, answered from its script.
 //! - [`scrub`]: keeps credential values (and their encodings) out of everything a run reports.
 
 pub mod artifact;
 mod bindings;
+pub mod conformance;
 pub mod details;
 #[cfg(feature = "reqwest")]
 pub mod egress_reqwest;

@@ -128,6 +128,9 @@ pub struct PluginOutcome {
     pub warnings: Vec<String>,
     /// What a v2 plugin said beyond the verdict (scrubbed); empty for a v1 plugin.
     pub details: crate::details::Details,
+    /// Whether the plugin's text held the main secret in some encoding before it was
+    /// scrubbed: a plugin fault the conformance suite refuses.
+    pub echoed_secret: bool,
 }
 
 /// Why a run ended without a verdict. The host keeps serving in every case.
@@ -359,10 +362,15 @@ impl PluginEngine {
         loop {
             let request = match step {
                 wit::Step::Done(outcome) => {
+                    let echoed = echoes(&outcome, input.secret);
                     let mut outcome = self.outcome(outcome, &scrub)?;
+                    outcome.echoed_secret = echoed;
                     if plugin.version == crate::load::ContractVersion::V2 {
                         let details = crate::details::call(&mut *store, &raw)
                             .map_err(|e| self.classify(store, &e))?;
+                        let main = Scrubber::new([input.secret]);
+                        outcome.echoed_secret |=
+                            details.missing_scopes.iter().any(|s| main.finds(s));
                         outcome.details = self.details(details, &scrub)?;
                     }
                     return Ok(outcome);
@@ -558,6 +566,7 @@ impl PluginEngine {
             account_label: o.account_label.map(|l| scrub.apply(&l)),
             warnings: o.warnings.iter().map(|w| scrub.apply(w)).collect(),
             details: crate::details::Details::default(),
+            echoed_secret: false,
         })
     }
 
@@ -601,6 +610,14 @@ fn credential(input: &RunInput<'_>) -> crate::wit_credential::Credential {
 }
 
 /// The scrubber for a run's credential values.
+/// Whether an outcome's text holds the main secret in any form the scrubber knows.
+fn echoes(o: &wit::Outcome, secret: &str) -> bool {
+    let main = Scrubber::new([secret]);
+    main.finds(&o.message)
+        || o.account_label.as_deref().is_some_and(|l| main.finds(l))
+        || o.warnings.iter().any(|w| main.finds(w))
+}
+
 fn scrubber(input: &RunInput<'_>) -> Scrubber {
     Scrubber::new(std::iter::once(input.secret).chain(input.fields.iter().map(|(_, v)| v.as_str())))
 }

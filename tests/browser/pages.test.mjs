@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,9 @@ import { chromium } from 'playwright-core';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, 'target');
+// The seeded catalog, as the Marketplace should show it.
+const seeds = readdirSync(join(root, 'seeds')).map((k) => JSON.parse(readFileSync(join(root, 'seeds', k, 'entry.json'), 'utf8')));
+const seededIn = (category) => seeds.filter((e) => (e.category ?? 'Other') === category).map((e) => e.name).sort();
 const screenshots = join(root, 'docs/screenshots');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const DESKTOP = { width: 1280, height: 860 };
@@ -129,11 +132,12 @@ describe('Marketplace → Integrations', () => {
     for (const name of ['Anthropic', 'OpenAI', 'Stripe', 'Twilio', 'SendGrid', 'Google Calendar', 'Meta Ads', 'Acme CRM']) {
       assert.ok(names.includes(name), `${name} is listed`);
     }
+    assert.ok(names.length >= 28, `the whole seeded catalog is listed (${names.length})`);
     const categories = await page.locator('section.category > h2').allInnerTexts();
-    assert.deepEqual(categories, ['Advertising', 'AI', 'Calendar', 'Email', 'Messaging', 'Payments', 'Other'],
-      'grouped by category, alphabetically, Other last');
+    const seededCategories = [...new Set(seeds.map((e) => e.category))].sort((a, b) => a.localeCompare(b));
+    assert.deepEqual(categories, [...seededCategories, 'Other'], 'grouped by category, alphabetically, Other last');
     const ai = page.locator('section.category').filter({ has: page.getByRole('heading', { name: 'AI', exact: true }) });
-    assert.deepEqual((await ai.locator('h3').allInnerTexts()).sort(), ['Anthropic', 'OpenAI']);
+    assert.deepEqual((await ai.locator('h3').allInnerTexts()).sort(), seededIn('AI'));
     const other = page.locator('section.category').filter({ has: page.getByRole('heading', { name: 'Other', exact: true }) });
     assert.deepEqual(await other.locator('h3').allInnerTexts(), ['Acme CRM'], 'an entry without a category is under Other');
     // Logos load from this origin (every one decodes to a real image).
@@ -151,8 +155,8 @@ describe('Marketplace → Integrations', () => {
     await page.getByText('No provider matches “no such provider”.').waitFor();
     await page.getByLabel('Search providers').fill('');
     await page.getByLabel('Category').selectOption('AI');
-    assert.deepEqual((await page.locator('li[data-provider] h3').allInnerTexts()).sort(), ['Anthropic', 'OpenAI']);
-    await page.getByText('2 providers').waitFor();
+    assert.deepEqual((await page.locator('li[data-provider] h3').allInnerTexts()).sort(), seededIn('AI'));
+    await page.getByText(`${seededIn('AI').length} providers`).waitFor();
 
     const foreign = s.requests.filter((u) => !u.startsWith(`${base}/`));
     assert.deepEqual(foreign, [], 'nothing is loaded from another origin');
@@ -179,6 +183,33 @@ describe('Marketplace → Integrations', () => {
     await dialog.getByRole('button', { name: 'Done' }).click();
     await card(page, 'Stripe').getByText('Installed · Connected').waitFor();
     assert.equal((await integration(page, 'stripe')).status, 'connected');
+    await s.close();
+  });
+
+  test('a provider added as data installs like any other: its documented answers decide', async () => {
+    const s = await signIn();
+    const { page } = s;
+    await page.getByLabel('Search providers').fill('Groq');
+    await card(page, 'Groq').getByRole('button', { name: 'Install Groq' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Install Groq' });
+    assert.ok(await dialog.locator('ol.steps li').count() >= 3, 'the steps are shown');
+    const bad = 'gsk_FAKEbadkey0000000000000000000000000000000000000000';
+    await dialog.getByLabel('API key').fill(bad);
+    await dialog.getByRole('button', { name: 'Save and test' }).click();
+    await dialog.getByText('The provider does not accept this key.').waitFor();
+    await assertNoSecret(page, bad);
+    await page.keyboard.press('Escape');
+    await card(page, 'Groq').getByRole('button', { name: 'Connect Groq' }).click();
+    const again = page.getByRole('dialog', { name: /Groq/ });
+    const good = 'gsk_FAKEvalid00000000000000000000000000000000000000000';
+    await again.getByLabel('API key').fill(good);
+    await again.getByRole('button', { name: /Save and test|Save/ }).first().click();
+    await page.waitForFunction(async () => {
+      const r = await fetch('/v1/integrations', { credentials: 'same-origin' });
+      const list = (await r.json()).integrations ?? [];
+      return list.some((i) => i.provider === 'groq' && i.status === 'connected');
+    });
+    await assertNoSecret(page, good);
     await s.close();
   });
 
@@ -377,24 +408,33 @@ describe('Settings → Integrations', () => {
     const s = await signIn({ path: '/settings/integrations' });
     const { page } = s;
     try {
-      const spec = {
-        name: 'Faulty Co', description: 'A provider whose connection test crashes.', category: 'Testing',
-        auth_type: 'api-key', credential_label: 'API key', help_url: 'https://example.com/keys',
-        test_plugin: { digest: '0'.repeat(64), config: { mode: 'trap', url: `http://${fakes}/` } },
-        egress: [{ scheme: 'http', host, port: Number(port) }],
-      };
-      const created = await page.request.put(`${base}/v1/admin/providers/${key}`, { data: spec, headers: asAdmin });
-      assert.equal(created.status(), 201, await created.text());
+      // The plugin passes the conformance suite (it behaves unless the key is "armed"), as a
+      // plugin with a bug on some inputs would, and crashes on the key pasted below.
       const plugin = readFileSync(join(targetDir, 'plugins/hostile.wasm'));
-      const upload = await page.request.put(`${base}/v1/admin/providers/${key}/plugin`, {
+      const upload = await page.request.put(`${base}/v1/admin/plugins`, {
         data: plugin, headers: { ...asAdmin, 'content-type': 'application/wasm' },
       });
       assert.equal(upload.status(), 200, await upload.text());
+      const spec = {
+        name: 'Faulty Co', description: 'A provider whose connection test crashes.', category: 'Testing',
+        auth_type: 'api-key', credential_label: 'API key', help_url: 'https://example.com/keys',
+        test_plugin: { digest: (await upload.json()).digest, config: { mode: 'trap', armed_by_key: true, url: `http://${fakes}/generic/v1/me` } },
+        egress: [{ scheme: 'http', host, port: Number(port) }],
+        fixtures: {
+          credential: { key: 'faulty-fixture-key-000000' },
+          cases: [
+            { name: 'a wrong key is refused', source: 'https://example.com/docs/errors', answers: [{ status: 401, body: { error: 'bad key' } }], expect: { verdict: 'invalid-credential' } },
+            { name: 'a working key', source: 'https://example.com/docs/me', answers: [{ status: 200, body: { ok: true } }], expect: { verdict: 'connected' } },
+          ],
+        },
+      };
+      const created = await page.request.put(`${base}/v1/admin/providers/${key}`, { data: spec, headers: asAdmin });
+      assert.equal(created.status(), 201, await created.text());
 
       await page.goto(`${base}/marketplace/integrations`);
       await card(page, 'Faulty Co').getByRole('button', { name: 'Install Faulty Co' }).click();
       const dialog = page.getByRole('dialog', { name: 'Install Faulty Co' });
-      await dialog.getByLabel('API key').fill('faulty-key-000000000000');
+      await dialog.getByLabel('API key').fill('faulty-armed-key-0000000');
       await dialog.getByRole('button', { name: 'Save and test' }).click();
       await dialog.getByText('The connection test failed on our side. This says nothing about the key.').waitFor();
       await dialog.getByRole('button', { name: 'Done' }).click();
@@ -411,7 +451,7 @@ describe('Settings → Integrations', () => {
       assert.equal((await page.request.get(`${base}/healthz`)).status(), 200);
       await page.reload();
       assert.equal(await settingsCard(page, key).getByLabel('API key').inputValue(), view.mask.masked);
-      await assertNoSecret(page, 'faulty-key-000000000000');
+      await assertNoSecret(page, 'faulty-armed-key-0000000');
     } finally {
       await page.request.delete(`${base}/v1/admin/providers/${key}`, { headers: asAdmin });
     }

@@ -19,12 +19,18 @@ use crate::{connection, resolve, App};
 
 pub const LOGO_MAX_BYTES: usize = 64 * 1024;
 
+/// The largest entry body: the entry (64 KiB of text at most) and its fixtures.
+pub const ENTRY_MAX_BYTES: usize = 64 * 1024 + byok_core::conformance::MAX_TOTAL_BYTES;
+
 /// `PUT /v1/admin/providers/{key}`: create or update an entry (validated). The logo URL is
-/// the service's to set: an uploaded logo is kept across updates.
+/// the service's to set: an uploaded logo is kept across updates. An entry with a test plugin
+/// must name one already uploaded and bring fixtures, and its plugin must pass the conformance
+/// suite with them (run again only when the plugin, its config, the egress rules, the
+/// credential form or the fixtures change); otherwise nothing is saved.
 pub async fn put_provider(req: &mut Request, app: &App, who: &Principal, key: &str) -> ApiResult {
     who.require(&[Role::PlatformAdmin])?;
     let key = key_from_path(key)?;
-    let mut spec: ProviderSpec = read_json(req, 64 * 1024).await?;
+    let mut spec: ProviderSpec = read_json(req, ENTRY_MAX_BYTES).await?;
     let existing = store::provider(&app.db, key.as_str()).await?;
     if let Some(row) = &existing {
         if row.logo_type.is_some() {
@@ -33,21 +39,95 @@ pub async fn put_provider(req: &mut Request, app: &App, who: &Principal, key: &s
     }
     let created = existing.is_none();
     let entry = public_entry(app, CatalogEntry::new(key.clone(), spec)?)?;
+    entry.check_upload()?;
+    let (entry, fixtures) = entry.without_fixtures();
+    let fixtures_json = fixtures
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let mut passed = None;
+    if let (Some(test), Some(fixtures)) = (&entry.spec().test_plugin, &fixtures) {
+        if !store::plugin_exists(&app.db, &test.digest).await? {
+            return Err(ApiError::from(byok_core::api::Problem::from(
+                byok_core::catalog::ValidationErrors(vec![byok_core::catalog::FieldError {
+                    field: "test_plugin.digest".into(),
+                    rule: byok_core::catalog::Rule::Required,
+                    message: format!(
+                        "no plugin {} has been uploaded: upload the component first (PUT /v1/admin/plugins; `byok provider push DIR --plugin FILE` does both)",
+                        test.digest
+                    ),
+                }]),
+            )));
+        }
+        let unchanged = match &existing {
+            Some(row) => {
+                let before = entry_of(row)?;
+                let stored = store::provider_fixtures(&app.db, key.as_str()).await?;
+                same_test(before.spec(), entry.spec()) && stored == fixtures_json
+            }
+            None => false,
+        };
+        if !unchanged {
+            let report = connection::conformance(app, &entry, fixtures)
+                .await
+                .map_err(|e| problem(ProblemKind::Internal, e))?;
+            if !report.passed() {
+                return Err(conformance_failed(&key, report));
+            }
+            passed = Some(report.cases.len());
+        }
+    }
     let spec_json =
         serde_json::to_string(entry.spec()).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    store::upsert_provider(&app.db, key.as_str(), &spec_json, &rfc3339(now_millis())).await?;
-    catalog::invalidate(app).await;
-    resolve::forget_provider(&key);
-    audit::record(
-        app,
-        who,
-        Scope::Platform,
-        &key,
-        "put-provider",
-        if created { "created" } else { "updated" },
+    store::upsert_provider(
+        &app.db,
+        key.as_str(),
+        &spec_json,
+        fixtures_json.as_deref(),
+        &rfc3339(now_millis()),
     )
     .await?;
-    Ok(json(if created { 201 } else { 200 }, &entry)?)
+    catalog::invalidate(app).await;
+    resolve::forget_provider(&key);
+    let mut outcome = if created { "created" } else { "updated" }.to_owned();
+    if let (Some(test), Some(n)) = (&entry.spec().test_plugin, passed) {
+        outcome = format!(
+            "{outcome}; plugin {} passed {n} conformance cases",
+            test.digest
+        );
+    }
+    audit::record(app, who, Scope::Platform, &key, "put-provider", &outcome).await?;
+    let resp = json(if created { 201 } else { 200 }, &entry)?;
+    if let Some(n) = passed {
+        resp.headers()
+            .set("x-byok-conformance", &format!("{n} of {n} cases passed"))?;
+    }
+    Ok(resp)
+}
+
+/// Whether two specs run the same test: plugin, config, egress rules and credential form.
+fn same_test(a: &ProviderSpec, b: &ProviderSpec) -> bool {
+    a.test_plugin == b.test_plugin
+        && a.egress == b.egress
+        && a.credential_fields == b.credential_fields
+        && a.credential_label == b.credential_label
+}
+
+/// The `conformance-failed` problem: which cases failed and why, every case in `cases`.
+fn conformance_failed(
+    key: &byok_core::ids::ProviderKey,
+    report: byok_core::conformance::SuiteReport,
+) -> ApiError {
+    let mut p = byok_core::api::Problem::new(
+        ProblemKind::ConformanceFailed,
+        format!(
+            "The test plugin of '{key}' did not pass the conformance suite, so nothing was saved: {}. Fix the plugin, its config or the fixtures (run `byok plugin test` on the entry folder to see every case).",
+            report.summary()
+        ),
+    );
+    p.extra.cases = Some(report.cases);
+    ApiError::from(p)
 }
 
 /// `DELETE /v1/admin/providers/{key}`: retire; installs keep their keys.
@@ -137,44 +217,23 @@ pub async fn put_logo(req: &mut Request, app: &App, who: &Principal, key: &str) 
 
 pub const PLUGIN_MAX_BYTES: usize = byok_plugin_host::load::MAX_COMPONENT_BYTES;
 
-/// `PUT /v1/admin/providers/{key}/plugin`: upload the entry's test plugin (`application/wasm`).
-/// It is validated and compiled here, stored by digest with its authenticated artifact, and
-/// the entry's `test_plugin.digest` is set (its config stays).
-pub async fn put_plugin(req: &mut Request, app: &App, who: &Principal, key: &str) -> ApiResult {
-    who.require(&[Role::PlatformAdmin])?;
-    let key = key_from_path(key)?;
-    let content_type = req.headers().get("content-type")?.unwrap_or_default();
-    if !content_type.starts_with("application/wasm") {
-        return Err(problem(
-            ProblemKind::UnsupportedMediaType,
-            "Upload the plugin as application/wasm (a component built with `byok plugin build`).",
-        ));
-    }
-    let bytes = read_body(req, PLUGIN_MAX_BYTES).await?;
-    let (_, stored) = stored_entry(app, &key).await?;
+/// Validates, compiles and stores a component by digest (bytes and authenticated artifact in
+/// KV, a row in `plugins`). Idempotent.
+async fn store_component(app: &App, bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
     let engine = connection::engine().map_err(|e| problem(ProblemKind::Internal, e))?;
+    let started = now_millis();
     let (plugin, artifact) = engine
-        .precompile(&connection::artifact_key(app), &bytes)
+        .precompile(&connection::artifact_key(app), bytes)
         .map_err(|e| {
             problem(
                 ProblemKind::ValidationFailed,
                 format!("The plugin was refused: {e}."),
             )
         })?;
+    let compile_ms = now_millis().saturating_sub(started);
     let digest = plugin.digest_hex();
-    let mut spec = stored.into_spec();
-    let config = spec
-        .test_plugin
-        .take()
-        .map(|t| t.config)
-        .unwrap_or_else(|| serde_json::json!({}));
-    spec.test_plugin = Some(byok_core::catalog::TestPlugin {
-        digest: digest.clone(),
-        config,
-    });
-    let entry = public_entry(app, CatalogEntry::new(key.clone(), spec)?)?;
     app.kv
-        .put_bytes(&format!("plugin:{digest}"), &bytes)?
+        .put_bytes(&format!("plugin:{digest}"), bytes)?
         .execute()
         .await?;
     app.kv
@@ -184,24 +243,108 @@ pub async fn put_plugin(req: &mut Request, app: &App, who: &Principal, key: &str
         )?
         .execute()
         .await?;
-    let now = rfc3339(now_millis());
     store::insert_plugin(
         &app.db,
         &digest,
         bytes.len(),
         plugin.version().as_str(),
-        &now,
+        &rfc3339(now_millis()),
     )
     .await?;
+    Ok(
+        serde_json::json!({"digest": digest, "size": bytes.len(), "contract": plugin.version().as_str(), "compile_ms": compile_ms}),
+    )
+}
+
+async fn wasm_body(req: &mut Request) -> Result<Vec<u8>, ApiError> {
+    let content_type = req.headers().get("content-type")?.unwrap_or_default();
+    if !content_type.starts_with("application/wasm") {
+        return Err(problem(
+            ProblemKind::UnsupportedMediaType,
+            "Upload the plugin as application/wasm (a component built with `byok plugin build`).",
+        ));
+    }
+    read_body(req, PLUGIN_MAX_BYTES).await
+}
+
+/// `PUT /v1/admin/plugins`: upload a test plugin (`application/wasm`). It is validated,
+/// compiled and stored under its SHA-256 digest; an entry uses it by naming that digest (and
+/// passing the conformance suite with it).
+pub async fn put_component(req: &mut Request, app: &App, who: &Principal) -> ApiResult {
+    who.require(&[Role::PlatformAdmin])?;
+    let bytes = wasm_body(req).await?;
+    let answer = store_component(app, &bytes).await?;
+    Ok(json(200, &answer)?)
+}
+
+/// `PUT /v1/admin/providers/{key}/plugin`: upload the test plugin the entry names. A file with
+/// another digest is refused (409): to change plugins, upload the file (`PUT
+/// /v1/admin/plugins`) and put the entry with its digest, which runs the conformance suite.
+/// For an entry that names no plugin yet, the file becomes its plugin if it passes the suite
+/// with the entry's fixtures.
+pub async fn put_plugin(req: &mut Request, app: &App, who: &Principal, key: &str) -> ApiResult {
+    who.require(&[Role::PlatformAdmin])?;
+    let key = key_from_path(key)?;
+    let bytes = wasm_body(req).await?;
+    let (_, stored) = stored_entry(app, &key).await?;
+    // Validated (and stored by digest, like any upload) before anything else is said of it.
+    let mut answer = store_component(app, &bytes).await?;
+    let digest = crate::util::sha256_hex(&bytes);
+    match &stored.spec().test_plugin {
+        Some(test) if test.digest != digest => {
+            return Err(problem(
+                ProblemKind::Conflict,
+                format!(
+                    "The entry '{key}' names plugin {}, but this file is {digest}; the entry was left as it was. The file is stored: to use it, put the entry with test_plugin.digest set to {digest}, and the conformance suite runs then.",
+                    test.digest
+                ),
+            ))
+        }
+        Some(_) => {
+            answer["entry"] = serde_json::to_value(public_entry(app, stored)?)
+                .map_err(|e| worker::Error::RustError(e.to_string()))?;
+            return Ok(json(200, &answer)?);
+        }
+        None => {}
+    }
+    let Some(fixtures) = store::provider_fixtures(&app.db, key.as_str())
+        .await?
+        .and_then(|f| serde_json::from_str::<byok_core::conformance::Fixtures>(&f).ok())
+    else {
+        return Err(problem(
+            ProblemKind::ValidationFailed,
+            format!("The entry '{key}' has no fixtures, so its plugin cannot be checked: put the entry with test_plugin (this file's digest, {digest}) and fixtures instead."),
+        ));
+    };
+    let mut spec = stored.into_spec();
+    spec.test_plugin = Some(byok_core::catalog::TestPlugin {
+        digest: digest.clone(),
+        config: serde_json::json!({}),
+    });
+    let entry = public_entry(app, CatalogEntry::new(key.clone(), spec)?)?;
+    let report = connection::conformance(app, &entry, &fixtures)
+        .await
+        .map_err(|e| problem(ProblemKind::Internal, e))?;
+    if !report.passed() {
+        return Err(conformance_failed(&key, report));
+    }
     let spec_json =
         serde_json::to_string(entry.spec()).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    store::set_spec(&app.db, key.as_str(), &spec_json, &now).await?;
+    let fixtures_json =
+        serde_json::to_string(&fixtures).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    store::upsert_provider(
+        &app.db,
+        key.as_str(),
+        &spec_json,
+        Some(&fixtures_json),
+        &rfc3339(now_millis()),
+    )
+    .await?;
     catalog::invalidate(app).await;
     audit::record(app, who, Scope::Platform, &key, "put-plugin", &digest).await?;
-    Ok(json(
-        200,
-        &serde_json::json!({"digest": digest, "size": bytes.len(), "contract": plugin.version().as_str(), "entry": entry}),
-    )?)
+    answer["entry"] =
+        serde_json::to_value(&entry).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    Ok(json(200, &answer)?)
 }
 
 /// `PUT /v1/admin/platform-keys/{key}`: the platform's fallback key for a provider.

@@ -100,6 +100,33 @@ async fn plugin(app: &App, digest: &str) -> Result<LoadedPlugin, String> {
     Ok(loaded)
 }
 
+/// Runs the conformance suite of `entry` (its plugin, config and egress) with `fixtures`, on
+/// the Worker's own engine: every request is answered from the case, none leaves the isolate.
+pub async fn conformance(
+    app: &App,
+    entry: &CatalogEntry,
+    fixtures: &byok_core::conformance::Fixtures,
+) -> Result<byok_core::conformance::SuiteReport, String> {
+    let test = entry
+        .spec()
+        .test_plugin
+        .as_ref()
+        .ok_or("the entry has no test plugin")?;
+    let plugin = plugin(app, &test.digest).await?;
+    let engine = engine()?;
+    Ok(crate::util::timed(
+        "conformance",
+        byok_plugin_host::conformance::check(
+            &engine,
+            &plugin,
+            entry,
+            fixtures,
+            now_millis() / 1000,
+        ),
+    )
+    .await)
+}
+
 fn report(
     verdict: ReportedVerdict,
     message: String,

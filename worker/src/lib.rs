@@ -298,6 +298,7 @@ async fn route(req: &mut Request, app: &App, ctx: &Context, method_name: &str) -
             admin::put_provider(req, app, &who, key).await
         }
         (Method::Delete, ["v1", "admin", "providers", key]) => admin::retire(app, &who, key).await,
+        (Method::Put, ["v1", "admin", "plugins"]) => admin::put_component(req, app, &who).await,
         (Method::Put, ["v1", "admin", "providers", key, "plugin"]) => {
             admin::put_plugin(req, app, &who, key).await
         }
@@ -369,6 +370,7 @@ fn allowed_methods(s: &[&str]) -> Option<&'static [&'static str]> {
         ["v1", "admin", "tenants", _, "providers", _, "policy"]
         | ["v1", "admin", "tenants", _, "policy"] => &["GET", "PUT"],
         ["v1", "admin", "providers", _] => &["PUT", "DELETE"],
+        ["v1", "admin", "plugins"] => &["PUT"],
         ["v1", "admin", "providers", _, "logo"]
         | ["v1", "admin", "providers", _, "plugin"]
         | ["v1", "admin", "platform-keys", _]

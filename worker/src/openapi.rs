@@ -30,7 +30,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(title = "BYOK integrations", version = "1", description = "Bring-your-own-key integrations at the edge. Errors are application/problem+json (RFC 9457)."),
     paths(
-        healthz, me, list_providers, get_provider, get_logo, put_provider, retire_provider, put_logo, put_plugin, put_platform_key,
+        healthz, me, list_providers, get_provider, get_logo, put_provider, retire_provider, put_logo, put_plugin, put_component, put_platform_key,
         list_integrations, install, save_credential, test_integration, uninstall, audit, resolve,
         report_usage, get_policy, put_policy, get_usage, get_keyring, reseal_keyring, list_events, list_webhooks, redeliver_webhook,
         switch_pending, discard_pending, get_tenant_policy, put_tenant_policy
@@ -501,7 +501,8 @@ fn get_provider() {}
 fn get_logo() {}
 
 #[utoipa::path(put, path = "/v1/admin/providers/{key}", tag = "admin", params(("key" = ProviderKey, Path, example = "openai")), request_body = ProviderSpec,
-    responses((status = 201, description = "Created", body = ProviderSpec), (status = 200, description = "Updated", body = ProviderSpec), (status = 422, body = Problem), (status = 403, body = Problem)))]
+    description = "Creates or updates an entry. With a test plugin, the entry must name an uploaded plugin and bring `fixtures`, and the plugin must pass the conformance suite (its fixtures and the host's cases); otherwise 422 (`validation-failed`, or `conformance-failed` with every case in `cases`) and nothing is saved. Fixtures are stored apart and never returned.",
+    responses((status = 201, description = "Created", body = ProviderSpec, headers(("x-byok-conformance" = String, description = "When the suite ran: how many cases passed"))), (status = 200, description = "Updated", body = ProviderSpec, headers(("x-byok-conformance" = String, description = "When the suite ran: how many cases passed"))), (status = 422, body = Problem), (status = 403, body = Problem)))]
 fn put_provider() {}
 
 #[utoipa::path(delete, path = "/v1/admin/providers/{key}", tag = "admin", params(("key" = ProviderKey, Path, example = "openai")),
@@ -514,9 +515,14 @@ fn retire_provider() {}
 fn put_logo() {}
 
 #[utoipa::path(put, path = "/v1/admin/providers/{key}/plugin", tag = "admin", params(("key" = ProviderKey, Path, example = "openai")),
-    request_body(content = Bytes, content_type = "application/wasm", description = "A v1 plugin component that imports nothing"),
-    responses((status = 200, description = "Stored by digest; the entry now names it"), (status = 422, body = Problem), (status = 415, body = Problem)))]
+    request_body(content = Bytes, content_type = "application/wasm", description = "The plugin component the entry names (wit/v1 or wit/v2, importing nothing)"),
+    responses((status = 200, description = "Stored by digest (and, for an entry that named no plugin, attached after passing the conformance suite)"), (status = 409, description = "The entry names another plugin", body = Problem), (status = 422, body = Problem), (status = 415, body = Problem)))]
 fn put_plugin() {}
+
+#[utoipa::path(put, path = "/v1/admin/plugins", tag = "admin",
+    request_body(content = Bytes, content_type = "application/wasm", description = "A plugin component (wit/v1 or wit/v2) that imports nothing"),
+    responses((status = 200, description = "Validated, compiled and stored under its SHA-256 digest: `{digest, size, contract, compile_ms}`"), (status = 422, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem), (status = 403, body = Problem)))]
+fn put_component() {}
 
 #[utoipa::path(put, path = "/v1/admin/platform-keys/{key}", tag = "admin", params(("key" = ProviderKey, Path, example = "openai")), request_body = CredentialRequest,
     responses((status = 200, description = "Saved (masked)"), (status = 422, body = Problem)))]

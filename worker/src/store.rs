@@ -305,15 +305,55 @@ pub async fn providers_of_tenant(db: &D1Database, tenant: &str) -> Result<Vec<Pr
 }
 
 /// Creates or replaces an entry's spec (reactivating it); the logo and platform key stay.
-pub async fn upsert_provider(db: &D1Database, key: &str, spec: &str, now: &str) -> Result<()> {
-    db.prepare(
-        "INSERT INTO integration_providers (key, spec, active, created_at, updated_at) VALUES (?1, ?2, 1, ?3, ?3)
-         ON CONFLICT (key) DO UPDATE SET spec = excluded.spec, active = 1, updated_at = excluded.updated_at",
-    )
-    .bind(&[text(key), text(spec), text(now)])?
-    .run()
-    .await.counted()?;
+/// Creates or updates an entry: its spec (what anyone may see) and its fixtures (what its
+/// test plugin passed), in one write.
+pub const UPSERT_PROVIDER: &str = "INSERT INTO integration_providers (key, spec, fixtures, active, created_at, updated_at) VALUES (?1, ?2, ?4, 1, ?3, ?3)
+         ON CONFLICT (key) DO UPDATE SET spec = excluded.spec, fixtures = excluded.fixtures, active = 1, updated_at = excluded.updated_at";
+
+pub async fn upsert_provider(
+    db: &D1Database,
+    key: &str,
+    spec: &str,
+    fixtures: Option<&str>,
+    now: &str,
+) -> Result<()> {
+    db.prepare(UPSERT_PROVIDER)
+        .bind(&[text(key), text(spec), text(now), opt_text(fixtures)])?
+        .run()
+        .await
+        .counted()?;
     Ok(())
+}
+
+/// An entry's stored fixtures (JSON), if it has any.
+pub async fn provider_fixtures(db: &D1Database, key: &str) -> Result<Option<String>> {
+    #[derive(Deserialize)]
+    struct Row {
+        fixtures: Option<String>,
+    }
+    Ok(db
+        .prepare("SELECT fixtures FROM integration_providers WHERE key = ?1")
+        .bind(&[text(key)])?
+        .first::<Row>(None)
+        .await
+        .counted()?
+        .and_then(|r| r.fixtures))
+}
+
+/// Whether a plugin with this digest has been uploaded.
+pub async fn plugin_exists(db: &D1Database, digest: &str) -> Result<bool> {
+    #[derive(Deserialize)]
+    struct Row {
+        #[allow(dead_code)]
+        digest: String,
+    }
+    Ok(db
+        .prepare("SELECT digest FROM plugins WHERE digest = ?1")
+        .bind(&[text(digest)])?
+        .first::<Row>(None)
+        .await
+        .counted()?
+        .is_some())
 }
 
 pub async fn retire_provider(db: &D1Database, key: &str, now: &str) -> Result<bool> {
@@ -1306,15 +1346,6 @@ pub async fn insert_plugin(
         .bind(&[text(digest), int(size as i64), text(contract), text(now)])?
         .run()
         .await.counted()?;
-    Ok(())
-}
-
-pub async fn set_spec(db: &D1Database, key: &str, spec: &str, now: &str) -> Result<()> {
-    db.prepare("UPDATE integration_providers SET spec = ?2, updated_at = ?3 WHERE key = ?1")
-        .bind(&[text(key), text(spec), text(now)])?
-        .run()
-        .await
-        .counted()?;
     Ok(())
 }
 

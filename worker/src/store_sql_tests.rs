@@ -6,7 +6,7 @@ use rusqlite::{params, Connection};
 use super::{
     DROP_PENDING, EXPIRY_CANDIDATES, INSERT_EVENT, MARK_NOTICE, NOTICE_EVENT, PENDING_INCONCLUSIVE,
     PROMOTE_PENDING, RECORD_TEST, RESEAL, RESTART_DELIVERY, SET_DELIVERY, STAGE_PENDING,
-    STALL_DELIVERIES, STORE_KEY, SWITCH_EVENT, SWITCH_TO_PENDING,
+    STALL_DELIVERIES, STORE_KEY, SWITCH_EVENT, SWITCH_TO_PENDING, UPSERT_PROVIDER,
 };
 
 /// A database with every migration applied, in order, as `wrangler d1 migrations apply` does.
@@ -620,4 +620,38 @@ fn each_expiry_notice_is_sent_once_with_its_event_and_only_for_the_expiry_read()
         .query_row("SELECT COUNT(*) FROM status_events", [], |r| r.get(0))
         .expect("count");
     assert_eq!(events, 2);
+}
+
+#[test]
+fn an_entry_and_its_fixtures_are_written_together_and_the_spec_stays_readable() {
+    let db = migrated();
+    let upsert = |spec: &str, fixtures: Option<&str>, at: &str| {
+        db.execute(UPSERT_PROVIDER, params!["acme", spec, at, fixtures])
+            .expect("upsert")
+    };
+    upsert(r#"{"name":"Acme"}"#, Some(r#"{"cases":[]}"#), T);
+    let row = |db: &Connection| -> (String, Option<String>, i64) {
+        db.query_row(
+            "SELECT spec, fixtures, active FROM integration_providers WHERE key = 'acme'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("row")
+    };
+    assert_eq!(
+        row(&db),
+        (
+            r#"{"name":"Acme"}"#.into(),
+            Some(r#"{"cases":[]}"#.into()),
+            1
+        )
+    );
+    // Retired, then saved again without a test plugin: re-activated, the old fixtures gone.
+    db.execute(
+        "UPDATE integration_providers SET active = 0 WHERE key = 'acme'",
+        [],
+    )
+    .expect("retire");
+    upsert(r#"{"name":"Acme 2"}"#, None, LATER);
+    assert_eq!(row(&db), (r#"{"name":"Acme 2"}"#.into(), None, 1));
 }

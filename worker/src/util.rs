@@ -109,3 +109,12 @@ impl RngCore for JsRng {
 }
 
 impl CryptoRng for JsRng {}
+
+/// Lowercase hex SHA-256 of `bytes` (how plugins are named).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -296,16 +296,26 @@ fn seeds_name_the_components_built_from_this_tree() {
             .pointer("/test_plugin/digest")
             .and_then(Value::as_str)
             .expect("every seed has a plugin");
-        let built = byok_plugin_host::load::digest(&component(&name));
+        // A seed with a plugin crate of its own name runs it; the others are declarative.
+        let plugin = if std::path::Path::new(&manifest)
+            .join("../plugins")
+            .join(&name)
+            .is_dir()
+        {
+            name.clone()
+        } else {
+            "http-check".to_owned()
+        };
+        let built = byok_plugin_host::load::digest(&component(&plugin));
         let hex: String = built.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(
             digest, hex,
             "seeds/{name}: stale digest; run script/build-plugins --update-seeds"
         );
         engine(Backend::Pulley)
-            .load(&component(&name))
+            .load(&component(&plugin))
             .expect("loads");
         checked += 1;
     }
-    assert_eq!(checked, 7);
+    assert!(checked >= 27, "{checked} seeds");
 }

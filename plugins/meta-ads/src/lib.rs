@@ -166,6 +166,8 @@ fn graph_error(r: &Response) -> Option<Outcome> {
         10 | 200..=299 => Outcome::insufficient(format!("The token is valid but lacks a permission: {message}")),
         1 | 2 => Outcome::unavailable(format!("Meta is temporarily unavailable: {message}")),
         _ if r.status >= 500 => Outcome::unavailable(format!("Meta is unavailable (HTTP {}): {message}", r.status)),
+        // A 429 from anything in front of the Graph API (an edge proxy) with its own body.
+        _ if r.status == 429 => Outcome::rate_limited(format!("Meta is throttling requests (HTTP 429): {message}")),
         _ => Outcome::unexpected(format!("Meta answered with error {code}: {message}")),
         },
     })
@@ -185,6 +187,12 @@ mod tests {
             body: body.to_string().into_bytes(),
         })
         .map(|o| o.verdict)
+    }
+
+    #[test]
+    fn a_429_is_throttling_whatever_its_body_says() {
+        let body = json!({"error": {"message": "Too many requests"}});
+        assert_eq!(err(429, body), Some(Verdict::RateLimited));
     }
 
     #[test]

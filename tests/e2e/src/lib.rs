@@ -431,12 +431,14 @@ WEBHOOK_MAX_ATTEMPTS = "{max_attempts}"
         .expect("token")
     }
 
-    /// Pushes every seed (entry and logo) as a platform admin.
+    /// Pushes every seed as a platform admin, as `byok provider push` does: its test plugin
+    /// (`PUT /v1/admin/plugins`), then the entry with its fixtures (the Worker runs the
+    /// conformance suite), then its logo.
     pub async fn seed(&self) {
         self.push_seeds(None).await;
     }
 
-    /// Pushes every seed (entry, logo and test plugin) with its tests pointed at the fakes.
+    /// Pushes every seed with its tests pointed at the fakes.
     pub async fn seed_against_fakes(&self, fakes: &FakeProviders) {
         self.push_seeds(Some(fakes)).await;
     }
@@ -444,6 +446,7 @@ WEBHOOK_MAX_ATTEMPTS = "{max_attempts}"
     async fn push_seeds(&self, fakes: Option<&FakeProviders>) {
         let client = reqwest::Client::new();
         let token = self.token("platform-admin", "platform");
+        let mut uploaded = std::collections::BTreeSet::new();
         for dir in std::fs::read_dir(root().join("seeds")).expect("seeds") {
             let dir = dir.expect("dir").path();
             let key = dir
@@ -451,30 +454,29 @@ WEBHOOK_MAX_ATTEMPTS = "{max_attempts}"
                 .and_then(|n| n.to_str())
                 .expect("name")
                 .to_owned();
-            let mut entry = std::fs::read_to_string(dir.join("entry.json")).expect("entry");
+            let mut entry = seed_entry(&key);
             if let Some(fakes) = fakes {
-                let parsed = serde_json::from_str(&entry).expect("entry JSON");
-                entry = entry_against_fakes(parsed, &key, fakes).to_string();
+                entry = entry_against_fakes(entry, &key, fakes);
             }
-            let mut steps = vec![
-                (
-                    format!("/v1/admin/providers/{key}"),
-                    "application/json",
-                    entry.into_bytes(),
-                ),
-                (
-                    format!("/v1/admin/providers/{key}/logo"),
-                    "image/svg+xml",
-                    std::fs::read(dir.join("logo.svg")).expect("logo"),
-                ),
-            ];
-            if fakes.is_some() {
+            let mut steps = Vec::new();
+            let plugin = seed_plugin(&key);
+            if entry.get("test_plugin").is_some() && uploaded.insert(plugin.clone()) {
                 steps.push((
-                    format!("/v1/admin/providers/{key}/plugin"),
+                    "/v1/admin/plugins".to_owned(),
                     "application/wasm",
-                    plugin_component(&key),
+                    plugin_component(&plugin),
                 ));
             }
+            steps.push((
+                format!("/v1/admin/providers/{key}"),
+                "application/json",
+                entry.to_string().into_bytes(),
+            ));
+            steps.push((
+                format!("/v1/admin/providers/{key}/logo"),
+                "image/svg+xml",
+                std::fs::read(dir.join("logo.svg")).expect("logo"),
+            ));
             for (path, content_type, body) in steps {
                 let r = client
                     .put(format!("{}{path}", self.base))
@@ -491,6 +493,26 @@ WEBHOOK_MAX_ATTEMPTS = "{max_attempts}"
                 );
             }
         }
+    }
+}
+
+/// A seed's entry with its fixtures, as the admin API takes it.
+pub fn seed_entry(key: &str) -> serde_json::Value {
+    let dir = root().join("seeds").join(key);
+    let text = std::fs::read_to_string(dir.join("entry.json")).expect("entry");
+    let mut entry: serde_json::Value = serde_json::from_str(&text).expect("entry JSON");
+    if let Ok(text) = std::fs::read_to_string(dir.join("fixtures.json")) {
+        entry["fixtures"] = serde_json::from_str(&text).expect("fixtures JSON");
+    }
+    entry
+}
+
+/// The plugin a seed runs: a crate of its own name, else the declarative http-check.
+pub fn seed_plugin(key: &str) -> String {
+    if root().join("plugins").join(key).is_dir() {
+        key.to_owned()
+    } else {
+        "http-check".to_owned()
     }
 }
 

@@ -1154,37 +1154,61 @@ fn component(name: &str) -> Vec<u8> {
     byok_e2e::plugin_component(name)
 }
 
-/// Creates an entry whose test plugin (`plugin`, with `config`) may reach only the fakes,
-/// and uploads the plugin.
+/// Fixtures for a test entry with one field (`key`): the seed's own for a seeded plugin, and
+/// for the hostile plugin (careful unless the key is armed) a refused key and a working one.
+fn fixtures_for(plugin: &str) -> Value {
+    let mut f = if plugin == "hostile" {
+        json!({
+            "credential": {"key": "hostile-fixture-key-0000"},
+            "cases": [
+                {"name": "a wrong key is refused", "source": "https://example.com/docs/errors",
+                 "answers": [{"status": 401, "body": {"error": "bad key"}}], "expect": {"verdict": "invalid-credential"}},
+                {"name": "a working key", "source": "https://example.com/docs/me",
+                 "answers": [{"status": 200, "body": {"ok": true}}], "expect": {"verdict": "connected"}}
+            ]
+        })
+    } else {
+        byok_e2e::seed_entry(plugin)["fixtures"].clone()
+    };
+    let secret = f["credential"]
+        .as_object()
+        .and_then(|c| c.values().next().cloned())
+        .unwrap_or_default();
+    f["credential"] = json!({ "key": secret });
+    f
+}
+
+/// Creates an entry whose test plugin (`plugin`, with `config`) may reach only the fakes: the
+/// plugin is uploaded, then the entry names it with fixtures (and passes the suite).
 fn entry_with_plugin(c: &Ctx, key: &str, plugin: &str, config: Value) -> Result<(), Failed> {
     let port = c.fakes.addr().port();
-    let spec = json!({
-        "name": format!("Test {key}"), "description": "An entry whose test runs against a loopback fake.",
-        "auth_type": "api-key", "credential_label": "API key", "help_url": "https://example.com/keys",
-        "test_plugin": {"digest": "0".repeat(64), "config": config},
-        "egress": [{"scheme": "http", "host": "127.0.0.1", "port": port}],
-    });
-    expect_status(
-        &c.call(
-            Method::PUT,
-            &format!("/v1/admin/providers/{key}"),
-            Some(&c.admin()),
-            Some(spec),
-        ),
-        201,
-        "create entry",
-    )?;
     let up = c.raw(
         Method::PUT,
-        &format!("/v1/admin/providers/{key}/plugin"),
+        "/v1/admin/plugins",
         Some(&c.admin()),
         Some(("application/wasm", component(plugin))),
         &[],
     );
     expect_status(&up, 200, "upload plugin")?;
+    let digest = up.json()["digest"].clone();
+    let spec = json!({
+        "name": format!("Test {key}"), "description": "An entry whose test runs against a loopback fake.",
+        "auth_type": "api-key", "credential_label": "API key", "help_url": "https://example.com/keys",
+        "test_plugin": {"digest": digest, "config": config},
+        "egress": [{"scheme": "http", "host": "127.0.0.1", "port": port}],
+        "fixtures": fixtures_for(plugin),
+    });
+    let created = c.call(
+        Method::PUT,
+        &format!("/v1/admin/providers/{key}"),
+        Some(&c.admin()),
+        Some(spec),
+    );
+    expect_status(&created, 201, "create entry")?;
     ensure(
-        up.json()["entry"]["test_plugin"]["digest"] == up.json()["digest"],
-        "the entry names the uploaded digest",
+        created.json()["test_plugin"]["digest"] == digest
+            && created.json().get("fixtures").is_none(),
+        "the entry names the uploaded digest and never shows its fixtures",
     )
 }
 
@@ -1280,13 +1304,13 @@ fn a_hostile_plugin_leaves_the_worker_serving(c: &Ctx) -> Result<(), Failed> {
             c,
             key,
             "hostile",
-            json!({"mode": mode, "url": format!("http://{}/", c.fakes.addr())}),
+            json!({"mode": mode, "url": format!("http://{}/generic/v1/me", c.fakes.addr()), "armed_by_key": true}),
         )?;
         let a = c.call(
             Method::POST,
             "/v1/integrations",
             Some(&t),
-            Some(json!({"provider": key, "key": "hostile-key-000000000000"})),
+            Some(json!({"provider": key, "key": "hostile-armed-key-000000"})),
         );
         expect_status(&a, 201, mode)?;
         let v = a.json();
@@ -1324,12 +1348,204 @@ fn a_hostile_plugin_leaves_the_worker_serving(c: &Ctx) -> Result<(), Failed> {
         &[],
     );
     expect_problem(&refused, 422, "a core module is refused")?;
+    // A plugin that would pass for any key is refused before it can serve: the suite's fake
+    // key must be refused (the hostile plugin unarmed by key answers "connected" to anything).
+    let upload = c.raw(
+        Method::PUT,
+        "/v1/admin/plugins",
+        Some(&c.admin()),
+        Some(("application/wasm", component("hostile"))),
+        &[],
+    );
+    let mut spec = json!({
+        "name": "Accepts anything", "description": "A test that passes any key.",
+        "auth_type": "api-key", "credential_label": "API key", "help_url": "https://example.com/keys",
+        "test_plugin": {"digest": upload.json()["digest"], "config": {"mode": "outcome-from-config", "verdict": 0, "message": "ok"}},
+        "egress": [{"scheme": "http", "host": "127.0.0.1", "port": c.fakes.addr().port()}],
+        "fixtures": fixtures_for("hostile"),
+    });
+    let passes_anything = c.call(
+        Method::PUT,
+        "/v1/admin/providers/edge-anything",
+        Some(&c.admin()),
+        Some(spec.clone()),
+    );
+    expect_problem(
+        &passes_anything,
+        422,
+        "a test that passes a fake key is refused",
+    )?;
+    let p = passes_anything.json();
+    ensure(
+        p["type"] == "/problems/conformance-failed"
+            && p["detail"].as_str().unwrap_or("").contains(
+                "case 'a wrong key is refused': must be invalid-credential, got connected",
+            )
+            && p["cases"].as_array().is_some_and(|cases| {
+                cases
+                    .iter()
+                    .any(|k| k["name"] == "a 401 is never connected" && k["got"] == "connected")
+            }),
+        format!("says which cases failed: {p}"),
+    )?;
+    expect_status(
+        &c.call(
+            Method::GET,
+            "/v1/providers/edge-anything",
+            Some(&c.admin()),
+            None,
+        ),
+        404,
+        "nothing was saved",
+    )?;
+    // Naming a plugin nobody uploaded is refused by name.
+    spec["test_plugin"]["digest"] = json!("ab".repeat(32));
+    let unknown = c.call(
+        Method::PUT,
+        "/v1/admin/providers/edge-anything",
+        Some(&c.admin()),
+        Some(spec),
+    );
+    expect_problem(&unknown, 422, "an unknown digest")?;
+    ensure(
+        unknown.json()["errors"][0]["field"] == "test_plugin.digest"
+            && unknown.json()["errors"][0]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("has been uploaded"),
+        format!("names the field: {}", unknown.text),
+    )?;
+    // A file other than the one the entry names is not swapped in behind its back.
+    let other = c.raw(
+        Method::PUT,
+        "/v1/admin/providers/edge-loop/plugin",
+        Some(&c.admin()),
+        Some(("application/wasm", component("http-check"))),
+        &[],
+    );
+    expect_problem(&other, 409, "another plugin file")?;
+    ensure(
+        other.json()["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("names plugin"),
+        format!("says which: {}", other.text),
+    )?;
     ensure(
         refused.json()["detail"]
             .as_str()
             .unwrap_or("")
             .contains("core WebAssembly module"),
         "says why",
+    )
+}
+
+/// A new author's provider, as the plugin guide walks it: a folder with an http-check entry and
+/// its fixtures, pushed with `byok provider push`. A test that a fake key passes is refused by
+/// the Worker's conformance suite (nothing saved); mended, it is accepted, tenants install it
+/// and the fakes' documented answers reach the right verdicts; `byok provider retire` takes it
+/// out of the Marketplace.
+fn a_new_provider_from_the_kit(c: &Ctx) -> Result<(), Failed> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target")
+        });
+    let byok = target.join("debug/byok");
+    let dir = std::env::temp_dir()
+        .join(format!("byok-kit-e2e-{}", std::process::id()))
+        .join("kit-llm");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut entry = byok_e2e::seed_entry("mistral");
+    let fixtures = entry["fixtures"].take();
+    entry.as_object_mut().map(|e| e.remove("fixtures"));
+    entry["key"] = json!("kit-llm");
+    entry["name"] = json!("Kit LLM");
+    entry["test_plugin"]["config"]["url"] =
+        json!(format!("{}/v1/models", c.fakes.base_url("mistral")));
+    entry["egress"] =
+        json!([{"scheme": "http", "host": "127.0.0.1", "port": c.fakes.addr().port()}]);
+    let documented = entry["test_plugin"]["config"]["statuses"].clone();
+    entry["test_plugin"]["config"]["statuses"] = json!({"connected": [401]});
+    std::fs::write(dir.join("entry.json"), entry.to_string()).expect("entry");
+    std::fs::write(dir.join("fixtures.json"), fixtures.to_string()).expect("fixtures");
+    std::fs::copy(
+        byok_e2e::root().join("seeds/mistral/logo.svg"),
+        dir.join("logo.svg"),
+    )
+    .expect("logo");
+    let push = || {
+        std::process::Command::new(&byok)
+            .args(["provider", "push"])
+            .arg(&dir)
+            .arg("--plugins-dir")
+            .arg(target.join("plugins"))
+            .args(["--url", &c.edge.base, "--token", &c.admin()])
+            .output()
+            .expect("byok runs")
+    };
+    let refused = push();
+    let said = String::from_utf8_lossy(&refused.stderr).into_owned();
+    ensure(
+        !refused.status.success()
+            && said.contains("did not pass the conformance suite")
+            && said.contains(
+                "case 'a wrong key is refused': must be invalid-credential, got connected",
+            ),
+        format!("a 401 read as connected is refused: {said}"),
+    )?;
+    expect_status(
+        &c.call(Method::GET, "/v1/providers/kit-llm", Some(&c.admin()), None),
+        404,
+        "nothing was saved",
+    )?;
+    entry["test_plugin"]["config"]["statuses"] = documented;
+    std::fs::write(dir.join("entry.json"), entry.to_string()).expect("entry");
+    let pushed = push();
+    let said = String::from_utf8_lossy(&pushed.stdout).into_owned();
+    ensure(
+        pushed.status.success() && said.contains("conformance:") && said.contains("cases passed"),
+        format!(
+            "the mended entry is accepted: {said}{}",
+            String::from_utf8_lossy(&pushed.stderr)
+        ),
+    )?;
+    let t = c.owner("kit-tenant");
+    for (key, status) in [
+        ("FAKEvalid0000000000000000000000", "connected"),
+        ("FAKEbadkey000000000000000000000", "invalid"),
+    ] {
+        let _ = c.call(Method::DELETE, "/v1/integrations/kit-llm", Some(&t), None);
+        let a = c.call(
+            Method::POST,
+            "/v1/integrations",
+            Some(&t),
+            Some(json!({"provider": "kit-llm", "key": key})),
+        );
+        expect_status(&a, 201, "install")?;
+        ensure(
+            a.json()["status"] == status,
+            format!("{status}: {}", a.text),
+        )?;
+    }
+    let retire = std::process::Command::new(&byok)
+        .args([
+            "provider",
+            "retire",
+            "kit-llm",
+            "--url",
+            &c.edge.base,
+            "--token",
+            &c.admin(),
+        ])
+        .output()
+        .expect("byok runs");
+    ensure(retire.status.success(), "retired")?;
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap_or(&dir));
+    expect_status(
+        &c.call(Method::GET, "/v1/providers/kit-llm", Some(&c.admin()), None),
+        404,
+        "out of the Marketplace",
     )
 }
 
@@ -1788,6 +2004,7 @@ fn main() {
             a_hostile_plugin_leaves_the_worker_serving,
         ),
         ("the_cli_administers_the_edge", the_cli_administers_the_edge),
+        ("a_new_provider_from_the_kit", a_new_provider_from_the_kit),
         (
             "pages_are_served_whole_with_a_strict_policy",
             pages_are_served_whole_with_a_strict_policy,

@@ -27,6 +27,9 @@
 //! deletes a key. For AI functions the fakes also serve Anthropic's `POST /v1/messages` and
 //! OpenAI's `POST /v1/chat/completions`: a key the models endpoint refuses gets the same
 //! refusal there; any other gets a short completion.
+//!
+//! Every other provider in `seeds/` (the ones added as data) is served by [`seeded`] under
+//! its key (`/mistral/v1/models`), from the documented answers in its `fixtures.json`.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -34,7 +37,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, Request};
+use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -44,6 +47,7 @@ use serde_json::{json, Value};
 
 pub mod fixtures;
 mod google;
+pub mod seeded;
 pub mod webhooks;
 pub use google::register_service_account;
 
@@ -163,12 +167,7 @@ pub fn router_with(revoked: Revoked) -> Router {
         .route("/meta/{version}/me", get(meta_me))
         .route("/meta/{version}/{account}", get(meta_ad_account))
         .route("/generic/v1/me", get(generic))
-        .fallback(|req: Request| async move {
-            (
-                StatusCode::NOT_FOUND,
-                format!("no fake at {}", req.uri().path()),
-            )
-        })
+        .fallback(seeded::answer)
         .layer(Extension(revoked))
 }
 

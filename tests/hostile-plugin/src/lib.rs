@@ -10,10 +10,16 @@
 //! its config names, and `request-from-config` the request (method, URL, headers, body size)
 //! (so tests can feed the host arbitrary plugin output); anything else
 //! behaves (one GET to `url`).
+//!
+//! With `"armed_by_key": true` in its config, the plugin misbehaves only for a key containing
+//! `armed`, and otherwise behaves as a careful test does (one GET to `url`, the usual statuses,
+//! a success only with a JSON body): it passes the conformance suite and faults later, as a
+//! plugin with a bug on some inputs would, so the tests can check that the host copes at run
+//! time too.
 
 use byok_plugin_sdk::{
-    base64_encode, export_plugin, Context, Credential, Outcome, Plugin, Request, Response, Step,
-    TransportError,
+    base64_encode, common_status, export_plugin, Context, Credential, Outcome, Plugin, Request,
+    Response, Step, TransportError,
 };
 
 pub struct Hostile {
@@ -36,7 +42,16 @@ impl Plugin for Hostile {
     }
 
     fn start(credential: Credential, ctx: Context) -> (Self, Step) {
-        let mode = ctx.config_str("mode").unwrap_or("").to_owned();
+        let armed_by_key = ctx
+            .config
+            .get("armed_by_key")
+            .and_then(byok_plugin_sdk::Value::as_bool)
+            .unwrap_or(false);
+        let mode = if armed_by_key && !credential.secret.contains("armed") {
+            "careful".to_owned()
+        } else {
+            ctx.config_str("mode").unwrap_or("").to_owned()
+        };
         let url = ctx
             .config_str("url")
             .unwrap_or("http://127.0.0.1:9/")
@@ -51,8 +66,12 @@ impl Plugin for Hostile {
         (me, first)
     }
 
-    fn resume(&mut self, _response: Result<Response, TransportError>) -> Step {
+    fn resume(&mut self, response: Result<Response, TransportError>) -> Step {
         match self.mode.as_str() {
+            "careful" => Step::conclude(response, |r| match r.status {
+                200..=299 if r.json().is_some() => Outcome::connected("The key works."),
+                _ => common_status(r).unwrap_or_else(|| Outcome::unexpected_status(r)),
+            }),
             "steps" => Step::Send(Request::get(self.url.clone())),
             _ => Step::Done(Outcome::connected("done")),
         }
