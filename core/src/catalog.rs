@@ -539,14 +539,17 @@ impl CatalogEntry {
                     );
                 }
             }
-            match &self.spec.fixtures {
-                None => v.push(
+            if self.spec.fixtures.is_none() {
+                v.push(
                     "fixtures",
                     Rule::Required,
                     "an entry with a test plugin needs fixtures: the provider's documented answers, at least a fake key refused and a working key (see the plugin author's guide)",
-                ),
-                Some(fixtures) => v.errors.extend(crate::conformance::check(self, fixtures)),
+                );
             }
+        }
+        // Fixtures are checked whenever they come (an entry may bring them before its plugin).
+        if let Some(fixtures) = &self.spec.fixtures {
+            v.errors.extend(crate::conformance::check(self, fixtures));
         }
         v.finish()
     }
@@ -1053,6 +1056,22 @@ mod tests {
         assert_eq!(
             rules(&err),
             [("test_plugin.config.url".into(), Rule::OutsideEgress)]
+        );
+    }
+
+    #[test]
+    fn fixtures_are_checked_even_without_a_plugin() {
+        let mut v = minimal();
+        let mut f = good_fixtures();
+        f["cases"][0]["answers"][0]["status"] = json!(99);
+        v["fixtures"] = f;
+        let err = entry(v)
+            .expect("valid")
+            .check_upload()
+            .expect_err("refused");
+        assert_eq!(
+            rules(&err),
+            [("fixtures.cases[0].answers[0].status".into(), Rule::Format)]
         );
     }
 

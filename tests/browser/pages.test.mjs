@@ -204,12 +204,9 @@ describe('Marketplace → Integrations', () => {
     const good = 'gsk_FAKEvalid00000000000000000000000000000000000000000';
     await again.getByLabel('API key').fill(good);
     await again.getByRole('button', { name: /Save and test|Save/ }).first().click();
-    await page.waitForFunction(async () => {
-      const r = await fetch('/v1/integrations', { credentials: 'same-origin' });
-      const list = (await r.json()).integrations ?? [];
-      return list.some((i) => i.provider === 'groq' && i.status === 'connected');
-    });
+    await again.getByText(/Connected/).first().waitFor();
     await assertNoSecret(page, good);
+    assert.equal((await integration(page, 'groq')).status, 'connected');
     await s.close();
   });
 

@@ -271,7 +271,14 @@ fn deploy_creates_puts_secrets_migrates_deploys_then_seeds() {
             .expect("json")
     });
     let list = providers["providers"].as_array().expect("providers");
-    assert_eq!(list.len(), 7, "the seven seeds: {providers}");
+    let seeded = std::fs::read_dir(byok_e2e::root().join("seeds"))
+        .expect("seeds")
+        .count();
+    assert_eq!(
+        list.len(),
+        seeded,
+        "every seed, each through the conformance suite"
+    );
     for p in list {
         assert!(
             p["logo"].as_str().is_some_and(|l| l.contains("/logo")),
