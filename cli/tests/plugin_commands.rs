@@ -91,7 +91,7 @@ async fn run_prints_each_request_without_the_secret_and_the_verdict() {
         stdout.contains(&format!("GET {origin}/stripe/v1/account -> 200")),
         "{stdout}"
     );
-    assert!(stdout.contains("verdict: Connected"), "{stdout}");
+    assert!(stdout.contains("verdict: connected"), "{stdout}");
     assert!(stdout.contains("account: Acme Ltd (test mode)"), "{stdout}");
     assert!(
         !stdout.contains("secretpart") && !stderr.contains("secretpart"),

@@ -657,6 +657,22 @@ impl CaseResult {
         }
     }
 
+    /// A case left unrun because case `by` spent the plugin's whole budget.
+    pub fn not_run(case: &Case, by: &str) -> Self {
+        Self {
+            name: case.name.clone(),
+            source: match &case.origin {
+                Origin::Fixture { source } => Some(source.clone()),
+                Origin::Host => None,
+            },
+            must: case.must.to_string(),
+            got: "not-run".to_owned(),
+            failure: Some(format!(
+                "not run: case '{by}' used up the plugin's fuel or memory"
+            )),
+        }
+    }
+
     pub fn passed(&self) -> bool {
         self.failure.is_none()
     }

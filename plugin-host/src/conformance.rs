@@ -9,7 +9,7 @@ use byok_core::conformance::{self, Case, CaseResult, Fixtures, Observed, Scripte
 
 use crate::engine::PluginEngine;
 use crate::load::LoadedPlugin;
-use crate::run::{Egress, EgressError, HttpRequest, HttpResponse, RunInput, RunReport};
+use crate::run::{Egress, EgressError, HttpRequest, HttpResponse, RunError, RunInput, RunReport};
 
 /// An [`Egress`] that answers a case's script: the n-th request gets the case's n-th answer,
 /// and a scripted timeout moves the clock past the request's deadline.
@@ -63,15 +63,18 @@ impl Egress for ScriptedEgress<'_> {
     }
 }
 
-/// One case as run: what the judge said, and the run itself (its requests, for a table).
+/// One case as run: what the judge said, and the run itself (its requests, for a table);
+/// no run when an earlier case spent the plugin's whole budget.
 #[derive(Debug)]
 pub struct CaseRun {
     pub result: CaseResult,
-    pub run: RunReport,
+    pub run: Option<RunReport>,
 }
 
 /// Runs every case of `entry`'s suite (its fixtures, then the host's cases) through `plugin`
-/// with the entry's config and egress rules.
+/// with the entry's config and egress rules. A case that spends all the plugin's fuel or
+/// memory fails, and the cases after it are not run: inside the Worker each such case costs
+/// seconds of CPU, and one is enough to refuse the plugin.
 pub async fn run_suite(
     engine: &PluginEngine,
     plugin: &LoadedPlugin,
@@ -93,7 +96,15 @@ pub async fn run_suite(
         egress: &entry.spec().egress,
     };
     let mut out = Vec::new();
+    let mut exhausted: Option<String> = None;
     for case in conformance::suite(fixtures) {
+        if let Some(by) = &exhausted {
+            out.push(CaseRun {
+                result: CaseResult::not_run(&case, by),
+                run: None,
+            });
+            continue;
+        }
         let egress = ScriptedEgress::new(&case);
         let run = engine.run(plugin, &input, &egress).await;
         let fault;
@@ -110,7 +121,16 @@ pub async fn run_suite(
             }
         };
         let result = CaseResult::new(&case, &observed);
-        out.push(CaseRun { result, run });
+        if matches!(
+            run.result,
+            Err(RunError::OutOfFuel { .. } | RunError::MemoryLimit { .. })
+        ) {
+            exhausted = Some(case.name.clone());
+        }
+        out.push(CaseRun {
+            result,
+            run: Some(run),
+        });
     }
     out
 }

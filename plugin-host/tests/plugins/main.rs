@@ -5,6 +5,7 @@ mod common;
 
 mod anthropic;
 mod artifacts;
+mod conformance;
 mod fixtures;
 mod frames;
 mod hostile;
