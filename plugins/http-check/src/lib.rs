@@ -369,10 +369,18 @@ impl HttpCheck {
                     None => o,
                 }
             }
-            Some(v) => Outcome::new(
-                v,
-                format!("The provider answered HTTP {}{}", r.status, reason()),
-            ),
+            // Worded by the verdict, not the status: a refusal sent as a 200 (Mapbox's
+            // `TokenInvalid`, Slack's `invalid_auth`) must not read like a success.
+            Some(v) => {
+                let what = match v {
+                    Verdict::InvalidCredential => "The provider rejected the key",
+                    Verdict::InsufficientPermission => "The key is valid but lacks a permission",
+                    Verdict::RateLimited => "The provider is rate limiting requests",
+                    Verdict::ProviderUnavailable => "The provider is unavailable",
+                    _ => "Unexpected answer from the provider",
+                };
+                Outcome::new(v, format!("{what} (HTTP {}){}", r.status, reason()))
+            }
             None => common_status(r).unwrap_or_else(|| Outcome::unexpected_status(r)),
         }
     }
@@ -487,6 +495,12 @@ mod tests {
             r#"{"ok": false, "error": "invalid_auth"}"#,
         );
         assert_eq!(o.verdict, Verdict::InvalidCredential);
+        assert!(
+            o.message
+                .starts_with("The provider rejected the key (HTTP 200): invalid_auth"),
+            "a refusal reads as one: {}",
+            o.message
+        );
         let o = answer(config, 200, r#"{"ok": false, "error": "something_else"}"#);
         assert_eq!(o.verdict, Verdict::UnexpectedResponse);
         assert!(o.message.contains("something_else"), "{}", o.message);
