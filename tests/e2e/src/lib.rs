@@ -431,29 +431,38 @@ WEBHOOK_MAX_ATTEMPTS = "{max_attempts}"
         .expect("token")
     }
 
-    /// Pushes every seed as a platform admin, as `byok provider push` does: its test plugin
-    /// (`PUT /v1/admin/plugins`), then the entry with its fixtures (the Worker runs the
-    /// conformance suite), then its logo.
+    /// Pushes the first seven seeds (the providers the API tests use) as a platform admin, as
+    /// `byok provider push` does: its test plugin (`PUT /v1/admin/plugins`), then the entry
+    /// with its fixtures (the Worker runs the conformance suite), then its logo. Every seed
+    /// goes through the same path in `seed_all_against_fakes` (the browser tests) and in
+    /// `script/deploy`'s test; each test here would otherwise pay for 29 entries it never reads.
     pub async fn seed(&self) {
-        self.push_seeds(None).await;
+        self.push_seeds(None, &FIRST_SEEDS).await;
     }
 
-    /// Pushes every seed with its tests pointed at the fakes.
+    /// The first seven seeds with their tests pointed at the fakes.
     pub async fn seed_against_fakes(&self, fakes: &FakeProviders) {
-        self.push_seeds(Some(fakes)).await;
+        self.push_seeds(Some(fakes), &FIRST_SEEDS).await;
     }
 
-    async fn push_seeds(&self, fakes: Option<&FakeProviders>) {
+    /// Every seed, pointed at the fakes (which serve each data-only seed's fixtures).
+    pub async fn seed_all_against_fakes(&self, fakes: &FakeProviders) {
+        let mut all: Vec<String> = std::fs::read_dir(root().join("seeds"))
+            .expect("seeds")
+            .map(|d| d.expect("dir").file_name().to_string_lossy().into_owned())
+            .collect();
+        all.sort();
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        self.push_seeds(Some(fakes), &all).await;
+    }
+
+    async fn push_seeds(&self, fakes: Option<&FakeProviders>, keys: &[&str]) {
         let client = reqwest::Client::new();
         let token = self.token("platform-admin", "platform");
         let mut uploaded = std::collections::BTreeSet::new();
-        for dir in std::fs::read_dir(root().join("seeds")).expect("seeds") {
-            let dir = dir.expect("dir").path();
-            let key = dir
-                .file_name()
-                .and_then(|n| n.to_str())
-                .expect("name")
-                .to_owned();
+        for key in keys {
+            let key = (*key).to_owned();
+            let dir = root().join("seeds").join(&key);
             let mut entry = seed_entry(&key);
             if let Some(fakes) = fakes {
                 entry = entry_against_fakes(entry, &key, fakes);
@@ -495,6 +504,17 @@ WEBHOOK_MAX_ATTEMPTS = "{max_attempts}"
         }
     }
 }
+
+/// The providers the catalog first shipped with, which the API tests use.
+pub const FIRST_SEEDS: [&str; 7] = [
+    "anthropic",
+    "google-calendar",
+    "meta-ads",
+    "openai",
+    "sendgrid",
+    "stripe",
+    "twilio",
+];
 
 /// A seed's entry with its fixtures, as the admin API takes it.
 pub fn seed_entry(key: &str) -> serde_json::Value {

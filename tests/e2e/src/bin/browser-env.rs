@@ -16,7 +16,7 @@ async fn main() {
     let edge = tokio::task::spawn_blocking(Edge::start)
         .await
         .expect("edge");
-    edge.seed_against_fakes(&fakes).await;
+    edge.seed_all_against_fakes(&fakes).await;
     // An entry with only the catalog basics (no category, no test plugin): listed under
     // "Other", and a saved key stays unverified (`no-test`).
     let plain = serde_json::json!({
