@@ -58,6 +58,7 @@ fn bench(c: &mut Criterion) {
         aud: "byok".into(),
         providers: None,
         tenants: None,
+        session: None,
     };
     let token = encode(
         &Header::default(),

@@ -337,6 +337,10 @@ pub struct Claims {
     /// Service tokens only: the tenants the token may resolve for ([`crate::scope`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenants: Option<Vec<String>>,
+    /// Sessions opened by a connect link only: the language, theme and embedding the
+    /// platform asked for ([`crate::connect`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<crate::connect::SessionInfo>,
 }
 
 /// Why a token was refused, in words for the caller (never quoting the token).
@@ -356,6 +360,16 @@ pub enum TokenError {
     MissingClaim(String),
     #[error("The token is malformed or missing claims (sub, tenant, role, exp, iss, aud).")]
     Malformed,
+    #[error("Unsigned tokens (alg 'none') are refused.")]
+    Unsigned,
+    #[error("The token says it is signed with {token}, but its key verifies {key} only.")]
+    KeyAlgorithm { token: String, key: String },
+    #[error("The token's key '{0}' is not in the identity provider's key set.")]
+    UnknownKey(String),
+    #[error("The identity provider's keys could not be fetched and none are cached: try again in a moment.")]
+    KeysUnavailable,
+    #[error("None of the roles in the token's '{0}' claim has a role in this service (see AUTH_ROLE_MAP).")]
+    RoleNotMapped(String),
 }
 
 /// Seconds of clock skew allowed on `exp`.

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use sha2::{Digest, Sha256};
 
 use crate::auth::{verify_token, AuthSettings, Claims, Signer, TokenError, LEEWAY_SECONDS};
+use crate::idp::{read_header, Check, Idp, JwksError};
 
 /// How many verified tokens a verifier remembers (claims are a few hundred bytes each).
 pub const DEFAULT_CAPACITY: usize = 1024;
@@ -23,6 +24,18 @@ pub struct Verifier {
     settings: AuthSettings,
     seen: HashMap<[u8; 32], (Claims, Signer)>,
     capacity: usize,
+    /// The platform's identity provider, when `AUTH_JWKS_URL` is set.
+    idp: Option<Idp>,
+}
+
+/// The outcome of [`Verifier::check`].
+#[derive(Debug)]
+pub enum Outcome {
+    Verified(Box<Claims>, Signer),
+    Refused(TokenError),
+    /// The identity provider's key set is needed: fetch it from [`Verifier::jwks_url`], hand
+    /// it to [`Verifier::keys_fetched`] (or [`Verifier::keys_unavailable`]) and check again.
+    FetchKeys,
 }
 
 impl Verifier {
@@ -36,7 +49,100 @@ impl Verifier {
             settings,
             seen: HashMap::new(),
             capacity: capacity.max(1),
+            idp: None,
         }
+    }
+
+    /// Also accepts tokens signed by the identity provider's keys.
+    pub fn with_idp(mut self, idp: Option<Idp>) -> Self {
+        self.idp = idp;
+        self
+    }
+
+    /// Where the identity provider's key set is, if one is configured.
+    pub fn jwks_url(&self) -> Option<&str> {
+        self.idp.as_ref().map(|i| i.config.jwks_url.as_str())
+    }
+
+    /// Checks any token at `now`: one seen before from memory; one whose header names a `kid`
+    /// (when an identity provider is configured) against its key set, with the key's
+    /// algorithm; any other as [`verify_token`] does (HS256 under the two secrets).
+    pub fn check(&mut self, token: &str, now: u64) -> Outcome {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(answer) = self.recall(&digest, now) {
+            return match answer {
+                Ok((claims, signer)) => Outcome::Verified(Box::new(claims), signer),
+                Err(e) => Outcome::Refused(e),
+            };
+        }
+        let header = match read_header(token) {
+            Ok(h) => h,
+            Err(e) => return Outcome::Refused(e),
+        };
+        let verified = match (&self.idp, header.kid.is_some()) {
+            (Some(idp), true) => match idp.check(token, &header, now) {
+                // Identity-provider tokens carry user roles only (`map_claims` never gives
+                // `service`), which the user secret's signer stands for.
+                Check::Verified(claims) => Ok((*claims, Signer::User)),
+                Check::Refused(e) => Err(e),
+                Check::FetchKeys => return Outcome::FetchKeys,
+            },
+            _ => verify_token(token, &self.settings, now),
+        };
+        match verified {
+            Ok(v) => {
+                self.remember(digest, v.clone(), now);
+                Outcome::Verified(Box::new(v.0), v.1)
+            }
+            Err(e) => Outcome::Refused(e),
+        }
+    }
+
+    /// The key set fetched at `now`. When its key ids changed, every remembered verification
+    /// is forgotten, so a key taken out of the set stops working at once.
+    pub fn keys_fetched(
+        &mut self,
+        body: &[u8],
+        cache_control: Option<&str>,
+        now: u64,
+    ) -> Result<(), JwksError> {
+        let Some(idp) = self.idp.as_mut() else {
+            return Ok(());
+        };
+        if idp.fetched(body, cache_control, now)? {
+            self.seen.clear();
+        }
+        Ok(())
+    }
+
+    /// The key set could not be fetched at `now`: cached keys stay in use.
+    pub fn keys_unavailable(&mut self, now: u64) {
+        if let Some(idp) = self.idp.as_mut() {
+            idp.fetch_failed(now);
+        }
+    }
+
+    fn recall(
+        &mut self,
+        digest: &[u8; 32],
+        now: u64,
+    ) -> Option<Result<(Claims, Signer), TokenError>> {
+        let (claims, signer) = self.seen.get(digest)?;
+        if expired(claims, now) {
+            self.seen.remove(digest);
+            return Some(Err(TokenError::Expired));
+        }
+        Some(Ok((claims.clone(), *signer)))
+    }
+
+    fn remember(&mut self, digest: [u8; 32], verified: (Claims, Signer), now: u64) {
+        if self.seen.len() >= self.capacity {
+            self.seen.retain(|_, (claims, _)| !expired(claims, now));
+            if self.seen.len() >= self.capacity {
+                self.seen.clear();
+            }
+        }
+        self.seen.insert(digest, verified);
     }
 
     /// The settings tokens are verified under (dev login signs with them).
@@ -52,21 +158,11 @@ impl Verifier {
     /// [`verify_token`]`(token, settings, now)`, without decoding a token seen before.
     pub fn verify(&mut self, token: &str, now: u64) -> Result<(Claims, Signer), TokenError> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some((claims, signer)) = self.seen.get(&digest) {
-            if expired(claims, now) {
-                self.seen.remove(&digest);
-                return Err(TokenError::Expired);
-            }
-            return Ok((claims.clone(), *signer));
+        if let Some(answer) = self.recall(&digest, now) {
+            return answer;
         }
         let verified = verify_token(token, &self.settings, now)?;
-        if self.seen.len() >= self.capacity {
-            self.seen.retain(|_, (claims, _)| !expired(claims, now));
-            if self.seen.len() >= self.capacity {
-                self.seen.clear();
-            }
-        }
-        self.seen.insert(digest, verified.clone());
+        self.remember(digest, verified.clone(), now);
         Ok(verified)
     }
 }
@@ -153,6 +249,37 @@ mod tests {
         let mut v = Verifier::new(settings());
         assert!(v.verify("not.a.token", NOW).is_err());
         assert_eq!(v.remembered(), 0);
+    }
+
+    #[test]
+    fn identity_provider_tokens_and_hs256_tokens_share_one_check() {
+        use crate::idp::tests as idp;
+        use jsonwebtoken::Algorithm;
+        let mut v = Verifier::new(settings()).with_idp(Some(Idp::new(idp::config())));
+        let rs = idp::sign(Algorithm::RS256, "rsa-1", &idp::claims());
+        assert!(matches!(v.check(&rs, idp::NOW), Outcome::FetchKeys));
+        v.keys_fetched(&idp::jwks(), Some("max-age=60"), idp::NOW)
+            .expect("jwks");
+        assert!(matches!(
+            v.check(&rs, idp::NOW),
+            Outcome::Verified(_, Signer::User)
+        ));
+        let hs = token("owner", idp::NOW + 50, settings().secret(Signer::User));
+        assert!(matches!(
+            v.check(&hs, idp::NOW),
+            Outcome::Verified(_, Signer::User)
+        ));
+        assert_eq!(v.remembered(), 2);
+        // The identity provider drops the key: what was remembered under it is forgotten.
+        let k = idp::keys();
+        let rotated = serde_json::json!({"keys": [k.ec.1]}).to_string();
+        v.keys_fetched(rotated.as_bytes(), None, idp::NOW + 60)
+            .expect("jwks");
+        assert_eq!(v.remembered(), 0);
+        assert!(matches!(
+            v.check(&rs, idp::NOW + 61),
+            Outcome::Refused(TokenError::UnknownKey(_))
+        ));
     }
 
     proptest! {
