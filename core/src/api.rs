@@ -57,6 +57,8 @@ pub enum ProblemKind {
     PlatformCapReached,
     /// A setting the service needs is missing or unusable; the detail names it (never its value).
     Misconfigured,
+    /// The identity provider's key set could not be fetched and none is cached (503).
+    IdentityProviderUnavailable,
     Internal,
 }
 
@@ -82,6 +84,7 @@ impl ProblemKind {
             ProblemKind::RateLimited => "rate-limited",
             ProblemKind::PlatformCapReached => "platform-cap-reached",
             ProblemKind::Misconfigured => "misconfigured",
+            ProblemKind::IdentityProviderUnavailable => "identity-provider-unavailable",
             ProblemKind::Internal => "internal",
         }
     }
@@ -109,6 +112,7 @@ impl ProblemKind {
             ProblemKind::RateLimited => "Too many requests",
             ProblemKind::PlatformCapReached => "The platform key's daily cap is reached",
             ProblemKind::Misconfigured => "The service is not configured",
+            ProblemKind::IdentityProviderUnavailable => "The identity provider is unreachable",
             ProblemKind::Internal => "Internal error",
         }
     }
@@ -134,6 +138,7 @@ impl ProblemKind {
             ProblemKind::RateLimited => 429,
             ProblemKind::PlatformCapReached => 429,
             ProblemKind::Misconfigured => 500,
+            ProblemKind::IdentityProviderUnavailable => 503,
             ProblemKind::Internal => 500,
         }
     }

@@ -4,6 +4,7 @@
 //! snake_case plus richer optional ones. A [`CatalogEntry`] is a spec that passed
 //! [`CatalogEntry::new`]; only validated entries exist past the API boundary.
 
+use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -284,6 +285,66 @@ pub struct ProviderSpec {
     /// never shown to tenants.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixtures: Option<crate::conformance::Fixtures>,
+    /// The entry's words in other languages (`fr`, `de`, `es`), each falling back to English
+    /// field by field. Stored apart from the spec (a Worker one release older refuses fields
+    /// it does not know); tenants see the entry in their language ([`ProviderSpec::localized`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub translations: BTreeMap<String, EntryWords>,
+}
+
+/// An entry's words in one language. Any may be left out: the English one shows instead.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryWords {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_hint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
+    pub help_instructions: Option<Instructions>,
+}
+
+impl ProviderSpec {
+    /// The entry as a reader of `lang` sees it: each translated word in place of the English
+    /// one, the rest in English, and no translations left in the view.
+    pub fn localized(&self, lang: crate::connect::Lang) -> ProviderSpec {
+        let mut spec = self.clone();
+        let words = spec.translations.remove(lang.as_str()).unwrap_or_default();
+        spec.translations.clear();
+        if let Some(name) = words.name {
+            spec.name = name;
+        }
+        if let Some(description) = words.description {
+            spec.description = description;
+        }
+        if let Some(label) = words.credential_label {
+            // The single field's label follows the entry's (forms read the field's).
+            if let [field] = spec.credential_fields.as_mut_slice() {
+                if field.label == spec.credential_label {
+                    field.label = label.clone();
+                }
+            }
+            spec.credential_label = label;
+        }
+        if let Some(hint) = words.credential_hint {
+            if let [field] = spec.credential_fields.as_mut_slice() {
+                if field.hint.as_deref() == spec.credential_hint.as_deref() {
+                    field.hint = Some(hint.clone());
+                }
+            }
+            spec.credential_hint = Some(hint);
+        }
+        if let Some(steps) = words.help_instructions {
+            spec.help_instructions = steps;
+        }
+        spec
+    }
 }
 
 /// The rule a field broke. Stable names: clients may match on them.
@@ -403,6 +464,35 @@ impl CatalogEntry {
             v.text(&format!("help_instructions[{i}]"), step, limits::STEP);
         }
         v.fields(&spec.credential_fields);
+        for (lang, words) in &spec.translations {
+            let at = |f: &str| format!("translations.{lang}.{f}");
+            match crate::connect::Lang::parse(lang) {
+                Some(l) if l != crate::connect::Lang::En && l.as_str() == lang => {}
+                _ => v.push(
+                    &format!("translations.{lang}"),
+                    Rule::Format,
+                    "must be one of fr, de, es (English is the entry itself)",
+                ),
+            }
+            if let Some(name) = &words.name {
+                v.text(&at("name"), name, limits::NAME);
+            }
+            if let Some(d) = &words.description {
+                v.text(&at("description"), d, limits::DESCRIPTION);
+            }
+            if let Some(l) = &words.credential_label {
+                v.text(&at("credential_label"), l, limits::LABEL);
+            }
+            if let Some(h) = &words.credential_hint {
+                v.text(&at("credential_hint"), h, limits::HINT);
+            }
+            if let Some(steps) = &words.help_instructions {
+                v.count(&at("help_instructions"), steps.steps().len(), limits::STEPS);
+                for (i, step) in steps.steps().iter().enumerate() {
+                    v.text(&at(&format!("help_instructions[{i}]")), step, limits::STEP);
+                }
+            }
+        }
         v.count("rejection_statuses", spec.rejection_statuses.len(), 8);
         for (i, status) in spec.rejection_statuses.iter().enumerate() {
             if !(400..=499).contains(status) {
@@ -558,6 +648,26 @@ impl CatalogEntry {
     pub fn without_fixtures(mut self) -> (Self, Option<crate::conformance::Fixtures>) {
         let fixtures = self.spec.fixtures.take();
         (self, fixtures)
+    }
+
+    /// The entry without its translations, which are stored apart (empty: none).
+    pub fn without_translations(mut self) -> (Self, BTreeMap<String, EntryWords>) {
+        let words = std::mem::take(&mut self.spec.translations);
+        (self, words)
+    }
+
+    /// The entry with its stored translations put back (they were checked on the way in).
+    pub fn with_translations(mut self, words: BTreeMap<String, EntryWords>) -> Self {
+        self.spec.translations = words;
+        self
+    }
+
+    /// The entry in `lang` ([`ProviderSpec::localized`]), still valid.
+    pub fn localized(&self, lang: crate::connect::Lang) -> Self {
+        Self {
+            key: self.key.clone(),
+            spec: self.spec.localized(lang),
+        }
     }
 
     /// Sets where the logo is served from (after an upload).
@@ -982,6 +1092,78 @@ mod tests {
                  "answers": [{"status": 200, "body": {}}], "expect": {"verdict": "connected"}}
             ]
         })
+    }
+
+    #[test]
+    fn translations_show_per_language_and_fall_back_to_english_field_by_field() {
+        use crate::connect::Lang;
+        let mut v = minimal();
+        v["credential_hint"] = json!("ex_…");
+        v["translations"] = json!({
+            "fr": {"name": "Exemple", "description": "Un fournisseur d'exemple.",
+                   "credential_label": "Clé d'API", "help_instructions": "Connectez-vous.\nCopiez la clé."},
+            "de": {"credential_hint": "ex_… (beginnt mit ex_)"}
+        });
+        let e = entry(v).expect("valid");
+        let fr = e.localized(Lang::Fr);
+        assert_eq!(fr.spec().name, "Exemple");
+        assert_eq!(fr.spec().credential_label, "Clé d'API");
+        assert_eq!(
+            fr.spec().help_instructions.steps(),
+            ["Connectez-vous.", "Copiez la clé."]
+        );
+        assert_eq!(
+            fr.spec().credential_hint.as_deref(),
+            Some("ex_…"),
+            "untranslated: English"
+        );
+        assert!(
+            fr.spec().translations.is_empty(),
+            "a view carries no translations"
+        );
+        let de = e.localized(Lang::De);
+        assert_eq!(
+            (
+                de.spec().name.as_str(),
+                de.spec().credential_hint.as_deref()
+            ),
+            ("Example", Some("ex_… (beginnt mit ex_)"))
+        );
+        let es = e.localized(Lang::Es);
+        assert_eq!(es.spec().name, "Example", "no Spanish words: all English");
+        // Stored apart: the spec saved carries none, and they come back whole.
+        let (bare, words) = e.clone().without_translations();
+        assert!(serde_json::to_string(bare.spec())
+            .expect("json")
+            .find("translations")
+            .is_none());
+        assert_eq!(bare.with_translations(words), e);
+    }
+
+    #[test]
+    fn translations_are_checked_like_the_english_words() {
+        let mut v = minimal();
+        v["translations"] = json!({
+            "en": {"name": "Again"},
+            "tlh": {"name": "Qapla'"},
+            "fr": {"name": "", "description": "x".repeat(limits::DESCRIPTION + 1)},
+        });
+        let err = entry(v).expect_err("invalid");
+        assert_eq!(
+            rules(&err),
+            [
+                ("translations.en".to_owned(), Rule::Format),
+                ("translations.fr.name".to_owned(), Rule::Required),
+                ("translations.fr.description".to_owned(), Rule::Length),
+                ("translations.tlh".to_owned(), Rule::Format),
+            ]
+        );
+        let mut v = minimal();
+        v["translations"] = json!({"fr": {"nom": "Exemple"}});
+        assert!(
+            serde_json::from_value::<ProviderSpec>(v).is_err(),
+            "an unknown word is refused"
+        );
     }
 
     #[test]

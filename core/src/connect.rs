@@ -247,6 +247,8 @@ pub enum ConnectError {
     Member,
     #[error("An owner creates connect links for their own workspace only ('{0}').")]
     OtherTenant(String),
+    #[error("An owner creates connect links for themselves only: leave 'user' out, or have the platform's backend create the link.")]
+    OtherUser,
     #[error("A link cannot carry the role '{0}': only member or owner.")]
     Role(&'static str),
     #[error("{0}")]
@@ -338,6 +340,10 @@ pub fn plan(
         return Err(ConnectError::Role(role.as_str()));
     }
     let user = match req.user.as_deref().map(str::trim) {
+        // An owner opens sessions for themselves only: the history names who acted.
+        Some(u) if caller.role == Role::Owner && u != caller.sub => {
+            return Err(ConnectError::OtherUser)
+        }
         Some(u) if !u.is_empty() && u.len() <= 255 => u.to_owned(),
         Some(_) => {
             errors.push(field("user", Rule::Length, "must be 1 to 255 characters"));
@@ -591,6 +597,10 @@ mod tests {
         assert!(matches!(
             plan_for_owner(serde_json::json!({"tenant": "globex", "origin": APP})),
             Err(ConnectError::OtherTenant(_))
+        ));
+        assert!(matches!(
+            plan_for_owner(serde_json::json!({"user": "someone-else", "origin": APP})),
+            Err(ConnectError::OtherUser)
         ));
         assert!(matches!(
             super::plan(

@@ -210,13 +210,33 @@ pub struct Envelope {
     pub kind: String,
     pub timestamp: String,
     pub data: StatusChanged,
+    /// When the tenant must act (the key is refused, expiring or expired): how the platform
+    /// gets a link that opens this provider's row for that tenant (a connect session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<FixLink>,
+}
+
+/// How to mint a fix link: `POST {path}` with `body` (and the user the link is for), with a
+/// service or platform-admin token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FixLink {
+    pub method: String,
+    pub path: String,
+    pub body: serde_json::Value,
 }
 
 impl Envelope {
     pub fn of(event: StatusChanged) -> Self {
+        let needs_fix =
+            event.to == Status::Invalid || matches!(event.kind(), KEY_EXPIRING | KEY_EXPIRED);
         Self {
             kind: event.kind().to_owned(),
             timestamp: event.at.clone(),
+            fix: needs_fix.then(|| FixLink {
+                method: "POST".into(),
+                path: "/v1/connect/sessions".into(),
+                body: serde_json::json!({"tenant": event.tenant, "provider": event.provider}),
+            }),
             data: event,
         }
     }
@@ -513,8 +533,22 @@ mod tests {
                 "timestamp": "2026-11-28T10:00:00Z",
                 "data": {"tenant": "acme", "provider": "anthropic", "from": "connected", "to": "invalid",
                          "reason": {"cause": "recheck", "verdict": "invalid-credential"},
-                         "at": "2026-11-28T10:00:00Z"}
+                         "at": "2026-11-28T10:00:00Z"},
+                // A refused key: how to get a link that opens this provider for this tenant.
+                "fix": {"method": "POST", "path": "/v1/connect/sessions",
+                        "body": {"tenant": "acme", "provider": "anthropic"}}
             })
         );
+        // A key that works again needs no fix.
+        let back = status_changed(
+            "acme",
+            "anthropic",
+            Status::Invalid,
+            Status::Connected,
+            Reason::tested(Cause::Recheck, Verdict::Connected),
+            "2026-11-28T11:00:00Z",
+        )
+        .expect("moved");
+        assert_eq!(Envelope::of(back).fix, None);
     }
 }

@@ -14,6 +14,8 @@ import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { startPlatformApp, ROLES_CLAIM } from './platform-app.mjs';
+import { connectTests } from './connect.cases.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, 'target');
@@ -40,10 +42,42 @@ let service;
 let browser;
 let workspace = 0;
 
+/** The stand-in platform app (its identity provider and its page), on another site. */
+let app;
+/** The floor between two fetches of the platform's key set (short, so a rotation test waits little). */
+const REFETCH_SECONDS = 3;
+/** What the connect tests share with this file's edge. */
+const ctx = {
+  get base() { return base; },
+  get browser() { return browser; },
+  get service() { return service; },
+  get app() { return app; },
+  rolesClaim: ROLES_CLAIM,
+  refetchSeconds: REFETCH_SECONDS,
+  stripeKey: (s) => stripeKey(s),
+  openaiKey: (s) => openaiKey(s),
+};
+
 before(async () => {
+  app = await startPlatformApp({ audience: 'byok' });
   env = spawn(join(targetDir, 'debug/browser-env'), [], {
     cwd: root,
-    env: { ...process.env, BYOK_ROOT: root },
+    env: {
+      ...process.env,
+      BYOK_ROOT: root,
+      // The platform's identity provider and its app's origin: the edge accepts the app's
+      // tokens, lets the app frame the pages, and posts events to it.
+      BYOK_EDGE_VARS: JSON.stringify({
+        AUTH_JWKS_URL: app.jwksUrl,
+        AUTH_JWKS_ISSUER: app.issuer,
+        AUTH_TENANT_CLAIM: 'org_id',
+        AUTH_ROLE_CLAIM: ROLES_CLAIM,
+        AUTH_ROLE_MAP: JSON.stringify({ admin: 'owner', viewer: 'member', staff: 'platform-admin' }),
+        AUTH_JWKS_REFETCH_SECONDS: String(REFETCH_SECONDS),
+        CONNECT_ORIGINS: app.origin,
+        ALLOWED_EMBED_ORIGINS: app.origin,
+      }),
+    },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: env.stdout });
@@ -54,6 +88,7 @@ before(async () => {
   const ready = JSON.parse(first);
   ({ base, fakes, admin } = ready);
   service = ready.tokens.service;
+  app.setByok(base);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
@@ -64,6 +99,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
+  await app?.close();
   if (env && env.exitCode === null) {
     env.stdin.end();
     await once(env, 'exit');
@@ -610,3 +646,5 @@ describe('Layout', () => {
     }
   });
 });
+
+connectTests(ctx);

@@ -1,6 +1,10 @@
 // The API client: same-origin fetches under the session cookie. Failures become ApiError,
 // whose message is words for people: the problem's `detail` (the service never puts a secret
-// in it), never raw JSON.
+// in it), never raw JSON. A page opened by an iframe-mode connect link holds its session
+// itself and sends it as a bearer token (`embed.js`).
+
+import { sessionToken } from './embed.js';
+import { t } from './i18n.js';
 
 export class ApiError extends Error {
   constructor(status, message, problem) {
@@ -11,30 +15,37 @@ export class ApiError extends Error {
   }
 }
 
-const FALLBACK = {
-  400: 'The request was not understood.',
-  401: 'You are not signed in, or your session has ended. Sign in again.',
-  403: 'Your role does not allow this.',
-  404: 'That was not found. It may have been removed meanwhile.',
-  409: 'That conflicts with a change made meanwhile. Reload the page and try again.',
-  413: 'That is too large.',
-  415: 'That kind of content is not accepted here.',
-  422: 'Some of what you entered is not valid.',
-  429: 'Too many requests. Wait a moment and try again.',
-};
+/** Words by status, for a failed response that brought none of its own. */
+function fallback(status) {
+  switch (status) {
+    case 400: return t('error.400');
+    case 401: return t('error.401');
+    case 403: return t('error.403');
+    case 404: return t('error.404');
+    case 409: return t('error.409');
+    case 413: return t('error.413');
+    case 415: return t('error.415');
+    case 422: return t('error.422');
+    case 429: return t('error.429');
+    default: return null;
+  }
+}
 
 /** Words for a failed response: the problem's detail, else its title, else by status. */
 export function words(status, problem) {
   if (problem && typeof problem.detail === 'string' && problem.detail.trim()) return problem.detail;
   if (problem && typeof problem.title === 'string' && problem.title.trim()) return problem.title;
-  if (FALLBACK[status]) return FALLBACK[status];
-  if (status >= 500) return 'The service had a problem and nothing was changed. Try again in a moment.';
-  return `The service answered with an unexpected error (HTTP ${status}).`;
+  const known = fallback(status);
+  if (known) return known;
+  if (status >= 500) return t('error.server');
+  return t('error.unexpected', { status: String(status) });
 }
 
 /** Calls the API; resolves to the JSON body (null for 204), rejects with ApiError. */
 export async function api(method, path, body) {
   const init = { method, credentials: 'same-origin', headers: { accept: 'application/json' } };
+  const token = sessionToken();
+  if (token) init.headers.authorization = `Bearer ${token}`;
   if (body !== undefined) {
     init.headers['content-type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -43,7 +54,7 @@ export async function api(method, path, body) {
   try {
     response = await fetch(path, init);
   } catch {
-    throw new ApiError(0, 'The service could not be reached. Check your connection and try again.', null);
+    throw new ApiError(0, t('error.network'), null);
   }
   const type = response.headers.get('content-type') ?? '';
   let data = null;

@@ -3,6 +3,7 @@
 // field shows the saved key's mask: sending the mask back untouched means "keep the key".
 
 import { h, uid } from './dom.js';
+import { t } from './i18n.js';
 
 /** The entry's fields; an entry with only the catalog basics has one secret field. */
 export function fieldsOf(entry) {
@@ -10,7 +11,7 @@ export function fieldsOf(entry) {
   if (declared.length === 0) {
     return [{
       name: 'key',
-      label: entry?.credential_label ?? 'API key',
+      label: entry?.credential_label ?? t('common.apiKey'),
       hint: entry?.credential_hint,
       secret: true,
       required: true,
@@ -38,7 +39,7 @@ export function credentialInputs(entry, view) {
     let kind = 'text';
     if (field.main && mask) {
       value = mask;
-      hints.push('The saved key, masked. Paste a new key to replace it, or leave it as it is.');
+      hints.push(t('form.maskHint'));
     } else if (!field.secret) {
       value = view?.fields?.[field.name] ?? '';
     }
@@ -68,7 +69,7 @@ export function credentialInputs(entry, view) {
     }
     inputs.set(field.name, { field, input });
     return h('div', { class: 'field' },
-      h('label', { for: id }, field.label, field.required ? null : h('span', { class: 'visually-hidden' }, ' (optional)')),
+      h('label', { for: id }, field.label, field.required ? null : h('span', { class: 'visually-hidden' }, ` ${t('common.optional')}`)),
       input,
       hints.length ? h('p', { class: 'hint', id: hintId }, hints.join(' ')) : null);
   });
@@ -81,9 +82,9 @@ export function credentialInputs(entry, view) {
     const stored = view?.expires_at ? view.expires_at.slice(0, 10) : '';
     expiry = h('input', { id, name: 'expires_at', type: 'date', value: stored, 'aria-describedby': hintId });
     rows.push(h('div', { class: 'field' },
-      h('label', { for: id }, 'Expires on', h('span', { class: 'visually-hidden' }, ' (optional)')),
+      h('label', { for: id }, t('form.expiresOn'), h('span', { class: 'visually-hidden' }, ` ${t('common.optional')}`)),
       expiry,
-      h('p', { class: 'hint', id: hintId }, 'If the key lapses on a date, enter it: you are warned 14 days and 1 day before.')));
+      h('p', { class: 'hint', id: hintId }, t('form.expiresHint'))));
   }
 
   return {
@@ -107,6 +108,6 @@ export function credentialInputs(entry, view) {
     focusMain() {
       for (const { field, input } of inputs.values()) if (field.main) input.focus();
     },
-    mainLabel: fields.find((f) => f.main)?.label ?? 'key',
+    mainLabel: fields.find((f) => f.main)?.label ?? t('common.key'),
   };
 }

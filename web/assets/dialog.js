@@ -3,6 +3,7 @@
 // Escape closes it, and focus returns to the control that opened it.
 
 import { h, uid } from './dom.js';
+import { t } from './i18n.js';
 
 const FOCUSABLE = [
   'a[href]', 'button:not([disabled])', 'input:not([disabled]):not([type="hidden"])',
@@ -76,7 +77,7 @@ export function confirmDialog({ title, text, confirm, danger = false }) {
               class: danger ? 'danger solid' : null,
               onclick: () => { answer = true; close(); },
             }, confirm),
-            h('button', { type: 'button', class: 'secondary', autofocus: true, onclick: close }, 'Cancel')),
+            h('button', { type: 'button', class: 'secondary', autofocus: true, onclick: close }, t('common.cancel'))),
         );
       },
     });

@@ -1,6 +1,8 @@
 // Building DOM nodes from data without ever parsing it as HTML: catalog text and API answers
 // are inserted as text, so nothing in them can run.
 
+import { formatDate, t } from './i18n.js';
+
 /** `h('button', {class: 'x', onclick: f}, 'Save')`. Attributes with null/false are skipped. */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -45,12 +47,22 @@ export function uid(prefix) {
   return `${prefix}-${counter}`;
 }
 
-/** A date and time in the reader's locale, inside a machine-readable <time>. */
+/** A date and time in the page's language, inside a machine-readable <time>. */
 export function when(rfc3339) {
-  const date = new Date(rfc3339);
-  if (Number.isNaN(date.getTime())) return h('span', {}, 'at an unknown time');
-  return h('time', { datetime: rfc3339 }, date.toLocaleString(undefined, {
-    dateStyle: 'medium',
-    timeStyle: 'short',
-  }));
+  const text = formatDate(rfc3339);
+  if (text === null) return h('span', {}, t('time.unknown'));
+  return h('time', { datetime: rfc3339 }, text);
+}
+
+/**
+ * The content of a control whose visible word is short and whose accessible name says more:
+ * "Install" read as "Install Stripe". Where the full name starts or ends with the visible word
+ * (as in English), the rest is added as visually hidden text; otherwise (another word order)
+ * the visible word is hidden from assistive technology and the full name is read instead.
+ */
+export function named(visible, full) {
+  if (full === visible) return [visible];
+  if (full.startsWith(visible)) return [visible, h('span', { class: 'visually-hidden' }, full.slice(visible.length))];
+  if (full.endsWith(visible)) return [h('span', { class: 'visually-hidden' }, full.slice(0, full.length - visible.length)), visible];
+  return [h('span', { 'aria-hidden': 'true' }, visible), h('span', { class: 'visually-hidden' }, full)];
 }

@@ -1,46 +1,50 @@
-// What statuses and test verdicts mean, in plain words.
+// What statuses and test verdicts mean, in plain words (in the page's language: the words
+// are looked up when asked for, after the language is known).
 
-export const STATUS = {
-  connected: { label: 'Connected', tone: 'good' },
-  disconnected: { label: 'Disconnected', tone: 'neutral' },
-  invalid: { label: 'Invalid key', tone: 'bad' },
-  unverified: { label: 'Could not verify', tone: 'warn' },
-};
+import { formatDate, relativeTime, t } from './i18n.js';
 
+/** A status's words and tone; an unknown status is shown by its name. */
 export function status(name) {
-  return STATUS[name] ?? { label: name, tone: 'neutral' };
+  switch (name) {
+    case 'connected': return { label: t('status.connected'), tone: 'good' };
+    case 'disconnected': return { label: t('status.disconnected'), tone: 'neutral' };
+    case 'invalid': return { label: t('status.invalid'), tone: 'bad' };
+    case 'unverified': return { label: t('status.unverified'), tone: 'warn' };
+    default: return { label: name, tone: 'neutral' };
+  }
 }
 
-const VERDICT = {
-  connected: { tone: 'good', headline: 'Connected.' },
-  'invalid-credential': { tone: 'bad', headline: 'The provider rejected this key.' },
-  'insufficient-permission': { tone: 'bad', headline: 'The key works but lacks a permission this integration needs.' },
-  'rate-limited': { tone: 'warn', headline: 'Could not verify now: the provider is limiting requests. The key is kept; test again later.' },
-  'provider-unavailable': { tone: 'warn', headline: 'Could not verify now: the provider is unavailable. The key is kept; test again later.' },
-  'unexpected-response': { tone: 'warn', headline: 'Could not verify: the provider gave an answer we did not expect. The key is kept.' },
-  'plugin-fault': { tone: 'warn', headline: 'Could not verify: the connection test failed to run. The key is kept.' },
-  'no-test': { tone: 'warn', headline: 'Saved. This provider has no connection test, so the key could not be verified.' },
-};
+/** A verdict's tone and headline. */
+function verdict(name) {
+  switch (name) {
+    case 'connected': return { tone: 'good', headline: t('verdict.connected') };
+    case 'invalid-credential': return { tone: 'bad', headline: t('verdict.invalidCredential') };
+    case 'insufficient-permission': return { tone: 'bad', headline: t('verdict.insufficientPermission') };
+    case 'rate-limited': return { tone: 'warn', headline: t('verdict.rateLimited') };
+    case 'provider-unavailable': return { tone: 'warn', headline: t('verdict.providerUnavailable') };
+    case 'unexpected-response': return { tone: 'warn', headline: t('verdict.unexpectedResponse') };
+    case 'plugin-fault': return { tone: 'warn', headline: t('verdict.pluginFault') };
+    case 'no-test': return { tone: 'warn', headline: t('verdict.noTest') };
+    default: return { tone: 'warn', headline: t('verdict.unknown') };
+  }
+}
 
 /**
  * The outcome of a test as {tone, lines}: a headline naming the verdict (with the account for
  * a connection), then the provider's or the host's message, then any warnings.
  */
 export function outcome(report) {
-  const known = VERDICT[report.verdict] ?? {
-    tone: 'warn',
-    headline: 'Could not verify the key. It is kept.',
-  };
+  const known = verdict(report.verdict);
   const lines = [];
   if (report.verdict === 'connected' && report.account_label) {
-    lines.push(`Connected to ${report.account_label}.`);
+    lines.push(t('outcome.connectedTo', { account: report.account_label }));
   } else {
     // The service's words for why it failed (the same in the history and the webhooks).
     lines.push(report.failure?.summary ?? known.headline);
   }
   if (report.message) lines.push(report.message);
-  if (report.failure?.next_step) lines.push(`What to do: ${report.failure.next_step}`);
-  for (const w of report.warnings ?? []) lines.push(`Note: ${w}`);
+  if (report.failure?.next_step) lines.push(t('outcome.nextStep', { step: report.failure.next_step }));
+  for (const w of report.warnings ?? []) lines.push(t('outcome.note', { note: w }));
   return { tone: known.tone, lines };
 }
 
@@ -49,56 +53,47 @@ export function outcome(report) {
  * user's choice after a test that could not conclude.
  */
 export function pendingLines(pending) {
-  const which = pending.mask?.masked ? ` (${pending.mask.masked})` : '';
+  const mask = pending.mask?.masked ?? null;
   if (pending.state === 'testing') {
-    return [`Testing the new key${which}… your current key stays in use.`];
+    return [mask ? t('pending.testingMasked', { mask }) : t('pending.testing')];
   }
-  const why = pending.last_test?.failure?.summary ?? 'Its test did not finish.';
+  const reason = pending.last_test?.failure?.summary ?? t('pending.unfinished');
   return [
-    `The new key${which} could not be verified: ${why}`,
-    'Your current key stays in use. Use the new key anyway, or discard it.',
+    mask ? t('pending.unverifiedMasked', { mask, reason }) : t('pending.unverified', { reason }),
+    t('pending.choice'),
   ];
 }
 
 /** Format warnings from a save: the key was kept, but it does not look as expected. */
 export function formatWarnings(view) {
-  return (view.format_warnings ?? []).map((w) => `Check the key: ${w.message}`);
+  return (view.format_warnings ?? []).map((w) => t('outcome.checkKey', { message: w.message }));
 }
 
 /** The words after a key was saved: the test's outcome (saves are tested at once), then any
  * format warnings. */
 export function afterSave(view) {
-  const said = view.last_test ? outcome(view.last_test) : { tone: 'good', lines: ['Saved.'] };
+  const said = view.last_test ? outcome(view.last_test) : { tone: 'good', lines: [t('outcome.saved')] };
   return { tone: said.tone, lines: [...said.lines, ...formatWarnings(view)] };
 }
-
-const UNITS = [
-  ['year', 365 * 24 * 3600],
-  ['month', 30 * 24 * 3600],
-  ['week', 7 * 24 * 3600],
-  ['day', 24 * 3600],
-  ['hour', 3600],
-  ['minute', 60],
-];
 
 /** "3 hours ago", "yesterday", "just now": how long ago an RFC 3339 instant was. */
 export function ago(rfc3339, now = Date.now()) {
   const then = new Date(rfc3339).getTime();
-  if (Number.isNaN(then)) return 'at an unknown time';
-  const seconds = Math.round((then - now) / 1000);
-  if (Math.abs(seconds) < 60) return 'just now';
-  const words = new Intl.RelativeTimeFormat('en', { numeric: 'auto' });
-  for (const [unit, size] of UNITS) {
-    if (Math.abs(seconds) >= size) return words.format(Math.trunc(seconds / size), unit);
-  }
-  return 'just now';
+  if (Number.isNaN(then)) return t('time.unknown');
+  return relativeTime(Math.round((then - now) / 1000));
 }
 
 /** "28 Nov": the day of an RFC 3339 instant, in the reader's time zone. */
 export function day(rfc3339) {
-  const d = new Date(rfc3339);
-  if (Number.isNaN(d.getTime())) return 'an unknown day';
-  return d.toLocaleDateString('en-GB', { day: 'numeric', month: 'short' });
+  return formatDate(rfc3339, { day: 'numeric', month: 'short' }) ?? t('time.unknownDay');
+}
+
+/** "28 Nov" (or with the year) of a day given in UTC, as expiry dates are. */
+function utcDay(value, withYear = false) {
+  const options = withYear
+    ? { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' }
+    : { day: 'numeric', month: 'short', timeZone: 'UTC' };
+  return formatDate(value, options) ?? t('time.unknownDay');
 }
 
 /**
@@ -110,35 +105,37 @@ export function usageLine(view, now = Date.now()) {
   if (view.status === 'disconnected') return null;
   const failing = view.failing_since
     ? [view.status === 'invalid'
-      ? `Stopped working on ${day(view.failing_since)}`
-      : `Could not be checked since ${day(view.failing_since)}`]
+      ? t('usage.stopped', { date: day(view.failing_since) })
+      : t('usage.unchecked', { date: day(view.failing_since) })]
     : [];
   const parts = [
     ...failing,
-    view.last_used_at ? `Last used ${ago(view.last_used_at, now)}` : 'Not used by an AI function yet',
-    view.last_verified_at ? `Last verified ${ago(view.last_verified_at, now)}` : 'Never verified',
+    view.last_used_at ? t('usage.lastUsed', { ago: ago(view.last_used_at, now) }) : t('usage.neverUsed'),
+    view.last_verified_at ? t('usage.lastVerified', { ago: ago(view.last_verified_at, now) }) : t('usage.neverVerified'),
   ];
   return parts.join(' · ');
 }
 
 /**
  * When a key expires, in words, with a tone: "Expires on 12 Jan 2027", warned in its last 14
- * days ("Expires in 3 days, on 12 Jan: paste a new key before then"), and "Expired on …".
+ * days ("Expires in 3 days, on 12 Jan 2027: paste a new key before then"), and "Expired on …".
  */
 export function expiryLine(expiresAt, now = Date.now()) {
   if (!expiresAt) return null;
   const at = new Date(expiresAt).getTime();
   if (Number.isNaN(at)) return null;
-  const on = new Date(at).toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
+  const date = utcDay(at, true);
   const left = at - now;
-  const day = 24 * 3600 * 1000;
-  if (left <= 0) return { tone: 'bad', text: `Expired on ${on}: create a new key at the provider and paste it here.` };
-  if (left <= 14 * day) {
-    const days = Math.ceil(left / day);
-    const when = days <= 1 ? 'within a day' : `in ${days} days`;
-    return { tone: 'warn', text: `Expires ${when}, on ${on}: paste a new key before then.` };
+  const aDay = 24 * 3600 * 1000;
+  if (left <= 0) return { tone: 'bad', text: t('expiry.expired', { date }) };
+  if (left <= 14 * aDay) {
+    const days = Math.ceil(left / aDay);
+    return {
+      tone: 'warn',
+      text: days <= 1 ? t('expiry.withinDay', { date }) : t('expiry.inDays', { count: days, date }),
+    };
   }
-  return { tone: 'neutral', text: `Expires on ${on}.` };
+  return { tone: 'neutral', text: t('expiry.on', { date }) };
 }
 
 /** Why a key stopped working, from an event's reason (and the service's words for it). */
@@ -146,12 +143,12 @@ function rejection(reason, failure) {
   const what = failure?.summary
     ? failure.summary.replace(/\.$/, '').replace(/^./, (c) => c.toLowerCase())
     : reason.verdict === 'insufficient-permission'
-      ? 'the key lacks a permission the platform needs'
-      : 'the key was rejected';
+      ? t('event.lacksPermission')
+      : t('event.rejected');
   if (reason.cause === 'usage-report' && reason.reported_status) {
-    return `${what} (${reason.reported_status} in an AI call, confirmed by a re-test)`;
+    return t('event.rejectedInCall', { reason: what, status: String(reason.reported_status) });
   }
-  if (reason.cause === 'recheck') return `${what} at a scheduled check`;
+  if (reason.cause === 'recheck') return t('event.rejectedAtCheck', { reason: what });
   return what;
 }
 
@@ -160,27 +157,37 @@ function rejection(reason, failure) {
  * rejected at a scheduled check", "Working again on 29 Nov", "New key saved on 28 Nov".
  */
 export function eventLine(event) {
-  const on = day(event.at);
-  const by = { recheck: ' at a scheduled check', 'usage-report': ' after an AI call failed' }[event.reason.cause] ?? '';
-  if (event.reason.cause === 'key-saved') return `New key saved on ${on}`;
-  if (event.reason.cause === 'expiry' && event.reason.expiry) {
-    const on2 = new Date(event.reason.expiry.expires_at).toLocaleDateString('en-GB', { day: 'numeric', month: 'short', timeZone: 'UTC' });
-    return {
-      soon: `Warned on ${on}: the key expires on ${on2}`,
-      tomorrow: `Warned on ${on}: the key expires within a day, on ${on2}`,
-      expired: `The key expired on ${on2}`,
-    }[event.reason.expiry.stage] ?? `Expiry notice on ${on}`;
+  const date = day(event.at);
+  const cause = event.reason.cause;
+  if (cause === 'key-saved') return t('event.keySaved', { date });
+  if (cause === 'expiry' && event.reason.expiry) {
+    const expiry = utcDay(event.reason.expiry.expires_at);
+    switch (event.reason.expiry.stage) {
+      case 'soon': return t('event.expirySoon', { date, expiry });
+      case 'tomorrow': return t('event.expiryTomorrow', { date, expiry });
+      case 'expired': return t('event.expired', { expiry });
+      default: return t('event.expiryNotice', { date });
+    }
   }
-  if (event.reason.cause === 'key-replaced') {
-    const who = event.reason.by ? ` by ${event.reason.by}` : '';
-    return event.to === 'connected'
-      ? `Key replaced${who} on ${on}: the new key passed its test`
-      : `Key replaced${who} on ${on}: chosen without a conclusive test`;
+  if (cause === 'key-replaced') {
+    const who = event.reason.by;
+    if (event.to === 'connected') {
+      return who ? t('event.replacedByPassed', { who, date }) : t('event.replacedPassed', { date });
+    }
+    return who ? t('event.replacedByChosen', { who, date }) : t('event.replacedChosen', { date });
   }
   switch (event.to) {
-    case 'invalid': return `Stopped working on ${on}: ${rejection(event.reason, event.failure)}`;
-    case 'connected': return event.from === 'invalid' ? `Working again on ${on}${by}` : `Verified on ${on}${by}`;
-    case 'disconnected': return `Key removed on ${on}`;
-    default: return `Waiting to be verified since ${on}`;
+    case 'invalid': return t('event.stopped', { date, reason: rejection(event.reason, event.failure) });
+    case 'connected':
+      if (event.from === 'invalid') {
+        if (cause === 'recheck') return t('event.workingAgainAtCheck', { date });
+        if (cause === 'usage-report') return t('event.workingAgainAfterCall', { date });
+        return t('event.workingAgain', { date });
+      }
+      if (cause === 'recheck') return t('event.verifiedAtCheck', { date });
+      if (cause === 'usage-report') return t('event.verifiedAfterCall', { date });
+      return t('event.verified', { date });
+    case 'disconnected': return t('event.removed', { date });
+    default: return t('event.waiting', { date });
   }
 }

@@ -78,12 +78,9 @@ pub async fn put_provider(req: &mut Request, app: &App, who: &Principal, key: &s
             passed = Some(report.cases.len());
         }
     }
-    let spec_json =
-        serde_json::to_string(entry.spec()).map_err(|e| worker::Error::RustError(e.to_string()))?;
     store::upsert_provider(
         &app.db,
-        key.as_str(),
-        &spec_json,
+        &entry,
         fixtures_json.as_deref(),
         &rfc3339(now_millis()),
     )
@@ -328,14 +325,11 @@ pub async fn put_plugin(req: &mut Request, app: &App, who: &Principal, key: &str
     if !report.passed() {
         return Err(conformance_failed(&key, report));
     }
-    let spec_json =
-        serde_json::to_string(entry.spec()).map_err(|e| worker::Error::RustError(e.to_string()))?;
     let fixtures_json =
         serde_json::to_string(&fixtures).map_err(|e| worker::Error::RustError(e.to_string()))?;
     store::upsert_provider(
         &app.db,
-        key.as_str(),
-        &spec_json,
+        &entry,
         Some(&fixtures_json),
         &rfc3339(now_millis()),
     )

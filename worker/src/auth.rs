@@ -1,17 +1,22 @@
-//! Who is calling: an HS256 JWT from `Authorization: Bearer` or the `byok_session` cookie,
-//! checked against its role's secret, issuer and audience (`byok_core::auth`), and the Origin
-//! check for cookie-authenticated writes (CSRF).
+//! Who is calling: a JWT from `Authorization: Bearer` or the `byok_session` cookie, either
+//! HS256 under its role's secret (`byok_core::auth`) or signed by the platform's identity
+//! provider and checked against its key set (`byok_core::idp`; this module only fetches the
+//! set when the verifier asks), and the Origin check for cookie-authenticated writes (CSRF).
 
 use byok_core::api::ProblemKind;
 pub use byok_core::auth::Role;
+use byok_core::auth::TokenError;
 use byok_core::auth::{role_allowed, AuthSettings, Signer};
+use byok_core::connect::{Lang, SessionInfo};
 use byok_core::ids::{ProviderKey, TenantId};
 use byok_core::scope::Scope;
-use byok_core::verifier::Verifier;
+use byok_core::verifier::{Outcome, Verifier};
+use futures_util::future::{select, Either};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use std::cell::RefCell;
-use worker::{Method, Request};
+use std::time::Duration;
+use worker::{AbortController, Delay, Fetch, Method, Request, RequestInit};
 
 use crate::http::{problem, ApiError};
 
@@ -30,6 +35,8 @@ pub struct Principal {
     pub via_cookie: bool,
     /// What the token may reach (`providers`, `tenants` claims; service tokens only).
     pub scope: Scope,
+    /// A session opened by a connect link: its language, theme and embedding.
+    pub session: Option<SessionInfo>,
 }
 
 /// `GET /v1/me`: who the session belongs to, so that pages can show what the role allows
@@ -40,15 +47,24 @@ pub struct Me {
     #[schema(value_type = String)]
     pub tenant: TenantId,
     pub role: Role,
+    /// The pages' language: the session's, else the best of `Accept-Language`, else English.
+    pub lang: Lang,
+    /// Present when the session was opened by a connect link: where events go, the theme.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect: Option<SessionInfo>,
 }
 
-pub fn me(who: &Principal) -> crate::http::ApiResult {
+pub fn me(req: &Request, who: &Principal) -> crate::http::ApiResult {
+    let accept = req.headers().get("accept-language")?;
+    let session_lang = who.session.as_ref().and_then(|s| s.lang);
     Ok(crate::http::json(
         200,
         &Me {
             sub: who.sub.clone(),
             tenant: who.tenant.clone(),
             role: who.role,
+            lang: byok_core::connect::negotiate(session_lang, accept.as_deref()),
+            connect: who.session.clone(),
         },
     )?)
 }
@@ -98,7 +114,7 @@ fn cookie_value(header: &str, name: &str) -> Option<String> {
 /// The cookie is `__Host-byok_session`; the plain `byok_session` (what `/dev/login` sets over
 /// plain HTTP) only with `dev_cookie`, i.e. under `DEV_MODE`. In production a cookie without
 /// the prefix could have been planted by a sibling subdomain, so it is never read.
-pub fn authenticate(
+pub async fn authenticate(
     req: &Request,
     verifier: &RefCell<Verifier>,
     dev_cookie: bool,
@@ -131,7 +147,7 @@ pub fn authenticate(
             }
         },
     };
-    let (claims, signer) = verify(&token, verifier)?;
+    let (claims, signer) = verify(&token, verifier).await?;
     role_allowed(claims.role, signer)
         .map_err(|e| problem(ProblemKind::Unauthenticated, format!("Refused: {e}.")))?;
     if via_cookie && claims.role == Role::Service {
@@ -161,16 +177,95 @@ pub fn authenticate(
         role: claims.role,
         via_cookie,
         scope,
+        session: claims.session,
     })
 }
 
-/// The token's claims and which secret verified it ([`byok_core::auth::verify_token`], at
-/// this isolate's clock; a token seen before is recognised by its digest).
-fn verify(token: &str, verifier: &RefCell<Verifier>) -> Result<(Claims, Signer), ApiError> {
-    verifier
-        .borrow_mut()
-        .verify(token, crate::util::now_millis() / 1000)
-        .map_err(|e| problem(ProblemKind::Unauthenticated, e.to_string()))
+/// How long the identity provider has to answer for its key set.
+const JWKS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The token's claims and which key verified it, at this isolate's clock
+/// ([`Verifier::check`]): fetching the identity provider's key set when the verifier asks,
+/// at most once per request (the verifier's floor keeps the second ask from coming).
+async fn verify(token: &str, verifier: &RefCell<Verifier>) -> Result<(Claims, Signer), ApiError> {
+    for _ in 0..2 {
+        let now = crate::util::now_millis() / 1000;
+        let outcome = verifier.borrow_mut().check(token, now);
+        match outcome {
+            Outcome::Verified(claims, signer) => return Ok((*claims, signer)),
+            Outcome::Refused(TokenError::KeysUnavailable) => break,
+            Outcome::Refused(e) => {
+                return Err(problem(ProblemKind::Unauthenticated, e.to_string()))
+            }
+            Outcome::FetchKeys => {
+                let url = verifier.borrow().jwks_url().map(str::to_owned);
+                let Some(url) = url else { break };
+                match fetch_keys(&url).await {
+                    Ok((body, cache_control)) => {
+                        let at = crate::util::now_millis() / 1000;
+                        if let Err(e) =
+                            verifier
+                                .borrow_mut()
+                                .keys_fetched(&body, cache_control.as_deref(), at)
+                        {
+                            worker::console_error!(
+                                "the identity provider's key set is unusable: {e}"
+                            );
+                        }
+                    }
+                    Err(why) => {
+                        worker::console_error!(
+                            "could not fetch the identity provider's key set: {why}"
+                        );
+                        verifier
+                            .borrow_mut()
+                            .keys_unavailable(crate::util::now_millis() / 1000);
+                    }
+                }
+            }
+        }
+    }
+    Err(problem(
+        ProblemKind::IdentityProviderUnavailable,
+        TokenError::KeysUnavailable.to_string(),
+    ))
+}
+
+/// GETs the key set: its body (at most [`byok_core::idp::MAX_JWKS_BYTES`]) and
+/// `Cache-Control`. Any status but 200, a timeout or a network error is a failure, in words.
+async fn fetch_keys(url: &str) -> Result<(Vec<u8>, Option<String>), String> {
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let exchange = async {
+        let mut init = RequestInit::new();
+        init.with_method(Method::Get);
+        let req = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
+        req.headers()
+            .set("accept", "application/json")
+            .map_err(|e| e.to_string())?;
+        let mut resp = Fetch::Request(req)
+            .send_with_signal(&signal)
+            .await
+            .map_err(|e| e.to_string())?;
+        if resp.status_code() != 200 {
+            return Err(format!("HTTP {}", resp.status_code()));
+        }
+        let cache_control = resp.headers().get("cache-control").ok().flatten();
+        let body = resp.bytes().await.map_err(|e| e.to_string())?;
+        if body.len() > byok_core::idp::MAX_JWKS_BYTES {
+            return Err("the key set is too large".into());
+        }
+        Ok((body, cache_control))
+    };
+    let timer = Delay::from(JWKS_TIMEOUT);
+    futures_util::pin_mut!(exchange);
+    match select(exchange, timer).await {
+        Either::Left((result, _)) => result,
+        Either::Right(_) => {
+            controller.abort();
+            Err(format!("no answer within {} s", JWKS_TIMEOUT.as_secs()))
+        }
+    }
 }
 
 /// A state-changing request carried by the session cookie must come from this origin.

@@ -2,11 +2,13 @@
 
 use byok_core::api::{ProblemKind, ProviderList};
 use byok_core::catalog::{CatalogEntry, ProviderSpec};
+use byok_core::connect::{negotiate, Lang};
 use byok_core::ids::ProviderKey;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use worker::{Request, Response};
 
+use crate::auth::Principal;
 use crate::http::{json, problem, ApiError, ApiResult};
 use crate::store::{self, ProviderRow};
 use crate::util::Counted;
@@ -38,12 +40,32 @@ pub fn entry_of(row: &ProviderRow) -> Result<CatalogEntry, ApiError> {
             "A stored catalog entry is unreadable.",
         )
     })?;
-    CatalogEntry::new(key, spec).map_err(|e| {
-        problem(
-            ProblemKind::Internal,
-            format!("A stored catalog entry is invalid: {e}"),
-        )
-    })
+    let words = match row.translations.as_deref() {
+        None => Default::default(),
+        Some(text) => serde_json::from_str(text).map_err(|_| {
+            problem(
+                ProblemKind::Internal,
+                "A stored catalog entry's translations are unreadable.",
+            )
+        })?,
+    };
+    CatalogEntry::new(key, spec)
+        .map(|entry| entry.with_translations(words))
+        .map_err(|e| {
+            problem(
+                ProblemKind::Internal,
+                format!("A stored catalog entry is invalid: {e}"),
+            )
+        })
+}
+
+/// The language a caller reads the catalog in: the session's, else `Accept-Language`.
+pub fn reader_lang(req: &Request, who: &Principal) -> Result<Lang, ApiError> {
+    let accept = req.headers().get("accept-language")?;
+    Ok(negotiate(
+        who.session.as_ref().and_then(|s| s.lang),
+        accept.as_deref(),
+    ))
 }
 
 /// A stored entry, active or retired (installs keep their keys), or 404.
@@ -86,10 +108,14 @@ struct Cached {
     body: String,
 }
 
-async fn catalog_body(app: &App) -> Result<Cached, ApiError> {
+fn cache_key(lang: Lang) -> String {
+    format!("{CACHE_KEY}:{}", lang.as_str())
+}
+
+async fn catalog_body(app: &App, lang: Lang) -> Result<Cached, ApiError> {
     if let Some(cached) = app
         .kv
-        .get(CACHE_KEY)
+        .get(&cache_key(lang))
         .json::<Cached>()
         .await
         .counted()
@@ -99,7 +125,10 @@ async fn catalog_body(app: &App) -> Result<Cached, ApiError> {
         return Ok(cached);
     }
     let rows = store::active_providers(&app.db).await?;
-    let providers = rows.iter().map(entry_of).collect::<Result<Vec<_>, _>>()?;
+    let providers = rows
+        .iter()
+        .map(|row| entry_of(row).map(|e| e.localized(lang)))
+        .collect::<Result<Vec<_>, _>>()?;
     let body = serde_json::to_string(&ProviderList { providers })
         .map_err(|e| worker::Error::RustError(e.to_string()))?;
     let digest = Sha256::digest(body.as_bytes());
@@ -112,7 +141,7 @@ async fn catalog_body(app: &App) -> Result<Cached, ApiError> {
     );
     let cached = Cached { etag, body };
     // A failed cache write only costs the next reader a D1 query.
-    if let Ok(put) = app.kv.put(CACHE_KEY, &cached) {
+    if let Ok(put) = app.kv.put(&cache_key(lang), &cached) {
         let _ = put.execute().await.counted();
     }
     Ok(cached)
@@ -120,12 +149,16 @@ async fn catalog_body(app: &App) -> Result<Cached, ApiError> {
 
 /// Drops the cached catalog after an admin change.
 pub async fn invalidate(app: &App) {
+    for lang in Lang::ALL {
+        let _ = app.kv.delete(&cache_key(lang)).await.counted();
+    }
+    // The one body the previous release caches: gone too, so a rollback reads a fresh one.
     let _ = app.kv.delete(CACHE_KEY).await.counted();
 }
 
 /// `GET /v1/providers`: the active catalog, revalidated with its ETag.
-pub async fn list(req: &Request, app: &App) -> ApiResult {
-    let cached = catalog_body(app).await?;
+pub async fn list(req: &Request, app: &App, who: &Principal) -> ApiResult {
+    let cached = catalog_body(app, reader_lang(req, who)?).await?;
     let matches = req.headers().get("if-none-match")?.is_some_and(|v| {
         v.split(',')
             .any(|t| t.trim() == cached.etag || t.trim() == "*")
@@ -139,15 +172,16 @@ pub async fn list(req: &Request, app: &App) -> ApiResult {
     };
     resp.headers().set("etag", &cached.etag)?;
     resp.headers().set("cache-control", "private, no-cache")?;
+    resp.headers().set("vary", "accept-language")?;
     resp.headers().set("x-content-type-options", "nosniff")?;
     Ok(resp)
 }
 
-/// `GET /v1/providers/{key}`.
-pub async fn get(app: &App, key: &str) -> ApiResult {
+/// `GET /v1/providers/{key}`: in the reader's language.
+pub async fn get(req: &Request, app: &App, who: &Principal, key: &str) -> ApiResult {
     let key = key_from_path(key)?;
     let (_, entry) = active_entry(app, &key).await?;
-    Ok(json(200, &entry)?)
+    Ok(json(200, &entry.localized(reader_lang(req, who)?))?)
 }
 
 /// `GET /v1/providers/{key}/logo`: public, long-cached (the entry's logo URL changes with

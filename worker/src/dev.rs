@@ -56,6 +56,7 @@ pub fn login(req: &Request, app: &App) -> ApiResult {
         aud: auth.settings().audience.clone(),
         providers: None,
         tenants: None,
+        session: None,
     };
     let token = mint(auth.settings(), &claims)?;
     drop(auth);

@@ -20,6 +20,7 @@ mod admin;
 mod audit;
 mod auth;
 mod catalog;
+mod connect;
 mod connection;
 mod credentials;
 mod dev;
@@ -95,7 +96,9 @@ fn verifier(env: &Env) -> Result<Rc<RefCell<Verifier>>, ApiError> {
     if let Some(v) = VERIFIER.with(|v| v.borrow().clone()) {
         return Ok(v);
     }
-    let v = Rc::new(RefCell::new(Verifier::new(auth_settings(env)?)));
+    let settings = auth_settings(env)?;
+    let idp = idp_config(env, &settings)?.map(byok_core::idp::Idp::new);
+    let v = Rc::new(RefCell::new(Verifier::new(settings).with_idp(idp)));
     VERIFIER.with(|slot| *slot.borrow_mut() = Some(v.clone()));
     Ok(v)
 }
@@ -114,6 +117,50 @@ fn auth_settings(env: &Env) -> Result<AuthSettings, ApiError> {
         problem(
             ProblemKind::Misconfigured,
             format!("The service is not configured: {e}. Set it with `wrangler secret put` (secrets) or in wrangler.toml (vars)."),
+        )
+    })
+}
+
+/// The identity provider's settings (`AUTH_JWKS_URL` and its companions), checked; `None`
+/// when no key set is configured.
+fn idp_config(
+    env: &Env,
+    settings: &AuthSettings,
+) -> Result<Option<byok_core::idp::IdpConfig>, ApiError> {
+    use byok_core::idp::*;
+    let var = |name: &str| {
+        env.var(name)
+            .ok()
+            .map(|s| s.to_string())
+            .filter(|s| !s.trim().is_empty())
+    };
+    let names = [
+        AUTH_JWKS_URL,
+        AUTH_JWKS_ISSUER,
+        AUTH_JWKS_AUDIENCE,
+        AUTH_TENANT_CLAIM,
+        AUTH_ROLE_CLAIM,
+        AUTH_ROLE_MAP,
+        AUTH_JWKS_REFETCH_SECONDS,
+    ];
+    let v: Vec<Option<String>> = names.iter().map(|n| var(n)).collect();
+    IdpConfig::from_values(
+        IdpValues {
+            jwks_url: v[0].as_deref(),
+            issuer: v[1].as_deref(),
+            audience: v[2].as_deref(),
+            tenant_claim: v[3].as_deref(),
+            role_claim: v[4].as_deref(),
+            role_map: v[5].as_deref(),
+            refetch_seconds: v[6].as_deref(),
+        },
+        &settings.issuer,
+        &settings.audience,
+    )
+    .map_err(|e| {
+        problem(
+            ProblemKind::Misconfigured,
+            format!("The service is not configured: {e}."),
         )
     })
 }
@@ -140,6 +187,10 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     let method = req.inner().method().to_ascii_uppercase();
     // HEAD is GET without the body, wherever GET is answered (RFC 9110 §9.3.2).
     if method == "HEAD" {
+        // A link checker's HEAD must not use up a single-use connect link.
+        if req.path().starts_with("/connect/") {
+            return Response::empty().map(|r| r.with_status(204));
+        }
         let resp = serve(req, env, ctx, "GET").await?;
         return Ok(Response::empty()?
             .with_status(resp.status_code())
@@ -167,7 +218,10 @@ async fn serve(mut req: Request, env: Env, ctx: Context, method: &str) -> worker
         }
         if let Some(page) = web::find(&req.path()) {
             let etag = req.headers().get("if-none-match")?;
-            return web::respond(page, etag.as_deref(), dev_mode(&env));
+            return match page_options(&req, &env) {
+                Ok(opts) => web::respond(page, etag.as_deref(), &opts),
+                Err(ApiError(p)) => problem_response(&p),
+            };
         }
     }
     let result = match app(&env) {
@@ -178,6 +232,31 @@ async fn serve(mut req: Request, env: Env, ctx: Context, method: &str) -> worker
         Ok(resp) => Ok(resp),
         Err(ApiError(p)) => problem_response(&p),
     }
+}
+
+/// How the pages are served: dev sign-in, the visitor's language, who may frame them and
+/// whether connect popups must keep their opener.
+pub(crate) fn page_options(req: &Request, env: &Env) -> Result<web::PageOptions, ApiError> {
+    let accept = req.headers().get("accept-language")?;
+    let embed = env
+        .var(byok_core::connect::ALLOWED_EMBED_ORIGINS)
+        .ok()
+        .map(|v| v.to_string());
+    let frame_ancestors = byok_core::connect::parse_origins(embed.as_deref()).map_err(|e| {
+        problem(
+            ProblemKind::Misconfigured,
+            format!(
+                "The service is not configured: {}: {e}.",
+                byok_core::connect::ALLOWED_EMBED_ORIGINS
+            ),
+        )
+    })?;
+    Ok(web::PageOptions {
+        dev: dev_mode(env),
+        lang: byok_core::connect::negotiate(None, accept.as_deref()).as_str(),
+        frame_ancestors,
+        keep_opener: !connect::connect_origins(env)?.is_empty(),
+    })
 }
 
 /// The Cron Trigger: queue the stored keys that are due for a re-check.
@@ -210,6 +289,11 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         }
         Ok(_) => {}
         Err(ApiError(p)) => worker::console_error!("expiry sweep failed: {}", p.detail),
+    }
+    match connect::sweep(&app.db, now / 1000).await {
+        Ok(n) if n > 0 => worker::console_log!("connect links: {n} expired links deleted"),
+        Ok(_) => {}
+        Err(e) => worker::console_error!("connect link sweep failed: {e}"),
     }
 }
 
@@ -282,18 +366,21 @@ async fn route(req: &mut Request, app: &App, ctx: &Context, method_name: &str) -
 
     // Public routes.
     match (&method, segments.as_slice()) {
+        (Method::Get, ["connect", token]) => return Ok(connect::open(req, app, token).await?),
+        (Method::Post, ["v1", "session", "sign-out"]) => return connect::sign_out(req),
         (Method::Get, ["healthz"]) => {
             return Ok(http::json(200, &serde_json::json!({"status": "ok"}))?)
         }
         (Method::Get, ["v1", "providers", key, "logo"]) => return catalog::logo(app, key).await,
         _ => {}
     }
-    let who = auth::authenticate(req, &app.auth, app.dev_mode)?;
+    let who = auth::authenticate(req, &app.auth, app.dev_mode).await?;
     auth::check_origin(req, &who)?;
     match (&method, segments.as_slice()) {
-        (Method::Get, ["v1", "me"]) => auth::me(&who),
-        (Method::Get, ["v1", "providers"]) => catalog::list(req, app).await,
-        (Method::Get, ["v1", "providers", key]) => catalog::get(app, key).await,
+        (Method::Get, ["v1", "me"]) => auth::me(req, &who),
+        (Method::Post, ["v1", "connect", "sessions"]) => connect::create(req, app, &who).await,
+        (Method::Get, ["v1", "providers"]) => catalog::list(req, app, &who).await,
+        (Method::Get, ["v1", "providers", key]) => catalog::get(req, app, &who, key).await,
         (Method::Put, ["v1", "admin", "providers", key]) => {
             admin::put_provider(req, app, &who, key).await
         }
@@ -376,6 +463,8 @@ fn allowed_methods(s: &[&str]) -> Option<&'static [&'static str]> {
         | ["v1", "admin", "platform-keys", _]
         | ["v1", "integrations", _, "credential"] => &["PUT"],
         ["v1", "integrations"] => &["GET", "POST"],
+        ["connect", _] => &["GET"],
+        ["v1", "connect", "sessions"] | ["v1", "session", "sign-out"] => &["POST"],
         ["v1", "integrations", _] | ["v1", "integrations", _, "pending"] => &["DELETE"],
         ["v1", "integrations", _, "test"]
         | ["v1", "admin", "keyring", "reseal"]

@@ -33,14 +33,16 @@ use utoipa::{Modify, OpenApi};
         healthz, me, list_providers, get_provider, get_logo, put_provider, retire_provider, put_logo, put_plugin, put_component, put_platform_key,
         list_integrations, install, save_credential, test_integration, uninstall, audit, resolve,
         report_usage, get_policy, put_policy, get_usage, get_keyring, reseal_keyring, list_events, list_webhooks, redeliver_webhook,
-        switch_pending, discard_pending, get_tenant_policy, put_tenant_policy
+        switch_pending, discard_pending, get_tenant_policy, put_tenant_policy, create_connect_session, sign_out
     ),
     components(schemas(crate::auth::Me, crate::auth::Role, Problem, ProviderSpec, ProviderList, InstallRequest, CredentialRequest, IntegrationView, IntegrationList, ResolveRequest, ResolveResponse, AuditEntry, AuditBy,
         UsageReportRequest, UsageReportAnswer, PolicyRequest, PolicyView, PlatformFallback, Source, UsageList, UsageRow,
         KeyringReport, KeyStatus, ResealRequest, ResealReport, RowRef, Unreadable,
         EventList, EventView, Reason, Cause, Recheck, Delivery, WebhookEventView, WebhookEventList,
         PendingView, PendingState, SwitchRequest, Failure, FailureView,
-        TenantPolicyRequest, TenantPolicyView, CapReachedView, CapScope, ProblemExtra)),
+        TenantPolicyRequest, TenantPolicyView, CapReachedView, CapScope, ProblemExtra,
+        byok_core::connect::ConnectRequest, byok_core::connect::SessionInfo, byok_core::connect::Mode, byok_core::connect::Lang,
+        byok_core::connect::Theme, byok_core::connect::ThemeMode, crate::connect::ConnectLink)),
     modifiers(&Security, &ProblemResponses, &Links),
     security(("bearer" = []), ("cookie" = []))
 )]
@@ -486,6 +488,15 @@ fn healthz() {}
 #[utoipa::path(get, path = "/v1/me", tag = "session",
     responses((status = 200, description = "The signed-in caller", body = crate::auth::Me), (status = 401, body = Problem)))]
 fn me() {}
+
+#[utoipa::path(post, path = "/v1/connect/sessions", tag = "session", request_body = byok_core::connect::ConnectRequest,
+    description = "A single-use link (valid at most 10 minutes) that opens the Marketplace, or one provider, for a tenant's user inside the platform's app (popup, iframe or page). The platform's backend calls it with a service token (within its scope) or a platform admin's; an owner may call it for their own workspace. `return_to` and `origin` must be on `CONNECT_ORIGINS`. Opening the link (`GET /connect/{token}`) sets the session and redirects; a used, expired or altered link shows a page saying so and creates no session.",
+    responses((status = 201, description = "The link", body = crate::connect::ConnectLink), (status = 422, body = Problem), (status = 403, body = Problem), (status = 401, body = Problem)))]
+fn create_connect_session() {}
+
+#[utoipa::path(post, path = "/v1/session/sign-out", tag = "session", security(()),
+    responses((status = 204, description = "The session cookie is cleared")))]
+fn sign_out() {}
 
 #[utoipa::path(get, path = "/v1/providers", tag = "catalog",
     params(("If-None-Match" = Option<String>, Header, description = "A previous ETag")),

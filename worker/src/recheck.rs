@@ -131,6 +131,7 @@ pub async fn recheck(env: &Env, m: &RecheckMessage) -> Result<(), ApiError> {
         role: Role::Service,
         via_cookie: false,
         scope: byok_core::scope::Scope::unlimited(),
+        session: None,
     };
     // Whether a test can run at all: the entry is still in the catalog, the key opens.
     let ready = match stored_entry(&app, &provider).await {

@@ -50,6 +50,9 @@ pub struct ProviderRow {
     pub logo_type: Option<String>,
     pub platform_secret: Option<Vec<u8>>,
     pub platform_fields: Option<String>,
+    /// The entry's words in other languages (JSON), stored apart from the spec.
+    #[serde(default)]
+    pub translations: Option<String>,
     /// A tenant's fallback policy for this provider, when the query asked for one.
     #[serde(default)]
     pub tenant_policy: Option<String>,
@@ -72,7 +75,8 @@ impl ProviderRow {
     }
 }
 
-const PROVIDER_COLUMNS: &str = "key, spec, active, logo_type, platform_secret, platform_fields";
+const PROVIDER_COLUMNS: &str =
+    "key, spec, active, logo_type, platform_secret, platform_fields, translations";
 
 pub async fn provider(db: &D1Database, key: &str) -> Result<Option<ProviderRow>> {
     db.prepare(format!(
@@ -307,18 +311,31 @@ pub async fn providers_of_tenant(db: &D1Database, tenant: &str) -> Result<Vec<Pr
 /// Creates or replaces an entry's spec (reactivating it); the logo and platform key stay.
 /// Creates or updates an entry: its spec (what anyone may see) and its fixtures (what its
 /// test plugin passed), in one write.
-pub const UPSERT_PROVIDER: &str = "INSERT INTO integration_providers (key, spec, fixtures, active, created_at, updated_at) VALUES (?1, ?2, ?4, 1, ?3, ?3)
-         ON CONFLICT (key) DO UPDATE SET spec = excluded.spec, fixtures = excluded.fixtures, active = 1, updated_at = excluded.updated_at";
+pub const UPSERT_PROVIDER: &str = "INSERT INTO integration_providers (key, spec, fixtures, translations, active, created_at, updated_at) VALUES (?1, ?2, ?4, ?5, 1, ?3, ?3)
+         ON CONFLICT (key) DO UPDATE SET spec = excluded.spec, fixtures = excluded.fixtures, translations = excluded.translations, active = 1, updated_at = excluded.updated_at";
 
+/// Stores `entry` (its translations in their own column, never in the spec) and its fixtures.
 pub async fn upsert_provider(
     db: &D1Database,
-    key: &str,
-    spec: &str,
+    entry: &byok_core::catalog::CatalogEntry,
     fixtures: Option<&str>,
     now: &str,
 ) -> Result<()> {
+    let (bare, words) = entry.clone().without_translations();
+    let spec =
+        serde_json::to_string(bare.spec()).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let words = (!words.is_empty())
+        .then(|| serde_json::to_string(&words))
+        .transpose()
+        .map_err(|e| worker::Error::RustError(e.to_string()))?;
     db.prepare(UPSERT_PROVIDER)
-        .bind(&[text(key), text(spec), text(now), opt_text(fixtures)])?
+        .bind(&[
+            text(bare.key().as_str()),
+            text(&spec),
+            text(now),
+            opt_text(fixtures),
+            opt_text(words.as_deref()),
+        ])?
         .run()
         .await
         .counted()?;

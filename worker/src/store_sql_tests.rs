@@ -625,16 +625,29 @@ fn each_expiry_notice_is_sent_once_with_its_event_and_only_for_the_expiry_read()
 #[test]
 fn an_entry_and_its_fixtures_are_written_together_and_the_spec_stays_readable() {
     let db = migrated();
-    let upsert = |spec: &str, fixtures: Option<&str>, at: &str| {
-        db.execute(UPSERT_PROVIDER, params!["acme", spec, at, fixtures])
+    let upsert = |spec: &str, fixtures: Option<&str>, words: Option<&str>, at: &str| {
+        db.execute(UPSERT_PROVIDER, params!["acme", spec, at, fixtures, words])
             .expect("upsert")
     };
-    upsert(r#"{"name":"Acme"}"#, Some(r#"{"cases":[]}"#), T);
+    upsert(
+        r#"{"name":"Acme"}"#,
+        Some(r#"{"cases":[]}"#),
+        Some(r#"{"fr":{"name":"Acmé"}}"#),
+        T,
+    );
     let row = |db: &Connection| -> (String, Option<String>, i64) {
         db.query_row(
             "SELECT spec, fixtures, active FROM integration_providers WHERE key = 'acme'",
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("row")
+    };
+    let words = |db: &Connection| -> Option<String> {
+        db.query_row(
+            "SELECT translations FROM integration_providers WHERE key = 'acme'",
+            [],
+            |r| r.get(0),
         )
         .expect("row")
     };
@@ -646,12 +659,14 @@ fn an_entry_and_its_fixtures_are_written_together_and_the_spec_stays_readable() 
             1
         )
     );
+    assert_eq!(words(&db).as_deref(), Some(r#"{"fr":{"name":"Acmé"}}"#));
     // Retired, then saved again without a test plugin: re-activated, the old fixtures gone.
     db.execute(
         "UPDATE integration_providers SET active = 0 WHERE key = 'acme'",
         [],
     )
     .expect("retire");
-    upsert(r#"{"name":"Acme 2"}"#, None, LATER);
+    upsert(r#"{"name":"Acme 2"}"#, None, None, LATER);
     assert_eq!(row(&db), (r#"{"name":"Acme 2"}"#.into(), None, 1));
+    assert_eq!(words(&db), None, "translations left out are gone too");
 }

@@ -64,11 +64,48 @@ const ASSETS: &[Asset] = &[
     asset!("/assets/marketplace.js", "assets/marketplace.js", JS),
     asset!("/assets/settings.js", "assets/settings.js", JS),
     asset!("/assets/icon.svg", "assets/icon.svg", "image/svg+xml"),
+    asset!("/assets/embed.js", "assets/embed.js", JS),
+    asset!("/assets/notice.js", "assets/notice.js", JS),
+    asset!("/assets/i18n.js", "assets/i18n.js", JS),
+    asset!("/assets/messages/en.js", "assets/messages/en.js", JS),
+    asset!("/assets/messages/fr.js", "assets/messages/fr.js", JS),
+    asset!("/assets/messages/de.js", "assets/messages/de.js", JS),
+    asset!("/assets/messages/es.js", "assets/messages/es.js", JS),
+    // `@byok/connect`, for apps that import it from here rather than from npm.
+    asset!("/sdk/connect.js", "../clients/connect/index.js", JS),
 ];
 
-/// Scripts, styles, images and API calls from this origin only; no inline code, no frames.
+/// Scripts, styles, images and API calls from this origin only; no inline code. Framing is
+/// appended: `frame-ancestors` lists `ALLOWED_EMBED_ORIGINS`, else `'none'`.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
-                   connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+                   connect-src 'self'; form-action 'self'; base-uri 'none'";
+
+/// How the pages are served in this deployment and to this visitor.
+#[derive(Debug, Clone, Default)]
+pub struct PageOptions {
+    /// `DEV_MODE`: the pages offer the dev sign-in.
+    pub dev: bool,
+    /// The visitor's language from `Accept-Language` (`<html lang>`; the session's, if any,
+    /// is applied by the page once it knows it).
+    pub lang: &'static str,
+    /// `ALLOWED_EMBED_ORIGINS`: who may frame the pages.
+    pub frame_ancestors: Vec<String>,
+    /// Whether connect popups are in use (`CONNECT_ORIGINS` set): the page must keep its
+    /// opener to post events, so `Cross-Origin-Opener-Policy` is `unsafe-none`, not
+    /// `same-origin` (which would sever it).
+    pub keep_opener: bool,
+}
+
+impl PageOptions {
+    fn csp(&self) -> String {
+        let ancestors = if self.frame_ancestors.is_empty() {
+            "'none'".to_owned()
+        } else {
+            self.frame_ancestors.join(" ")
+        };
+        format!("{CSP}; frame-ancestors {ancestors}")
+    }
+}
 
 /// Where `/` leads.
 pub const HOME: &str = "/marketplace/integrations";
@@ -81,44 +118,102 @@ pub fn find(path: &str) -> Option<Page> {
     ASSETS.iter().find(|a| a.path == path).map(Page)
 }
 
-/// Serves `page`: 304 when `if_none_match` names its ETag. In dev mode the pages offer the
-/// dev sign-in: the marker attribute is switched on (and the ETag told apart).
+/// Serves `page`: 304 when `if_none_match` names its ETag. HTML pages carry the visitor's
+/// language and, in dev mode, the dev sign-in marker (both told apart in the ETag).
 pub fn respond(
     page: Page,
     if_none_match: Option<&str>,
-    dev_mode: bool,
+    opts: &PageOptions,
 ) -> worker::Result<Response> {
     let asset = page.0;
-    let dev = dev_mode && asset.content_type == HTML;
-    let etag = format!("\"{:016x}{}\"", asset.etag, if dev { "-dev" } else { "" });
+    let html = asset.content_type == HTML;
+    let dev = opts.dev && html;
+    let lang = if html { opts.lang } else { "" };
+    let etag = format!(
+        "\"{:016x}{}{}{lang}\"",
+        asset.etag,
+        if dev { "-dev" } else { "" },
+        if html { "-" } else { "" },
+    );
     let resp = if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
         Response::empty()?.with_status(304)
-    } else if dev {
-        let text = String::from_utf8_lossy(asset.body).replacen(
-            "data-dev-login=\"false\"",
-            "data-dev-login=\"true\"",
+    } else if html {
+        let mut text = String::from_utf8_lossy(asset.body).replacen(
+            "<html lang=\"en\">",
+            &format!("<html lang=\"{lang}\">"),
             1,
         );
+        if dev {
+            text = text.replacen("data-dev-login=\"false\"", "data-dev-login=\"true\"", 1);
+        }
         Response::ok(text)?
     } else {
         Response::from_bytes(asset.body.to_vec())?
     };
-    headers(resp.headers(), asset.content_type, &etag)?;
+    headers(resp.headers(), asset.content_type, &etag, opts)?;
+    if html {
+        resp.headers().set("vary", "accept-language")?;
+    }
+    if asset.path.starts_with("/sdk/") {
+        // A module script another origin imports: CORS-readable, and it holds nothing private.
+        resp.headers().set("access-control-allow-origin", "*")?;
+    }
     Ok(resp)
 }
 
-fn headers(h: &Headers, content_type: &str, etag: &str) -> worker::Result<()> {
+fn headers(h: &Headers, content_type: &str, etag: &str, opts: &PageOptions) -> worker::Result<()> {
     h.set("content-type", content_type)?;
     h.set("etag", etag)?;
     h.set("cache-control", "no-cache")?;
-    h.set("content-security-policy", CSP)?;
+    h.set("content-security-policy", &opts.csp())?;
     h.set("x-content-type-options", "nosniff")?;
     h.set("referrer-policy", "no-referrer")?;
-    h.set("cross-origin-opener-policy", "same-origin")?;
+    h.set(
+        "cross-origin-opener-policy",
+        if opts.keep_opener {
+            "unsafe-none"
+        } else {
+            "same-origin"
+        },
+    )?;
     Ok(())
 }
 
-/// `GET /`: to the Marketplace.
+/// The headers of a page built at run time ([`message_page`]): the strict CSP, framed only
+/// by `ALLOWED_EMBED_ORIGINS`.
+pub fn page_headers(h: &Headers, opts: &PageOptions) -> worker::Result<()> {
+    h.set("content-type", HTML)?;
+    h.set("content-security-policy", &opts.csp())?;
+    h.set("x-content-type-options", "nosniff")?;
+    h.set("referrer-policy", "no-referrer")?;
+    Ok(())
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A page that says one thing (a connect link that did not open), styled like the others:
+/// `reason` names the words (`notice.js` shows them in the visitor's language, `lang`);
+/// `heading` and `explanation` are the English ones, shown as they are without script.
+pub fn message_page(reason: &str, lang: &str, heading: &str, explanation: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{h}</title>\n<link rel=\"icon\" href=\"/assets/icon.svg\" type=\"image/svg+xml\">\n\
+         <link rel=\"stylesheet\" href=\"/assets/style.css\">\n\
+         <script type=\"module\" src=\"/assets/notice.js\"></script>\n</head>\n\
+         <body data-reason=\"{r}\">\n<main id=\"main\">\n<h1>{h}</h1>\n<p class=\"lede\">{e}</p>\n</main>\n</body>\n</html>\n",
+        lang = escape(lang),
+        r = escape(reason),
+        h = escape(heading),
+        e = escape(explanation),
+    )
+}
+
 pub fn home() -> worker::Result<Response> {
     let resp = Response::empty()?.with_status(302);
     resp.headers().set("location", HOME)?;

@@ -120,6 +120,8 @@ pub struct EdgeConfig {
     pub rate_limits: (u32, u32),
     /// `WEBHOOK_MAX_ATTEMPTS`: how many deliveries before an event is dead (8 by default).
     pub webhook_max_attempts: u32,
+    /// More `[vars]` (the identity provider's key set, connect origins…), written as given.
+    pub extra_vars: Vec<(String, String)>,
 }
 
 /// The issuer and audience of the edges under test (what `byok token` defaults to).
@@ -155,6 +157,7 @@ impl Default for EdgeConfig {
             .to_string(),
             rate_limits: (10_000, 10_000),
             webhook_max_attempts: 8,
+            extra_vars: Vec::new(),
         }
     }
 }
@@ -226,7 +229,14 @@ AUTH_AUDIENCE = "{audience}"
 WEBHOOK_URL = "{webhook_url}"
 WEBHOOK_RETRY_BASE_SECONDS = "1"
 WEBHOOK_MAX_ATTEMPTS = "{max_attempts}"
+{extra}
 "#,
+                extra = config
+                    .extra_vars
+                    .iter()
+                    .map(|(k, v)| format!("{k} = {}", serde_json::Value::String(v.clone())))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
                 max_attempts = config.webhook_max_attempts,
                 webhook_url = config.webhook_url.as_deref().unwrap_or(""),
                 tenant_limit = config.rate_limits.0,

@@ -1690,7 +1690,7 @@ fn web_path(file: &str) -> String {
 fn pages_are_served_whole_with_a_strict_policy(c: &Ctx) -> Result<(), Failed> {
     let web = byok_e2e::root().join("web");
     let mut files = Vec::new();
-    for dir in [web.clone(), web.join("assets")] {
+    for dir in [web.clone(), web.join("assets"), web.join("assets/messages")] {
         for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
             let path = entry.map_err(|e| e.to_string())?.path();
             if path.is_file() {
@@ -1724,6 +1724,12 @@ fn pages_are_served_whole_with_a_strict_policy(c: &Ctx) -> Result<(), Failed> {
             header("x-content-type-options") == "nosniff",
             format!("{url}: nosniff"),
         )?;
+        // With no ALLOWED_EMBED_ORIGINS and no CONNECT_ORIGINS: never framed, no opener kept.
+        ensure(
+            csp.ends_with("frame-ancestors 'none'")
+                && header("cross-origin-opener-policy") == "same-origin",
+            format!("{url}: framing and opener refused by default ({csp})"),
+        )?;
         let kind = header("content-type");
         let expected = match rel.rsplit('.').next() {
             Some("html") => "text/html",
@@ -1743,6 +1749,39 @@ fn pages_are_served_whole_with_a_strict_policy(c: &Ctx) -> Result<(), Failed> {
     ensure(
         c.call(Method::GET, "/assets/nothing.js", None, None).status == 404,
         "an unknown asset is 404",
+    )?;
+    // The visitor's language is written on <html lang> (the page's words follow it).
+    for (accept, lang) in [
+        ("de-CH, de;q=0.9", "de"),
+        ("ja, es;q=0.5", "es"),
+        ("ja", "en"),
+    ] {
+        let a = c.raw(
+            Method::GET,
+            "/settings/integrations",
+            None,
+            None,
+            &[("accept-language", accept)],
+        );
+        ensure(
+            a.text.contains(&format!("<html lang=\"{lang}\">")),
+            format!("Accept-Language {accept} gives lang {lang}"),
+        )?;
+        let vary = a.headers.get("vary").and_then(|v| v.to_str().ok());
+        ensure(vary == Some("accept-language"), format!("Vary: {vary:?}"))?;
+    }
+    // Without CONNECT_ORIGINS, a connect link can go nowhere: the request says so.
+    let owner = c.edge.token("owner", "connect-less");
+    let r = c.call(
+        Method::POST,
+        "/v1/connect/sessions",
+        Some(&owner),
+        Some(serde_json::json!({"origin": "https://app.example"})),
+    );
+    expect_status(&r, 422, "a link with no CONNECT_ORIGINS")?;
+    ensure(
+        r.text.contains("no CONNECT_ORIGINS configured"),
+        format!("says why: {}", r.text),
     )?;
 
     // Without following redirects: `/` leads to the Marketplace, and the dev login goes back

@@ -19,8 +19,17 @@ use serde_json::Value;
 
 use crate::{chosen, common, Scenario};
 
-/// The repository's `seeds/` (read at run time, so a reused binary reads this clone's).
+/// The repository's `seeds/` (read at run time, so a reused binary reads this clone's):
+/// `BYOK_ROOT`'s when set (the browser tests set it), else found from the crate's manifest.
+/// A target dir shared by several clones may hold a build whose compile-time path is another
+/// clone's, so that path is the last resort.
 fn seeds_dir() -> PathBuf {
+    if let Some(root) = std::env::var_os("BYOK_ROOT") {
+        let seeds = PathBuf::from(root).join("seeds");
+        if seeds.is_dir() {
+            return seeds;
+        }
+    }
     let dir = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));

@@ -4,16 +4,32 @@
 //! (`{"base": "http://127.0.0.1:PORT", "fakes": "127.0.0.1:PORT", "admin": "<platform-admin
 //! token>"}`, the token for tests that add entries of their own) and stops everything
 //! when its stdin closes, so a test runner that dies takes the edge with it.
+//!
+//! `BYOK_EDGE_VARS` (a JSON object of strings) adds Worker vars: the browser tests start a
+//! stand-in platform app first and point `AUTH_JWKS_URL`, `CONNECT_ORIGINS` and
+//! `ALLOWED_EMBED_ORIGINS` at it.
 
 use std::io::BufRead;
 
-use byok_e2e::Edge;
+use byok_e2e::{Edge, EdgeConfig};
 use byok_fake_providers::FakeProviders;
 
 #[tokio::main]
 async fn main() {
     let fakes = FakeProviders::start(0).await.expect("fake providers");
-    let edge = tokio::task::spawn_blocking(Edge::start)
+    let extra_vars: Vec<(String, String)> = std::env::var("BYOK_EDGE_VARS")
+        .ok()
+        .map(|text| {
+            let vars: std::collections::BTreeMap<String, String> = serde_json::from_str(&text)
+                .expect("BYOK_EDGE_VARS must be a JSON object of strings");
+            vars.into_iter().collect()
+        })
+        .unwrap_or_default();
+    let config = EdgeConfig {
+        extra_vars,
+        ..EdgeConfig::default()
+    };
+    let edge = tokio::task::spawn_blocking(move || Edge::start_with(config))
         .await
         .expect("edge");
     edge.seed_all_against_fakes(&fakes).await;
