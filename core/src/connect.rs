@@ -116,7 +116,8 @@ pub struct Theme {
     pub accent: Option<String>,
     /// Corner radius in pixels, 0 to 24.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub radius: Option<u8>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 24))]
+    pub radius: Option<u32>,
     /// A font-family list: letters, digits, spaces, commas, hyphens and quotes only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub font: Option<String>,
@@ -124,7 +125,7 @@ pub struct Theme {
     pub mode: Option<ThemeMode>,
 }
 
-pub const MAX_RADIUS: u8 = 24;
+pub const MAX_RADIUS: u32 = 24;
 pub const MAX_FONT_CHARS: usize = 80;
 
 impl Theme {
@@ -750,7 +751,7 @@ mod tests {
         /// sheet would read as more than one value.
         #[test]
         fn an_accepted_theme_cannot_break_out_of_its_property(
-            accent in ".{0,12}", font in ".{0,40}", radius in 0u8..40,
+            accent in ".{0,12}", font in ".{0,40}", radius in 0u32..40,
         ) {
             let theme = Theme { accent: Some(accent.clone()), radius: Some(radius), font: Some(font.clone()), mode: None };
             if theme.check().is_empty() {

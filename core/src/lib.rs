@@ -27,6 +27,7 @@ pub mod auth;
 pub mod catalog;
 pub mod conformance;
 pub mod connect;
+pub mod console;
 pub mod credential;
 pub mod events;
 pub mod expiry;

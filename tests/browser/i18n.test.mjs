@@ -123,7 +123,8 @@ describe('message catalogs', () => {
 
   test('the English of the pages\' markup is en.js\'s, word for word', () => {
     const en = catalogs.en;
-    for (const name of ['marketplace.html', 'settings.html']) {
+    const consolePages = readdirSync(join(web, 'admin')).filter((f) => f.endsWith('.html')).map((f) => join('admin', f));
+    for (const name of ['marketplace.html', 'settings.html', ...consolePages]) {
       const html = readFileSync(join(web, name), 'utf8');
       let texts = 0;
       for (const m of html.matchAll(/<(\w+)\b[^>]*\bdata-i18n="([^"]+)"[^>]*>([^<]*)<\/\1>/g)) {
@@ -139,6 +140,40 @@ describe('message catalogs', () => {
           assert.equal(inline[1], en[key], `${name}: the ${attr} of ${key}`);
         }
       }
+    }
+  });
+
+  test('the console\'s pages share one header: the same sections, the current one marked', () => {
+    const pages = readdirSync(join(web, 'admin')).filter((f) => f.endsWith('.html')).sort();
+    assert.equal(pages.length, 7, `the console's pages: ${pages}`);
+    const links = (html) => [...html.matchAll(/<a href="(\/admin\/[^"]+)"([^>]*)>/g)].map((m) => [m[1], m[2].includes('aria-current="page"')]);
+    let sections = null;
+    for (const name of pages) {
+      const html = readFileSync(join(web, 'admin', name), 'utf8');
+      const nav = html.match(/<nav class="console-nav"[^>]*>([\s\S]*?)<\/nav>/);
+      assert.ok(nav, `${name}: the console's nav`);
+      const found = links(nav[1]);
+      const paths = found.map(([path]) => path);
+      sections ??= paths;
+      assert.deepEqual(paths, sections, `${name}: the same sections as the others`);
+      assert.deepEqual(found.filter(([, current]) => current).map(([path]) => path), [`/admin/${name.replace(/\.html$/, '')}`],
+        `${name}: aria-current on its own link only`);
+      assert.ok(html.includes('<html lang="en">') && html.includes('<body data-dev-login="false">'), `${name}: the markers the server rewrites`);
+      assert.ok(html.includes(`<script type="module" src="/assets/admin/${name.replace(/\.html$/, '.js')}"></script>`), `${name}: its module`);
+    }
+    assert.deepEqual([...sections].sort(), pages.map((n) => `/admin/${n.replace(/\.html$/, '')}`).sort(), 'the nav lists every page');
+  });
+
+  test('the Worker serves the console\'s pages and modules, and the shared card module', () => {
+    const rust = readFileSync(join(root, 'worker/src/web.rs'), 'utf8').replace(/\s+/g, ' ');
+    assert.ok(rust.includes('asset!("/assets/card.js", "assets/card.js", JS)'), 'card.js is an asset');
+    for (const name of readdirSync(join(web, 'admin'))) {
+      const path = `/admin/${name.replace(/\.html$/, '')}`;
+      assert.ok(rust.includes(`asset!("${path}", "admin/${name}", HTML)`), `${path} is served`);
+    }
+    for (const name of readdirSync(join(web, 'assets', 'admin'))) {
+      assert.ok(rust.includes(`asset!( "/assets/admin/${name}", "assets/admin/${name}", JS )`)
+        || rust.includes(`asset!("/assets/admin/${name}", "assets/admin/${name}", JS)`), `assets/admin/${name} is served`);
     }
   });
 

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startPlatformApp, ROLES_CLAIM } from './platform-app.mjs';
 import { connectTests } from './connect.cases.mjs';
+import { adminTests } from './admin.cases.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, 'target');
@@ -52,6 +53,9 @@ const ctx = {
   get browser() { return browser; },
   get service() { return service; },
   get app() { return app; },
+  get fakes() { return fakes; },
+  root,
+  targetDir,
   rolesClaim: ROLES_CLAIM,
   refetchSeconds: REFETCH_SECONDS,
   stripeKey: (s) => stripeKey(s),
@@ -648,3 +652,4 @@ describe('Layout', () => {
 });
 
 connectTests(ctx);
+adminTests(ctx);

@@ -7,6 +7,7 @@ const WORDS = {
   unknown: () => [t('link.unknown.title'), t('link.unknown.text')],
   used: () => [t('link.used.title'), t('link.used.text')],
   expired: () => [t('link.expired.title'), t('link.expired.text')],
+  admin: () => [t('console.refused.title'), t('console.refused.text')],
 };
 
 const words = WORDS[document.body.dataset.reason];

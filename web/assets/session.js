@@ -13,6 +13,7 @@ function roleName(role) {
   switch (role) {
     case 'owner': return t('session.role.owner');
     case 'member': return t('session.role.member');
+    case 'platform-admin': return t('admin.role.platformAdmin');
     default: return role;
   }
 }
@@ -47,8 +48,11 @@ function showSignedIn(me) {
     embedded() ? h('button', { type: 'button', class: 'compact', onclick: () => done() }, t('common.done')) : null);
 }
 
-/** The signed-in caller {sub, tenant, role, ...}, or null after rendering the signed-out view. */
-export async function session(content) {
+/**
+ * The signed-in caller {sub, tenant, role, ...}, or null after rendering the signed-out view.
+ * `admin`: a console page, whose dev sign-in offers the platform-admin role.
+ */
+export async function session(content, { admin = false } = {}) {
   // The language the server chose (<html lang>), until the session says its own.
   translatePage();
   let me;
@@ -61,7 +65,7 @@ export async function session(content) {
       showError(content, error);
       return null;
     }
-    signedOut(content);
+    signedOut(content, admin);
     return null;
   }
   applySession(me);
@@ -72,7 +76,7 @@ export async function session(content) {
 }
 
 /** The signed-out view; on a local dev server, with the dev sign-in form. */
-function signedOut(content) {
+function signedOut(content, admin) {
   const dev = document.body.dataset.devLogin === 'true';
   const next = location.pathname + location.search;
   fill(content,
@@ -84,16 +88,17 @@ function signedOut(content) {
           h('form', { method: 'get', action: '/dev/login', class: 'fields' },
             h('div', { class: 'field' },
               h('label', { for: 'dev-tenant' }, t('session.workspace')),
-              h('input', { id: 'dev-tenant', name: 'tenant', value: 'demo', required: true, autocomplete: 'off' })),
+              h('input', { id: 'dev-tenant', name: 'tenant', value: admin ? 'platform' : 'demo', required: true, autocomplete: 'off' })),
             h('div', { class: 'field' },
               h('label', { for: 'dev-role' }, t('session.roleLabel')),
               h('select', { id: 'dev-role', name: 'role' },
+                admin ? h('option', { value: 'platform-admin' }, t('admin.role.platformAdminOption')) : null,
                 h('option', { value: 'owner' }, t('session.owner')),
                 h('option', { value: 'member' }, t('session.member')))),
             h('input', { type: 'hidden', name: 'next', value: next }),
             h('div', { class: 'actions' }, h('button', { type: 'submit' }, t('session.devSignIn')))),
         ]
-        : h('p', {}, t('session.signInHint'))));
+        : h('p', {}, admin ? t('admin.signInHint') : t('session.signInHint'))));
   content.removeAttribute('aria-busy');
 }
 

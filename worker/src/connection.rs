@@ -154,6 +154,17 @@ pub async fn run(
     credential: &Opened,
     new_key: bool,
 ) -> TestReport {
+    run_with(app, entry, credential, new_key, &FetchEgress).await
+}
+
+/// [`run`] through `egress` (an admin's "Try it" records the exchange).
+pub async fn run_with(
+    app: &App,
+    entry: &CatalogEntry,
+    credential: &Opened,
+    new_key: bool,
+    egress: &impl byok_plugin_host::Egress,
+) -> TestReport {
     let Some(test) = &entry.spec().test_plugin else {
         return report(
             ReportedVerdict::Host(HostVerdict::NoTest),
@@ -201,7 +212,7 @@ pub async fn run(
     } else {
         Vec::new()
     };
-    let run = crate::util::timed("run", engine.run(&plugin, &input, &FetchEgress)).await;
+    let run = crate::util::timed("run", engine.run(&plugin, &input, egress)).await;
     match run.result {
         Ok(o) => {
             let mut all = warnings;

@@ -89,3 +89,63 @@ impl Egress for FetchEgress {
         crate::util::now_millis()
     }
 }
+
+/// One request of a run, as an admin's "Try it" shows it: the URL with every credential value
+/// scrubbed, and what came back (a status or why not). Never a header value or a body.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Exchange {
+    pub method: String,
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub duration_ms: u64,
+}
+
+/// [`FetchEgress`], writing down each exchange (scrubbed of the run's credential values).
+pub struct RecordingEgress {
+    scrub: byok_plugin_host::scrub::Scrubber,
+    pub log: std::cell::RefCell<Vec<Exchange>>,
+}
+
+impl RecordingEgress {
+    pub fn new<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
+        Self {
+            scrub: byok_plugin_host::scrub::Scrubber::new(values),
+            log: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+}
+
+impl Egress for RecordingEgress {
+    async fn send(
+        &self,
+        request: HttpRequest,
+        timeout_ms: u64,
+        max_response_bytes: usize,
+    ) -> Result<HttpResponse, EgressError> {
+        let started = crate::util::now_millis();
+        let method = request.method.to_owned();
+        let url = self.scrub.apply(&request.url);
+        let answer = FetchEgress
+            .send(request, timeout_ms, max_response_bytes)
+            .await;
+        self.log.borrow_mut().push(Exchange {
+            method,
+            url,
+            status: answer.as_ref().ok().map(|r| r.status),
+            error: answer.as_ref().err().map(|e| match e {
+                EgressError::Timeout => "no answer in time".to_owned(),
+                EgressError::Connection(why) => self.scrub.apply(why),
+                EgressError::ResponseTooLarge => "the answer was too large".to_owned(),
+            }),
+            duration_ms: crate::util::now_millis().saturating_sub(started),
+        });
+        answer
+    }
+
+    fn now_millis(&self) -> u64 {
+        crate::util::now_millis()
+    }
+}

@@ -22,6 +22,7 @@ mod auth;
 mod catalog;
 mod connect;
 mod connection;
+mod console;
 mod credentials;
 mod dev;
 mod egress;
@@ -216,7 +217,17 @@ async fn serve(mut req: Request, env: Env, ctx: Context, method: &str) -> worker
         if req.path() == "/" {
             return web::home();
         }
+        if req.path() == "/admin" || req.path() == "/admin/" {
+            return web::redirect(web::ADMIN_HOME);
+        }
         if let Some(page) = web::find(&req.path()) {
+            // The console's pages hold no data, but a signed-in member or owner is not even
+            // shown one: 403, in words. (Signed out, the page offers the sign-in.)
+            if page.is_admin() {
+                if let Some(refusal) = admin_page_refusal(&req, &env).await? {
+                    return Ok(refusal);
+                }
+            }
             let etag = req.headers().get("if-none-match")?;
             return match page_options(&req, &env) {
                 Ok(opts) => web::respond(page, etag.as_deref(), &opts),
@@ -231,6 +242,29 @@ async fn serve(mut req: Request, env: Env, ctx: Context, method: &str) -> worker
     match result {
         Ok(resp) => Ok(resp),
         Err(ApiError(p)) => problem_response(&p),
+    }
+}
+
+/// A console page asked for by a session that is not a platform admin's: the 403 page.
+async fn admin_page_refusal(req: &Request, env: &Env) -> worker::Result<Option<Response>> {
+    let Ok(app) = app(env) else {
+        return Ok(None);
+    };
+    match auth::authenticate(req, &app.auth, app.dev_mode).await {
+        Ok(who) if who.role != auth::Role::PlatformAdmin => {
+            let opts = page_options(req, env).unwrap_or_default();
+            let page = web::message_page(
+                "admin",
+                opts.lang,
+                "This console is for platform admins",
+                "Your session is not a platform admin's. Manage your workspace's integrations from Settings.",
+            );
+            let resp = Response::from_html(page)?.with_status(403);
+            web::page_headers(resp.headers(), &opts)?;
+            resp.headers().set("cache-control", "no-store")?;
+            Ok(Some(resp))
+        }
+        _ => Ok(None),
     }
 }
 
@@ -271,11 +305,22 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         }
     };
     match recheck::run(&app).await {
-        Ok(run) => worker::console_log!(
-            "re-check run: {} candidates read, {} queued",
-            run.candidates,
-            run.queued
-        ),
+        Ok(run) => {
+            worker::console_log!(
+                "re-check run: {} candidates read, {} queued",
+                run.candidates,
+                run.queued
+            );
+            // For the console's fleet view: when the cron last ran and what it queued.
+            let summary = serde_json::json!({
+                "at": util::rfc3339(util::now_millis()),
+                "candidates": run.candidates,
+                "queued": run.queued,
+            });
+            if let Ok(put) = app.kv.put(console::LAST_RUN_KEY, summary) {
+                let _ = put.execute().await;
+            }
+        }
         Err(ApiError(p)) => worker::console_error!("re-check run failed: {}", p.detail),
     }
     if let Err(ApiError(p)) = events::stall_sweep(&app).await {
@@ -381,6 +426,18 @@ async fn route(req: &mut Request, app: &App, ctx: &Context, method_name: &str) -
         (Method::Post, ["v1", "connect", "sessions"]) => connect::create(req, app, &who).await,
         (Method::Get, ["v1", "providers"]) => catalog::list(req, app, &who).await,
         (Method::Get, ["v1", "providers", key]) => catalog::get(req, app, &who, key).await,
+        (Method::Get, ["v1", "admin", "providers"]) => console::providers(app, &who).await,
+        (Method::Post, ["v1", "admin", "providers", key, "restore"]) => {
+            console::restore(app, &who, key).await
+        }
+        (Method::Post, ["v1", "admin", "providers", key, "try"]) => {
+            console::try_key(req, app, &who, key).await
+        }
+        (Method::Get, ["v1", "admin", "fleet"]) => console::fleet(req, app, &who).await,
+        (Method::Get, ["v1", "admin", "audit"]) => console::audit_search(req, app, &who).await,
+        (Method::Post, ["v1", "admin", "tenants", tenant, "integrations", key, "recheck"]) => {
+            console::recheck_now(app, &who, tenant, key).await
+        }
         (Method::Put, ["v1", "admin", "providers", key]) => {
             admin::put_provider(req, app, &who, key).await
         }
@@ -458,6 +515,12 @@ fn allowed_methods(s: &[&str]) -> Option<&'static [&'static str]> {
         | ["v1", "admin", "tenants", _, "policy"] => &["GET", "PUT"],
         ["v1", "admin", "providers", _] => &["PUT", "DELETE"],
         ["v1", "admin", "plugins"] => &["PUT"],
+        ["v1", "admin", "providers"] | ["v1", "admin", "fleet"] | ["v1", "admin", "audit"] => {
+            &["GET"]
+        }
+        ["v1", "admin", "providers", _, "restore"]
+        | ["v1", "admin", "providers", _, "try"]
+        | ["v1", "admin", "tenants", _, "integrations", _, "recheck"] => &["POST"],
         ["v1", "admin", "providers", _, "logo"]
         | ["v1", "admin", "providers", _, "plugin"]
         | ["v1", "admin", "platform-keys", _]

@@ -33,7 +33,8 @@ use utoipa::{Modify, OpenApi};
         healthz, me, list_providers, get_provider, get_logo, put_provider, retire_provider, put_logo, put_plugin, put_component, put_platform_key,
         list_integrations, install, save_credential, test_integration, uninstall, audit, resolve,
         report_usage, get_policy, put_policy, get_usage, get_keyring, reseal_keyring, list_events, list_webhooks, redeliver_webhook,
-        switch_pending, discard_pending, get_tenant_policy, put_tenant_policy, create_connect_session, sign_out
+        switch_pending, discard_pending, get_tenant_policy, put_tenant_policy, create_connect_session, sign_out,
+        admin_providers, restore_provider, try_key, fleet, audit_search, recheck_now
     ),
     components(schemas(crate::auth::Me, crate::auth::Role, Problem, ProviderSpec, ProviderList, InstallRequest, CredentialRequest, IntegrationView, IntegrationList, ResolveRequest, ResolveResponse, AuditEntry, AuditBy,
         UsageReportRequest, UsageReportAnswer, PolicyRequest, PolicyView, PlatformFallback, Source, UsageList, UsageRow,
@@ -493,6 +494,41 @@ fn me() {}
     description = "A single-use link (valid at most 10 minutes) that opens the Marketplace, or one provider, for a tenant's user inside the platform's app (popup, iframe or page). The platform's backend calls it with a service token (within its scope) or a platform admin's; an owner may call it for their own workspace. `return_to` and `origin` must be on `CONNECT_ORIGINS`. Opening the link (`GET /connect/{token}`) sets the session and redirects; a used, expired or altered link shows a page saying so and creates no session.",
     responses((status = 201, description = "The link", body = crate::connect::ConnectLink), (status = 422, body = Problem), (status = 403, body = Problem), (status = 401, body = Problem)))]
 fn create_connect_session() {}
+
+#[utoipa::path(get, path = "/v1/admin/providers", tag = "admin",
+    description = "Every entry, active and retired (`active`), in English with its `translations`, and the platform key's mask (`platform_key`) when one is set: the console's catalog.",
+    responses((status = 200, description = "`{providers: [entry & {active, platform_key?}]}`", body = Object), (status = 403, body = Problem)))]
+fn admin_providers() {}
+
+#[utoipa::path(post, path = "/v1/admin/providers/{key}/restore", tag = "admin", params(("key" = ProviderKey, Path, example = "openai")),
+    responses((status = 204, description = "Back in the Marketplace"), (status = 404, description = "No retired entry with this key", body = Problem), (status = 403, body = Problem)))]
+fn restore_provider() {}
+
+#[utoipa::path(post, path = "/v1/admin/providers/{key}/try", tag = "admin", params(("key" = ProviderKey, Path, example = "openai")), request_body = CredentialRequest,
+    description = "Runs the entry's connection test on a pasted key through the real test path, and answers the report with the exchange (method, URL with every credential value scrubbed, status or error, duration). The key is never stored, logged or echoed; an audit row records that a try ran and its verdict.",
+    responses((status = 200, description = "`{report, format_warnings, exchange: [{method, url, status?, error?, duration_ms}], duration_ms}`", body = Object), (status = 404, body = Problem), (status = 422, body = Problem), (status = 403, body = Problem)))]
+fn try_key() {}
+
+#[utoipa::path(get, path = "/v1/admin/fleet", tag = "admin",
+    params(("failing_after" = Option<String>, Query, description = "The previous page's `failing_next`")),
+    description = "Installs by provider and status, the keys that stopped working (oldest failure first, 50 a page, with why in words), and the last cron run (`{at, candidates, queued}`).",
+    responses((status = 200, description = "`{providers: {KEY: {connected, invalid, unverified, disconnected}}, failing: [{tenant, provider, status, failing_since, last_checked_at, why}], failing_next?, last_run}`", body = Object), (status = 403, body = Problem)))]
+fn fleet() {}
+
+#[utoipa::path(get, path = "/v1/admin/audit", tag = "admin",
+    params(("tenant" = Option<String>, Query), ("provider" = Option<String>, Query), ("action" = Option<String>, Query), ("actor" = Option<String>, Query),
+        ("since" = Option<String>, Query, description = "RFC 3339, inclusive"), ("until" = Option<String>, Query, description = "RFC 3339, exclusive"),
+        ("before" = Option<i64>, Query, description = "The previous page's `next_before`"), ("limit" = Option<u32>, Query, description = "1 to 500 (JSON), 1 to 10000 (CSV)"),
+        ("format" = Option<String>, Query, description = "`json` (default) or `csv`")),
+    description = "The whole audit log searched across tenants, newest first. `format=csv` answers a file (`text/csv`, RFC 4180, cells never read as formulas). An unknown parameter is 422, so a misspelt filter never widens the search.",
+    responses((status = 200, description = "`{entries: [{id, at, actor, tenant?, provider?, action, outcome}], next_before}`, or CSV", body = Object), (status = 422, body = Problem), (status = 403, body = Problem)))]
+fn audit_search() {}
+
+#[utoipa::path(post, path = "/v1/admin/tenants/{tenant}/integrations/{key}/recheck", tag = "admin",
+    params(("tenant" = String, Path, example = "acme"), ("key" = ProviderKey, Path, example = "openai")),
+    description = "Queues the key's re-check on the cron's queue: the consumer re-tests it as the cron would, records the outcome, and emits the event and webhook.",
+    responses((status = 202, description = "Queued", body = Object), (status = 404, description = "No saved key to re-check", body = Problem), (status = 403, body = Problem)))]
+fn recheck_now() {}
 
 #[utoipa::path(post, path = "/v1/session/sign-out", tag = "session", security(()),
     responses((status = 204, description = "The session cookie is cleared")))]

@@ -77,7 +77,8 @@ pub async fn run(app: &crate::App) -> Result<RunSummary, ApiError> {
     })
 }
 
-fn message(r: &IntegrationRow) -> RecheckMessage {
+/// The queue message that re-checks `r` (the cron's, and an admin's "re-check now").
+pub(crate) fn message(r: &IntegrationRow) -> RecheckMessage {
     RecheckMessage {
         tenant: r.tenant.clone(),
         provider: r.provider.clone(),

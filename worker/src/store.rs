@@ -53,6 +53,9 @@ pub struct ProviderRow {
     /// The entry's words in other languages (JSON), stored apart from the spec.
     #[serde(default)]
     pub translations: Option<String>,
+    /// The platform key's mask (JSON), when one is set.
+    #[serde(default)]
+    pub platform_mask: Option<String>,
     /// A tenant's fallback policy for this provider, when the query asked for one.
     #[serde(default)]
     pub tenant_policy: Option<String>,
@@ -76,7 +79,7 @@ impl ProviderRow {
 }
 
 const PROVIDER_COLUMNS: &str =
-    "key, spec, active, logo_type, platform_secret, platform_fields, translations";
+    "key, spec, active, logo_type, platform_secret, platform_fields, platform_mask, translations";
 
 pub async fn provider(db: &D1Database, key: &str) -> Result<Option<ProviderRow>> {
     db.prepare(format!(
@@ -298,6 +301,48 @@ pub async fn active_providers(db: &D1Database) -> Result<Vec<ProviderRow>> {
 }
 
 /// The entries (active or retired) of every provider a tenant has installed.
+/// Every entry, active and retired, by key (the admin console's catalog).
+pub async fn all_providers(db: &D1Database) -> Result<Vec<ProviderRow>> {
+    db.prepare(format!(
+        "SELECT {PROVIDER_COLUMNS} FROM integration_providers ORDER BY key"
+    ))
+    .all()
+    .await
+    .counted()?
+    .results::<ProviderRow>()
+}
+
+/// Keys that stopped working, oldest failure first, after `after`
+/// (`FAILING_SINCE|TENANT|PROVIDER` of the last row of the previous page), at most `limit`:
+/// read through the `integrations_failing` index.
+pub async fn failing<T: serde::de::DeserializeOwned>(
+    db: &D1Database,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<T>> {
+    let mut parts = after.unwrap_or("").splitn(3, '|');
+    let (since, tenant, provider) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
+    db.prepare(FAILING)
+        .bind(&[text(since), text(tenant), text(provider), int(limit)])?
+        .all()
+        .await
+        .counted()?
+        .results::<T>()
+}
+
+/// [`failing`]'s query (checked against the schema in `store_sql_tests`).
+pub const FAILING: &str =
+    "SELECT tenant, provider, status, failing_since, last_checked_at, last_test
+     FROM integrations INDEXED BY integrations_failing
+     WHERE failing_since IS NOT NULL
+       AND (failing_since, tenant, provider) > (?1, ?2, ?3)
+     ORDER BY failing_since, tenant, provider
+     LIMIT ?4";
+
 pub async fn providers_of_tenant(db: &D1Database, tenant: &str) -> Result<Vec<ProviderRow>> {
     db.prepare(format!(
         "SELECT {PROVIDER_COLUMNS} FROM integration_providers WHERE key IN (SELECT provider FROM integrations WHERE tenant = ?1)"

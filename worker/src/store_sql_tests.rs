@@ -4,9 +4,9 @@
 use rusqlite::{params, Connection};
 
 use super::{
-    DROP_PENDING, EXPIRY_CANDIDATES, INSERT_EVENT, MARK_NOTICE, NOTICE_EVENT, PENDING_INCONCLUSIVE,
-    PROMOTE_PENDING, RECORD_TEST, RESEAL, RESTART_DELIVERY, SET_DELIVERY, STAGE_PENDING,
-    STALL_DELIVERIES, STORE_KEY, SWITCH_EVENT, SWITCH_TO_PENDING, UPSERT_PROVIDER,
+    DROP_PENDING, EXPIRY_CANDIDATES, FAILING, INSERT_EVENT, MARK_NOTICE, NOTICE_EVENT,
+    PENDING_INCONCLUSIVE, PROMOTE_PENDING, RECORD_TEST, RESEAL, RESTART_DELIVERY, SET_DELIVERY,
+    STAGE_PENDING, STALL_DELIVERIES, STORE_KEY, SWITCH_EVENT, SWITCH_TO_PENDING, UPSERT_PROVIDER,
 };
 
 /// A database with every migration applied, in order, as `wrangler d1 migrations apply` does.
@@ -669,4 +669,65 @@ fn an_entry_and_its_fixtures_are_written_together_and_the_spec_stays_readable() 
     upsert(r#"{"name":"Acme 2"}"#, None, None, LATER);
     assert_eq!(row(&db), (r#"{"name":"Acme 2"}"#.into(), None, 1));
     assert_eq!(words(&db), None, "translations left out are gone too");
+}
+
+#[test]
+fn failing_keys_page_in_the_order_they_failed_through_their_index() {
+    let db = migrated();
+    for key in ["openai", "stripe"] {
+        db.execute(
+            "INSERT INTO integration_providers (key, spec, created_at, updated_at) VALUES (?1, '{}', ?2, ?2)",
+            params![key, T],
+        )
+        .expect("provider");
+    }
+    for (tenant, provider, since) in [
+        ("b", "openai", Some("2026-11-02T00:00:00Z")),
+        ("a", "stripe", Some("2026-11-01T00:00:00Z")),
+        ("a", "openai", Some("2026-11-02T00:00:00Z")),
+        ("c", "openai", None),
+    ] {
+        db.execute(
+            "INSERT INTO integrations (tenant, provider, status, secret, installed_at, updated_at, failing_since)
+             VALUES (?1, ?2, 'invalid', x'00', ?3, ?3, ?4)",
+            params![tenant, provider, T, since],
+        )
+        .expect("insert");
+    }
+    let page = |after: (&str, &str, &str), limit: i64| -> Vec<String> {
+        let mut stmt = db.prepare(FAILING).expect("prepare");
+        stmt.query_map(params![after.0, after.1, after.2, limit], |r| {
+            Ok(format!(
+                "{}/{}",
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?
+            ))
+        })
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+    };
+    assert_eq!(
+        page(("", "", ""), 10),
+        ["a/stripe", "a/openai", "b/openai"],
+        "a key that works is not listed"
+    );
+    assert_eq!(page(("", "", ""), 2), ["a/stripe", "a/openai"]);
+    assert_eq!(
+        page(("2026-11-02T00:00:00Z", "a", "openai"), 2),
+        ["b/openai"],
+        "the next page starts after the last row"
+    );
+    let plan: String = db
+        .query_row(
+            &format!("EXPLAIN QUERY PLAN {FAILING}"),
+            params!["", "", "", 10],
+            |r| r.get(3),
+        )
+        .expect("plan");
+    assert!(plan.contains("integrations_failing"), "{plan}");
+    assert!(
+        !plan.contains("SCAN integrations") || plan.contains("USING INDEX"),
+        "{plan}"
+    );
 }

@@ -71,13 +71,40 @@ const ASSETS: &[Asset] = &[
     asset!("/assets/messages/fr.js", "assets/messages/fr.js", JS),
     asset!("/assets/messages/de.js", "assets/messages/de.js", JS),
     asset!("/assets/messages/es.js", "assets/messages/es.js", JS),
+    asset!("/assets/card.js", "assets/card.js", JS),
+    // The admin console (platform admins).
+    asset!("/admin/catalog", "admin/catalog.html", HTML),
+    asset!("/admin/plugins", "admin/plugins.html", HTML),
+    asset!("/admin/platform-keys", "admin/platform-keys.html", HTML),
+    asset!("/admin/fleet", "admin/fleet.html", HTML),
+    asset!("/admin/webhooks", "admin/webhooks.html", HTML),
+    asset!("/admin/keyring", "admin/keyring.html", HTML),
+    asset!("/admin/audit", "admin/audit.html", HTML),
+    asset!("/assets/admin/nav.js", "assets/admin/nav.js", JS),
+    asset!("/assets/admin/http.js", "assets/admin/http.js", JS),
+    asset!("/assets/admin/table.js", "assets/admin/table.js", JS),
+    asset!("/assets/admin/catalog.js", "assets/admin/catalog.js", JS),
+    asset!("/assets/admin/editor.js", "assets/admin/editor.js", JS),
+    asset!("/assets/admin/preview.js", "assets/admin/preview.js", JS),
+    asset!("/assets/admin/logo.js", "assets/admin/logo.js", JS),
+    asset!("/assets/admin/plugins.js", "assets/admin/plugins.js", JS),
+    asset!(
+        "/assets/admin/platform-keys.js",
+        "assets/admin/platform-keys.js",
+        JS
+    ),
+    asset!("/assets/admin/fleet.js", "assets/admin/fleet.js", JS),
+    asset!("/assets/admin/chart.js", "assets/admin/chart.js", JS),
+    asset!("/assets/admin/webhooks.js", "assets/admin/webhooks.js", JS),
+    asset!("/assets/admin/keyring.js", "assets/admin/keyring.js", JS),
+    asset!("/assets/admin/audit.js", "assets/admin/audit.js", JS),
     // `@byok/connect`, for apps that import it from here rather than from npm.
     asset!("/sdk/connect.js", "../clients/connect/index.js", JS),
 ];
 
 /// Scripts, styles, images and API calls from this origin only; no inline code. Framing is
 /// appended: `frame-ancestors` lists `ALLOWED_EMBED_ORIGINS`, else `'none'`.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; \
                    connect-src 'self'; form-action 'self'; base-uri 'none'";
 
 /// How the pages are served in this deployment and to this visitor.
@@ -109,6 +136,8 @@ impl PageOptions {
 
 /// Where `/` leads.
 pub const HOME: &str = "/marketplace/integrations";
+/// Where `/admin` leads.
+pub const ADMIN_HOME: &str = "/admin/catalog";
 
 /// One file of `web/`, as found by [`find`].
 pub struct Page(&'static Asset);
@@ -215,9 +244,20 @@ pub fn message_page(reason: &str, lang: &str, heading: &str, explanation: &str) 
 }
 
 pub fn home() -> worker::Result<Response> {
+    redirect(HOME)
+}
+
+pub fn redirect(to: &str) -> worker::Result<Response> {
     let resp = Response::empty()?.with_status(302);
-    resp.headers().set("location", HOME)?;
+    resp.headers().set("location", to)?;
     Ok(resp)
+}
+
+impl Page {
+    /// A page of the admin console (`/admin/...`, HTML).
+    pub fn is_admin(&self) -> bool {
+        self.0.path.starts_with("/admin/") && self.0.content_type == HTML
+    }
 }
 
 #[cfg(test)]

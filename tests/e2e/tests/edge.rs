@@ -1683,14 +1683,26 @@ fn web_path(file: &str) -> String {
     match file {
         "marketplace.html" => "/marketplace/integrations".to_owned(),
         "settings.html" => "/settings/integrations".to_owned(),
-        other => format!("/{other}"),
+        other => match other
+            .strip_prefix("admin/")
+            .and_then(|f| f.strip_suffix(".html"))
+        {
+            Some(page) => format!("/admin/{page}"),
+            None => format!("/{other}"),
+        },
     }
 }
 
 fn pages_are_served_whole_with_a_strict_policy(c: &Ctx) -> Result<(), Failed> {
     let web = byok_e2e::root().join("web");
     let mut files = Vec::new();
-    for dir in [web.clone(), web.join("assets"), web.join("assets/messages")] {
+    for dir in [
+        web.clone(),
+        web.join("assets"),
+        web.join("assets/messages"),
+        web.join("admin"),
+        web.join("assets/admin"),
+    ] {
         for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
             let path = entry.map_err(|e| e.to_string())?.path();
             if path.is_file() {
@@ -1964,9 +1976,120 @@ fn openapi_describes_every_route(c: &Ctx) -> Result<(), Failed> {
     )
 }
 
+/// Where the shared edge looks for the platform's identity provider: a loopback port nobody
+/// listens on (an outage from the start). HS256 tokens, which carry no `kid`, never go there.
+fn dead_jwks_url() -> String {
+    format!(
+        "http://127.0.0.1:{}/.well-known/jwks.json",
+        byok_e2e::free_port()
+    )
+}
+
+fn an_unreachable_identity_provider_is_503_and_hs256_tokens_still_work(
+    c: &Ctx,
+) -> Result<(), Failed> {
+    use base64::Engine as _;
+    let b64 = |v: Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string().as_bytes())
+    };
+    let token = format!(
+        "{}.{}.c2ln",
+        b64(json!({"alg": "RS256", "kid": "k1", "typ": "JWT"})),
+        b64(json!({"sub": "u", "tenant": "idp", "role": "owner", "exp": 4_000_000_000u64}))
+    );
+    // The first asks the identity provider (refused); the second is inside the refetch floor.
+    for attempt in ["first", "within the floor"] {
+        let a = c.call(Method::GET, "/v1/me", Some(&token), None);
+        expect_problem(&a, 503, attempt)?;
+        ensure(
+            a.text.contains("identity-provider-unavailable")
+                && a.text.contains("could not be fetched"),
+            format!(
+                "{attempt}: says the keys are unavailable, not that the token is bad: {}",
+                a.text
+            ),
+        )?;
+    }
+    let me = c.call(Method::GET, "/v1/me", Some(&c.owner("idp")), None);
+    expect_status(&me, 200, "an HS256 token during the outage")
+}
+
+fn an_entry_speaks_the_readers_language_and_bad_translations_are_named(
+    c: &Ctx,
+) -> Result<(), Failed> {
+    let mut entry = json!({
+        "name": "Polyglot", "description": "A provider in several languages.",
+        "auth_type": "api-key", "credential_label": "API key",
+        "help_url": "https://example.com/keys", "help_instructions": ["Open Settings.", "Copy the key."],
+        "translations": {"fr": {"name": "Polyglotte", "credential_label": "Clé d'API"}, "xx": {"name": "?"}}
+    });
+    let path = "/v1/admin/providers/polyglot";
+    let bad = c.call(Method::PUT, path, Some(&c.admin()), Some(entry.clone()));
+    expect_problem(&bad, 422, "an unknown language")?;
+    ensure(
+        bad.text.contains("translations.xx"),
+        format!("names the field: {}", bad.text),
+    )?;
+    entry["translations"]
+        .as_object_mut()
+        .map(|t| t.remove("xx"));
+    let saved = c.call(Method::PUT, path, Some(&c.admin()), Some(entry));
+    ensure(
+        saved.status.is_success(),
+        format!("saved: {} {}", saved.status, saved.text),
+    )?;
+    let owner = c.owner("polyglot");
+    let read = |accept: &str| -> Result<Value, Failed> {
+        let a = c.raw(
+            Method::GET,
+            "/v1/providers/polyglot",
+            Some(&owner),
+            None,
+            &[("accept-language", accept)],
+        );
+        expect_status(&a, 200, accept)?;
+        serde_json::from_str(&a.text).map_err(|e| Failed::from(e.to_string()))
+    };
+    let fr = read("fr-FR,fr;q=0.9")?;
+    ensure(
+        fr["name"] == "Polyglotte" && fr["credential_label"] == "Clé d'API",
+        format!("French words: {fr}"),
+    )?;
+    ensure(
+        fr["description"] == "A provider in several languages.",
+        "an untranslated word is English",
+    )?;
+    ensure(
+        fr.get("translations").is_none(),
+        "a tenant's view carries no translations",
+    )?;
+    let de = read("de")?;
+    ensure(
+        de["name"] == "Polyglot",
+        format!("no German words: English ({de})"),
+    )?;
+    // The list too, per language.
+    let list = c.raw(
+        Method::GET,
+        "/v1/providers",
+        Some(&owner),
+        None,
+        &[("accept-language", "fr")],
+    );
+    ensure(
+        list.text.contains("\"Polyglotte\""),
+        "the catalog in French",
+    )?;
+    Ok(())
+}
+
 fn main() {
     let args = Arguments::from_args();
-    let edge = Edge::start();
+    let edge = byok_e2e::EdgeConfig {
+        extra_vars: vec![("AUTH_JWKS_URL".into(), dead_jwks_url())],
+        ..byok_e2e::EdgeConfig::default()
+    }
+    .start();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -2016,6 +2139,14 @@ fn main() {
             bad_bodies_get_clear_problems,
         ),
         ("every_bad_token_is_401", every_bad_token_is_401),
+        (
+            "an_entry_speaks_the_readers_language_and_bad_translations_are_named",
+            an_entry_speaks_the_readers_language_and_bad_translations_are_named,
+        ),
+        (
+            "an_unreachable_identity_provider_is_503_and_hs256_tokens_still_work",
+            an_unreachable_identity_provider_is_503_and_hs256_tokens_still_work,
+        ),
         ("cookie_sessions_and_csrf", cookie_sessions_and_csrf),
         (
             "each_role_needs_its_own_secret",

@@ -320,3 +320,233 @@ fn rows_that_cannot_be_tested_back_off_plugin_less_entries_are_skipped_and_stall
         assert_eq!(s, 422);
     });
 }
+
+async fn call(
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Option<Value>,
+) -> (StatusCode, String) {
+    let mut req = Client::new().request(method, url).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status();
+    (status, resp.text().await.unwrap_or_default())
+}
+
+/// The console's backend (issue #23): an admin sees the fleet, re-checks a key now through the
+/// cron's own queue (re-test, event, webhook with a fix link), tries keys on an entry without
+/// storing them, retires and restores an entry, and searches the audit log across tenants;
+/// members and owners reach none of it.
+#[test]
+fn an_admin_sees_the_fleet_rechecks_a_key_now_tries_keys_and_searches_the_audit_log() {
+    use reqwest::Method;
+    let rt = byok_e2e::runtime();
+    let fakes = rt.block_on(FakeProviders::start(0)).expect("fakes");
+    let receiver = rt.block_on(WebhookReceiver::start(0)).expect("receiver");
+    let edge = EdgeConfig {
+        webhook_url: Some(receiver.url()),
+        ..EdgeConfig::default()
+    }
+    .start();
+    rt.block_on(edge.seed_against_fakes(&fakes));
+    let owner = edge.token("owner", "fleet");
+    let member = edge.token("member", "fleet");
+    let admin = edge.token_with_sub("platform-admin", "platform", "ada-admin");
+    let b = edge.base.as_str();
+    let key = "sk-ant-FAKE-valid-fleet-00000000000000000000000000";
+
+    rt.block_on(async {
+        // Every console route is for platform admins only.
+        for (method, path) in [
+            (Method::GET, "/v1/admin/providers"),
+            (Method::GET, "/v1/admin/fleet"),
+            (Method::GET, "/v1/admin/audit"),
+            (Method::POST, "/v1/admin/providers/anthropic/restore"),
+            (Method::POST, "/v1/admin/providers/anthropic/try"),
+            (
+                Method::POST,
+                "/v1/admin/tenants/fleet/integrations/anthropic/recheck",
+            ),
+        ] {
+            for token in [&owner, &member] {
+                let (status, _) = call(
+                    method.clone(),
+                    format!("{b}{path}"),
+                    token,
+                    Some(json!({"key": key})),
+                )
+                .await;
+                assert_eq!(status, 403, "{method} {path}");
+            }
+        }
+
+        let (status, view) = call(
+            Method::POST,
+            format!("{b}/v1/integrations"),
+            &owner,
+            Some(json!({"provider": "anthropic", "key": key})),
+        )
+        .await;
+        assert_eq!(status, 201, "{view}");
+        let (_, fleet) = get(b, "/v1/admin/fleet", &admin).await;
+        assert_eq!(fleet["providers"]["anthropic"]["connected"], 1, "{fleet}");
+        assert_eq!(
+            fleet["providers"]["stripe"]["connected"], 0,
+            "every entry is counted"
+        );
+        assert_eq!(fleet["failing"], json!([]));
+
+        // Revoked at the provider; the admin re-checks now, through the queue.
+        fakes.revoke(key);
+        let (status, _) = call(
+            Method::POST,
+            format!("{b}/v1/admin/tenants/fleet/integrations/anthropic/recheck"),
+            &admin,
+            None,
+        )
+        .await;
+        assert_eq!(status, 202);
+        wait_for("the re-check to mark the key invalid", || async {
+            integration(b, &owner).await["status"] == "invalid"
+        })
+        .await;
+        let (_, fleet) = get(b, "/v1/admin/fleet", &admin).await;
+        assert_eq!(fleet["providers"]["anthropic"]["invalid"], 1, "{fleet}");
+        let failing = &fleet["failing"][0];
+        assert_eq!(
+            (&failing["tenant"], &failing["provider"]),
+            (&json!("fleet"), &json!("anthropic"))
+        );
+        assert!(
+            failing["why"].as_str().is_some_and(|w| !w.is_empty()),
+            "{failing}"
+        );
+        assert!(failing["failing_since"].is_string(), "{failing}");
+        // The webhook says how to mint the link that fixes it.
+        wait_for("the invalid event's delivery", || async {
+            receiver.deliveries().iter().any(|d| {
+                serde_json::from_slice::<Value>(&d.body).is_ok_and(|v| {
+                    v["data"]["to"] == "invalid"
+                        && v["fix"]["body"] == json!({"tenant": "fleet", "provider": "anthropic"})
+                })
+            })
+        })
+        .await;
+        let (_, missing) = call(
+            Method::POST,
+            format!("{b}/v1/admin/tenants/nobody/integrations/anthropic/recheck"),
+            &admin,
+            None,
+        )
+        .await;
+        assert!(missing.contains("no saved key"), "{missing}");
+
+        // Try a key on the entry: the real test path, nothing stored, the key never echoed.
+        let fresh = "sk-ant-FAKE-valid-try-000000000000000000000000000000";
+        let (status, text) = call(
+            Method::POST,
+            format!("{b}/v1/admin/providers/anthropic/try"),
+            &admin,
+            Some(json!({"key": fresh})),
+        )
+        .await;
+        assert_eq!(status, 200, "{text}");
+        assert!(
+            !text.contains(fresh) && !text.contains("try-0000"),
+            "the key is never echoed"
+        );
+        let tried: Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(tried["report"]["verdict"], "connected", "{tried}");
+        assert_eq!(tried["exchange"][0]["status"], 200, "{tried}");
+        assert!(tried["exchange"][0]["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http://127.0.0.1")));
+        let (_, text) = call(
+            Method::POST,
+            format!("{b}/v1/admin/providers/anthropic/try"),
+            &admin,
+            Some(json!({"key": key})),
+        )
+        .await;
+        let tried: Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(tried["report"]["verdict"], "invalid-credential", "{tried}");
+        assert_eq!(
+            integration(b, &owner).await["status"],
+            "invalid",
+            "a try changes no tenant's key"
+        );
+
+        // Retire and restore, with the retired entry still in the console's list.
+        let (status, _) = call(
+            Method::DELETE,
+            format!("{b}/v1/admin/providers/stripe"),
+            &admin,
+            None,
+        )
+        .await;
+        assert_eq!(status, 204);
+        let (_, all) = get(b, "/v1/admin/providers", &admin).await;
+        let stripe = all["providers"]
+            .as_array()
+            .and_then(|p| p.iter().find(|e| e["key"] == "stripe").cloned());
+        assert_eq!(stripe.map(|s| s["active"].clone()), Some(json!(false)));
+        let (status, _) = call(
+            Method::POST,
+            format!("{b}/v1/admin/providers/stripe/restore"),
+            &admin,
+            None,
+        )
+        .await;
+        assert_eq!(status, 204);
+        let (_, catalog) = get(b, "/v1/providers", &owner).await;
+        assert!(
+            catalog.to_string().contains("\"stripe\""),
+            "back in the Marketplace"
+        );
+        let (status, _) = call(
+            Method::POST,
+            format!("{b}/v1/admin/providers/stripe/restore"),
+            &admin,
+            None,
+        )
+        .await;
+        assert_eq!(status, 404, "restoring an active entry");
+
+        // The audit log, searched across tenants, and exported.
+        let (_, found) = get(b, "/v1/admin/audit?tenant=fleet&action=recheck-now", &admin).await;
+        let entries = found["entries"].as_array().expect("entries");
+        assert_eq!(entries.len(), 1, "{found}");
+        assert_eq!(entries[0]["actor"], "ada-admin");
+        let (_, by_admin) = get(b, "/v1/admin/audit?actor=ada-admin&limit=2", &admin).await;
+        assert_eq!(by_admin["entries"].as_array().map(Vec::len), Some(2));
+        assert!(
+            by_admin["next_before"].is_number(),
+            "a full page says where the next starts"
+        );
+        let (status, bad) = get(b, "/v1/admin/audit?tennant=fleet", &admin).await;
+        assert_eq!(status, 422);
+        assert_eq!(bad["errors"][0]["field"], "tennant");
+        let csv = Client::new()
+            .get(format!("{b}/v1/admin/audit?provider=stripe&format=csv"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .expect("csv");
+        assert!(csv.headers()["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("text/csv"));
+        let text = csv.text().await.expect("text");
+        assert!(
+            text.starts_with("at,actor,tenant,provider,action,outcome\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(",ada-admin,,stripe,restore-provider,restored\r\n"),
+            "{text}"
+        );
+    });
+}

@@ -1,0 +1,440 @@
+//! The admin surface's routes for the console (issue #23), platform admins only: the whole
+//! catalog with retired entries, restore, the fleet's health, a re-check on demand through the
+//! cron's own queue, and the audit log searched across tenants (JSON or CSV). The decisions
+//! (what a search may ask, how rows become a file, how counts add up) are
+//! `byok_core::console`'s.
+
+use byok_core::api::{AuditEntry, ProblemKind};
+use byok_core::console::{audit_csv, fleet_counts, AuditSearch, StatusCounts};
+use byok_core::events::Job;
+use byok_core::ids::{ProviderKey, TenantId};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use worker::{Request, Response};
+
+use crate::audit::{self, Scope};
+use crate::auth::{Principal, Role};
+use crate::catalog::{self, entry_of};
+use crate::events::JOBS_QUEUE;
+use crate::http::{json, problem, ApiError, ApiResult};
+use crate::store::{self, int, text};
+use crate::util::{now_millis, rfc3339, Counted};
+use crate::App;
+
+/// The KV key of the last cron run's summary (`{at, candidates, queued}`).
+pub const LAST_RUN_KEY: &str = "cron:last-run";
+
+fn admin(who: &Principal) -> Result<(), ApiError> {
+    who.require(&[Role::PlatformAdmin])
+}
+
+/// One entry of `GET /v1/admin/providers`: the entry (in English, with its translations) and
+/// whether tenants see it.
+#[derive(Serialize)]
+struct AdminEntry {
+    #[serde(flatten)]
+    entry: serde_json::Value,
+    active: bool,
+    /// The platform key's mask (`{masked, fingerprint}`), when one is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    platform_key: Option<serde_json::Value>,
+}
+
+/// `GET /v1/admin/providers`: every entry, active and retired, by key.
+pub async fn providers(app: &App, who: &Principal) -> ApiResult {
+    admin(who)?;
+    let rows = store::all_providers(&app.db).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let entry = entry_of(row)?;
+        out.push(AdminEntry {
+            entry: serde_json::to_value(&entry)
+                .map_err(|e| worker::Error::RustError(e.to_string()))?,
+            active: row.active == 1,
+            platform_key: row
+                .platform_secret
+                .as_ref()
+                .and(row.platform_mask.as_deref())
+                .and_then(|m| serde_json::from_str(m).ok()),
+        });
+    }
+    Ok(json(200, &serde_json::json!({ "providers": out }))?)
+}
+
+/// `POST /v1/admin/providers/{key}/restore`: a retired entry back in the Marketplace.
+pub async fn restore(app: &App, who: &Principal, key: &str) -> ApiResult {
+    admin(who)?;
+    let key = catalog::key_from_path(key)?;
+    let r = app
+        .db
+        .prepare("UPDATE integration_providers SET active = 1, updated_at = ?2 WHERE key = ?1 AND active = 0")
+        .bind(&[text(key.as_str()), text(&rfc3339(now_millis()))])?
+        .run()
+        .await
+        .counted()?;
+    if r.meta()?.and_then(|m| m.changes).unwrap_or(0) == 0 {
+        return Err(problem(
+            ProblemKind::NotFound,
+            format!("There is no retired provider '{key}'."),
+        ));
+    }
+    catalog::invalidate(app).await;
+    crate::resolve::forget_provider(&key);
+    audit::record(
+        app,
+        who,
+        Scope::Platform,
+        &key,
+        "restore-provider",
+        "restored",
+    )
+    .await?;
+    Ok(crate::http::empty(204)?)
+}
+
+#[derive(Deserialize)]
+struct CountRow {
+    provider: String,
+    status: String,
+    n: f64,
+}
+
+#[derive(Deserialize)]
+struct FailingRow {
+    tenant: String,
+    provider: String,
+    status: String,
+    failing_since: Option<String>,
+    last_checked_at: Option<f64>,
+    last_test: Option<String>,
+}
+
+/// A key that stopped working, for the fleet view.
+#[derive(Serialize)]
+struct Failing {
+    tenant: String,
+    provider: String,
+    status: String,
+    failing_since: Option<String>,
+    /// RFC 3339.
+    last_checked_at: Option<String>,
+    /// Why, in words (the last test's failure summary); never a key.
+    why: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Fleet {
+    providers: BTreeMap<String, StatusCounts>,
+    failing: Vec<Failing>,
+    /// The page after this one: pass as `failing_after`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failing_next: Option<String>,
+    last_run: Option<serde_json::Value>,
+}
+
+/// How many failing keys one fleet page lists.
+const FAILING_PAGE: i64 = 50;
+
+/// `GET /v1/admin/fleet[?failing_after=SINCE|TENANT|PROVIDER]`: installs by provider and
+/// status, the failing keys (oldest failure first, paged), and the last cron run.
+pub async fn fleet(req: &Request, app: &App, who: &Principal) -> ApiResult {
+    admin(who)?;
+    let url = req.url()?;
+    let after = url
+        .query_pairs()
+        .find(|(k, _)| k == "failing_after")
+        .map(|(_, v)| v.into_owned());
+    let counts = app
+        .db
+        .prepare(
+            "SELECT provider, status, COUNT(*) AS n FROM integrations GROUP BY provider, status",
+        )
+        .all()
+        .await
+        .counted()?
+        .results::<CountRow>()?;
+    let catalog = store::all_providers(&app.db).await?;
+    let (providers, unknown) = fleet_counts(
+        catalog.iter().map(|p| p.key.as_str()),
+        counts
+            .iter()
+            .map(|c| (c.provider.as_str(), c.status.as_str(), c.n.max(0.0) as u64)),
+    );
+    if !unknown.is_empty() {
+        worker::console_error!("integrations in statuses the service does not know: {unknown:?}");
+    }
+    let failing: Vec<FailingRow> =
+        store::failing(&app.db, after.as_deref(), FAILING_PAGE + 1).await?;
+    let more = failing.len() as i64 > FAILING_PAGE;
+    let failing: Vec<Failing> = failing
+        .into_iter()
+        .take(FAILING_PAGE as usize)
+        .map(|r| Failing {
+            why: r
+                .last_test
+                .as_deref()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+                .and_then(|t| {
+                    t.pointer("/failure/summary")
+                        .and_then(|s| s.as_str())
+                        .map(str::to_owned)
+                }),
+            last_checked_at: r.last_checked_at.map(|ms| rfc3339(ms.max(0.0) as u64)),
+            tenant: r.tenant,
+            provider: r.provider,
+            status: r.status,
+            failing_since: r.failing_since,
+        })
+        .collect();
+    let failing_next = more.then(|| {
+        failing
+            .last()
+            .map(|f| {
+                format!(
+                    "{}|{}|{}",
+                    f.failing_since.as_deref().unwrap_or(""),
+                    f.tenant,
+                    f.provider
+                )
+            })
+            .unwrap_or_default()
+    });
+    let last_run = app
+        .kv
+        .get(LAST_RUN_KEY)
+        .json::<serde_json::Value>()
+        .await
+        .counted()
+        .ok()
+        .flatten();
+    Ok(json(
+        200,
+        &Fleet {
+            providers,
+            failing,
+            failing_next,
+            last_run,
+        },
+    )?)
+}
+
+/// `POST /v1/admin/tenants/{tenant}/integrations/{key}/recheck`: queues the key's re-check
+/// on the cron's queue, as the cron would (the consumer re-tests it, records the outcome,
+/// emits the event and the webhook). 202; 404 when there is no saved key to re-check.
+pub async fn recheck_now(app: &App, who: &Principal, tenant: &str, key: &str) -> ApiResult {
+    admin(who)?;
+    let tenant = TenantId::parse(tenant)
+        .map_err(|e| problem(ProblemKind::NotFound, format!("The tenant {e}.")))?;
+    let key = catalog::key_from_path(key)?;
+    let row = store::integration(&app.db, tenant.as_str(), key.as_str()).await?;
+    let Some(row) = row.filter(|r| r.secret.is_some()) else {
+        return Err(problem(
+            ProblemKind::NotFound,
+            format!("Tenant '{tenant}' has no saved key for '{key}' to re-check."),
+        ));
+    };
+    let message = crate::recheck::message(&row);
+    app.env
+        .queue(JOBS_QUEUE)?
+        .send(Job::Recheck(message))
+        .await
+        .counted()?;
+    store::audit(
+        &app.db,
+        &AuditEntry {
+            at: rfc3339(now_millis()),
+            actor: who.sub.clone(),
+            tenant: Some(tenant.clone()),
+            provider: Some(key.clone()),
+            action: "recheck-now".into(),
+            outcome: "queued".into(),
+        },
+    )
+    .await?;
+    Ok(json(
+        202,
+        &serde_json::json!({"queued": true, "tenant": tenant, "provider": key}),
+    )?)
+}
+
+#[derive(Deserialize)]
+struct AuditRow {
+    id: f64,
+    at: String,
+    actor: String,
+    tenant: Option<String>,
+    provider: Option<String>,
+    action: String,
+    outcome: String,
+}
+
+/// `GET /v1/admin/audit`: the whole audit log searched (by tenant, provider, action, actor,
+/// time), newest first, paged by id; `format=csv` answers a file.
+pub async fn audit_search(req: &Request, app: &App, who: &Principal) -> ApiResult {
+    admin(who)?;
+    let url = req.url()?;
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let search = AuditSearch::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let mut sql = String::from(
+        "SELECT id, at, actor, tenant, provider, action, outcome FROM audit_log WHERE 1 = 1",
+    );
+    let mut params = Vec::new();
+    let mut filter = |column: &str, op: &str, value: wasm_bindgen::JsValue| {
+        params.push(value);
+        sql.push_str(&format!(" AND {column} {op} ?{}", params.len()));
+    };
+    if let Some(t) = &search.tenant {
+        filter("tenant", "=", text(t.as_str()));
+    }
+    if let Some(p) = &search.provider {
+        filter("provider", "=", text(p.as_str()));
+    }
+    if let Some(a) = &search.action {
+        filter("action", "=", text(a));
+    }
+    if let Some(a) = &search.actor {
+        filter("actor", "=", text(a));
+    }
+    if let Some(s) = &search.since {
+        filter("at", ">=", text(s));
+    }
+    if let Some(u) = &search.until {
+        filter("at", "<", text(u));
+    }
+    if let Some(b) = search.before {
+        filter("id", "<", int(b));
+    }
+    params.push(int(i64::from(search.limit)));
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", params.len()));
+    let rows = app
+        .db
+        .prepare(&sql)
+        .bind(&params)?
+        .all()
+        .await
+        .counted()?
+        .results::<AuditRow>()?;
+    let next_before = (rows.len() as u32 == search.limit)
+        .then(|| rows.last().map(|r| r.id as i64))
+        .flatten();
+    let entries: Vec<(i64, AuditEntry)> = rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.id as i64,
+                AuditEntry {
+                    at: r.at,
+                    actor: r.actor,
+                    tenant: r.tenant.and_then(|t| TenantId::parse(&t).ok()),
+                    provider: r.provider.and_then(|p| ProviderKey::parse(&p).ok()),
+                    action: r.action,
+                    outcome: r.outcome,
+                },
+            )
+        })
+        .collect();
+    if search.csv {
+        let only: Vec<AuditEntry> = entries.into_iter().map(|(_, e)| e).collect();
+        let resp = Response::ok(audit_csv(&only))?;
+        let h = resp.headers();
+        h.set("content-type", "text/csv; charset=utf-8")?;
+        h.set(
+            "content-disposition",
+            "attachment; filename=\"byok-audit.csv\"",
+        )?;
+        h.set("x-content-type-options", "nosniff")?;
+        h.set("cache-control", "no-store")?;
+        if let Some(b) = next_before {
+            h.set("x-byok-next-before", &b.to_string())?;
+        }
+        return Ok(resp);
+    }
+    let entries: Vec<serde_json::Value> = entries
+        .into_iter()
+        .map(|(id, e)| {
+            let mut v = serde_json::to_value(e).unwrap_or_default();
+            v["id"] = serde_json::json!(id);
+            v
+        })
+        .collect();
+    Ok(json(
+        200,
+        &serde_json::json!({"entries": entries, "next_before": next_before}),
+    )?)
+}
+
+/// `POST /v1/admin/providers/{key}/try`: runs the entry's connection test on a key the admin
+/// pastes, through the real test path, and answers the report with the exchange (each request's
+/// method, URL with the key scrubbed, status and duration). The key is never stored, logged or
+/// echoed; nothing is recorded but an audit row saying a try ran and its verdict.
+pub async fn try_key(req: &mut Request, app: &App, who: &Principal, key: &str) -> ApiResult {
+    use byok_core::api::CredentialRequest;
+    use byok_core::credential::Credential;
+    use byok_core::mask::FormValue;
+    admin(who)?;
+    let key = catalog::key_from_path(key)?;
+    let body: CredentialRequest = crate::http::read_json(req, 64 * 1024).await?;
+    let (_, entry) = catalog::stored_entry(app, &key).await?;
+    let secret = match FormValue::parse(body.key, None)? {
+        FormValue::New(secret) => secret,
+        FormValue::Unchanged => {
+            return Err(problem(
+                ProblemKind::ValidationFailed,
+                "Paste the key to try.",
+            ))
+        }
+    };
+    let (credential, warnings) = Credential::check(&entry, secret, body.fields)?;
+    let primary = credential.primary_name().to_owned();
+    let opened = crate::credentials::Opened {
+        secret: credential.primary().clone(),
+        fields: credential
+            .values()
+            .filter(|(f, _)| f.name != primary)
+            .map(|(f, v)| {
+                (
+                    f.name.clone(),
+                    byok_core::ExposeSecret::expose_secret(v).to_owned(),
+                )
+            })
+            .collect(),
+    };
+    let values: Vec<String> = credential
+        .values()
+        .filter(|(f, _)| f.secret)
+        .map(|(_, v)| byok_core::ExposeSecret::expose_secret(v).to_owned())
+        .collect();
+    let egress = crate::egress::RecordingEgress::new(values.iter().map(String::as_str));
+    let started = now_millis();
+    let mut report = crate::connection::run_with(app, &entry, &opened, true, &egress).await;
+    // Why it failed, in the words a tenant would read (a key tried here never worked before).
+    report.failure = byok_core::failure::classify(report.verdict, false, report.hint)
+        .map(|f| f.view_with(&report.missing_scopes));
+    let duration_ms = now_millis().saturating_sub(started);
+    audit::record(
+        app,
+        who,
+        Scope::Platform,
+        &key,
+        "try-key",
+        serde_json::to_value(report.verdict)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .as_deref()
+            .unwrap_or("unknown"),
+    )
+    .await?;
+    let exchange = egress.log.into_inner();
+    Ok(json(
+        200,
+        &serde_json::json!({
+            "report": report,
+            "format_warnings": warnings,
+            "exchange": exchange,
+            "duration_ms": duration_ms,
+        }),
+    )?)
+}
