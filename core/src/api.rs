@@ -353,7 +353,7 @@ pub struct PolicyRequest {
     /// At most this many resolves a day answered with this provider's platform key for the
     /// tenant (UTC days). Absent or null: no cap. The tenant's own key is never capped.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 4294967295u64))]
+    #[cfg_attr(feature = "openapi", schema(format = Int64, minimum = 0, maximum = 4294967295u64))]
     pub platform_daily_cap: Option<u32>,
 }
 
@@ -364,7 +364,7 @@ pub struct PolicyRequest {
 #[serde(deny_unknown_fields)]
 pub struct TenantPolicyRequest {
     /// At most this many platform-key resolves a day, all providers together. Null: no cap.
-    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 4294967295u64))]
+    #[cfg_attr(feature = "openapi", schema(format = Int64, minimum = 0, maximum = 4294967295u64))]
     pub platform_daily_cap: Option<u32>,
 }
 
@@ -374,6 +374,7 @@ pub struct TenantPolicyRequest {
 pub struct TenantPolicyView {
     pub tenant: TenantId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(format = Int64, minimum = 0, maximum = 4294967295u64))]
     pub platform_daily_cap: Option<u32>,
     /// Platform-key resolves counted today (UTC) against a cap, all providers together.
     /// Resolves under no cap at all are not counted here (see `/v1/admin/usage`).
@@ -410,6 +411,7 @@ pub struct PolicyView {
     pub platform_key_allowed: bool,
     /// The daily cap on this provider's platform key for the tenant; absent: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(format = Int64, minimum = 0, maximum = 4294967295u64))]
     pub platform_daily_cap: Option<u32>,
     /// Resolves of this provider's platform key counted today (UTC) against a cap.
     #[serde(default)]

@@ -289,7 +289,45 @@ pub struct ProviderSpec {
     /// field by field. Stored apart from the spec (a Worker one release older refuses fields
     /// it does not know); tenants see the entry in their language ([`ProviderSpec::localized`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = TranslationsDoc))]
+    #[serde(deserialize_with = "words_by_language")]
     pub translations: BTreeMap<String, EntryWords>,
+}
+
+/// The document's shape of `translations`: one optional set of words per language, no other
+/// member (the type the service reads is a map, whose other keys validation names).
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct TranslationsDoc {
+    #[serde(default)]
+    fr: EntryWords,
+    #[serde(default)]
+    de: EntryWords,
+    #[serde(default)]
+    es: EntryWords,
+}
+
+/// `translations` as sent: each language's words must be a JSON object (serde would also
+/// read a struct from an array, which the document does not allow).
+fn words_by_language<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, EntryWords>, D::Error> {
+    use serde::de::Error as _;
+    BTreeMap::<String, serde_json::Value>::deserialize(d)?
+        .into_iter()
+        .map(|(lang, words)| {
+            if !words.is_object() {
+                return Err(D::Error::custom(
+                    "each language's words must be an object, expected an object of words",
+                ));
+            }
+            serde_json::from_value(words)
+                .map(|w| (lang, w))
+                .map_err(D::Error::custom)
+        })
+        .collect()
 }
 
 /// An entry's words in one language. Any may be left out: the English one shows instead.
@@ -306,7 +344,6 @@ pub struct EntryWords {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential_hint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
     pub help_instructions: Option<Instructions>,
 }
 

@@ -25,9 +25,17 @@ async fn main() {
             vars.into_iter().collect()
         })
         .unwrap_or_default();
+    // `BYOK_EDGE_WEBHOOK_URL`: where status events are delivered (the browser tests' receiver),
+    // each given `BYOK_EDGE_WEBHOOK_MAX_ATTEMPTS` attempts before it is a dead letter.
+    let defaults = EdgeConfig::default();
     let config = EdgeConfig {
         extra_vars,
-        ..EdgeConfig::default()
+        webhook_url: std::env::var("BYOK_EDGE_WEBHOOK_URL").ok(),
+        webhook_max_attempts: std::env::var("BYOK_EDGE_WEBHOOK_MAX_ATTEMPTS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(defaults.webhook_max_attempts),
+        ..defaults
     };
     let edge = tokio::task::spawn_blocking(move || Edge::start_with(config))
         .await
