@@ -54,3 +54,32 @@ node_is_new_enough() {
   major="${v%%.*}"; minor="${v#*.}"; minor="${minor%%.*}"
   [ "$major" -gt "$NODE_MIN_MAJOR" ] || { [ "$major" -eq "$NODE_MIN_MAJOR" ] && [ "$minor" -ge "$NODE_MIN_MINOR" ]; }
 }
+
+# Background steps (script/test): a slow step that needs little of what runs beside it (a
+# download, the Worker's single-threaded LTO and wasm-opt) starts early; its output goes to a
+# log that is shown whole when the step is waited for, and a failure there fails the script.
+declare -A BG_PIDS=()
+BG_LOGS=""
+#   bg_start NAME "what it does" command [args…]   then   bg_wait NAME
+bg_start() {
+  local name="$1" what="$2"; shift 2
+  [ -n "$BG_LOGS" ] || BG_LOGS="$(mktemp -d "${TMPDIR:-/tmp}/byok-steps.XXXXXX")"
+  say "$what (in the background; its output follows when it is waited for)"
+  # Its own process group (setsid), so that stopping it stops what it started (cargo, node).
+  setsid "$@" >"$BG_LOGS/$name.log" 2>&1 </dev/null &
+  BG_PIDS[$name]=$!
+}
+bg_wait() {
+  local name="$1" code=0
+  wait "${BG_PIDS[$name]}" || code=$?
+  unset "BG_PIDS[$name]"
+  cat "$BG_LOGS/$name.log" >&2
+  [ "$code" = 0 ] || die "$name failed (exit $code)"
+  say "$name: done"
+}
+# Stops whatever background steps are still running (on any exit of the script).
+bg_stop_all() {
+  local pid
+  for pid in "${BG_PIDS[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
+  [ -z "$BG_LOGS" ] || rm -rf "$BG_LOGS"
+}

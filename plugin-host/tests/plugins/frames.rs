@@ -52,15 +52,15 @@ proptest! {
         let message = if echo { format!("{message}{secret}") } else { message };
         rt.block_on(async {
             let fakes = FakeProviders::start(0).await.expect("fakes");
-            let engine = engine(Backend::Pulley);
-            let plugin = engine.load(&component("hostile")).expect("loads");
+            // Compiled once: the property is the host's bounds and scrubbing, not the backend.
+            let (engine, plugin) = hostile_once();
             let case = Case {
                 secret,
                 fields: vec![],
                 config: json!({"mode": "outcome-from-config", "verdict": verdict, "message": message,
                                "label": label, "warnings": warnings}),
             };
-            match run(&engine, &plugin, &fakes, &case).await.result {
+            match run(engine, plugin, &fakes, &case).await.result {
                 Ok(o) => {
                     prop_assert!(o.warnings.len() <= 32);
                     prop_assert!(!o.message.contains(secret));
