@@ -218,6 +218,18 @@ pub fn fleet_counts<'a>(
     (counts, unknown)
 }
 
+/// A platform key's status after a test of it: the tenant keys' state machine, from what its
+/// last test left (`None`: never tested since it was set, which reads as unverified). A test
+/// that could not conclude leaves the status as it was.
+pub fn platform_key_after(previous: Option<Status>, finding: crate::status::Finding) -> Status {
+    let from = match previous {
+        None | Some(Status::Disconnected) => Status::Unverified,
+        Some(s) => s,
+    };
+    from.apply(crate::status::Event::Tested(finding))
+        .unwrap_or(from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,6 +357,35 @@ mod tests {
             prop_assert!(!value.starts_with(['=', '+', '-', '@', '\t']));
             let unguarded = value.strip_prefix('\'').filter(|_| text.starts_with(['=', '+', '-', '@', '\t'])).unwrap_or(value);
             prop_assert_eq!(unguarded, &text);
+        }
+    }
+
+    proptest! {
+        /// A platform key's test: passed is connected, refused is invalid, and a test that
+        /// could not conclude changes nothing (a key never tested stays unverified).
+        #[test]
+        fn a_platform_key_status_follows_its_last_conclusive_test(
+            previous in proptest::option::of(crate::status::any_status()),
+            finding in prop_oneof![
+                Just(crate::status::Finding::Passed),
+                Just(crate::status::Finding::Rejected),
+                Just(crate::status::Finding::Inconclusive),
+            ],
+        ) {
+            use crate::status::Finding;
+            let after = platform_key_after(previous, finding);
+            match finding {
+                Finding::Passed => prop_assert_eq!(after, Status::Connected),
+                Finding::Rejected => prop_assert_eq!(after, Status::Invalid),
+                Finding::Inconclusive => prop_assert_eq!(
+                    after,
+                    match previous {
+                        None | Some(Status::Disconnected) => Status::Unverified,
+                        Some(s) => s,
+                    }
+                ),
+            }
+            prop_assert_ne!(after, Status::Disconnected);
         }
     }
 }

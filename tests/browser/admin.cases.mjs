@@ -3,7 +3,9 @@
 // created in the editor (a refusal shown beside its field, a logo, the live preview) and then
 // installed by a tenant; a plugin uploaded and a key tried on it (accepted, refused, the
 // exchange shown without the key); a platform key set; a failing tenant key seen in the fleet
-// and re-checked; the audit log searched and exported.
+// and re-checked; a dead webhook redelivered once its receiver is mended; the keys left under
+// the old master key by a rotation (browser-env's BYOK_EDGE_ROTATE) resealed, and still working;
+// the audit log searched and exported.
 //
 // Imported by pages.test.mjs, which starts one edge for all the browser tests.
 
@@ -173,17 +175,134 @@ export function adminTests(ctx) {
       await s.close();
     });
 
-    test('set a platform key: saved and shown masked', async () => {
+    test('set a platform key, test it, see its last use, and set one tenant\'s policy for it', async () => {
       const s = await signedIn('platform-admin', '/admin/platform-keys');
       const { page } = s;
       await ready(page);
       const panel = page.locator('section[data-provider="mistral"]');
-      const secret = 'platformMistralKey000000000000XyZ9';
+      const secret = 'platformMistralvalid0000000000XyZ9';
       await panel.getByLabel(/API key/).fill(secret);
       await panel.getByRole('button', { name: /Save/ }).click();
       await panel.getByText(/Saved\. The platform key is now .*XyZ9/).waitFor();
+      await panel.getByText('Not tested since it was set').waitFor();
+      // Test: the entry's real test path on the stored key (the fake accepts it).
+      await panel.getByRole('button', { name: /^Test\W+the platform key for Mistral AI$/ }).click();
+      await panel.locator('.badge', { hasText: 'Connected' }).waitFor();
+      assert.doesNotMatch(await panel.locator('dl.facts').innerText(), /Never/, 'verified just now');
       assert.ok(!(await page.locator('body').innerText()).includes(secret));
+
+      // A tenant with no key of its own is answered with it: the page shows today as its last use.
+      const tenant = fresh('fallback-');
+      const resolved = await page.request.post(`${ctx.base}/v1/resolve`, {
+        headers: { authorization: `Bearer ${ctx.service}` },
+        data: { tenant, provider: 'mistral' },
+      });
+      assert.equal(resolved.status(), 200);
+      assert.equal((await resolved.json()).source, 'platform');
+      const today = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeZone: 'UTC' }).format(new Date());
+      await page.waitForFunction(async () => {
+        const r = await fetch('/v1/admin/platform-keys');
+        return (await r.json()).platform_keys.some((k) => k.provider === 'mistral' && k.last_used);
+      }, null, { polling: 500, timeout: 20_000 });
+      await page.reload();
+      await ready(page);
+      await panel.getByText(today).waitFor();
+
+      // That tenant's policy: never the platform key, and a cap for when it is allowed again.
+      const policy = page.locator('section').filter({ has: page.getByRole('heading', { name: 'A tenant’s policy' }) });
+      await policy.getByLabel('Tenant', { exact: true }).fill(tenant);
+      await policy.getByLabel('Provider', { exact: true }).selectOption('mistral');
+      await policy.getByRole('button', { name: 'Look up' }).click();
+      await policy.getByText(`Without a key of its own, ${tenant} is answered with the platform key for Mistral AI.`).waitFor();
+      await policy.getByText('1 call used it today.').waitFor();
+      await policy.getByLabel('The platform key for this tenant').selectOption('never');
+      await policy.getByLabel('Daily cap on the platform key').fill('25');
+      await policy.getByRole('button', { name: 'Save the policy' }).click();
+      await policy.getByText(`Saved: the policy of ${tenant} for Mistral AI.`).waitFor();
+      await policy.getByText(`The platform key does not answer for ${tenant} on Mistral AI.`).waitFor();
+      const refused = await page.request.post(`${ctx.base}/v1/resolve`, {
+        headers: { authorization: `Bearer ${ctx.service}` },
+        data: { tenant, provider: 'mistral' },
+      });
+      assert.notEqual(refused.status(), 200, 'the policy holds: no platform key for this tenant');
       await s.close();
+    });
+
+    test('a dead webhook is redelivered from the console once its receiver is mended', async () => {
+      // The receiver refuses this workspace's webhooks: the one attempt fails, a dead letter.
+      const owner = await signedIn('owner', '/settings/integrations');
+      await ready(owner.page);
+      const badKey = ctx.openaiKey('badkey');
+      const installed = await owner.page.evaluate(async (key) => (await fetch('/v1/integrations', {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ provider: 'openai', key }),
+      })).json(), badKey);
+      assert.equal(installed.status, 'invalid');
+      const tenant = owner.tenant;
+      await owner.close();
+
+      const s = await signedIn('platform-admin', '/admin/webhooks');
+      const { page } = s;
+      await ready(page);
+      const deadFor = (state) => page.waitForFunction(async ([t, st]) => {
+        const r = await fetch(`/v1/admin/webhooks?delivery=${st}`);
+        return (await r.json()).events.some((e) => e.tenant === t && e.provider === 'openai');
+      }, [tenant, state], { polling: 500, timeout: 30_000 });
+      await deadFor('dead');
+      await page.reload();
+      await ready(page);
+      const event = page.locator('article.event').filter({ has: page.getByRole('heading', { name: `openai for ${tenant}`, exact: true }) }).first();
+      await event.locator('.badge', { hasText: 'Dead letters' }).waitFor();
+      // The body shown is the event's data, never a key.
+      assert.ok(!(await event.innerText()).includes(badKey));
+
+      ctx.receiver.mendedFor.add(tenant);
+      await event.getByRole('button', { name: new RegExp(`^Redeliver\\W+the webhook of openai for ${tenant}$`) }).click();
+      await page.getByText(`The webhook of openai for ${tenant} is being sent again.`).waitFor();
+      await deadFor('delivered');
+      const got = ctx.receiver.accepted.filter((a) => JSON.parse(a.body).data.tenant === tenant);
+      assert.equal(got.length, 1, 'the receiver got the event once');
+      const body = JSON.parse(got[0].body);
+      assert.equal(body.type, 'integration.status_changed');
+      assert.equal(body.data.to, 'invalid');
+      assert.ok(got[0].headers['webhook-signature'], 'signed (Standard Webhooks)');
+      assert.ok(!got[0].body.includes(badKey), 'no key in the body');
+      // Delivered now: the page shows it under Delivered, and no longer among the dead letters.
+      await page.getByLabel('Show').selectOption('delivered');
+      await event.locator('.badge', { hasText: 'Delivered' }).waitFor();
+      await s.close();
+    });
+
+    test('after a rotation, reseal moves every stored key under the new primary key, and they still work', async () => {
+      const s = await signedIn('platform-admin', '/admin/keyring');
+      const { page } = s;
+      await ready(page);
+      const keys = page.locator('table tbody tr');
+      const before = await page.evaluate(async () => (await fetch('/v1/admin/keyring')).json());
+      assert.equal(before.primary, 'rotated');
+      const old = before.keys.find((k) => k.id === 'e2e');
+      assert.ok(old && old.integrations >= 3, `the rotation left keys under e2e: ${JSON.stringify(before)}`);
+      assert.match(await keys.filter({ hasText: 'e2e' }).innerText(), /Old/);
+      await page.getByText(`${before.remaining} stored values are still sealed under old keys; the primary key is rotated.`).waitFor();
+
+      await page.getByRole('button', { name: 'Reseal under rotated' }).click();
+      await page.getByText(`Done: ${before.remaining} values re-sealed; everything is under rotated.`).waitFor();
+      await page.getByText('Every stored value is sealed under the primary key, rotated.').waitFor();
+      const after = await page.evaluate(async () => (await fetch('/v1/admin/keyring')).json());
+      assert.equal(after.remaining, 0);
+      assert.ok(!after.keys.some((k) => k.id === 'e2e' && (k.integrations || k.platform_keys)), JSON.stringify(after));
+      await s.close();
+
+      // A resealed key still opens: its workspace tests it and the provider accepts it.
+      const sealed = await ctx.browser.newContext();
+      const page2 = await sealed.newPage();
+      await page2.goto(`${ctx.base}/dev/login?tenant=sealed-1&role=owner&sub=sealed-owner&next=${encodeURIComponent('/settings/integrations')}`);
+      const answer = await page2.evaluate(async () => {
+        const r = await fetch('/v1/integrations/stripe/test', { method: 'POST' });
+        return { status: r.status, body: await r.json() };
+      });
+      assert.equal(answer.status, 200, JSON.stringify(answer));
+      assert.equal(answer.body.status, 'connected', JSON.stringify(answer));
+      await sealed.close();
     });
 
     test('a failing tenant key appears in the fleet, is re-checked now, and the audit log finds it (CSV too)', async () => {

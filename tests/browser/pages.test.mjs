@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
@@ -47,8 +48,32 @@ let workspace = 0;
 let app;
 /** The floor between two fetches of the platform's key set (short, so a rotation test waits little). */
 const REFETCH_SECONDS = 3;
+/**
+ * Where the edge delivers its status webhooks: a receiver on loopback that answers 500 (so
+ * every event becomes a dead letter after its one attempt), except for the workspaces a test
+ * has mended it for, whose deliveries it accepts and keeps.
+ */
+const receiver = {
+  mendedFor: new Set(),
+  /** The bodies accepted, with their signature header. */
+  accepted: [],
+  server: createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      let tenant;
+      try { tenant = JSON.parse(body)?.data?.tenant; } catch { tenant = undefined; }
+      const ok = receiver.mendedFor.has(tenant);
+      if (ok) receiver.accepted.push({ body, headers: req.headers });
+      res.writeHead(ok ? 200 : 500, { 'content-type': 'application/json' });
+      res.end(ok ? '{"ok":true}' : '{"error":"the receiver is down"}');
+    });
+  }),
+};
 /** What the connect tests share with this file's edge. */
 const ctx = {
+  receiver,
   get base() { return base; },
   get browser() { return browser; },
   get service() { return service; },
@@ -64,11 +89,18 @@ const ctx = {
 
 before(async () => {
   app = await startPlatformApp({ audience: 'byok' });
+  receiver.server.listen(0, '127.0.0.1');
+  await once(receiver.server, 'listening');
   env = spawn(join(targetDir, 'debug/browser-env'), [], {
     cwd: root,
     env: {
       ...process.env,
       BYOK_ROOT: root,
+      BYOK_EDGE_WEBHOOK_URL: `http://127.0.0.1:${receiver.server.address().port}/hooks/byok`,
+      BYOK_EDGE_WEBHOOK_MAX_ATTEMPTS: '1',
+      // Three workspaces' keys left under the first master key by a rotation: the console's
+      // Keyring page reseals them.
+      BYOK_EDGE_ROTATE: '1',
       // The platform's identity provider and its app's origin: the edge accepts the app's
       // tokens, lets the app frame the pages, and posts events to it.
       BYOK_EDGE_VARS: JSON.stringify({
@@ -104,6 +136,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await app?.close();
+  receiver.server.close();
   if (env && env.exitCode === null) {
     env.stdin.end();
     await once(env, 'exit');

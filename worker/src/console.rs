@@ -153,9 +153,9 @@ pub async fn fleet(req: &Request, app: &App, who: &Principal) -> ApiResult {
         .await
         .counted()?
         .results::<CountRow>()?;
-    let catalog = store::all_providers(&app.db).await?;
+    let catalog = store::provider_keys(&app.db).await?;
     let (providers, unknown) = fleet_counts(
-        catalog.iter().map(|p| p.key.as_str()),
+        catalog.iter().map(String::as_str),
         counts
             .iter()
             .map(|c| (c.provider.as_str(), c.status.as_str(), c.n.max(0.0) as u64)),
@@ -435,6 +435,108 @@ pub async fn try_key(req: &mut Request, app: &App, who: &Principal, key: &str) -
             "format_warnings": warnings,
             "exchange": exchange,
             "duration_ms": duration_ms,
+        }),
+    )?)
+}
+
+/// One row of `GET /v1/admin/platform-keys`.
+#[derive(Serialize)]
+struct PlatformKeyView {
+    provider: String,
+    active: bool,
+    /// `{masked, fingerprint}`.
+    mask: Option<serde_json::Value>,
+    /// What its last test left: `connected`, `invalid` or `unverified` (`null`: never tested
+    /// since it was set).
+    status: Option<String>,
+    /// RFC 3339: when a test of it last concluded.
+    verified_at: Option<String>,
+    /// `YYYY-MM-DD`: the last day a tenant's call resolved to it.
+    last_used: Option<String>,
+}
+
+/// `GET /v1/admin/platform-keys`: every platform key set, masked, with its last test and the
+/// last day it was used. Reads the catalog's rows and one index lookup per key (in one batch).
+pub async fn platform_keys(app: &App, who: &Principal) -> ApiResult {
+    admin(who)?;
+    let rows = store::platform_keys(&app.db).await?;
+    let keys: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
+    let used = store::platform_last_used(&app.db, &keys).await?;
+    let out: Vec<PlatformKeyView> = rows
+        .into_iter()
+        .zip(used)
+        .map(|(r, last_used)| PlatformKeyView {
+            provider: r.key,
+            active: r.active == 1,
+            mask: r.platform_mask.and_then(|m| serde_json::from_str(&m).ok()),
+            status: r.platform_status,
+            verified_at: r.platform_verified_at,
+            last_used,
+        })
+        .collect();
+    Ok(json(200, &serde_json::json!({ "platform_keys": out }))?)
+}
+
+/// `POST /v1/admin/platform-keys/{key}/test`: the entry's connection test on the platform key
+/// (the real test path, as for a tenant's key), recorded against the key tested: a key replaced
+/// meanwhile keeps its own record. Answers the status, when it was verified, and the report.
+pub async fn test_platform_key(app: &App, who: &Principal, key: &str) -> ApiResult {
+    use byok_core::keyring::Owner;
+    use byok_core::status::Status;
+    admin(who)?;
+    let key = catalog::key_from_path(key)?;
+    let (row, entry) = catalog::stored_entry(app, &key).await?;
+    let Some(sealed) = row.platform_secret.as_deref() else {
+        return Err(problem(
+            ProblemKind::NotFound,
+            format!("No platform key is set for '{key}': set one first."),
+        ));
+    };
+    let opened = crate::credentials::open(
+        &app.keyring,
+        Owner::Platform,
+        &key,
+        sealed,
+        row.platform_fields.as_deref(),
+    )?;
+    let mut report = crate::connection::run(app, &entry, &opened, false).await;
+    let worked = matches!(row.platform_status.as_deref(), Some("connected"));
+    report.failure = byok_core::failure::classify(report.verdict, worked, report.hint)
+        .map(|f| f.view_with(&report.missing_scopes));
+    let finding = report.verdict.finding();
+    let previous = row.platform_status.as_deref().and_then(Status::parse);
+    let status = byok_core::console::platform_key_after(previous, finding);
+    let now = rfc3339(now_millis());
+    let verified_at = (finding != byok_core::status::Finding::Inconclusive).then_some(now.as_str());
+    let recorded =
+        store::record_platform_check(&app.db, key.as_str(), sealed, status.as_str(), verified_at)
+            .await?;
+    let outcome = serde_json::to_value(report.verdict)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into());
+    audit::record(
+        app,
+        who,
+        Scope::Platform,
+        &key,
+        "test-platform-key",
+        &outcome,
+    )
+    .await?;
+    if !recorded {
+        return Err(problem(
+            ProblemKind::Conflict,
+            "The platform key was replaced while it was being tested; test the new one.",
+        ));
+    }
+    Ok(json(
+        200,
+        &serde_json::json!({
+            "provider": key,
+            "status": status.as_str(),
+            "verified_at": verified_at.map(str::to_owned).or(row.platform_verified_at),
+            "report": report,
         }),
     )?)
 }

@@ -452,6 +452,10 @@ async fn route(req: &mut Request, app: &App, ctx: &Context, method_name: &str) -
         (Method::Put, ["v1", "admin", "platform-keys", key]) => {
             admin::platform_key(req, app, &who, key).await
         }
+        (Method::Get, ["v1", "admin", "platform-keys"]) => console::platform_keys(app, &who).await,
+        (Method::Post, ["v1", "admin", "platform-keys", key, "test"]) => {
+            console::test_platform_key(app, &who, key).await
+        }
         (Method::Get, ["v1", "integrations"]) => integrations::list(app, &who).await,
         (Method::Post, ["v1", "integrations"]) => integrations::install(req, app, &who).await,
         (Method::Put, ["v1", "integrations", key, "credential"]) => {
@@ -515,11 +519,13 @@ fn allowed_methods(s: &[&str]) -> Option<&'static [&'static str]> {
         | ["v1", "admin", "tenants", _, "policy"] => &["GET", "PUT"],
         ["v1", "admin", "providers", _] => &["PUT", "DELETE"],
         ["v1", "admin", "plugins"] => &["PUT"],
-        ["v1", "admin", "providers"] | ["v1", "admin", "fleet"] | ["v1", "admin", "audit"] => {
-            &["GET"]
-        }
+        ["v1", "admin", "providers"]
+        | ["v1", "admin", "fleet"]
+        | ["v1", "admin", "audit"]
+        | ["v1", "admin", "platform-keys"] => &["GET"],
         ["v1", "admin", "providers", _, "restore"]
         | ["v1", "admin", "providers", _, "try"]
+        | ["v1", "admin", "platform-keys", _, "test"]
         | ["v1", "admin", "tenants", _, "integrations", _, "recheck"] => &["POST"],
         ["v1", "admin", "providers", _, "logo"]
         | ["v1", "admin", "providers", _, "plugin"]

@@ -34,7 +34,7 @@ use utoipa::{Modify, OpenApi};
         list_integrations, install, save_credential, test_integration, uninstall, audit, resolve,
         report_usage, get_policy, put_policy, get_usage, get_keyring, reseal_keyring, list_events, list_webhooks, redeliver_webhook,
         switch_pending, discard_pending, get_tenant_policy, put_tenant_policy, create_connect_session, sign_out,
-        admin_providers, restore_provider, try_key, fleet, audit_search, recheck_now
+        admin_providers, restore_provider, try_key, fleet, audit_search, recheck_now, list_platform_keys, test_platform_key
     ),
     components(schemas(crate::auth::Me, crate::auth::Role, Problem, ProviderSpec, ProviderList, InstallRequest, CredentialRequest, IntegrationView, IntegrationList, ResolveRequest, ResolveResponse, AuditEntry, AuditBy,
         UsageReportRequest, UsageReportAnswer, PolicyRequest, PolicyView, PlatformFallback, Source, UsageList, UsageRow,
@@ -270,6 +270,13 @@ fn link_specs() -> Vec<LinkSpec> {
             from: ("put", "/v1/admin/providers/{key}"),
             name: "PutPlatformKey",
             target: "put_platform_key",
+            parameters: &[("key", PATH_KEY)],
+            body: None,
+        },
+        LinkSpec {
+            from: ("put", "/v1/admin/platform-keys/{key}"),
+            name: "TestPlatformKey",
+            target: "test_platform_key",
             parameters: &[("key", PATH_KEY)],
             body: None,
         },
@@ -574,6 +581,16 @@ fn put_component() {}
 #[utoipa::path(put, path = "/v1/admin/platform-keys/{key}", tag = "admin", params(("key" = ProviderKey, Path, example = "openai")), request_body = CredentialRequest,
     responses((status = 200, description = "Saved (masked)"), (status = 422, body = Problem)))]
 fn put_platform_key() {}
+
+#[utoipa::path(get, path = "/v1/admin/platform-keys", tag = "admin",
+    description = "Every platform key set, masked, with what its last test left (`status`: connected, invalid or unverified; `null` until it is tested after being set), when a test of it last concluded (`verified_at`), and the last day a tenant's call resolved to it (`last_used`, from the daily usage).",
+    responses((status = 200, description = "`{platform_keys: [{provider, active, mask: {masked, fingerprint}, status?, verified_at?, last_used?}]}`", body = Object), (status = 403, body = Problem)))]
+fn list_platform_keys() {}
+
+#[utoipa::path(post, path = "/v1/admin/platform-keys/{key}/test", tag = "admin", params(("key" = ProviderKey, Path, example = "openai")),
+    description = "Runs the entry's connection test on the platform key through the real test path and records the outcome against the key tested (409 when the key was replaced meanwhile). A test that cannot conclude (rate limited, provider down) leaves the status as it was.",
+    responses((status = 200, description = "`{provider, status, verified_at?, report}`", body = Object), (status = 404, description = "No such entry, or no platform key set for it", body = Problem), (status = 409, body = Problem), (status = 403, body = Problem)))]
+fn test_platform_key() {}
 
 #[utoipa::path(get, path = "/v1/integrations", tag = "integrations", responses((status = 200, body = IntegrationList), (status = 403, body = Problem)))]
 fn list_integrations() {}

@@ -56,6 +56,11 @@ pub struct ProviderRow {
     /// The platform key's mask (JSON), when one is set.
     #[serde(default)]
     pub platform_mask: Option<String>,
+    /// What the platform key's last test left, and when a test of it last concluded.
+    #[serde(default)]
+    pub platform_status: Option<String>,
+    #[serde(default)]
+    pub platform_verified_at: Option<String>,
     /// A tenant's fallback policy for this provider, when the query asked for one.
     #[serde(default)]
     pub tenant_policy: Option<String>,
@@ -79,7 +84,7 @@ impl ProviderRow {
 }
 
 const PROVIDER_COLUMNS: &str =
-    "key, spec, active, logo_type, platform_secret, platform_fields, platform_mask, translations";
+    "key, spec, active, logo_type, platform_secret, platform_fields, platform_mask, translations, platform_status, platform_verified_at";
 
 pub async fn provider(db: &D1Database, key: &str) -> Result<Option<ProviderRow>> {
     db.prepare(format!(
@@ -300,7 +305,6 @@ pub async fn active_providers(db: &D1Database) -> Result<Vec<ProviderRow>> {
     .results::<ProviderRow>()
 }
 
-/// The entries (active or retired) of every provider a tenant has installed.
 /// Every entry, active and retired, by key (the admin console's catalog).
 pub async fn all_providers(db: &D1Database) -> Result<Vec<ProviderRow>> {
     db.prepare(format!(
@@ -310,6 +314,25 @@ pub async fn all_providers(db: &D1Database) -> Result<Vec<ProviderRow>> {
     .await
     .counted()?
     .results::<ProviderRow>()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct KeyRow {
+    key: String,
+}
+
+/// The key of every entry, active and retired (the fleet counts each, installed or not),
+/// without the specs.
+pub async fn provider_keys(db: &D1Database) -> Result<Vec<String>> {
+    Ok(db
+        .prepare("SELECT key FROM integration_providers ORDER BY key")
+        .all()
+        .await
+        .counted()?
+        .results::<KeyRow>()?
+        .into_iter()
+        .map(|r| r.key)
+        .collect())
 }
 
 /// Keys that stopped working, oldest failure first, after `after`
@@ -450,12 +473,97 @@ pub async fn set_platform_key(
     now: &str,
 ) -> Result<()> {
     db.prepare(
-        "UPDATE integration_providers SET platform_secret = ?2, platform_fields = ?3, platform_mask = ?4, updated_at = ?5 WHERE key = ?1",
+        "UPDATE integration_providers SET platform_secret = ?2, platform_fields = ?3, platform_mask = ?4, updated_at = ?5,
+           platform_status = NULL, platform_verified_at = NULL WHERE key = ?1",
     )
     .bind(&[text(key), blob(Some(secret)), text(fields), text(mask), text(now)])?
     .run()
     .await.counted()?;
     Ok(())
+}
+
+/// Records a platform key's test against the key tested: a key replaced meanwhile keeps its
+/// own (empty) record. `verified_at` only when the test concluded. Whether it was recorded.
+pub(crate) const RECORD_PLATFORM_CHECK: &str =
+    "UPDATE integration_providers SET platform_status = ?3, platform_verified_at = COALESCE(?4, platform_verified_at)
+     WHERE key = ?1 AND platform_secret = ?2";
+
+pub async fn record_platform_check(
+    db: &D1Database,
+    key: &str,
+    sealed: &[u8],
+    status: &str,
+    verified_at: Option<&str>,
+) -> Result<bool> {
+    let r = db
+        .prepare(RECORD_PLATFORM_CHECK)
+        .bind(&[
+            text(key),
+            blob(Some(sealed)),
+            text(status),
+            opt_text(verified_at),
+        ])?
+        .run()
+        .await
+        .counted()?;
+    Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+}
+
+/// A platform key as Console → Platform keys lists it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PlatformKeyRow {
+    pub key: String,
+    pub active: i64,
+    pub platform_mask: Option<String>,
+    pub platform_status: Option<String>,
+    pub platform_verified_at: Option<String>,
+}
+
+/// Every provider with a platform key (the catalog's size, not the tenants').
+pub async fn platform_keys(db: &D1Database) -> Result<Vec<PlatformKeyRow>> {
+    db.prepare(
+        "SELECT key, active, platform_mask, platform_status, platform_verified_at
+         FROM integration_providers WHERE platform_secret IS NOT NULL ORDER BY key",
+    )
+    .all()
+    .await
+    .counted()?
+    .results::<PlatformKeyRow>()
+}
+
+/// The newest day a provider's platform key was resolved: one index lookup
+/// (`usage_daily_by_provider`).
+pub(crate) const PLATFORM_LAST_USED: &str =
+    "SELECT MAX(day) AS day FROM usage_daily WHERE provider = ?1 AND source = 'platform'";
+
+#[derive(Debug, Clone, Deserialize)]
+struct DayRow {
+    day: Option<String>,
+}
+
+/// [`PLATFORM_LAST_USED`] for each of `providers`, in one D1 batch, in their order.
+pub async fn platform_last_used(
+    db: &D1Database,
+    providers: &[String],
+) -> Result<Vec<Option<String>>> {
+    if providers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let statements = providers
+        .iter()
+        .map(|p| db.prepare(PLATFORM_LAST_USED).bind(&[text(p)]))
+        .collect::<Result<Vec<_>>>()?;
+    db.batch(statements)
+        .await
+        .counted()?
+        .into_iter()
+        .map(|r| {
+            Ok(r.results::<DayRow>()?
+                .into_iter()
+                .next()
+                .and_then(|d| d.day))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

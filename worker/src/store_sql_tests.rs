@@ -5,8 +5,9 @@ use rusqlite::{params, Connection};
 
 use super::{
     DROP_PENDING, EXPIRY_CANDIDATES, FAILING, INSERT_EVENT, MARK_NOTICE, NOTICE_EVENT,
-    PENDING_INCONCLUSIVE, PROMOTE_PENDING, RECORD_TEST, RESEAL, RESTART_DELIVERY, SET_DELIVERY,
-    STAGE_PENDING, STALL_DELIVERIES, STORE_KEY, SWITCH_EVENT, SWITCH_TO_PENDING, UPSERT_PROVIDER,
+    PENDING_INCONCLUSIVE, PLATFORM_LAST_USED, PROMOTE_PENDING, RECORD_PLATFORM_CHECK, RECORD_TEST,
+    RESEAL, RESTART_DELIVERY, SET_DELIVERY, STAGE_PENDING, STALL_DELIVERIES, STORE_KEY,
+    SWITCH_EVENT, SWITCH_TO_PENDING, UPSERT_PROVIDER,
 };
 
 /// A database with every migration applied, in order, as `wrangler d1 migrations apply` does.
@@ -730,4 +731,77 @@ fn failing_keys_page_in_the_order_they_failed_through_their_index() {
         !plan.contains("SCAN integrations") || plan.contains("USING INDEX"),
         "{plan}"
     );
+}
+
+#[test]
+fn a_platform_key_test_is_recorded_against_the_key_tested_and_its_last_use_is_one_index_lookup() {
+    let db = migrated();
+    db.execute(
+        "INSERT INTO integration_providers (key, spec, created_at, updated_at, platform_secret)
+         VALUES ('openai', '{}', ?1, ?1, ?2)",
+        params![T, b"sealed-new".as_slice()],
+    )
+    .expect("provider");
+    // A test of a key replaced meanwhile records nothing.
+    let stale = db
+        .execute(
+            RECORD_PLATFORM_CHECK,
+            params!["openai", b"sealed-old".as_slice(), "invalid", T],
+        )
+        .expect("record");
+    assert_eq!(stale, 0);
+    let fresh = db
+        .execute(
+            RECORD_PLATFORM_CHECK,
+            params!["openai", b"sealed-new".as_slice(), "connected", T],
+        )
+        .expect("record");
+    assert_eq!(fresh, 1);
+    // An inconclusive test keeps when it was last verified.
+    db.execute(
+        RECORD_PLATFORM_CHECK,
+        params![
+            "openai",
+            b"sealed-new".as_slice(),
+            "connected",
+            Option::<&str>::None
+        ],
+    )
+    .expect("record");
+    let (status, verified): (String, String) = db
+        .query_row(
+            "SELECT platform_status, platform_verified_at FROM integration_providers WHERE key = 'openai'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("row");
+    assert_eq!((status.as_str(), verified.as_str()), ("connected", T));
+
+    for (day, tenant, source) in [
+        ("2026-11-01", "a", "platform"),
+        ("2026-11-20", "b", "platform"),
+        ("2026-11-29", "c", "tenant"),
+    ] {
+        db.execute(
+            "INSERT INTO usage_daily (day, tenant, provider, source, resolves) VALUES (?1, ?2, 'openai', ?3, 1)",
+            params![day, tenant, source],
+        )
+        .expect("usage");
+    }
+    let day: Option<String> = db
+        .query_row(PLATFORM_LAST_USED, ["openai"], |r| r.get(0))
+        .expect("last used");
+    assert_eq!(
+        day.as_deref(),
+        Some("2026-11-20"),
+        "the platform key's own use only"
+    );
+    let plan: String = db
+        .query_row(
+            &format!("EXPLAIN QUERY PLAN {PLATFORM_LAST_USED}"),
+            ["openai"],
+            |r| r.get(3),
+        )
+        .expect("plan");
+    assert!(plan.contains("usage_daily_by_provider"), "{plan}");
 }

@@ -366,6 +366,8 @@ fn an_admin_sees_the_fleet_rechecks_a_key_now_tries_keys_and_searches_the_audit_
             (Method::GET, "/v1/admin/audit"),
             (Method::POST, "/v1/admin/providers/anthropic/restore"),
             (Method::POST, "/v1/admin/providers/anthropic/try"),
+            (Method::GET, "/v1/admin/platform-keys"),
+            (Method::POST, "/v1/admin/platform-keys/anthropic/test"),
             (
                 Method::POST,
                 "/v1/admin/tenants/fleet/integrations/anthropic/recheck",
@@ -478,6 +480,93 @@ fn an_admin_sees_the_fleet_rechecks_a_key_now_tries_keys_and_searches_the_audit_
             "invalid",
             "a try changes no tenant's key"
         );
+
+        // The platform key: tested through the real path, its status and last use listed.
+        let (status, text) = call(
+            Method::POST,
+            format!("{b}/v1/admin/platform-keys/anthropic/test"),
+            &admin,
+            None,
+        )
+        .await;
+        assert_eq!(status, 404, "{text}");
+        assert!(text.contains("No platform key is set"), "{text}");
+        let platform = "sk-ant-FAKE-valid-platform-00000000000000000000000000";
+        let (status, text) = call(
+            Method::PUT,
+            format!("{b}/v1/admin/platform-keys/anthropic"),
+            &admin,
+            Some(json!({"key": platform})),
+        )
+        .await;
+        assert_eq!(status, 200, "{text}");
+        let listed = |v: &Value| {
+            v["platform_keys"]
+                .as_array()
+                .and_then(|a| a.iter().find(|k| k["provider"] == "anthropic").cloned())
+                .unwrap_or(Value::Null)
+        };
+        let (_, keys) = get(b, "/v1/admin/platform-keys", &admin).await;
+        let row = listed(&keys);
+        assert_eq!(row["status"], Value::Null, "untested since set: {keys}");
+        assert_eq!(row["verified_at"], Value::Null, "{keys}");
+        assert!(row["mask"]["masked"].is_string(), "{keys}");
+        assert!(!keys.to_string().contains(platform), "masked only");
+        let (status, text) = call(
+            Method::POST,
+            format!("{b}/v1/admin/platform-keys/anthropic/test"),
+            &admin,
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{text}");
+        assert!(!text.contains(platform), "the key is never echoed");
+        let tested: Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(tested["status"], "connected", "{tested}");
+        assert_eq!(tested["report"]["verdict"], "connected", "{tested}");
+        let (_, keys) = get(b, "/v1/admin/platform-keys", &admin).await;
+        assert_eq!(listed(&keys)["status"], "connected", "{keys}");
+        assert_eq!(
+            listed(&keys)["verified_at"],
+            tested["verified_at"],
+            "{keys}"
+        );
+        // A tenant with no key of its own resolves to it: its last use is today.
+        let service = edge.token("service", "platform");
+        let (status, text) = call(
+            Method::POST,
+            format!("{b}/v1/resolve"),
+            &service,
+            Some(json!({"tenant": "no-key-of-its-own", "provider": "anthropic"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{text}");
+        assert!(text.contains("\"platform\""), "{text}");
+        let today = byok_core::usage::day_of(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+        );
+        wait_for("the platform key's last use", || {
+            let (b, admin, today) = (b.to_owned(), admin.clone(), today.clone());
+            async move {
+                let (_, keys) = get(&b, "/v1/admin/platform-keys", &admin).await;
+                listed(&keys)["last_used"] == json!(today)
+            }
+        })
+        .await;
+        // Replaced: untested again.
+        let (status, _) = call(
+            Method::PUT,
+            format!("{b}/v1/admin/platform-keys/anthropic"),
+            &admin,
+            Some(json!({"key": "sk-ant-FAKE-valid-platform-11111111111111111111111111"})),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (_, keys) = get(b, "/v1/admin/platform-keys", &admin).await;
+        assert_eq!(listed(&keys)["status"], Value::Null, "{keys}");
 
         // Retire and restore, with the retired entry still in the console's list.
         let (status, _) = call(

@@ -7,10 +7,14 @@
 //!
 //! `BYOK_EDGE_VARS` (a JSON object of strings) adds Worker vars: the browser tests start a
 //! stand-in platform app first and point `AUTH_JWKS_URL`, `CONNECT_ORIGINS` and
-//! `ALLOWED_EMBED_ORIGINS` at it.
+//! `ALLOWED_EMBED_ORIGINS` at it. `BYOK_EDGE_WEBHOOK_URL` and `BYOK_EDGE_WEBHOOK_MAX_ATTEMPTS`
+//! send status webhooks to a receiver of the test's. `BYOK_EDGE_ROTATE=1` leaves the edge as an
+//! operator's key rotation does: three workspaces' keys saved under the first keyring key, then
+//! a new primary key and a restart, so those keys wait for a reseal (the console's Keyring page).
 
 use std::io::BufRead;
 
+use byok_core::keyring::{KeyId, KeyringDocument};
 use byok_e2e::{Edge, EdgeConfig};
 use byok_fake_providers::FakeProviders;
 
@@ -61,6 +65,12 @@ async fn main() {
         .expect("push acme-crm");
     assert!(r.status().is_success(), "acme-crm: {}", r.status());
 
+    let edge = if std::env::var("BYOK_EDGE_ROTATE").as_deref() == Ok("1") {
+        rotated(edge).await
+    } else {
+        edge
+    };
+
     println!(
         "{}",
         serde_json::json!({
@@ -89,4 +99,37 @@ async fn main() {
     .ok();
     drop(edge);
     drop(fakes);
+}
+
+/// Saves three workspaces' Stripe keys (ones the fakes accept) under the edge's keyring, then
+/// rotates the keyring to a new primary key and restarts the edge over the same storage.
+async fn rotated(mut edge: Edge) -> Edge {
+    let client = reqwest::Client::new();
+    for n in 1..=3 {
+        let tenant = format!("sealed-{n}");
+        let r = client
+            .post(format!("{}/v1/integrations", edge.base))
+            .bearer_auth(edge.token("owner", &tenant))
+            .json(&serde_json::json!({
+                "provider": "stripe",
+                "key": "sk_test_fakevalid0000000000000000000000",
+            }))
+            .send()
+            .await
+            .expect("save a key");
+        assert!(r.status().is_success(), "{tenant}: {}", r.status());
+    }
+    let mut keyring: KeyringDocument =
+        serde_json::from_str(&edge.config().keyring).expect("keyring");
+    keyring
+        .rotate(KeyId::parse("rotated").expect("id"), &mut rand_core::OsRng)
+        .expect("rotate");
+    let mut config = edge.config().clone();
+    config.keyring = keyring.to_json().to_string();
+    tokio::task::spawn_blocking(move || {
+        edge.restart(config);
+        edge
+    })
+    .await
+    .expect("restart")
 }
