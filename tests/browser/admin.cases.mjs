@@ -42,6 +42,18 @@ export function adminTests(ctx) {
 
   const ready = (page) => page.waitForSelector('#content:not([aria-busy])');
 
+  /**
+   * Polls `check(arg)` in the page (awaited: it may fetch) every half second until it is true;
+   * fails naming `what` after `seconds`.
+   */
+  async function until(page, what, check, arg = null, seconds = 30) {
+    const deadline = Date.now() + seconds * 1000;
+    while (!(await page.evaluate(check, arg))) {
+      assert.ok(Date.now() < deadline, `${what} within ${seconds} s`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
   describe('Admin console', () => {
     for (const locale of ['en-GB', 'fr-FR']) {
       test(`every page loads for a platform admin (${locale}): every message, no axe-core violation`, async () => {
@@ -125,7 +137,7 @@ export function adminTests(ctx) {
       await page.locator('input[type="file"]').setInputFiles({ name: 'acme.svg', mimeType: 'image/svg+xml', buffer: Buffer.from(svg) });
       await page.getByRole('button', { name: 'Upload the logo' }).click();
       await page.getByText('The logo was uploaded.').waitFor();
-      await page.waitForFunction(async (k) => {
+      await until(page, 'the entry has its logo', async (k) => {
         const r = await fetch(`/v1/admin/providers`);
         const entry = (await r.json()).providers.find((p) => p.key === k);
         return Boolean(entry?.logo);
@@ -200,25 +212,34 @@ export function adminTests(ctx) {
       assert.equal(resolved.status(), 200);
       assert.equal((await resolved.json()).source, 'platform');
       const today = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeZone: 'UTC' }).format(new Date());
-      await page.waitForFunction(async () => {
+      await until(page, 'the platform key\'s last use is known', async () => {
         const r = await fetch('/v1/admin/platform-keys');
         return (await r.json()).platform_keys.some((k) => k.provider === 'mistral' && k.last_used);
-      }, null, { polling: 500, timeout: 20_000 });
+      });
       await page.reload();
       await ready(page);
       await panel.getByText(today).waitFor();
 
-      // That tenant's policy: never the platform key, and a cap for when it is allowed again.
+      // That tenant's policy: first a daily cap, which counts its calls to the platform key…
       const policy = page.locator('section').filter({ has: page.getByRole('heading', { name: 'A tenant’s policy' }) });
       await policy.getByLabel('Tenant', { exact: true }).fill(tenant);
       await policy.getByLabel('Provider', { exact: true }).selectOption('mistral');
       await policy.getByRole('button', { name: 'Look up' }).click();
       await policy.getByText(`Without a key of its own, ${tenant} is answered with the platform key for Mistral AI.`).waitFor();
-      await policy.getByText('1 call used it today.').waitFor();
-      await policy.getByLabel('The platform key for this tenant').selectOption('never');
       await policy.getByLabel('Daily cap on the platform key').fill('25');
       await policy.getByRole('button', { name: 'Save the policy' }).click();
       await policy.getByText(`Saved: the policy of ${tenant} for Mistral AI.`).waitFor();
+      const again = await page.request.post(`${ctx.base}/v1/resolve`, {
+        headers: { authorization: `Bearer ${ctx.service}` },
+        data: { tenant, provider: 'mistral' },
+      });
+      assert.equal(again.status(), 200);
+      await policy.getByRole('button', { name: 'Look up' }).click();
+      await policy.getByText('1 call used it today.').waitFor();
+      assert.equal(await policy.getByLabel('Daily cap on the platform key').inputValue(), '25');
+      // …then never the platform key for it.
+      await policy.getByLabel('The platform key for this tenant').selectOption('never');
+      await policy.getByRole('button', { name: 'Save the policy' }).click();
       await policy.getByText(`The platform key does not answer for ${tenant} on Mistral AI.`).waitFor();
       const refused = await page.request.post(`${ctx.base}/v1/resolve`, {
         headers: { authorization: `Bearer ${ctx.service}` },
@@ -243,10 +264,11 @@ export function adminTests(ctx) {
       const s = await signedIn('platform-admin', '/admin/webhooks');
       const { page } = s;
       await ready(page);
-      const deadFor = (state) => page.waitForFunction(async ([t, st]) => {
-        const r = await fetch(`/v1/admin/webhooks?delivery=${st}`);
-        return (await r.json()).events.some((e) => e.tenant === t && e.provider === 'openai');
-      }, [tenant, state], { polling: 500, timeout: 30_000 });
+      const deadFor = (state) => until(page, `the event of ${tenant} is ${state} (receiver: ${ctx.receiver.seen.slice(-6).join('; ')})`,
+        async ([t, st]) => {
+          const r = await fetch(`/v1/admin/webhooks?delivery=${st}`);
+          return (await r.json()).events.some((e) => e.tenant === t && e.provider === 'openai');
+        }, [tenant, state]);
       await deadFor('dead');
       await page.reload();
       await ready(page);
@@ -260,7 +282,7 @@ export function adminTests(ctx) {
       await page.getByText(`The webhook of openai for ${tenant} is being sent again.`).waitFor();
       await deadFor('delivered');
       const got = ctx.receiver.accepted.filter((a) => JSON.parse(a.body).data.tenant === tenant);
-      assert.equal(got.length, 1, 'the receiver got the event once');
+      assert.equal(got.length, 1, `the receiver got the event once: ${ctx.receiver.seen.slice(-10).join('; ')}`);
       const body = JSON.parse(got[0].body);
       assert.equal(body.type, 'integration.status_changed');
       assert.equal(body.data.to, 'invalid');

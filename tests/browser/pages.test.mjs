@@ -57,6 +57,8 @@ const receiver = {
   mendedFor: new Set(),
   /** The bodies accepted, with their signature header. */
   accepted: [],
+  /** Every request's workspace and answer, for a failing test's message. */
+  seen: [],
   server: createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
@@ -65,6 +67,7 @@ const receiver = {
       let tenant;
       try { tenant = JSON.parse(body)?.data?.tenant; } catch { tenant = undefined; }
       const ok = receiver.mendedFor.has(tenant);
+      receiver.seen.push(`${tenant ?? body.slice(0, 80)} → ${ok ? 200 : 500}`);
       if (ok) receiver.accepted.push({ body, headers: req.headers });
       res.writeHead(ok ? 200 : 500, { 'content-type': 'application/json' });
       res.end(ok ? '{"ok":true}' : '{"error":"the receiver is down"}');
