@@ -218,7 +218,7 @@ export function adminTests(ctx) {
       });
       await page.reload();
       await ready(page);
-      await panel.getByText(today).waitFor();
+      await panel.getByText(today, { exact: true }).waitFor();
 
       // That tenant's policy: first a daily cap, which counts its calls to the platform key…
       const policy = page.locator('section').filter({ has: page.getByRole('heading', { name: 'A tenant’s policy' }) });
