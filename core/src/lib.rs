@@ -44,6 +44,7 @@ pub mod replace;
 pub mod report;
 pub mod resolve;
 pub mod resolve_cache;
+pub mod retention;
 pub mod rotation;
 pub mod scope;
 pub mod status;

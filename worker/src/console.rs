@@ -146,9 +146,7 @@ pub async fn fleet(req: &Request, app: &App, who: &Principal) -> ApiResult {
         .map(|(_, v)| v.into_owned());
     let counts = app
         .db
-        .prepare(
-            "SELECT provider, status, COUNT(*) AS n FROM integrations GROUP BY provider, status",
-        )
+        .prepare(store::FLEET_COUNTS)
         .all()
         .await
         .counted()?

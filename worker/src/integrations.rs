@@ -284,6 +284,7 @@ pub async fn test_opened_and_record(
         failing_since: failing_since.as_deref(),
         transient_failures: health.transient_failures,
     };
+    let scheduled = reason.cause == byok_core::events::Cause::Recheck;
     let reason = Reason {
         verdict: match report.verdict {
             ReportedVerdict::Plugin(v) => Some(v),
@@ -297,6 +298,15 @@ pub async fn test_opened_and_record(
         app,
         status_changed(&row.tenant, &row.provider, before, next, reason, &now),
     );
+    // A scheduled re-check that changes nothing is counted, not written (retention, #24).
+    let day = byok_core::usage::day_of(now_ms);
+    let audit_write = match byok_core::retention::audit_write(scheduled, before, next) {
+        byok_core::retention::AuditWrite::Row => store::TestAudit::Row(&audit),
+        byok_core::retention::AuditWrite::Counted => store::TestAudit::Counted {
+            day: &day,
+            outcome: &outcome,
+        },
+    };
     let recorded = crate::util::timed(
         "d1-write",
         store::record_test(
@@ -304,7 +314,7 @@ pub async fn test_opened_and_record(
             &row.tenant,
             &row.provider,
             &record,
-            &audit,
+            audit_write,
             event.as_ref().map(events::Prepared::row),
         ),
     )

@@ -37,6 +37,7 @@ mod quota;
 mod recheck;
 mod report;
 mod resolve;
+mod retention;
 mod rotation;
 mod store;
 mod usage;
@@ -340,6 +341,17 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         Ok(_) => {}
         Err(e) => worker::console_error!("connect link sweep failed: {e}"),
     }
+    match retention::sweep(&app, now).await {
+        Ok(s) if s.total() > 0 => worker::console_log!(
+            "retention: {} audit rows, {} status events, {} usage rows, {} re-check counts removed",
+            s.audit,
+            s.events,
+            s.usage,
+            s.recheck_counts
+        ),
+        Ok(_) => {}
+        Err(ApiError(p)) => worker::console_error!("retention sweep failed: {}", p.detail),
+    }
 }
 
 /// The queue's consumer: re-checks and webhook deliveries. Each message is acknowledged or
@@ -348,6 +360,7 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 async fn queue(batch: MessageBatch<Job>, env: Env, _ctx: Context) -> worker::Result<()> {
     let messages = batch.messages()?;
     let jobs = messages.len();
+    let started = util::clock_ms();
     util::take_subrequests();
     for message in messages {
         let done = match message.body() {
@@ -364,8 +377,9 @@ async fn queue(batch: MessageBatch<Job>, env: Env, _ctx: Context) -> worker::Res
     }
     // One line per invocation: what the Workers limits bound (scripts/bench-recheck reads it).
     worker::console_warn!(
-        "queue invocation: {jobs} jobs, {} subrequests",
-        util::take_subrequests()
+        "queue invocation: {jobs} jobs, {} subrequests, {} ms",
+        util::take_subrequests(),
+        (util::clock_ms() - started).max(0.0) as u64
     );
     Ok(())
 }

@@ -316,6 +316,10 @@ pub async fn all_providers(db: &D1Database) -> Result<Vec<ProviderRow>> {
     .results::<ProviderRow>()
 }
 
+/// Installs by provider and status: the rows the triggers of migration `0015` keep, a few per
+/// provider, never a count over `integrations`.
+pub(crate) const FLEET_COUNTS: &str = "SELECT provider, status, n FROM fleet_counts WHERE n != 0";
+
 #[derive(Debug, Clone, Deserialize)]
 struct KeyRow {
     key: String,
@@ -1121,12 +1125,25 @@ pub(crate) const RECORD_TEST: &str =
 
 /// Records a test's result with its audit row, unless the row changed since the test began.
 /// Whether it was recorded.
+/// How a test is written to the audit log (`byok_core::retention::audit_write` decides).
+pub enum TestAudit<'a> {
+    /// A row.
+    Row(&'a AuditEntry),
+    /// One more in the day's count for the provider and outcome (`recheck_daily`).
+    Counted { day: &'a str, outcome: &'a str },
+}
+
+/// One more unchanged scheduled re-check in the day's count.
+pub(crate) const COUNT_RECHECK: &str =
+    "INSERT INTO recheck_daily (day, provider, outcome, checks) VALUES (?1, ?2, ?3, 1)
+     ON CONFLICT (day, provider, outcome) DO UPDATE SET checks = checks + 1";
+
 pub async fn record_test(
     db: &D1Database,
     tenant: &str,
     provider: &str,
     t: &TestRecord<'_>,
-    audit: &AuditEntry,
+    audit: TestAudit<'_>,
     event: Option<(&str, &byok_core::events::StatusChanged, &str)>,
 ) -> Result<bool> {
     let update = db.prepare(RECORD_TEST).bind(&[
@@ -1142,7 +1159,14 @@ pub async fn record_test(
         int(i64::from(t.transient_failures)),
         blob(Some(t.sealed)),
     ])?;
-    let mut statements = vec![update, audit_statement(db, audit)?];
+    let audit = match audit {
+        TestAudit::Row(entry) => audit_statement(db, entry)?,
+        TestAudit::Counted { day, outcome } => {
+            db.prepare(COUNT_RECHECK)
+                .bind(&[text(day), text(provider), text(outcome)])?
+        }
+    };
+    let mut statements = vec![update, audit];
     if let Some((id, e, delivery)) = event {
         let guard = Guard {
             updated_at: t.now,
@@ -1678,3 +1702,37 @@ pub async fn run_batch(
 #[cfg(test)]
 #[path = "store_sql_tests.rs"]
 mod sql_tests;
+
+/// Retention (issue #24; `byok_core::retention`): each statement removes at most `?2` aged rows
+/// of one table, oldest first, and never a row the rules keep.
+///
+/// Audit rows in id order (they are appended as time goes), the aged among the oldest `?2`: a
+/// batch that meets a row still kept removes only what precedes it in time.
+pub(crate) const PURGE_AUDIT: &str = "DELETE FROM audit_log WHERE id IN
+     (SELECT id FROM audit_log ORDER BY id LIMIT ?2) AND at < ?1";
+/// Status events older than `?1`, oldest first (`status_events_by_at`), except each
+/// integration's newest (what explains its status) and any whose webhook is still being
+/// delivered.
+pub(crate) const PURGE_EVENTS: &str = "DELETE FROM status_events WHERE id IN
+     (SELECT e.id FROM status_events e
+       WHERE e.at < ?1 AND e.delivery != 'pending'
+         AND EXISTS (SELECT 1 FROM status_events n
+                      WHERE n.tenant = e.tenant AND n.provider = e.provider AND n.at > e.at)
+       ORDER BY e.at LIMIT ?2)";
+/// Daily usage before the day `?1` (the primary key starts with the day).
+pub(crate) const PURGE_USAGE: &str = "DELETE FROM usage_daily WHERE rowid IN
+     (SELECT rowid FROM usage_daily WHERE day < ?1 ORDER BY day LIMIT ?2)";
+/// Daily re-check counts before the day `?1`.
+pub(crate) const PURGE_RECHECK_COUNTS: &str = "DELETE FROM recheck_daily WHERE rowid IN
+     (SELECT rowid FROM recheck_daily WHERE day < ?1 ORDER BY day LIMIT ?2)";
+
+/// Runs one purge statement (`PURGE_*`) with its cutoff and batch size: how many rows went.
+pub async fn purge(db: &D1Database, statement: &str, cutoff: &str, batch: u32) -> Result<u64> {
+    let r = db
+        .prepare(statement)
+        .bind(&[text(cutoff), int(i64::from(batch))])?
+        .run()
+        .await
+        .counted()?;
+    Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) as u64)
+}

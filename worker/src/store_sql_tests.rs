@@ -4,10 +4,11 @@
 use rusqlite::{params, Connection};
 
 use super::{
-    DROP_PENDING, EXPIRY_CANDIDATES, FAILING, INSERT_EVENT, MARK_NOTICE, NOTICE_EVENT,
-    PENDING_INCONCLUSIVE, PLATFORM_LAST_USED, PROMOTE_PENDING, RECORD_PLATFORM_CHECK, RECORD_TEST,
-    RESEAL, RESTART_DELIVERY, SET_DELIVERY, STAGE_PENDING, STALL_DELIVERIES, STORE_KEY,
-    SWITCH_EVENT, SWITCH_TO_PENDING, UPSERT_PROVIDER,
+    COUNT_RECHECK, DROP_PENDING, EXPIRY_CANDIDATES, FAILING, FLEET_COUNTS, INSERT_EVENT,
+    MARK_NOTICE, NOTICE_EVENT, PENDING_INCONCLUSIVE, PLATFORM_LAST_USED, PROMOTE_PENDING,
+    PURGE_AUDIT, PURGE_EVENTS, PURGE_RECHECK_COUNTS, PURGE_USAGE, RECORD_PLATFORM_CHECK,
+    RECORD_TEST, RESEAL, RESTART_DELIVERY, SET_DELIVERY, STAGE_PENDING, STALL_DELIVERIES,
+    STORE_KEY, SWITCH_EVENT, SWITCH_TO_PENDING, UPSERT_PROVIDER,
 };
 
 /// A database with every migration applied, in order, as `wrangler d1 migrations apply` does.
@@ -804,4 +805,225 @@ fn a_platform_key_test_is_recorded_against_the_key_tested_and_its_last_use_is_on
         )
         .expect("plan");
     assert!(plan.contains("usage_daily_by_provider"), "{plan}");
+}
+
+/// The plan of `sql` (its `detail` column, one line per step).
+fn plan_of(db: &Connection, sql: &str, params: impl rusqlite::Params) -> String {
+    let mut stmt = db
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .expect("plan");
+    let rows = stmt
+        .query_map(params, |r| r.get::<_, String>(3))
+        .expect("plan rows");
+    rows.map(|r| r.expect("row")).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn retention_removes_aged_audit_rows_oldest_first_and_only_those() {
+    let db = migrated();
+    for (n, at) in [
+        "2024-01-01T00:00:00.000Z",
+        "2024-06-01T00:00:00.000Z",
+        "2025-01-01T00:00:00.000Z",
+        "2026-11-01T00:00:00.000Z",
+        "2026-11-30T00:00:00.000Z",
+    ]
+    .iter()
+    .enumerate()
+    {
+        db.execute(
+            "INSERT INTO audit_log (at, actor, tenant, action, outcome) VALUES (?1, 'ada', 'acme', ?2, 'ok')",
+            params![at, format!("a{n}")],
+        )
+        .expect("audit");
+    }
+    let cutoff = "2025-06-01T00:00:00.000Z";
+    // A batch of two: the two oldest go; the next batch takes the third and stops at the kept.
+    assert_eq!(
+        db.execute(PURGE_AUDIT, params![cutoff, 2]).expect("purge"),
+        2
+    );
+    assert_eq!(
+        db.execute(PURGE_AUDIT, params![cutoff, 2]).expect("purge"),
+        1
+    );
+    assert_eq!(
+        db.execute(PURGE_AUDIT, params![cutoff, 2]).expect("purge"),
+        0
+    );
+    let left: Vec<String> = db
+        .prepare("SELECT action FROM audit_log ORDER BY id")
+        .expect("q")
+        .query_map([], |r| r.get(0))
+        .expect("rows")
+        .map(|r| r.expect("row"))
+        .collect();
+    assert_eq!(left, ["a3", "a4"]);
+    // Bounded by the batch: the rowid order's first `?2` rows, never the whole table.
+    let plan = plan_of(&db, PURGE_AUDIT, params![cutoff, 2]);
+    assert!(
+        plan.contains("LIST SUBQUERY") || plan.contains("USING INTEGER PRIMARY KEY"),
+        "{plan}"
+    );
+}
+
+#[test]
+fn retention_keeps_each_integrations_newest_event_and_any_being_delivered() {
+    let db = migrated();
+    let event = |id: &str, tenant: &str, at: &str, delivery: &str| {
+        db.execute(
+            "INSERT INTO status_events (id, tenant, provider, from_status, to_status, reason, at, delivery)
+             VALUES (?1, ?2, 'openai', 'connected', 'invalid', '{}', ?3, ?4)",
+            params![id, tenant, at, delivery],
+        )
+        .expect("event");
+    };
+    event("old-1", "acme", "2024-01-01T00:00:00.000Z", "delivered");
+    event("old-pending", "acme", "2024-02-01T00:00:00.000Z", "pending");
+    event("old-dead", "acme", "2024-03-01T00:00:00.000Z", "dead");
+    event("recent", "acme", "2026-11-29T00:00:00.000Z", "delivered");
+    // Another integration whose only event is old: it explains its status, so it stays.
+    event("only", "globex", "2024-01-01T00:00:00.000Z", "delivered");
+    let removed = db
+        .execute(PURGE_EVENTS, params!["2025-06-01T00:00:00.000Z", 500])
+        .expect("purge");
+    assert_eq!(removed, 2);
+    let left: Vec<String> = db
+        .prepare("SELECT id FROM status_events ORDER BY id")
+        .expect("q")
+        .query_map([], |r| r.get(0))
+        .expect("rows")
+        .map(|r| r.expect("row"))
+        .collect();
+    assert_eq!(left, ["old-pending", "only", "recent"]);
+    let plan = plan_of(&db, PURGE_EVENTS, params!["2025-06-01T00:00:00.000Z", 500]);
+    assert!(plan.contains("status_events_by_at"), "{plan}");
+    assert!(plan.contains("status_events_by_integration"), "{plan}");
+}
+
+#[test]
+fn retention_removes_usage_and_recheck_counts_by_day_through_their_keys() {
+    let db = migrated();
+    for day in ["2025-01-01", "2025-05-31", "2025-06-01", "2026-11-30"] {
+        db.execute(
+            "INSERT INTO usage_daily (day, tenant, provider, source, resolves) VALUES (?1, 'acme', 'openai', 'tenant', 1)",
+            [day],
+        )
+        .expect("usage");
+        // An unchanged scheduled re-check, twice the same day: one row, counted twice.
+        for _ in 0..2 {
+            db.execute(COUNT_RECHECK, params![day, "openai", "connected"])
+                .expect("count");
+        }
+    }
+    let checks: i64 = db
+        .query_row(
+            "SELECT checks FROM recheck_daily WHERE day = '2026-11-30'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(checks, 2);
+    assert_eq!(
+        db.execute(PURGE_USAGE, params!["2025-06-01", 500])
+            .expect("purge"),
+        2
+    );
+    assert_eq!(
+        db.execute(PURGE_RECHECK_COUNTS, params!["2025-06-01", 500])
+            .expect("purge"),
+        2
+    );
+    let days: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM usage_daily WHERE day >= '2025-06-01'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("left");
+    assert_eq!(days, 2);
+    for sql in [PURGE_USAGE, PURGE_RECHECK_COUNTS] {
+        let plan = plan_of(&db, sql, params!["2025-06-01", 500]);
+        assert!(plan.contains("USING") && plan.contains("INDEX"), "{plan}");
+    }
+}
+
+/// Installs by provider and status.
+type Counts = Vec<(String, String, i64)>;
+
+/// `fleet_counts` as the triggers keep it, and the count it stands for.
+fn fleet(db: &Connection) -> (Counts, Counts) {
+    let rows = |sql: &str| -> Counts {
+        db.prepare(sql)
+            .expect("q")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("rows")
+            .map(|r| r.expect("row"))
+            .collect()
+    };
+    (
+        rows(&format!("{FLEET_COUNTS} ORDER BY provider, status")),
+        rows("SELECT provider, status, COUNT(*) FROM integrations GROUP BY provider, status ORDER BY provider, status"),
+    )
+}
+
+#[test]
+fn the_fleet_counts_follow_every_install_change_and_uninstall() {
+    let db = migrated();
+    for key in ["openai", "stripe", "twilio"] {
+        db.execute(
+            "INSERT INTO integration_providers (key, spec, created_at, updated_at) VALUES (?1, '{}', ?2, ?2)",
+            params![key, T],
+        )
+        .expect("provider");
+    }
+    // A fixed pseudo-random walk of installs, status changes, key saves and uninstalls.
+    let mut seed: u64 = 20_261_130;
+    let mut next = |n: u64| {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        (seed >> 33) % n
+    };
+    let providers = ["openai", "stripe", "twilio"];
+    let statuses = ["connected", "invalid", "unverified"];
+    for _ in 0..600 {
+        let tenant = format!("t{}", next(40));
+        let provider = providers[next(3) as usize];
+        match next(4) {
+            0 => {
+                // Install with a key, or without (ON CONFLICT DO NOTHING, as the Worker does).
+                let keyed = next(2) == 0;
+                db.execute(
+                    "INSERT INTO integrations (tenant, provider, status, secret, installed_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (tenant, provider) DO NOTHING",
+                    params![
+                        tenant,
+                        provider,
+                        if keyed { "unverified" } else { "disconnected" },
+                        if keyed { Some(b"sealed".as_slice()) } else { None },
+                        T
+                    ],
+                )
+                .expect("install");
+            }
+            1 | 2 => {
+                let status = statuses[next(3) as usize];
+                db.execute(
+                    "UPDATE integrations SET status = ?3, updated_at = ?4 WHERE tenant = ?1 AND provider = ?2 AND secret IS NOT NULL",
+                    params![tenant, provider, status, LATER],
+                )
+                .expect("test");
+            }
+            _ => {
+                db.execute(
+                    "DELETE FROM integrations WHERE tenant = ?1 AND provider = ?2",
+                    params![tenant, provider],
+                )
+                .expect("uninstall");
+            }
+        }
+        let (kept, counted) = fleet(&db);
+        assert_eq!(kept, counted);
+    }
+    let plan = plan_of(&db, FLEET_COUNTS, []);
+    assert!(!plan.contains("integrations"), "{plan}");
 }

@@ -39,7 +39,7 @@ thread_local! {
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
-fn clock_ms() -> f64 {
+pub fn clock_ms() -> f64 {
     js_sys::Date::now()
 }
 

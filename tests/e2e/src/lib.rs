@@ -297,6 +297,17 @@ WEBHOOK_MAX_ATTEMPTS = "{max_attempts}"
         self.wait_healthy();
     }
 
+    /// Stops the Worker, lets `change` edit its stopped D1/KV state (the folder `state/`), and
+    /// starts it again with the same configuration: how a bench fills a database directly.
+    pub fn restart_after(&mut self, change: impl FnOnce(&Path)) {
+        self.stop();
+        change(&self.dir.join("state"));
+        let (child, port) = Edge::spawn(&root(), &self.dir, &self.config);
+        self.child = child;
+        self.base = format!("http://127.0.0.1:{port}");
+        self.wait_healthy();
+    }
+
     /// The edge's folder: its `wrangler.toml`, and its D1/KV under `state/`.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -701,4 +712,19 @@ impl Drop for Edge {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// One cron run of the edge at `base` (`GET /__scheduled`: wrangler dev runs with
+/// `--test-scheduled`), answered once the scheduled handler has finished.
+pub async fn scheduled_run(base: &str) {
+    let resp = reqwest::Client::new()
+        .get(format!("{base}/__scheduled"))
+        .send()
+        .await
+        .expect("scheduled");
+    assert_eq!(
+        resp.status(),
+        200,
+        "wrangler dev runs with --test-scheduled"
+    );
 }

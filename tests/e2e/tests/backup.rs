@@ -195,6 +195,30 @@ fn a_backup_restores_into_a_new_database_and_every_key_still_resolves_and_tests(
     let again = edge.config().clone();
     edge.restart(again);
     rt.block_on(every_key_resolves_and_tests(&edge));
+    // The fleet counts kept by triggers (migration 0015) came back as they were, neither
+    // doubled by the import's inserts nor lost.
+    let counts = |sql: &str| {
+        let mut rows: Vec<String> = edge.query(sql).iter().map(|r| r.to_string()).collect();
+        rows.sort();
+        rows
+    };
+    assert_eq!(
+        counts("SELECT provider, status, n FROM fleet_counts WHERE n != 0"),
+        counts(
+            "SELECT provider, status, COUNT(*) AS n FROM integrations GROUP BY provider, status"
+        ),
+        "the restored fleet counts match the restored installs"
+    );
+    // (They hold because the export creates the triggers on `integrations` after its rows.)
+    let triggers = sql.find("CREATE TRIGGER").unwrap_or(usize::MAX);
+    let installs = sql
+        .rfind("INSERT INTO \"integrations\"")
+        .or_else(|| sql.rfind("INSERT INTO integrations "))
+        .expect("the export holds installs");
+    assert!(
+        triggers != usize::MAX && triggers > installs,
+        "the export creates its triggers after the installs"
+    );
 
     // Never over data: the same target again is refused.
     let out = script(

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use byok_core::webhook::{verify, WebhookSecret};
-use byok_e2e::EdgeConfig;
+use byok_e2e::{scheduled_run, EdgeConfig};
 use byok_fake_providers::webhooks::WebhookReceiver;
 use byok_fake_providers::FakeProviders;
 use reqwest::{Client, StatusCode};
@@ -31,19 +31,6 @@ async fn integration(base: &str, token: &str) -> Value {
         .as_array()
         .and_then(|a| a.iter().find(|i| i["provider"] == "anthropic").cloned())
         .unwrap_or(Value::Null)
-}
-
-async fn scheduled_run(base: &str) {
-    let resp = Client::new()
-        .get(format!("{base}/__scheduled"))
-        .send()
-        .await
-        .expect("scheduled");
-    assert_eq!(
-        resp.status(),
-        200,
-        "wrangler dev runs with --test-scheduled"
-    );
 }
 
 async fn wait_for<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {

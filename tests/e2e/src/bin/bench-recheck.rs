@@ -68,7 +68,10 @@ fn main() {
             assert_eq!(r.status(), 200);
         })
     };
-    let by_scheduler = "SELECT count(*) AS n FROM audit_log WHERE actor = 'scheduler'";
+    // Re-tests done: the unchanged ones are counted per day (no audit row, issue #24), the
+    // others are audit rows by the scheduler.
+    let by_scheduler = "SELECT (SELECT COALESCE(SUM(checks), 0) FROM recheck_daily)
+        + (SELECT count(*) FROM audit_log WHERE actor = 'scheduler' AND action = 'test') AS n";
     let started = Instant::now();
     scheduled(&rt);
     let deadline = started + Duration::from_secs(900);
@@ -87,7 +90,11 @@ fn main() {
     scheduled(&rt);
     std::thread::sleep(Duration::from_secs(10));
     let total = count(&edge, by_scheduler);
-    let twice = count(&edge, "SELECT count(*) AS n FROM (SELECT tenant FROM audit_log WHERE actor = 'scheduler' GROUP BY tenant, provider HAVING count(*) > 1)");
+    let twice = total.saturating_sub(keys as u64);
+    let audit_rows = count(
+        &edge,
+        "SELECT count(*) AS n FROM audit_log WHERE actor = 'scheduler'",
+    );
 
     let log = edge.log();
     let (mut invocations, mut max_jobs, mut max_sub) = (0u32, 0u32, 0u32);
@@ -121,6 +128,7 @@ fn main() {
         "| re-tests after a second run right behind | {} | {keys} keys | |",
         total
     );
-    println!("| keys re-tested more than once | {twice} | | |");
-    assert_eq!(twice, 0, "nothing re-tested twice");
+    println!("| re-tests beyond one per key | {twice} | | |");
+    println!("| audit rows the run wrote (unchanged re-checks are counted per day instead) | {audit_rows} | {keys} keys | |");
+    assert_eq!(twice, 0, "no key re-tested twice");
 }
