@@ -289,12 +289,8 @@ WEBHOOK_MAX_ATTEMPTS = "{max_attempts}"
     /// configuration (a rotated keyring, say): what an operator's `wrangler secret put` and
     /// redeploy do. The base URL changes (a fresh port).
     pub fn restart(&mut self, config: EdgeConfig) {
-        self.stop();
-        let (child, port) = Edge::spawn(&root(), &self.dir, &config);
-        self.child = child;
-        self.base = format!("http://127.0.0.1:{port}");
         self.config = config;
-        self.wait_healthy();
+        self.restart_after(|_| ());
     }
 
     /// Stops the Worker, lets `change` edit its stopped D1/KV state (the folder `state/`), and
@@ -356,6 +352,15 @@ WEBHOOK_MAX_ATTEMPTS = "{max_attempts}"
         let v: serde_json::Value =
             serde_json::from_slice(&out.stdout).expect("JSON from d1 execute");
         v[0]["results"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The number in column `n` of the first row of `sql` (`SELECT COUNT(*) AS n …`); 0 when
+    /// there is none.
+    pub fn count(&self, sql: &str) -> u64 {
+        self.query(sql)
+            .first()
+            .and_then(|r| r["n"].as_u64())
+            .unwrap_or(0)
     }
 
     /// What `wrangler dev` and the Worker's console wrote so far.

@@ -13,13 +13,6 @@ use serde_json::{json, Value};
 
 const KEY: &str = "sk-ant-FAKE-valid-retention-00000000000000000000000";
 
-fn count(edge: &Edge, sql: &str) -> i64 {
-    edge.query(sql)
-        .first()
-        .and_then(|r| r["n"].as_i64())
-        .unwrap_or(-1)
-}
-
 /// Rows two years old, and some from this week, in every table retention looks after.
 fn aged_rows(edge: &Edge) {
     edge.sql(
@@ -59,10 +52,7 @@ fn the_cron_removes_what_aged_out_keeps_what_explains_a_status_and_counts_quiet_
         let view: Value = resp.json().await.expect("json");
         assert_eq!(view["status"], "connected", "{view}");
     });
-    let people_rows = count(
-        &edge,
-        "SELECT COUNT(*) AS n FROM audit_log WHERE tenant = 'quiet'",
-    );
+    let people_rows = edge.count("SELECT COUNT(*) AS n FROM audit_log WHERE tenant = 'quiet'");
     assert!(people_rows >= 2, "install and its test are audited");
     aged_rows(&edge);
 
@@ -94,33 +84,25 @@ fn the_cron_removes_what_aged_out_keeps_what_explains_a_status_and_counts_quiet_
 
     // The quiet re-check: no audit row, one more in the day's count; the status unchanged.
     assert_eq!(
-        count(
-            &edge,
-            "SELECT COUNT(*) AS n FROM audit_log WHERE tenant = 'quiet'"
-        ),
+        edge.count("SELECT COUNT(*) AS n FROM audit_log WHERE tenant = 'quiet'"),
         people_rows,
         "an unchanged scheduled re-check writes no audit row"
     );
     assert_eq!(
-        count(
-            &edge,
-            "SELECT checks AS n FROM recheck_daily WHERE provider = 'anthropic' AND outcome = 'connected' AND day >= '2026-01-01'"
+        edge.count("SELECT checks AS n FROM recheck_daily WHERE provider = 'anthropic' AND outcome = 'connected' AND day >= '2026-01-01'"
         ),
         1,
         "it is counted for the day"
     );
     assert_eq!(
-        count(&edge, "SELECT COUNT(*) AS n FROM status_events WHERE tenant = 'quiet' AND to_status = 'connected'"),
+        edge.count("SELECT COUNT(*) AS n FROM status_events WHERE tenant = 'quiet' AND to_status = 'connected'"),
         1,
         "no new event"
     );
 
     // The same run removed what aged out, and kept what explains a status.
     assert_eq!(
-        count(
-            &edge,
-            "SELECT COUNT(*) AS n FROM audit_log WHERE at < '2025-01-01'"
-        ),
+        edge.count("SELECT COUNT(*) AS n FROM audit_log WHERE at < '2025-01-01'"),
         0,
         "aged audit rows removed: {}",
         edge.log()
@@ -136,24 +118,15 @@ fn the_cron_removes_what_aged_out_keeps_what_explains_a_status_and_counts_quiet_
         "each integration's newest event and the one still being delivered stay"
     );
     assert_eq!(
-        count(
-            &edge,
-            "SELECT COUNT(*) AS n FROM usage_daily WHERE day < '2025-01-01'"
-        ),
+        edge.count("SELECT COUNT(*) AS n FROM usage_daily WHERE day < '2025-01-01'"),
         0
     );
     assert_eq!(
-        count(
-            &edge,
-            "SELECT COUNT(*) AS n FROM recheck_daily WHERE day < '2025-01-01'"
-        ),
+        edge.count("SELECT COUNT(*) AS n FROM recheck_daily WHERE day < '2025-01-01'"),
         0
     );
     assert_eq!(
-        count(
-            &edge,
-            "SELECT COUNT(*) AS n FROM audit_log WHERE tenant = 'quiet'"
-        ),
+        edge.count("SELECT COUNT(*) AS n FROM audit_log WHERE tenant = 'quiet'"),
         people_rows,
         "this week's rows stay"
     );
@@ -180,10 +153,7 @@ fn the_cron_removes_what_aged_out_keeps_what_explains_a_status_and_counts_quiet_
         .log()
         .contains("RETAIN_AUDIT_DAYS must be a whole number of days from 30 to 3650"));
     assert_eq!(
-        count(
-            &edge,
-            "SELECT COUNT(*) AS n FROM audit_log WHERE at < '2025-01-01'"
-        ),
+        edge.count("SELECT COUNT(*) AS n FROM audit_log WHERE at < '2025-01-01'"),
         2,
         "nothing removed under a bad setting"
     );

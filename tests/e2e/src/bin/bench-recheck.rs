@@ -14,13 +14,6 @@ use serde_json::json;
 
 const KEY: &str = "sk-ant-FAKE-valid-bench-recheck-000000000000000000000";
 
-fn count(edge: &Edge, sql: &str) -> u64 {
-    edge.query(sql)
-        .first()
-        .and_then(|r| r["n"].as_u64())
-        .unwrap_or(0)
-}
-
 fn main() {
     let keys: usize = std::env::var("BENCH_KEYS")
         .ok()
@@ -77,7 +70,7 @@ fn main() {
     let deadline = started + Duration::from_secs(900);
     let mut done = 0;
     while Instant::now() < deadline {
-        done = count(&edge, by_scheduler);
+        done = edge.count(by_scheduler);
         if done as usize >= keys {
             break;
         }
@@ -89,12 +82,9 @@ fn main() {
     // A second run right behind the first: nothing is due, nothing is re-tested again.
     scheduled(&rt);
     std::thread::sleep(Duration::from_secs(10));
-    let total = count(&edge, by_scheduler);
+    let total = edge.count(by_scheduler);
     let twice = total.saturating_sub(keys as u64);
-    let audit_rows = count(
-        &edge,
-        "SELECT count(*) AS n FROM audit_log WHERE actor = 'scheduler'",
-    );
+    let audit_rows = edge.count("SELECT count(*) AS n FROM audit_log WHERE actor = 'scheduler'");
 
     let log = edge.log();
     let (mut invocations, mut max_jobs, mut max_sub) = (0u32, 0u32, 0u32);

@@ -55,13 +55,6 @@ fn median(mut ms: Vec<f64>) -> f64 {
     ms.get(ms.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-fn count(edge: &Edge, sql: &str) -> u64 {
-    edge.query(sql)
-        .first()
-        .and_then(|r| r["n"].as_u64())
-        .unwrap_or(0)
-}
-
 /// One database size's figures, in ms (medians, or walls where said).
 #[derive(Default)]
 struct Figures {
@@ -164,11 +157,11 @@ fn measure(rt: &tokio::runtime::Runtime, fakes: &FakeProviders, tenants: usize) 
     // The probes' keys are due (25 hours pass for their stored clock); one cron run.
     edge.sql("UPDATE integrations SET last_checked_at = last_checked_at - 90000000 WHERE tenant LIKE 'probe-%'");
     let counted = "SELECT COALESCE(SUM(checks), 0) AS n FROM recheck_daily WHERE provider = 'anthropic' AND outcome = 'connected' AND day = date('now')";
-    let before = count(&edge, counted);
+    let before = edge.count(counted);
     let started = Instant::now();
     f.cron_run = timed(http.get(format!("{b}/__scheduled")), 200);
     let deadline = started + Duration::from_secs(600);
-    while count(&edge, counted) < before + PROBES as u64 {
+    while edge.count(counted) < before + PROBES as u64 {
         assert!(
             Instant::now() < deadline,
             "the probes were re-checked: {}",
@@ -179,8 +172,7 @@ fn measure(rt: &tokio::runtime::Runtime, fakes: &FakeProviders, tenants: usize) 
     // The consumer's share: from the end of the cron run until the last probe is counted.
     f.recheck_per_key =
         (started.elapsed().as_secs_f64() * 1000.0 - f.cron_run).max(0.0) / PROBES as f64;
-    f.recheck_audit_rows = count(
-        &edge,
+    f.recheck_audit_rows = edge.count(
         "SELECT count(*) AS n FROM audit_log WHERE actor = 'scheduler' AND tenant LIKE 'probe-%'",
     );
     f
