@@ -71,6 +71,8 @@ def main():
                 None if secret is None else '{"masked":"sk-…a1b2","fingerprint":"0000"}',
                 iso(installed), iso(checked), checked,
                 1 if status == "connected" else 0,
+                # When the key is next due, as a test stores it (the default cadence).
+                None if secret is None else checked + (3_600_000 if status == "unverified" else 86_400_000),
             ))
             for _ in range(4):
                 at = now - rng.randrange(year)
@@ -96,8 +98,8 @@ def main():
     with db:
         db.executemany(
             """INSERT INTO integrations (tenant, provider, status, secret, key_id, mask, installed_at,
-                 updated_at, last_checked_at, key_worked, key_version, last_version)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1)""",
+                 updated_at, last_checked_at, key_worked, next_check_at, key_version, last_version)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1)""",
             integrations,
         )
         db.executemany(

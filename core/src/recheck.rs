@@ -9,7 +9,13 @@
 //! that could not conclude (rate limit, provider down) is retried sooner, backing off from
 //! [`RETRY_BASE_MS`] and never later than the status's own interval.
 //!
-//! Sans-I/O: the Worker reads candidate rows, asks [`select`] which are due, and enqueues them.
+//! Each row stores when it is next due ([`stored_next_check`], the `next_check_at` column,
+//! indexed), so a cron run reads only rows whose time has come, however many keys are stored.
+//! That stored time is a pre-filter written with the entry as it was: the run asks [`triage`]
+//! which rows are due under the entry as it is now, queues those, and stores a new time for
+//! the others.
+//!
+//! Sans-I/O: the Worker reads the rows, [`triage`] decides, the Worker queues and writes.
 
 use serde::{Deserialize, Serialize};
 
@@ -160,23 +166,65 @@ pub fn is_due(w: &Watch, cadence: &Recheck, now_ms: u64) -> bool {
     next_check_ms(w, cadence).is_some_and(|at| at <= now_ms)
 }
 
-/// The candidates due at `now`, most overdue first, at most `limit` of them (the rest are
-/// still due at the next run). Ties keep the candidates' order.
-pub fn select<T>(
-    candidates: impl IntoIterator<Item = (T, Watch, Recheck)>,
+/// How long a key whose entry gives it no check now (the entry is retired or has no test
+/// plugin, or its cadence switches this status off) waits before the cron looks at it again.
+/// Parking it for a day, rather than for ever, means an entry that gains a plugin or a
+/// cadence, or is restored, has its keys picked up within a day without any scan of the
+/// table by provider.
+pub const PARKED_MS: u64 = 24 * HOUR_MS;
+
+/// The time stored in a row's `next_check_at`, the column a cron run selects on: when `w` is
+/// next due under `cadence`; a parked key ([`PARKED_MS`]) when the entry gives it none; `None`
+/// only for a row without a key, which nothing but a save can make checkable (and a save
+/// stores its own time).
+pub fn stored_next_check(w: &Watch, cadence: Option<&Recheck>, now_ms: u64) -> Option<u64> {
+    if w.status == Status::Disconnected {
+        return None;
+    }
+    Some(
+        cadence
+            .and_then(|c| next_check_ms(w, c))
+            .unwrap_or(now_ms.saturating_add(PARKED_MS)),
+    )
+}
+
+/// What a cron run does with the rows storage found due by their stored `next_check_at`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Triage<T> {
+    /// Due now: queued, most overdue first, at most the run's limit.
+    pub due: Vec<T>,
+    /// Not due after all (the entry's cadence changed, it was retired or lost its plugin, or
+    /// the row was stored before the column existed): the time to store instead, so the row
+    /// leaves the run's selection. Always later than now, or `None` for a row without a key.
+    pub reschedule: Vec<(T, Option<u64>)>,
+}
+
+/// Sorts the rows a run read (each with its watch, or `None` when its stored status cannot be
+/// read, and its entry's cadence, `None` when the entry gives it none) into those due now and
+/// those to reschedule. Due rows past `limit` are in neither: they stay due for the next run.
+/// The stored time is only a pre-filter; this decides exactly, from the entry as it is now.
+pub fn triage<T>(
+    candidates: impl IntoIterator<Item = (T, Option<Watch>, Option<Recheck>)>,
     now_ms: u64,
     limit: usize,
-) -> Vec<T> {
-    let mut due: Vec<(u64, T)> = candidates
-        .into_iter()
-        .filter_map(|(item, w, cadence)| {
-            next_check_ms(&w, &cadence)
-                .filter(|at| *at <= now_ms)
-                .map(|at| (at, item))
-        })
-        .collect();
+) -> Triage<T> {
+    let mut due: Vec<(u64, T)> = Vec::new();
+    let mut reschedule = Vec::new();
+    for (item, watch, cadence) in candidates {
+        let Some(w) = watch else {
+            reschedule.push((item, Some(now_ms.saturating_add(PARKED_MS))));
+            continue;
+        };
+        match stored_next_check(&w, cadence.as_ref(), now_ms) {
+            Some(at) if at <= now_ms => due.push((at, item)),
+            later => reschedule.push((item, later)),
+        }
+    }
     due.sort_by_key(|(at, _)| *at);
-    due.into_iter().take(limit).map(|(_, item)| item).collect()
+    Triage {
+        due: due.into_iter().take(limit).map(|(_, item)| item).collect(),
+        reschedule,
+    }
 }
 
 /// One queued re-check: which key, as it was when it was picked. A consumer skips it when
@@ -333,31 +381,6 @@ mod tests {
     }
 
     proptest! {
-        /// A run picks only what is due, never a key that is not there, at most `limit`
-        /// candidates, the most overdue first, each at most once; and when it picks fewer than
-        /// the limit, nothing due was left out.
-        #[test]
-        fn select_picks_what_is_due_most_overdue_first(
-            cands in proptest::collection::vec(candidate(), 0..60),
-            limit in 0usize..40,
-        ) {
-            let picked = select(cands.iter().enumerate().map(|(i, (w, c))| (i, *w, *c)), NOW, limit);
-            prop_assert!(picked.len() <= limit);
-            let mut seen = std::collections::HashSet::new();
-            let mut last = 0u64;
-            for &i in &picked {
-                prop_assert!(seen.insert(i), "picked twice");
-                let (w, c) = &cands[i];
-                prop_assert!(w.status != Status::Disconnected);
-                let at = next_check_ms(w, c).expect("due means it has a next check");
-                prop_assert!(at <= NOW);
-                prop_assert!(at >= last, "most overdue first");
-                last = at;
-            }
-            let due = cands.iter().filter(|(w, c)| is_due(w, c, NOW)).count();
-            prop_assert_eq!(picked.len(), due.min(limit));
-        }
-
         /// A key checked at `t` is not due again before `t` plus its interval (or its backoff
         /// after an inconclusive check), and backing off never waits longer than the interval.
         #[test]
@@ -371,6 +394,78 @@ mod tests {
                 prop_assert!(next_check_ms(&w, &c).is_none());
             }
         }
+    }
+
+    proptest! {
+        /// Every row a run reads ends in exactly one place: queued (due by the entry as it is
+        /// now, most overdue first), rescheduled to a time after now (or to none, only for a
+        /// row without a key), or left due for the next run because the run is full. So a
+        /// row the stored time wrongly calls due leaves the selection, and none is lost.
+        #[test]
+        fn triage_queues_what_is_due_and_moves_the_rest_out_of_the_selection(
+            cands in proptest::collection::vec((candidate(), any::<bool>(), any::<bool>()), 0..60),
+            limit in 0usize..40,
+        ) {
+            let rows: Vec<_> = cands
+                .iter()
+                .enumerate()
+                .map(|(i, ((w, c), readable, has_cadence))| {
+                    (i, readable.then_some(*w), has_cadence.then_some(*c))
+                })
+                .collect();
+            let t = triage(rows.clone(), NOW, limit);
+            prop_assert!(t.due.len() <= limit);
+            let mut seen = std::collections::HashSet::new();
+            let mut last = 0u64;
+            for &i in &t.due {
+                prop_assert!(seen.insert(i));
+                let (_, w, c) = &rows[i];
+                let at = next_check_ms(&w.expect("due rows are readable"), &c.expect("and have a cadence"))
+                    .expect("due means a next check");
+                prop_assert!(at <= NOW && at >= last);
+                last = at;
+            }
+            for (i, at) in &t.reschedule {
+                prop_assert!(seen.insert(*i), "in one place only");
+                let (_, w, c) = &rows[*i];
+                match at {
+                    Some(at) => prop_assert!(*at > NOW, "rescheduled rows leave the selection"),
+                    None => prop_assert_eq!(w.map(|w| w.status), Some(Status::Disconnected)),
+                }
+                if let (Some(w), Some(c)) = (w, c) {
+                    prop_assert!(!is_due(w, c, NOW), "nothing due is pushed back");
+                }
+            }
+            let due = rows
+                .iter()
+                .filter(|(_, w, c)| matches!((w, c), (Some(w), Some(c)) if is_due(w, c, NOW)))
+                .count();
+            prop_assert_eq!(t.due.len(), due.min(limit));
+            prop_assert_eq!(seen.len() + (due - t.due.len()), rows.len());
+        }
+    }
+
+    #[test]
+    fn a_key_its_entry_gives_no_check_is_parked_for_a_day_and_a_key_less_row_for_ever() {
+        let w = watch(Status::Connected, Some(1));
+        assert_eq!(stored_next_check(&w, None, NOW), Some(NOW + PARKED_MS));
+        let off = Recheck {
+            connected_hours: 0,
+            ..Recheck::default()
+        };
+        assert_eq!(
+            stored_next_check(&w, Some(&off), NOW),
+            Some(NOW + PARKED_MS)
+        );
+        assert_eq!(
+            stored_next_check(&w, Some(&Recheck::default()), NOW),
+            Some(NOW + 23 * HOUR_MS)
+        );
+        let keyless = watch(Status::Disconnected, None);
+        assert_eq!(
+            stored_next_check(&keyless, Some(&Recheck::default()), NOW),
+            None
+        );
     }
 
     #[test]

@@ -47,6 +47,10 @@ pub fn connect_origins(env: &Env) -> Result<Vec<String>, ApiError> {
     })
 }
 
+pub(crate) const INSERT_LINK: &str =
+    "INSERT INTO connect_links (digest, tenant, plan, created_by, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
 pub async fn create(req: &mut Request, app: &App, who: &Principal) -> ApiResult {
     let body: ConnectRequest = read_json(req, REQUEST_MAX_BYTES).await?;
     let origins = connect_origins(&app.env)?;
@@ -70,10 +74,7 @@ pub async fn create(req: &mut Request, app: &App, who: &Principal) -> ApiResult 
     let stored = serde_json::to_string(&plan)
         .map_err(|_| problem(ProblemKind::Internal, "Could not store the link."))?;
     app.db
-        .prepare(
-            "INSERT INTO connect_links (digest, tenant, plan, created_by, created_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )
+        .prepare(INSERT_LINK)
         .bind(&[
             text(&digest),
             text(plan.tenant.as_str()),
@@ -98,6 +99,13 @@ pub async fn create(req: &mut Request, app: &App, who: &Principal) -> ApiResult 
     )?)
 }
 
+pub(crate) const USE_LINK: &str = "UPDATE connect_links SET used_at = ?1
+             WHERE digest = ?2 AND used_at IS NULL AND expires_at > ?1
+             RETURNING plan";
+
+pub(crate) const LINK_SEEN: &str =
+    "SELECT expires_at, used_at FROM connect_links WHERE digest = ?1";
+
 /// `GET /connect/{token}`: opens the link once.
 pub async fn open(req: &Request, app: &App, token: &str) -> worker::Result<Response> {
     let now = now_millis() / 1000;
@@ -118,18 +126,14 @@ pub async fn open(req: &Request, app: &App, token: &str) -> worker::Result<Respo
     let digest = sha256_hex(token.as_bytes());
     let opened = app
         .db
-        .prepare(
-            "UPDATE connect_links SET used_at = ?1
-             WHERE digest = ?2 AND used_at IS NULL AND expires_at > ?1
-             RETURNING plan",
-        )
+        .prepare(USE_LINK)
         .bind(&[int(now as i64), text(&digest)])?
         .first::<PlanRow>(None)
         .await?;
     let Some(row) = opened else {
         let seen = app
             .db
-            .prepare("SELECT expires_at, used_at FROM connect_links WHERE digest = ?1")
+            .prepare(LINK_SEEN)
             .bind(&[text(&digest)])?
             .first::<SeenRow>(None)
             .await?;
@@ -248,13 +252,13 @@ fn refusal(why: LinkRefusal, opts: &crate::web::PageOptions) -> worker::Result<R
     Ok(resp)
 }
 
+pub(crate) const PURGE_LINKS: &str = "DELETE FROM connect_links WHERE digest IN
+               (SELECT digest FROM connect_links WHERE expires_at < ?1 LIMIT 500)";
+
 /// Deletes links a day past their expiry, in bounded batches (the cron calls this).
 pub async fn sweep(db: &worker::D1Database, now: u64) -> worker::Result<u32> {
     let r = db
-        .prepare(
-            "DELETE FROM connect_links WHERE digest IN
-               (SELECT digest FROM connect_links WHERE expires_at < ?1 LIMIT 500)",
-        )
+        .prepare(PURGE_LINKS)
         .bind(&[int(now.saturating_sub(86_400) as i64)])?
         .run()
         .await?;

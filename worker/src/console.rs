@@ -5,7 +5,7 @@
 //! `byok_core::console`'s.
 
 use byok_core::api::{AuditEntry, ProblemKind};
-use byok_core::console::{audit_csv, fleet_counts, AuditSearch, StatusCounts};
+use byok_core::console::{audit_csv, fleet_counts, AuditSearch, SqlValue, StatusCounts};
 use byok_core::events::Job;
 use byok_core::ids::{ProviderKey, TenantId};
 use serde::{Deserialize, Serialize};
@@ -61,13 +61,16 @@ pub async fn providers(app: &App, who: &Principal) -> ApiResult {
     Ok(json(200, &serde_json::json!({ "providers": out }))?)
 }
 
+pub(crate) const RESTORE_PROVIDER: &str =
+    "UPDATE integration_providers SET active = 1, updated_at = ?2 WHERE key = ?1 AND active = 0";
+
 /// `POST /v1/admin/providers/{key}/restore`: a retired entry back in the Marketplace.
 pub async fn restore(app: &App, who: &Principal, key: &str) -> ApiResult {
     admin(who)?;
     let key = catalog::key_from_path(key)?;
     let r = app
         .db
-        .prepare("UPDATE integration_providers SET active = 1, updated_at = ?2 WHERE key = ?1 AND active = 0")
+        .prepare(RESTORE_PROVIDER)
         .bind(&[text(key.as_str()), text(&rfc3339(now_millis()))])?
         .run()
         .await
@@ -276,37 +279,14 @@ pub async fn audit_search(req: &Request, app: &App, who: &Principal) -> ApiResul
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     let search = AuditSearch::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-    let mut sql = String::from(
-        "SELECT id, at, actor, tenant, provider, action, outcome FROM audit_log WHERE 1 = 1",
-    );
-    let mut params = Vec::new();
-    let mut filter = |column: &str, op: &str, value: wasm_bindgen::JsValue| {
-        params.push(value);
-        sql.push_str(&format!(" AND {column} {op} ?{}", params.len()));
-    };
-    if let Some(t) = &search.tenant {
-        filter("tenant", "=", text(t.as_str()));
-    }
-    if let Some(p) = &search.provider {
-        filter("provider", "=", text(p.as_str()));
-    }
-    if let Some(a) = &search.action {
-        filter("action", "=", text(a));
-    }
-    if let Some(a) = &search.actor {
-        filter("actor", "=", text(a));
-    }
-    if let Some(s) = &search.since {
-        filter("at", ">=", text(s));
-    }
-    if let Some(u) = &search.until {
-        filter("at", "<", text(u));
-    }
-    if let Some(b) = search.before {
-        filter("id", "<", int(b));
-    }
-    params.push(int(i64::from(search.limit)));
-    sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", params.len()));
+    let (sql, values) = search.query();
+    let params: Vec<wasm_bindgen::JsValue> = values
+        .into_iter()
+        .map(|v| match v {
+            SqlValue::Text(t) => text(&t),
+            SqlValue::Int(n) => int(n),
+        })
+        .collect();
     let rows = app
         .db
         .prepare(&sql)

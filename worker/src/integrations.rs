@@ -283,6 +283,13 @@ pub async fn test_opened_and_record(
         verified,
         failing_since: failing_since.as_deref(),
         transient_failures: health.transient_failures,
+        next_check_at: crate::recheck::next_check_at(
+            Some(entry),
+            next,
+            health,
+            row.expires_at,
+            now_ms,
+        ),
     };
     let scheduled = reason.cause == byok_core::events::Cause::Recheck;
     let reason = Reason {

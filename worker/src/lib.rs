@@ -308,17 +308,20 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     match recheck::run(&app).await {
         Ok(run) => {
             worker::console_log!(
-                "re-check run: {} candidates read, {} queued",
+                "re-check run: {} candidates read, {} queued, {} rescheduled",
                 run.candidates,
-                run.queued
+                run.queued,
+                run.rescheduled
             );
             // For the console's fleet view: when the cron last ran and what it queued.
             let summary = serde_json::json!({
                 "at": util::rfc3339(util::now_millis()),
                 "candidates": run.candidates,
                 "queued": run.queued,
+                "rescheduled": run.rescheduled,
             });
-            if let Ok(put) = app.kv.put(console::LAST_RUN_KEY, summary) {
+            // As JSON text: a `serde_json::Value` handed to KV as it is was stored as `{}`.
+            if let Ok(put) = app.kv.put(console::LAST_RUN_KEY, summary.to_string()) {
                 let _ = put.execute().await;
             }
         }

@@ -1,15 +1,19 @@
-//! Scheduled re-checks. The Cron Trigger ([`run`]) reads the stored keys that may be due,
-//! asks `byok_core::recheck::select` which are, and queues them in batches; the queue's
+//! Scheduled re-checks. The Cron Trigger ([`run`]) reads the stored keys whose stored
+//! `next_check_at` has come, asks `byok_core::recheck::triage` which are due under their entry
+//! as it is now, queues those in batches and stores a new time for the others; the queue's
 //! consumer ([`recheck`]) re-tests each one as a Test would, as the actor `scheduler`, unless
 //! its row changed since it was picked. A usage report's re-test (`crate::report`) takes the
 //! same path, as the actor `usage-report`.
 
 use std::collections::HashMap;
 
+use byok_core::catalog::CatalogEntry;
 use byok_core::events::{Cause, Job, Reason};
 use byok_core::ids::{ProviderKey, TenantId};
-use byok_core::recheck::{cadence, select, Health, Recheck, RecheckMessage, Watch, RETRY_BASE_MS};
-use byok_core::status::Finding;
+use byok_core::recheck::{
+    cadence, stored_next_check, triage, Health, Recheck, RecheckMessage, Watch,
+};
+use byok_core::status::{Finding, Status};
 use worker::Env;
 
 use crate::auth::{Principal, Role};
@@ -31,21 +35,25 @@ const SEND_BATCH: usize = 100;
 /// What one cron run did.
 #[derive(Debug, Default)]
 pub struct RunSummary {
+    /// Rows read (their stored time had come).
     pub candidates: usize,
     pub queued: usize,
+    /// Rows that were not due after all, given a new time.
+    pub rescheduled: usize,
 }
 
-/// The cron run: picks what is due and queues it.
+/// The cron run: reads the rows whose stored time has come, queues those due, and stores a
+/// new time for the others (so they leave the selection: the next run does not read them).
 pub async fn run(app: &crate::App) -> Result<RunSummary, ApiError> {
     let now = now_millis();
-    // A key checked less than the shortest possible wait ago cannot be due: storage
-    // pre-filters on that, the core decides exactly.
+    // Rows due but past PER_RUN stay due; reading a few more leaves room for rows to
+    // reschedule without queueing fewer than PER_RUN.
     let (providers, rows) = futures_util::future::join(
         store::active_providers(&app.db),
-        store::recheck_candidates(&app.db, now.saturating_sub(RETRY_BASE_MS), 4 * PER_RUN),
+        store::recheck_due(&app.db, now, PER_RUN + PER_RUN / 4),
     )
     .await;
-    // Entries without a test plugin have no cadence: their keys are never picked.
+    // Entries without a test plugin have no cadence (and retired entries are not listed).
     let cadences: HashMap<String, Recheck> = providers?
         .iter()
         .filter_map(|p| {
@@ -56,25 +64,51 @@ pub async fn run(app: &crate::App) -> Result<RunSummary, ApiError> {
         .collect();
     let rows = rows?;
     let candidates = rows.len();
-    let due = select(
-        rows.iter().filter_map(|r| {
-            let cadence = cadences.get(&r.provider)?;
-            Some((message(r), watch(r)?, *cadence))
-        }),
+    let t = triage(
+        rows.iter()
+            .map(|r| (r, watch(r), cadences.get(&r.provider).copied())),
         now,
         PER_RUN,
     );
     let queue = app.env.queue(JOBS_QUEUE)?;
-    for chunk in due.chunks(SEND_BATCH) {
+    for chunk in t.due.chunks(SEND_BATCH) {
         queue
-            .send_batch(chunk.iter().cloned().map(Job::Recheck))
+            .send_batch(chunk.iter().map(|r| Job::Recheck(message(r))))
             .await
             .counted()?;
     }
+    let mut rescheduled = 0;
+    for chunk in t.reschedule.chunks(RESCHEDULE_BATCH) {
+        rescheduled += store::reschedule(&app.db, chunk).await? as usize;
+    }
     Ok(RunSummary {
         candidates,
-        queued: due.len(),
+        queued: t.due.len(),
+        rescheduled,
     })
+}
+
+/// Rows per reschedule statement (one JSON parameter each, well under D1's size limits).
+const RESCHEDULE_BATCH: usize = 500;
+
+/// The `next_check_at` a row stores after a test or a check that could not run, under its
+/// entry (`None`: the entry is gone).
+pub(crate) fn next_check_at(
+    entry: Option<&CatalogEntry>,
+    status: Status,
+    health: Health,
+    expires_at: Option<f64>,
+    now_ms: u64,
+) -> Option<u64> {
+    let cadence = entry.and_then(|e| cadence(e.spec().recheck, e.spec().test_plugin.is_some()));
+    let w = Watch {
+        status,
+        checked_at_ms: Some(now_ms),
+        changed_at_ms: now_ms,
+        health,
+        expires_at_ms: expires_at.map(|t| t.max(0.0) as u64),
+    };
+    stored_next_check(&w, cadence.as_ref(), now_ms)
 }
 
 /// The queue message that re-checks `r` (the cron's, and an admin's "re-check now").
@@ -135,13 +169,15 @@ pub async fn recheck(env: &Env, m: &RecheckMessage) -> Result<(), ApiError> {
         session: None,
     };
     // Whether a test can run at all: the entry is still in the catalog, the key opens.
-    let ready = match stored_entry(&app, &provider).await {
-        Ok((_, entry)) => open_stored(&app, &tenant, &entry, &row).map(|opened| (entry, opened)),
-        Err(e) => Err(e),
+    let entry = match stored_entry(&app, &provider).await {
+        Ok((_, entry)) => entry,
+        Err(ApiError(p)) => return not_checked(&app, &who, None, &provider, &row, &p.detail).await,
     };
-    let (entry, opened) = match ready {
-        Ok(ready) => ready,
-        Err(ApiError(p)) => return not_checked(&app, &who, &provider, &row, &p.detail).await,
+    let opened = match open_stored(&app, &tenant, &entry, &row) {
+        Ok(opened) => opened,
+        Err(ApiError(p)) => {
+            return not_checked(&app, &who, Some(&entry), &provider, &row, &p.detail).await
+        }
     };
     let tested = test_opened_and_record(&app, &who, &entry, &mut row, opened, false, reason).await;
     // Whether or not the result was stored: a resolve read meanwhile may be stale.
@@ -156,6 +192,7 @@ pub async fn recheck(env: &Env, m: &RecheckMessage) -> Result<(), ApiError> {
 async fn not_checked(
     app: &crate::App,
     who: &Principal,
+    entry: Option<&CatalogEntry>,
     provider: &ProviderKey,
     row: &IntegrationRow,
     why: &str,
@@ -175,12 +212,16 @@ async fn not_checked(
         row.tenant,
         row.provider
     );
+    let next = status_of(row)
+        .ok()
+        .and_then(|status| next_check_at(entry, status, health, row.expires_at, now));
     store::record_not_checked(
         &app.db,
         row,
         now,
         health.transient_failures,
         &failing_since,
+        next,
         &audit,
     )
     .await?;

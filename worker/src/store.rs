@@ -42,6 +42,13 @@ pub fn int(n: i64) -> JsValue {
     JsValue::from_f64(n as f64)
 }
 
+/// Unix ms, or NULL.
+pub fn opt_ms(ms: Option<u64>) -> JsValue {
+    ms.map_or(JsValue::NULL, |ms| {
+        int(i64::try_from(ms).unwrap_or(i64::MAX))
+    })
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct ProviderRow {
     pub key: String,
@@ -86,14 +93,26 @@ impl ProviderRow {
 const PROVIDER_COLUMNS: &str =
     "key, spec, active, logo_type, platform_secret, platform_fields, platform_mask, translations, platform_status, platform_verified_at";
 
+pub(crate) fn provider_row_sql() -> String {
+    format!("SELECT {PROVIDER_COLUMNS} FROM integration_providers WHERE key = ?1")
+}
+
 pub async fn provider(db: &D1Database, key: &str) -> Result<Option<ProviderRow>> {
-    db.prepare(format!(
-        "SELECT {PROVIDER_COLUMNS} FROM integration_providers WHERE key = ?1"
-    ))
-    .bind(&[text(key)])?
-    .first::<ProviderRow>(None)
-    .await
-    .counted()
+    db.prepare(provider_row_sql())
+        .bind(&[text(key)])?
+        .first::<ProviderRow>(None)
+        .await
+        .counted()
+}
+
+pub(crate) fn provider_for_tenant_sql() -> String {
+    format!(
+        "SELECT {PROVIDER_COLUMNS},
+           (SELECT platform_fallback FROM tenant_policies WHERE tenant = ?2 AND provider = ?1) AS tenant_policy,
+           (SELECT platform_daily_cap FROM tenant_policies WHERE tenant = ?2 AND provider = ?1) AS provider_cap,
+           (SELECT platform_daily_cap FROM tenant_caps WHERE tenant = ?2) AS overall_cap
+         FROM integration_providers WHERE key = ?1"
+    )
 }
 
 /// An entry with one tenant's fallback policy for it (resolve reads both in one query).
@@ -102,16 +121,11 @@ pub async fn provider_for_tenant(
     key: &str,
     tenant: &str,
 ) -> Result<Option<ProviderRow>> {
-    db.prepare(format!(
-        "SELECT {PROVIDER_COLUMNS},
-           (SELECT platform_fallback FROM tenant_policies WHERE tenant = ?2 AND provider = ?1) AS tenant_policy,
-           (SELECT platform_daily_cap FROM tenant_policies WHERE tenant = ?2 AND provider = ?1) AS provider_cap,
-           (SELECT platform_daily_cap FROM tenant_caps WHERE tenant = ?2) AS overall_cap
-         FROM integration_providers WHERE key = ?1"
-    ))
-    .bind(&[text(key), text(tenant)])?
-    .first::<ProviderRow>(None)
-    .await.counted()
+    db.prepare(provider_for_tenant_sql())
+        .bind(&[text(key), text(tenant)])?
+        .first::<ProviderRow>(None)
+        .await
+        .counted()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -123,12 +137,21 @@ pub struct PolicyRow {
     pub platform_daily_cap: Option<f64>,
 }
 
+pub(crate) const POLICY: &str = "SELECT platform_fallback, updated_at, updated_by, platform_daily_cap FROM tenant_policies WHERE tenant = ?1 AND provider = ?2";
+
 pub async fn policy(db: &D1Database, tenant: &str, provider: &str) -> Result<Option<PolicyRow>> {
-    db.prepare("SELECT platform_fallback, updated_at, updated_by, platform_daily_cap FROM tenant_policies WHERE tenant = ?1 AND provider = ?2")
+    db.prepare(POLICY)
         .bind(&[text(tenant), text(provider)])?
         .first::<PolicyRow>(None)
-        .await.counted()
+        .await
+        .counted()
 }
+
+pub(crate) const DELETE_POLICY: &str =
+    "DELETE FROM tenant_policies WHERE tenant = ?1 AND provider = ?2";
+
+pub(crate) const UPSERT_POLICY: &str = "INSERT INTO tenant_policies (tenant, provider, platform_fallback, updated_at, updated_by, platform_daily_cap) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (tenant, provider) DO UPDATE SET platform_fallback = excluded.platform_fallback, updated_at = excluded.updated_at, updated_by = excluded.updated_by, platform_daily_cap = excluded.platform_daily_cap";
 
 /// Sets a policy (`inherit` removes the row: nothing set means inherit) with its audit row.
 #[allow(clippy::too_many_arguments)]
@@ -143,14 +166,17 @@ pub async fn set_policy(
     audit: &AuditEntry,
 ) -> Result<()> {
     let write = if policy == "inherit" && cap.is_none() {
-        db.prepare("DELETE FROM tenant_policies WHERE tenant = ?1 AND provider = ?2")
+        db.prepare(DELETE_POLICY)
             .bind(&[text(tenant), text(provider)])?
     } else {
-        db.prepare(
-            "INSERT INTO tenant_policies (tenant, provider, platform_fallback, updated_at, updated_by, platform_daily_cap) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (tenant, provider) DO UPDATE SET platform_fallback = excluded.platform_fallback, updated_at = excluded.updated_at, updated_by = excluded.updated_by, platform_daily_cap = excluded.platform_daily_cap",
-        )
-        .bind(&[text(tenant), text(provider), text(policy), text(now), text(by), cap.map_or(JsValue::NULL, |c| int(i64::from(c)))])?
+        db.prepare(UPSERT_POLICY).bind(&[
+            text(tenant),
+            text(provider),
+            text(policy),
+            text(now),
+            text(by),
+            cap.map_or(JsValue::NULL, |c| int(i64::from(c))),
+        ])?
     };
     db.batch(vec![write, audit_statement(db, audit)?])
         .await
@@ -165,15 +191,22 @@ pub struct TenantCapRow {
     pub updated_by: String,
 }
 
+pub(crate) const TENANT_CAP: &str =
+    "SELECT platform_daily_cap, updated_at, updated_by FROM tenant_caps WHERE tenant = ?1";
+
 pub async fn tenant_cap(db: &D1Database, tenant: &str) -> Result<Option<TenantCapRow>> {
-    db.prepare(
-        "SELECT platform_daily_cap, updated_at, updated_by FROM tenant_caps WHERE tenant = ?1",
-    )
-    .bind(&[text(tenant)])?
-    .first::<TenantCapRow>(None)
-    .await
-    .counted()
+    db.prepare(TENANT_CAP)
+        .bind(&[text(tenant)])?
+        .first::<TenantCapRow>(None)
+        .await
+        .counted()
 }
+
+pub(crate) const DELETE_TENANT_CAP: &str = "DELETE FROM tenant_caps WHERE tenant = ?1";
+
+pub(crate) const UPSERT_TENANT_CAP: &str = "INSERT INTO tenant_caps (tenant, platform_daily_cap, updated_at, updated_by) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (tenant) DO UPDATE SET platform_daily_cap = excluded.platform_daily_cap,
+                   updated_at = excluded.updated_at, updated_by = excluded.updated_by";
 
 /// Sets (or, with `None`, removes) a tenant's overall daily cap on platform-key resolves.
 pub async fn set_tenant_cap(
@@ -185,22 +218,23 @@ pub async fn set_tenant_cap(
     audit: &AuditEntry,
 ) -> Result<()> {
     let write = match cap {
-        None => db
-            .prepare("DELETE FROM tenant_caps WHERE tenant = ?1")
-            .bind(&[text(tenant)])?,
-        Some(c) => db
-            .prepare(
-                "INSERT INTO tenant_caps (tenant, platform_daily_cap, updated_at, updated_by) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (tenant) DO UPDATE SET platform_daily_cap = excluded.platform_daily_cap,
-                   updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-            )
-            .bind(&[text(tenant), int(i64::from(c)), text(now), text(by)])?,
+        None => db.prepare(DELETE_TENANT_CAP).bind(&[text(tenant)])?,
+        Some(c) => db.prepare(UPSERT_TENANT_CAP).bind(&[
+            text(tenant),
+            int(i64::from(c)),
+            text(now),
+            text(by),
+        ])?,
     };
     db.batch(vec![write, audit_statement(db, audit)?])
         .await
         .counted()?;
     Ok(())
 }
+
+pub(crate) const CLAIM_RETEST: &str = "UPDATE integrations SET retest_claimed_at = ?3
+             WHERE tenant = ?1 AND provider = ?2 AND secret IS NOT NULL
+               AND (retest_claimed_at IS NULL OR retest_claimed_at <= ?4)";
 
 /// Claims a report-driven re-test of a stored key: `true` for exactly one caller while no
 /// claim is later than `claimable_before` (Unix ms).
@@ -212,11 +246,7 @@ pub async fn claim_retest(
     claimable_before: u64,
 ) -> Result<bool> {
     let r = db
-        .prepare(
-            "UPDATE integrations SET retest_claimed_at = ?3
-             WHERE tenant = ?1 AND provider = ?2 AND secret IS NOT NULL
-               AND (retest_claimed_at IS NULL OR retest_claimed_at <= ?4)",
-        )
+        .prepare(CLAIM_RETEST)
         .bind(&[
             text(tenant),
             text(provider),
@@ -232,37 +262,34 @@ pub async fn claim_retest(
 /// The most statements one usage batch holds.
 pub const USAGE_BATCH: usize = 100;
 
+pub(crate) const ADD_USAGE: &str = "INSERT INTO usage_daily (day, tenant, provider, source, resolves, reports, rejections) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (day, tenant, provider, source) DO UPDATE SET resolves = resolves + excluded.resolves,
+                   reports = reports + excluded.reports, rejections = rejections + excluded.rejections";
+
+pub(crate) const MARK_USED: &str = "UPDATE integrations SET last_used_at = ?3
+                 WHERE tenant = ?1 AND provider = ?2 AND (last_used_at IS NULL OR last_used_at < ?3)";
+
 /// Adds part of an isolate's aggregated usage (see `byok_core::usage`) in one D1 batch, which
 /// is atomic: all of it is stored, or none. Callers split a flush with
 /// `Flush::into_batches(USAGE_BATCH)`.
 pub async fn add_usage(db: &D1Database, flush: &byok_core::usage::Flush) -> Result<()> {
     let mut statements = Vec::new();
     for (k, c) in &flush.counts {
-        statements.push(
-            db.prepare(
-                "INSERT INTO usage_daily (day, tenant, provider, source, resolves, reports, rejections) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (day, tenant, provider, source) DO UPDATE SET resolves = resolves + excluded.resolves,
-                   reports = reports + excluded.reports, rejections = rejections + excluded.rejections",
-            )
-            .bind(&[
-                text(&k.day),
-                text(&k.tenant),
-                text(&k.provider),
-                text(k.source.as_str()),
-                int(c.resolves as i64),
-                int(c.reports as i64),
-                int(c.rejections as i64),
-            ])?,
-        );
+        statements.push(db.prepare(ADD_USAGE).bind(&[
+            text(&k.day),
+            text(&k.tenant),
+            text(&k.provider),
+            text(k.source.as_str()),
+            int(c.resolves as i64),
+            int(c.reports as i64),
+            int(c.rejections as i64),
+        ])?);
     }
     for (tenant, provider, at) in &flush.last_used {
         let at = crate::util::rfc3339(*at);
         statements.push(
-            db.prepare(
-                "UPDATE integrations SET last_used_at = ?3
-                 WHERE tenant = ?1 AND provider = ?2 AND (last_used_at IS NULL OR last_used_at < ?3)",
-            )
-            .bind(&[text(tenant), text(provider), text(&at)])?,
+            db.prepare(MARK_USED)
+                .bind(&[text(tenant), text(provider), text(&at)])?,
         );
     }
     if !statements.is_empty() {
@@ -282,38 +309,43 @@ pub struct UsageDbRow {
     pub rejections: i64,
 }
 
+pub(crate) const USAGE_SINCE: &str =
+    "SELECT day, tenant, provider, source, resolves, reports, rejections FROM usage_daily
+         WHERE day >= ?1 ORDER BY day, tenant, provider, source LIMIT ?2";
+
 /// Usage from `since` (a `YYYY-MM-DD` day) on, at most `limit` rows.
 pub async fn usage_since(db: &D1Database, since: &str, limit: i64) -> Result<Vec<UsageDbRow>> {
-    db.prepare(
-        "SELECT day, tenant, provider, source, resolves, reports, rejections FROM usage_daily
-         WHERE day >= ?1 ORDER BY day, tenant, provider, source LIMIT ?2",
-    )
-    .bind(&[text(since), int(limit)])?
-    .all()
-    .await
-    .counted()?
-    .results::<UsageDbRow>()
+    db.prepare(USAGE_SINCE)
+        .bind(&[text(since), int(limit)])?
+        .all()
+        .await
+        .counted()?
+        .results::<UsageDbRow>()
+}
+
+pub(crate) fn active_providers_sql() -> String {
+    format!("SELECT {PROVIDER_COLUMNS} FROM integration_providers WHERE active = 1 ORDER BY key")
 }
 
 pub async fn active_providers(db: &D1Database) -> Result<Vec<ProviderRow>> {
-    db.prepare(format!(
-        "SELECT {PROVIDER_COLUMNS} FROM integration_providers WHERE active = 1 ORDER BY key"
-    ))
-    .all()
-    .await
-    .counted()?
-    .results::<ProviderRow>()
+    db.prepare(active_providers_sql())
+        .all()
+        .await
+        .counted()?
+        .results::<ProviderRow>()
+}
+
+pub(crate) fn all_providers_sql() -> String {
+    format!("SELECT {PROVIDER_COLUMNS} FROM integration_providers ORDER BY key")
 }
 
 /// Every entry, active and retired, by key (the admin console's catalog).
 pub async fn all_providers(db: &D1Database) -> Result<Vec<ProviderRow>> {
-    db.prepare(format!(
-        "SELECT {PROVIDER_COLUMNS} FROM integration_providers ORDER BY key"
-    ))
-    .all()
-    .await
-    .counted()?
-    .results::<ProviderRow>()
+    db.prepare(all_providers_sql())
+        .all()
+        .await
+        .counted()?
+        .results::<ProviderRow>()
 }
 
 /// Installs by provider and status: the rows the triggers of migration `0015` keep, a few per
@@ -325,11 +357,13 @@ struct KeyRow {
     key: String,
 }
 
+pub(crate) const PROVIDER_KEYS: &str = "SELECT key FROM integration_providers ORDER BY key";
+
 /// The key of every entry, active and retired (the fleet counts each, installed or not),
 /// without the specs.
 pub async fn provider_keys(db: &D1Database) -> Result<Vec<String>> {
     Ok(db
-        .prepare("SELECT key FROM integration_providers ORDER BY key")
+        .prepare(PROVIDER_KEYS)
         .all()
         .await
         .counted()?
@@ -370,14 +404,19 @@ pub const FAILING: &str =
      ORDER BY failing_since, tenant, provider
      LIMIT ?4";
 
-pub async fn providers_of_tenant(db: &D1Database, tenant: &str) -> Result<Vec<ProviderRow>> {
-    db.prepare(format!(
+pub(crate) fn providers_of_tenant_sql() -> String {
+    format!(
         "SELECT {PROVIDER_COLUMNS} FROM integration_providers WHERE key IN (SELECT provider FROM integrations WHERE tenant = ?1)"
-    ))
-    .bind(&[text(tenant)])?
-    .all()
-    .await.counted()?
-    .results::<ProviderRow>()
+    )
+}
+
+pub async fn providers_of_tenant(db: &D1Database, tenant: &str) -> Result<Vec<ProviderRow>> {
+    db.prepare(providers_of_tenant_sql())
+        .bind(&[text(tenant)])?
+        .all()
+        .await
+        .counted()?
+        .results::<ProviderRow>()
 }
 
 /// Creates or replaces an entry's spec (reactivating it); the logo and platform key stay.
@@ -414,6 +453,9 @@ pub async fn upsert_provider(
     Ok(())
 }
 
+pub(crate) const PROVIDER_FIXTURES: &str =
+    "SELECT fixtures FROM integration_providers WHERE key = ?1";
+
 /// An entry's stored fixtures (JSON), if it has any.
 pub async fn provider_fixtures(db: &D1Database, key: &str) -> Result<Option<String>> {
     #[derive(Deserialize)]
@@ -421,13 +463,15 @@ pub async fn provider_fixtures(db: &D1Database, key: &str) -> Result<Option<Stri
         fixtures: Option<String>,
     }
     Ok(db
-        .prepare("SELECT fixtures FROM integration_providers WHERE key = ?1")
+        .prepare(PROVIDER_FIXTURES)
         .bind(&[text(key)])?
         .first::<Row>(None)
         .await
         .counted()?
         .and_then(|r| r.fixtures))
 }
+
+pub(crate) const PLUGIN_EXISTS: &str = "SELECT digest FROM plugins WHERE digest = ?1";
 
 /// Whether a plugin with this digest has been uploaded.
 pub async fn plugin_exists(db: &D1Database, digest: &str) -> Result<bool> {
@@ -437,7 +481,7 @@ pub async fn plugin_exists(db: &D1Database, digest: &str) -> Result<bool> {
         digest: String,
     }
     Ok(db
-        .prepare("SELECT digest FROM plugins WHERE digest = ?1")
+        .prepare(PLUGIN_EXISTS)
         .bind(&[text(digest)])?
         .first::<Row>(None)
         .await
@@ -445,14 +489,21 @@ pub async fn plugin_exists(db: &D1Database, digest: &str) -> Result<bool> {
         .is_some())
 }
 
+pub(crate) const RETIRE_PROVIDER: &str =
+    "UPDATE integration_providers SET active = 0, updated_at = ?2 WHERE key = ?1 AND active = 1";
+
 pub async fn retire_provider(db: &D1Database, key: &str, now: &str) -> Result<bool> {
     let r = db
-        .prepare("UPDATE integration_providers SET active = 0, updated_at = ?2 WHERE key = ?1 AND active = 1")
+        .prepare(RETIRE_PROVIDER)
         .bind(&[text(key), text(now)])?
         .run()
-        .await.counted()?;
+        .await
+        .counted()?;
     changed(&r)
 }
+
+pub(crate) const SET_LOGO: &str =
+    "UPDATE integration_providers SET logo_type = ?2, spec = ?3, updated_at = ?4 WHERE key = ?1";
 
 pub async fn set_logo(
     db: &D1Database,
@@ -461,12 +512,16 @@ pub async fn set_logo(
     spec: &str,
     now: &str,
 ) -> Result<()> {
-    db.prepare("UPDATE integration_providers SET logo_type = ?2, spec = ?3, updated_at = ?4 WHERE key = ?1")
+    db.prepare(SET_LOGO)
         .bind(&[text(key), text(logo_type), text(spec), text(now)])?
         .run()
-        .await.counted()?;
+        .await
+        .counted()?;
     Ok(())
 }
+
+pub(crate) const SET_PLATFORM_KEY: &str = "UPDATE integration_providers SET platform_secret = ?2, platform_fields = ?3, platform_mask = ?4, updated_at = ?5,
+           platform_status = NULL, platform_verified_at = NULL WHERE key = ?1";
 
 pub async fn set_platform_key(
     db: &D1Database,
@@ -476,13 +531,17 @@ pub async fn set_platform_key(
     mask: &str,
     now: &str,
 ) -> Result<()> {
-    db.prepare(
-        "UPDATE integration_providers SET platform_secret = ?2, platform_fields = ?3, platform_mask = ?4, updated_at = ?5,
-           platform_status = NULL, platform_verified_at = NULL WHERE key = ?1",
-    )
-    .bind(&[text(key), blob(Some(secret)), text(fields), text(mask), text(now)])?
-    .run()
-    .await.counted()?;
+    db.prepare(SET_PLATFORM_KEY)
+        .bind(&[
+            text(key),
+            blob(Some(secret)),
+            text(fields),
+            text(mask),
+            text(now),
+        ])?
+        .run()
+        .await
+        .counted()?;
     Ok(())
 }
 
@@ -523,16 +582,17 @@ pub struct PlatformKeyRow {
     pub platform_verified_at: Option<String>,
 }
 
+pub(crate) const PLATFORM_KEYS: &str =
+    "SELECT key, active, platform_mask, platform_status, platform_verified_at
+         FROM integration_providers WHERE platform_secret IS NOT NULL ORDER BY key";
+
 /// Every provider with a platform key (the catalog's size, not the tenants').
 pub async fn platform_keys(db: &D1Database) -> Result<Vec<PlatformKeyRow>> {
-    db.prepare(
-        "SELECT key, active, platform_mask, platform_status, platform_verified_at
-         FROM integration_providers WHERE platform_secret IS NOT NULL ORDER BY key",
-    )
-    .all()
-    .await
-    .counted()?
-    .results::<PlatformKeyRow>()
+    db.prepare(PLATFORM_KEYS)
+        .all()
+        .await
+        .counted()?
+        .results::<PlatformKeyRow>()
 }
 
 /// The newest day a provider's platform key was resolved: one index lookup
@@ -660,29 +720,33 @@ const INTEGRATION_READ: &str = "tenant, provider, status, secret, fields, key_id
      key_version, last_version, key_worked, pending_version, pending_state, pending_secret, pending_fields, pending_key_id, pending_mask, pending_test, pending_by, pending_at,
      expires_at, expiry_notified, pending_expires_at";
 
+pub(crate) fn integration_row_sql() -> String {
+    format!("SELECT {INTEGRATION_READ} FROM integrations WHERE tenant = ?1 AND provider = ?2")
+}
+
 pub async fn integration(
     db: &D1Database,
     tenant: &str,
     provider: &str,
 ) -> Result<Option<IntegrationRow>> {
-    db.prepare(format!(
-        "SELECT {INTEGRATION_READ} FROM integrations WHERE tenant = ?1 AND provider = ?2"
-    ))
-    .bind(&[text(tenant), text(provider)])?
-    .first::<IntegrationRow>(None)
-    .await
-    .counted()
+    db.prepare(integration_row_sql())
+        .bind(&[text(tenant), text(provider)])?
+        .first::<IntegrationRow>(None)
+        .await
+        .counted()
+}
+
+pub(crate) fn tenant_integrations_sql() -> String {
+    format!("SELECT {INTEGRATION_READ} FROM integrations WHERE tenant = ?1 ORDER BY provider")
 }
 
 pub async fn integrations(db: &D1Database, tenant: &str) -> Result<Vec<IntegrationRow>> {
-    db.prepare(format!(
-        "SELECT {INTEGRATION_READ} FROM integrations WHERE tenant = ?1 ORDER BY provider"
-    ))
-    .bind(&[text(tenant)])?
-    .all()
-    .await
-    .counted()?
-    .results::<IntegrationRow>()
+    db.prepare(tenant_integrations_sql())
+        .bind(&[text(tenant)])?
+        .all()
+        .await
+        .counted()?
+        .results::<IntegrationRow>()
 }
 
 /// ?1-?8 of both integration writes: tenant, provider, status, secret, fields, key id, mask,
@@ -700,14 +764,19 @@ fn credential_params(row: &IntegrationRow) -> [JsValue; 8] {
     ]
 }
 
+pub(crate) fn insert_integration_sql() -> String {
+    format!(
+            "INSERT INTO integrations ({INTEGRATION_COLUMNS}, key_version, last_version, expires_at, next_check_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?4 IS NOT NULL, ?4 IS NOT NULL, ?11,
+                     CASE WHEN ?4 IS NOT NULL THEN {DUE_NOW} END)
+             ON CONFLICT (tenant, provider) DO NOTHING"
+        )
+}
+
 /// Inserts a new row; `false` when the tenant already has this provider installed.
 pub async fn insert_integration(db: &D1Database, row: &IntegrationRow) -> Result<bool> {
     let r = db
-        .prepare(format!(
-            "INSERT INTO integrations ({INTEGRATION_COLUMNS}, key_version, last_version, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?4 IS NOT NULL, ?4 IS NOT NULL, ?11)
-             ON CONFLICT (tenant, provider) DO NOTHING"
-        ))
+        .prepare(insert_integration_sql())
         .bind(
             &[
                 credential_params(row).as_slice(),
@@ -725,6 +794,16 @@ pub async fn insert_integration(db: &D1Database, row: &IntegrationRow) -> Result
     changed(&r)
 }
 
+/// The `next_check_at` of a row the next cron run must look at (a key stored or changed and
+/// not tested yet): due since ever, so the run reads it and decides exactly
+/// (`byok_core::recheck::triage`); a test meanwhile stores the exact time.
+macro_rules! due_now {
+    () => {
+        "0"
+    };
+}
+const DUE_NOW: &str = due_now!();
+
 /// Clears the pending key (within `SET`).
 macro_rules! no_pending {
     () => {
@@ -739,7 +818,10 @@ macro_rules! no_pending {
 pub(crate) const STORE_KEY: &str = concat!(
     "UPDATE integrations SET status = 'unverified', secret = ?3, fields = ?4, key_id = ?5, mask = ?6,
        last_test = NULL, updated_at = ?7, failing_since = NULL, transient_failures = 0,
-       key_version = ?8, last_version = ?8, key_worked = 0, expires_at = ?11, expiry_notified = 0, ",
+       key_version = ?8, last_version = ?8, key_worked = 0, expires_at = ?11, expiry_notified = 0,
+       next_check_at = ",
+    due_now!(),
+    ", ",
     no_pending!(),
     " WHERE tenant = ?1 AND provider = ?2 AND last_version = ?9 AND updated_at = ?10"
 );
@@ -758,7 +840,9 @@ pub(crate) const PROMOTE_PENDING: &str = concat!(
     "UPDATE integrations SET status = 'connected', secret = pending_secret, fields = pending_fields,
        key_id = pending_key_id, mask = pending_mask, key_version = pending_version, key_worked = 1,
        expires_at = pending_expires_at, expiry_notified = 0, last_test = ?4, updated_at = ?5, last_verified_at = ?5, last_checked_at = ?6,
-       failing_since = NULL, transient_failures = 0, ",
+       failing_since = NULL, transient_failures = 0, next_check_at = ",
+    due_now!(),
+    ", ",
     no_pending!(),
     " WHERE tenant = ?1 AND provider = ?2 AND pending_version = ?3 AND pending_secret = ?7"
 );
@@ -780,7 +864,10 @@ pub(crate) const PENDING_INCONCLUSIVE: &str =
 pub(crate) const SWITCH_TO_PENDING: &str = concat!(
     "UPDATE integrations SET status = 'unverified', secret = pending_secret, fields = pending_fields,
        key_id = pending_key_id, mask = pending_mask, key_version = pending_version, key_worked = 0,
-       expires_at = pending_expires_at, expiry_notified = 0, last_test = pending_test, updated_at = ?4, failing_since = NULL, transient_failures = 0, ",
+       expires_at = pending_expires_at, expiry_notified = 0, last_test = pending_test, updated_at = ?4, failing_since = NULL, transient_failures = 0,
+       next_check_at = ",
+    due_now!(),
+    ", ",
     no_pending!(),
     " WHERE tenant = ?1 AND provider = ?2 AND pending_version = ?3
        AND (pending_state = 'inconclusive' OR pending_at < ?5)"
@@ -820,9 +907,13 @@ pub async fn store_key(
 }
 
 /// The expiry of the key the row holds (`sealed`), changed without changing the key: the
-/// notices start again.
-pub(crate) const SET_EXPIRY: &str = "UPDATE integrations SET expires_at = ?3, expiry_notified = 0
-     WHERE tenant = ?1 AND provider = ?2 AND secret = ?4";
+/// notices start again, and the next cron run looks at the row (checks tighten near an
+/// expiry), unless it has no key.
+pub(crate) const SET_EXPIRY: &str = concat!(
+    "UPDATE integrations SET expires_at = ?3, expiry_notified = 0, next_check_at = MIN(next_check_at, ",
+    due_now!(),
+    ") WHERE tenant = ?1 AND provider = ?2 AND secret = ?4"
+);
 
 pub async fn set_expiry(
     db: &D1Database,
@@ -996,6 +1087,12 @@ pub async fn promote_pending(
     results.first().map_or(Ok(false), changed)
 }
 
+pub(crate) const GUARDED_AUDIT: &str =
+    "INSERT INTO audit_log (at, actor, tenant, provider, action, outcome)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6
+         WHERE EXISTS (SELECT 1 FROM integrations WHERE tenant = ?3 AND provider = ?4
+                       AND updated_at = ?7 AND secret = ?8)";
+
 /// An audit row written only if the integration holds `sealed` since `updated_at` (in the
 /// same batch as the write it records).
 fn guarded_audit_statement(
@@ -1004,13 +1101,7 @@ fn guarded_audit_statement(
     updated_at: &str,
     sealed: &[u8],
 ) -> Result<worker::D1PreparedStatement> {
-    db.prepare(
-        "INSERT INTO audit_log (at, actor, tenant, provider, action, outcome)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6
-         WHERE EXISTS (SELECT 1 FROM integrations WHERE tenant = ?3 AND provider = ?4
-                       AND updated_at = ?7 AND secret = ?8)",
-    )
-    .bind(&[
+    db.prepare(GUARDED_AUDIT).bind(&[
         text(&e.at),
         text(&e.actor),
         opt_text(e.tenant.as_ref().map(|t| t.as_str())),
@@ -1112,6 +1203,8 @@ pub struct TestRecord<'a> {
     pub verified: bool,
     pub failing_since: Option<&'a str>,
     pub transient_failures: u32,
+    /// Unix ms: when the key is next due (`byok_core::recheck::stored_next_check`).
+    pub next_check_at: Option<u64>,
 }
 
 /// A finished test's update: only the row as it was when the test began, holding the very
@@ -1120,7 +1213,7 @@ pub(crate) const RECORD_TEST: &str =
     "UPDATE integrations SET status = ?3, last_test = ?4, updated_at = ?6,
        last_verified_at = CASE WHEN ?7 = 1 THEN ?6 ELSE last_verified_at END,
        key_worked = CASE WHEN ?3 = 'connected' THEN 1 ELSE key_worked END,
-       last_checked_at = ?8, failing_since = ?9, transient_failures = ?10
+       last_checked_at = ?8, failing_since = ?9, transient_failures = ?10, next_check_at = ?12
      WHERE tenant = ?1 AND provider = ?2 AND updated_at = ?5 AND secret = ?11";
 
 /// Records a test's result with its audit row, unless the row changed since the test began.
@@ -1158,6 +1251,7 @@ pub async fn record_test(
         opt_text(t.failing_since),
         int(i64::from(t.transient_failures)),
         blob(Some(t.sealed)),
+        opt_ms(t.next_check_at),
     ])?;
     let audit = match audit {
         TestAudit::Row(entry) => audit_statement(db, entry)?,
@@ -1182,7 +1276,7 @@ pub async fn record_test(
 /// check) and the audit row says why, for the row as it was read (same `updated_at` and
 /// sealed value). The key, its status and `updated_at` are untouched.
 pub(crate) const RECORD_NOT_CHECKED: &str = "UPDATE integrations SET last_checked_at = ?5,
-       transient_failures = ?6, failing_since = ?7
+       transient_failures = ?6, failing_since = ?7, next_check_at = ?8
      WHERE tenant = ?1 AND provider = ?2 AND updated_at = ?3 AND secret IS ?4";
 
 pub async fn record_not_checked(
@@ -1191,6 +1285,7 @@ pub async fn record_not_checked(
     now_ms: u64,
     transient_failures: u32,
     failing_since: &str,
+    next_check_at: Option<u64>,
     audit: &AuditEntry,
 ) -> Result<bool> {
     let update = db.prepare(RECORD_NOT_CHECKED).bind(&[
@@ -1201,6 +1296,7 @@ pub async fn record_not_checked(
         int(i64::try_from(now_ms).unwrap_or(i64::MAX)),
         int(i64::from(transient_failures)),
         text(failing_since),
+        opt_ms(next_check_at),
     ])?;
     let results = db
         .batch(vec![update, audit_statement(db, audit)?])
@@ -1209,32 +1305,59 @@ pub async fn record_not_checked(
     results.first().map_or(Ok(false), changed)
 }
 
-/// The stored keys a cron run may find due: not disconnected, of an active provider, and not
-/// checked since `checked_before` (Unix ms; never-checked rows included), oldest check first.
-pub async fn recheck_candidates(
+/// The rows whose stored `next_check_at` has come (Unix ms ?1), the longest due first, at
+/// most ?2: a search of `integrations_by_next_check` that reads only those rows, however many
+/// keys are stored. Whether each is due is decided from its entry as it is now.
+pub(crate) fn recheck_due_sql() -> String {
+    format!(
+        "SELECT {INTEGRATION_READ} FROM integrations
+         WHERE next_check_at <= ?1 ORDER BY next_check_at LIMIT ?2"
+    )
+}
+
+pub async fn recheck_due(
     db: &D1Database,
-    checked_before: u64,
+    now_ms: u64,
     limit: usize,
 ) -> Result<Vec<IntegrationRow>> {
-    let cols = INTEGRATION_READ
-        .split(", ")
-        .map(|c| format!("i.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    db.prepare(format!(
-        "SELECT {cols} FROM integrations i JOIN integration_providers p ON p.key = i.provider
-         WHERE p.active = 1 AND i.status != 'disconnected'
-           AND (i.last_checked_at IS NULL OR i.last_checked_at <= ?1)
-         ORDER BY i.last_checked_at LIMIT ?2"
-    ))
-    .bind(&[
-        int(i64::try_from(checked_before).unwrap_or(i64::MAX)),
-        int(i64::try_from(limit).unwrap_or(i64::MAX)),
-    ])?
-    .all()
-    .await
-    .counted()?
-    .results()
+    db.prepare(recheck_due_sql())
+        .bind(&[
+            opt_ms(Some(now_ms)),
+            int(i64::try_from(limit).unwrap_or(i64::MAX)),
+        ])?
+        .all()
+        .await
+        .counted()?
+        .results()
+}
+
+/// New `next_check_at` times for rows a cron run read that were not due (?1: a JSON array of
+/// `[tenant, provider, updated_at, next_check_at]`), each only over the row as it was read
+/// (a test or a save since stored its own time): one statement however many rows.
+pub(crate) const RESCHEDULE: &str =
+    "UPDATE integrations SET next_check_at = json_extract(j.value, '$[3]')
+     FROM json_each(?1) AS j
+     WHERE integrations.tenant = json_extract(j.value, '$[0]')
+       AND integrations.provider = json_extract(j.value, '$[1]')
+       AND integrations.updated_at = json_extract(j.value, '$[2]')";
+
+/// See [`RESCHEDULE`]. Returns how many rows moved.
+pub async fn reschedule(db: &D1Database, rows: &[(&IntegrationRow, Option<u64>)]) -> Result<u64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let doc: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|(r, at)| serde_json::json!([r.tenant, r.provider, r.updated_at, at]))
+        .collect();
+    let doc = serde_json::to_string(&doc).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let r = db
+        .prepare(RESCHEDULE)
+        .bind(&[text(&doc)])?
+        .run()
+        .await
+        .counted()?;
+    Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) as u64)
 }
 
 /// The insert of a status event with its delivery state (`none` or `pending`). With a
@@ -1340,8 +1463,10 @@ pub struct DeliveryState {
     pub series: f64,
 }
 
+pub(crate) const DELIVERY_STATE: &str = "SELECT delivery, series FROM status_events WHERE id = ?1";
+
 pub async fn delivery_state(db: &D1Database, id: &str) -> Result<Option<DeliveryState>> {
-    db.prepare("SELECT delivery, series FROM status_events WHERE id = ?1")
+    db.prepare(DELIVERY_STATE)
         .bind(&[text(id)])?
         .first(None)
         .await
@@ -1395,14 +1520,16 @@ pub struct DeliveryRow {
 const DELIVERY_COLUMNS: &str =
     "id, tenant, provider, from_status, to_status, reason, at, delivery, attempts";
 
+pub(crate) fn event_by_id_sql() -> String {
+    format!("SELECT {DELIVERY_COLUMNS} FROM status_events WHERE id = ?1")
+}
+
 pub async fn event_by_id(db: &D1Database, id: &str) -> Result<Option<DeliveryRow>> {
-    db.prepare(format!(
-        "SELECT {DELIVERY_COLUMNS} FROM status_events WHERE id = ?1"
-    ))
-    .bind(&[text(id)])?
-    .first(None)
-    .await
-    .counted()
+    db.prepare(event_by_id_sql())
+        .bind(&[text(id)])?
+        .first(None)
+        .await
+        .counted()
 }
 
 /// Starts the next series of attempts for an event, if it is still in the state `from` (so two
@@ -1434,22 +1561,30 @@ pub async fn restart_delivery(
     Ok(row.map(|r| r.series.max(0.0) as u32))
 }
 
+pub(crate) fn events_by_delivery_sql() -> String {
+    format!(
+        "SELECT {DELIVERY_COLUMNS} FROM status_events
+         WHERE delivery = ?1 ORDER BY at DESC, rowid DESC LIMIT ?2"
+    )
+}
+
 /// Events whose webhook is in `delivery`, newest first.
 pub async fn events_by_delivery(
     db: &D1Database,
     delivery: &str,
     limit: i64,
 ) -> Result<Vec<DeliveryRow>> {
-    db.prepare(format!(
-        "SELECT {DELIVERY_COLUMNS} FROM status_events
-         WHERE delivery = ?1 ORDER BY at DESC, rowid DESC LIMIT ?2"
-    ))
-    .bind(&[text(delivery), int(limit)])?
-    .all()
-    .await
-    .counted()?
-    .results()
+    db.prepare(events_by_delivery_sql())
+        .bind(&[text(delivery), int(limit)])?
+        .all()
+        .await
+        .counted()?
+        .results()
 }
+
+pub(crate) const EVENTS_FOR: &str =
+    "SELECT id, from_status, to_status, reason, at FROM status_events
+         WHERE tenant = ?1 AND provider = ?2 ORDER BY at DESC, rowid DESC LIMIT ?3";
 
 /// One integration's events, newest first.
 pub async fn events_for(
@@ -1458,32 +1593,33 @@ pub async fn events_for(
     provider: &str,
     limit: i64,
 ) -> Result<Vec<EventRow>> {
-    db.prepare(
-        "SELECT id, from_status, to_status, reason, at FROM status_events
-         WHERE tenant = ?1 AND provider = ?2 ORDER BY at DESC, rowid DESC LIMIT ?3",
-    )
-    .bind(&[text(tenant), text(provider), int(limit)])?
-    .all()
-    .await
-    .counted()?
-    .results()
+    db.prepare(EVENTS_FOR)
+        .bind(&[text(tenant), text(provider), int(limit)])?
+        .all()
+        .await
+        .counted()?
+        .results()
 }
 
+pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_log (at, actor, tenant, provider, action, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
 fn audit_statement(db: &D1Database, e: &AuditEntry) -> Result<worker::D1PreparedStatement> {
-    db.prepare("INSERT INTO audit_log (at, actor, tenant, provider, action, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-        .bind(&[
-            text(&e.at),
-            text(&e.actor),
-            opt_text(e.tenant.as_ref().map(|t| t.as_str())),
-            opt_text(e.provider.as_ref().map(|p| p.as_str())),
-            text(&e.action),
-            text(&e.outcome),
-        ])
+    db.prepare(INSERT_AUDIT).bind(&[
+        text(&e.at),
+        text(&e.actor),
+        opt_text(e.tenant.as_ref().map(|t| t.as_str())),
+        opt_text(e.provider.as_ref().map(|p| p.as_str())),
+        text(&e.action),
+        text(&e.outcome),
+    ])
 }
+
+pub(crate) const DELETE_INTEGRATION: &str =
+    "DELETE FROM integrations WHERE tenant = ?1 AND provider = ?2";
 
 pub async fn delete_integration(db: &D1Database, tenant: &str, provider: &str) -> Result<bool> {
     let r = db
-        .prepare("DELETE FROM integrations WHERE tenant = ?1 AND provider = ?2")
+        .prepare(DELETE_INTEGRATION)
         .bind(&[text(tenant), text(provider)])?
         .run()
         .await
@@ -1496,6 +1632,21 @@ pub async fn audit(db: &D1Database, e: &AuditEntry) -> Result<()> {
     Ok(())
 }
 
+/// The query of a tenant's audit rows, newest first, as `by` filters them: ?1 tenant, ?2
+/// limit, ?3 actor or NULL, ?4 and ?5 the automated actors.
+pub(crate) fn audit_for_sql(by: byok_core::api::AuditBy) -> String {
+    use byok_core::api::AuditBy;
+    let by_clause = match by {
+        AuditBy::All => "",
+        AuditBy::People => " AND actor NOT IN (?4, ?5)",
+        AuditBy::Automated => " AND actor IN (?4, ?5)",
+    };
+    format!(
+        "SELECT at, actor, tenant, provider, action, outcome FROM audit_log
+         WHERE tenant = ?1 AND (?3 IS NULL OR actor = ?3){by_clause} ORDER BY id DESC LIMIT ?2"
+    )
+}
+
 /// A tenant's audit rows, newest first: those `by` shows, and only `actor`'s when given.
 pub async fn audit_for(
     db: &D1Database,
@@ -1505,29 +1656,23 @@ pub async fn audit_for(
     limit: i64,
 ) -> Result<Vec<AuditEntry>> {
     use byok_core::api::{AuditBy, AUTOMATED_ACTORS};
-    let by_clause = match by {
-        AuditBy::All => "",
-        AuditBy::People => " AND actor NOT IN (?4, ?5)",
-        AuditBy::Automated => " AND actor IN (?4, ?5)",
-    };
-    db.prepare(format!(
-        "SELECT at, actor, tenant, provider, action, outcome FROM audit_log
-         WHERE tenant = ?1 AND (?3 IS NULL OR actor = ?3){by_clause} ORDER BY id DESC LIMIT ?2"
-    ))
-    .bind(
-        &[
-            text(tenant),
-            int(limit),
-            opt_text(actor),
-            text(AUTOMATED_ACTORS[0]),
-            text(AUTOMATED_ACTORS[1]),
-        ][..if by == AuditBy::All { 3 } else { 5 }],
-    )?
-    .all()
-    .await
-    .counted()?
-    .results::<AuditEntry>()
+    db.prepare(audit_for_sql(by))
+        .bind(
+            &[
+                text(tenant),
+                int(limit),
+                opt_text(actor),
+                text(AUTOMATED_ACTORS[0]),
+                text(AUTOMATED_ACTORS[1]),
+            ][..if by == AuditBy::All { 3 } else { 5 }],
+        )?
+        .all()
+        .await
+        .counted()?
+        .results::<AuditEntry>()
 }
+
+pub(crate) const INSERT_PLUGIN: &str = "INSERT INTO plugins (digest, size, contract, uploaded_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (digest) DO NOTHING";
 
 pub async fn insert_plugin(
     db: &D1Database,
@@ -1536,10 +1681,11 @@ pub async fn insert_plugin(
     contract: &str,
     now: &str,
 ) -> Result<()> {
-    db.prepare("INSERT INTO plugins (digest, size, contract, uploaded_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (digest) DO NOTHING")
+    db.prepare(INSERT_PLUGIN)
         .bind(&[text(digest), int(size as i64), text(contract), text(now)])?
         .run()
-        .await.counted()?;
+        .await
+        .counted()?;
     Ok(())
 }
 
@@ -1551,18 +1697,18 @@ pub struct KeyIdCount {
     pub n: i64,
 }
 
-pub async fn integration_key_ids(db: &D1Database) -> Result<Vec<KeyIdCount>> {
-    db.prepare(
-        "SELECT key_id, COUNT(*) AS n FROM (
+pub(crate) const INTEGRATION_KEY_IDS: &str = "SELECT key_id, COUNT(*) AS n FROM (
            SELECT key_id FROM integrations WHERE secret IS NOT NULL AND key_id IS NOT NULL
            UNION ALL
            SELECT pending_key_id FROM integrations WHERE pending_key_id IS NOT NULL)
-         GROUP BY key_id",
-    )
-    .all()
-    .await
-    .counted()?
-    .results::<KeyIdCount>()
+         GROUP BY key_id";
+
+pub async fn integration_key_ids(db: &D1Database) -> Result<Vec<KeyIdCount>> {
+    db.prepare(INTEGRATION_KEY_IDS)
+        .all()
+        .await
+        .counted()?
+        .results::<KeyIdCount>()
 }
 
 #[derive(Debug, Deserialize)]
@@ -1572,13 +1718,18 @@ pub struct PlatformSecretRow {
     pub platform_fields: Option<String>,
 }
 
+pub(crate) const PLATFORM_SECRETS: &str = "SELECT key, platform_secret, platform_fields FROM integration_providers WHERE platform_secret IS NOT NULL ORDER BY key";
+
 /// Every provider's platform key (a handful of rows: the catalog is small).
 pub async fn platform_secrets(db: &D1Database) -> Result<Vec<PlatformSecretRow>> {
-    db.prepare("SELECT key, platform_secret, platform_fields FROM integration_providers WHERE platform_secret IS NOT NULL ORDER BY key")
+    db.prepare(PLATFORM_SECRETS)
         .all()
-        .await.counted()?
+        .await
+        .counted()?
         .results::<PlatformSecretRow>()
 }
+
+pub(crate) const RESEAL_PLATFORM_KEY: &str = "UPDATE integration_providers SET platform_secret = ?3, platform_fields = ?4 WHERE key = ?1 AND platform_secret = ?2";
 
 /// Replaces a platform key's ciphertext if it is still the one read (compare-and-swap on the
 /// value itself: the table has no per-key version).
@@ -1590,10 +1741,16 @@ pub async fn reseal_platform_key(
     fields: Option<&str>,
 ) -> Result<bool> {
     let r = db
-        .prepare("UPDATE integration_providers SET platform_secret = ?3, platform_fields = ?4 WHERE key = ?1 AND platform_secret = ?2")
-        .bind(&[text(key), blob(Some(old)), blob(Some(new)), opt_text(fields)])?
+        .prepare(RESEAL_PLATFORM_KEY)
+        .bind(&[
+            text(key),
+            blob(Some(old)),
+            blob(Some(new)),
+            opt_text(fields),
+        ])?
         .run()
-        .await.counted()?;
+        .await
+        .counted()?;
     changed(&r)
 }
 
@@ -1614,6 +1771,14 @@ pub struct SealedRow {
     pub pending_version: Option<f64>,
 }
 
+pub(crate) const ROWS_TO_RESEAL: &str =
+    "SELECT tenant, provider, secret, fields, key_id, updated_at,
+                pending_secret, pending_fields, pending_version FROM integrations
+         WHERE secret IS NOT NULL AND key_id IS NOT NULL
+           AND (key_id != ?1 OR (pending_key_id IS NOT NULL AND pending_key_id != ?1))
+           AND (tenant, provider) > (?2, ?3)
+         ORDER BY tenant, provider LIMIT ?4";
+
 /// Up to `limit` rows with a serving or pending key sealed under a key other than `primary`,
 /// in (tenant, provider) order, after the row `after` when given.
 pub async fn rows_to_reseal(
@@ -1623,19 +1788,12 @@ pub async fn rows_to_reseal(
     limit: u32,
 ) -> Result<Vec<SealedRow>> {
     let (t, p) = after.unwrap_or(("", ""));
-    db.prepare(
-        "SELECT tenant, provider, secret, fields, key_id, updated_at,
-                pending_secret, pending_fields, pending_version FROM integrations
-         WHERE secret IS NOT NULL AND key_id IS NOT NULL
-           AND (key_id != ?1 OR (pending_key_id IS NOT NULL AND pending_key_id != ?1))
-           AND (tenant, provider) > (?2, ?3)
-         ORDER BY tenant, provider LIMIT ?4",
-    )
-    .bind(&[text(primary), text(t), text(p), int(i64::from(limit))])?
-    .all()
-    .await
-    .counted()?
-    .results::<SealedRow>()
+    db.prepare(ROWS_TO_RESEAL)
+        .bind(&[text(primary), text(t), text(p), int(i64::from(limit))])?
+        .all()
+        .await
+        .counted()?
+        .results::<SealedRow>()
 }
 
 /// A row's values sealed again under the primary key: the serving key's and, when one waits,
@@ -1702,6 +1860,10 @@ pub async fn run_batch(
 #[cfg(test)]
 #[path = "store_sql_tests.rs"]
 mod sql_tests;
+
+#[cfg(test)]
+#[path = "store_plan_tests.rs"]
+mod plan_tests;
 
 /// Retention (issue #24; `byok_core::retention`): each statement removes at most `?2` aged rows
 /// of one table, oldest first, and never a row the rules keep.

@@ -79,7 +79,8 @@ fn record(db: &Connection, since: &str, sealed: &[u8]) -> usize {
             1_764_496_805_000_i64,
             LATER,
             0,
-            sealed
+            sealed,
+            1_764_583_205_000_i64
         ],
     )
     .expect("record")

@@ -719,6 +719,13 @@ impl Drop for Edge {
     }
 }
 
+/// The wall clock in Unix ms, as the Worker stores times.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// One cron run of the edge at `base` (`GET /__scheduled`: wrangler dev runs with
 /// `--test-scheduled`), answered once the scheduled handler has finished.
 pub async fn scheduled_run(base: &str) {

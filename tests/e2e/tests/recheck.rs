@@ -165,7 +165,7 @@ fn a_scheduled_recheck_finds_a_revoked_key_and_the_platform_is_told_by_a_signed_
 
         // The key is revoked at the provider; 25 hours pass for the stored clock.
         fakes.revoke(KEY);
-        edge.sql("UPDATE integrations SET last_checked_at = last_checked_at - 90000000 WHERE tenant = 'acme'");
+        edge.sql("UPDATE integrations SET last_checked_at = last_checked_at - 90000000, next_check_at = next_check_at - 90000000 WHERE tenant = 'acme'");
         scheduled_run(b).await;
         wait_for("the re-check to mark the key invalid", || async {
             integration(b, &owner).await["status"] == "invalid"
@@ -250,8 +250,12 @@ fn rows_that_cannot_be_tested_back_off_plugin_less_entries_are_skipped_and_stall
         // stuck's stored key no longer opens (a keyring without its key, or an altered row);
         // OpenAI's entry loses its test plugin; every key is 25 hours overdue.
         edge.sql("UPDATE integrations SET secret = randomblob(length(secret)) WHERE tenant = 'stuck'");
+        let plugin = edge.query("SELECT json_extract(spec, '$.test_plugin') AS p FROM integration_providers WHERE key = 'openai'")[0]["p"]
+            .as_str()
+            .expect("openai has a test plugin")
+            .to_owned();
         edge.sql("UPDATE integration_providers SET spec = json_remove(spec, '$.test_plugin') WHERE key = 'openai'");
-        edge.sql("UPDATE integrations SET last_checked_at = last_checked_at - 90000000");
+        edge.sql("UPDATE integrations SET last_checked_at = last_checked_at - 90000000, next_check_at = next_check_at - 90000000");
         // A webhook event left pending since 1 November: its attempts stopped long ago.
         edge.sql("INSERT INTO status_events (id, tenant, provider, from_status, to_status, reason, at, delivery, attempts, attempted_at)
                   VALUES ('msg_0123456789abcdef0123456789abcdef', 'fine', 'anthropic', 'connected', 'invalid',
@@ -287,6 +291,26 @@ fn rows_that_cannot_be_tested_back_off_plugin_less_entries_are_skipped_and_stall
         assert_eq!(checked("stuck", "anthropic").0, stuck_at, "not re-queued every run");
         assert_eq!(checked("fine", "openai").0, openai_before);
         assert_eq!(lines(edge.log()), invocations, "nothing was queued: {}", edge.log());
+        // Nor does it read them (issue #24): each row stored its next time, the plugin-less
+        // one parked for a day, so a run's reads stay flat however many keys wait.
+        let (_, fleet) = get(b, "/v1/admin/fleet", &admin).await;
+        assert_eq!(fleet["last_run"]["candidates"], 0, "{fleet}");
+        let day_ahead = format!(
+            "SELECT COUNT(*) AS n FROM integrations WHERE tenant = 'fine' AND provider = 'openai'
+               AND next_check_at > {}",
+            byok_e2e::now_ms() + 23 * 3_600_000
+        );
+        assert_eq!(edge.count(&day_ahead), 1, "parked for a day");
+        // The entry gets its plugin back: its keys are picked up when they come round again.
+        edge.sql(&format!(
+            "UPDATE integration_providers SET spec = json_set(spec, '$.test_plugin', json('{plugin}')) WHERE key = 'openai'"
+        ));
+        edge.sql("UPDATE integrations SET next_check_at = next_check_at - 90000000 WHERE provider = 'openai'");
+        scheduled_run(b).await;
+        wait_for("the unparked key to be re-checked", || async {
+            checked("fine", "openai").0 > openai_before
+        })
+        .await;
 
         // The stalled event became a dead letter an admin can see and send again.
         let (s, dead) = get(b, "/v1/admin/webhooks?delivery=dead", &admin).await;

@@ -57,7 +57,7 @@ fn the_cron_removes_what_aged_out_keeps_what_explains_a_status_and_counts_quiet_
     aged_rows(&edge);
 
     // 25 hours pass for the stored clock: the key is due, re-checked, and still works.
-    edge.sql("UPDATE integrations SET last_checked_at = last_checked_at - 90000000 WHERE tenant = 'quiet'");
+    edge.sql("UPDATE integrations SET last_checked_at = last_checked_at - 90000000, next_check_at = next_check_at - 90000000 WHERE tenant = 'quiet'");
     let checked_before = edge.query(
         "SELECT last_checked_at AS n FROM integrations WHERE tenant = 'quiet' AND provider = 'anthropic'",
     )[0]["n"]

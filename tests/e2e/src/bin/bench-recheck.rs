@@ -49,7 +49,7 @@ fn main() {
     });
     let install_wall = installs.elapsed();
 
-    edge.sql("UPDATE integrations SET last_checked_at = last_checked_at - 90000000");
+    edge.sql("UPDATE integrations SET last_checked_at = last_checked_at - 90000000, next_check_at = next_check_at - 90000000");
     let log_before = edge.log().len();
     let scheduled = |rt: &tokio::runtime::Runtime| {
         rt.block_on(async {

@@ -155,7 +155,7 @@ fn measure(rt: &tokio::runtime::Runtime, fakes: &FakeProviders, tenants: usize) 
     f.audit_by_provider = twenty("/v1/admin/audit?provider=anthropic");
 
     // The probes' keys are due (25 hours pass for their stored clock); one cron run.
-    edge.sql("UPDATE integrations SET last_checked_at = last_checked_at - 90000000 WHERE tenant LIKE 'probe-%'");
+    edge.sql("UPDATE integrations SET last_checked_at = last_checked_at - 90000000, next_check_at = next_check_at - 90000000 WHERE tenant LIKE 'probe-%'");
     let counted = "SELECT COALESCE(SUM(checks), 0) AS n FROM recheck_daily WHERE provider = 'anthropic' AND outcome = 'connected' AND day = date('now')";
     let before = edge.count(counted);
     let started = Instant::now();
