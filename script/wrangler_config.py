@@ -18,6 +18,8 @@
                                          (percent-encoded, so any key is one safe file name)
   wrangler_config.py row-count RC ERRFILE read `wrangler d1 execute --json` of one COUNT(*) AS n
                                          query on stdin: print n; fail on anything else
+  wrangler_config.py databases ENV|-     the D1 bindings D1_SHARDS lists for ENV (- : the
+                                         top-level [vars]), one per line; DB when unset
 
 Reading uses tomllib; writing edits only the one `database_id`/`id` line of the environment's
 binding, so comments and layout stay as the operator wrote them.
@@ -75,6 +77,23 @@ def get(env, field):
     print(value)
 
 
+def shard_names(section):
+    """The bindings `D1_SHARDS` lists in a section's [vars] (DB when unset), as the Worker
+    reads them (`byok_core::shard::ShardMap::parse`)."""
+    value = str(section.get("vars", {}).get("D1_SHARDS", "")).strip()
+    return [n.strip() for n in value.split(",")] if value else ["DB"]
+
+
+def databases(env):
+    if env == "-":
+        with open(CONFIG, "rb") as f:
+            section = tomllib.load(f)
+    else:
+        _, section = env_section(env)
+    for name in shard_names(section):
+        print(name)
+
+
 def check(env):
     """Everything about the environment's config that can be known offline."""
     config, s = env_section(env)
@@ -98,6 +117,12 @@ def check(env):
         problems.append(f"[[env.{env}.d1_databases]] must not share the local database's name")
     elif not d1.get("migrations_dir"):
         problems.append(f"[[env.{env}.d1_databases]] needs migrations_dir")
+    if shard_names(s) != ["DB"]:
+        problems.append(
+            f"[env.{env}.vars] D1_SHARDS lists {', '.join(shard_names(s))}: the Worker serves tenants over "
+            "several D1 databases, but script/deploy, backup and restore provision, export and import "
+            "the DB database alone so far (issue #24); leave D1_SHARDS unset"
+        )
     if binding(s, "kv_namespaces", "KV") is None:
         problems.append(f"[[env.{env}.kv_namespaces]] needs binding KV")
     quota = [b for b in s.get("durable_objects", {}).get("bindings", []) if b.get("name") == "QUOTA"]
@@ -277,6 +302,7 @@ def main(argv):
         "row-count": (row_count, 2),
         "kv-names": (kv_names, 0),
         "kv-file": (kv_file, 1),
+        "databases": (databases, 1),
     }
     if cmd == "find-kv" and args:
         return find_kv(*args)

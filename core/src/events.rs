@@ -254,6 +254,10 @@ pub struct DeliveryMessage {
     /// Messages queued before series existed read as 0, the first series.
     #[serde(default)]
     pub series: u32,
+    /// The event's tenant, which says which database holds its state (`crate::shard`);
+    /// messages queued before it was carried read as `None`: the home database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 /// Whether a queued attempt of `message_series` may run and record its result, given the
@@ -470,6 +474,7 @@ mod tests {
             body: "{}".into(),
             attempt: 2,
             series: 1,
+            tenant: Some("acme".into()),
         });
         let json = serde_json::to_value(&job).expect("json");
         assert_eq!(json["job"], "deliver");
@@ -481,7 +486,11 @@ mod tests {
         .expect("old message");
         assert!(matches!(
             old,
-            Job::Deliver(DeliveryMessage { series: 0, .. })
+            Job::Deliver(DeliveryMessage {
+                series: 0,
+                tenant: None,
+                ..
+            })
         ));
     }
 

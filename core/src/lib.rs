@@ -47,6 +47,7 @@ pub mod resolve_cache;
 pub mod retention;
 pub mod rotation;
 pub mod scope;
+pub mod shard;
 pub mod status;
 pub mod timestamp;
 pub mod usage;

@@ -60,6 +60,20 @@ impl Flush {
         self.counts.is_empty() && self.last_used.is_empty()
     }
 
+    /// The flush split by the database that holds each tenant (`shard_of`, a position below
+    /// `shards`): part `i` holds exactly the rows of the tenants in database `i`, in order.
+    pub fn split_by_shard(self, shards: usize, shard_of: impl Fn(&str) -> usize) -> Vec<Flush> {
+        let mut parts = vec![Flush::default(); shards.max(1)];
+        let last = parts.len() - 1;
+        for c in self.counts {
+            parts[shard_of(&c.0.tenant).min(last)].counts.push(c);
+        }
+        for l in self.last_used {
+            parts[shard_of(&l.0).min(last)].last_used.push(l);
+        }
+        parts
+    }
+
     /// The flush split into parts of at most `max` rows each (at least one), in order. Each
     /// part is written as one atomic batch: when one fails, exactly it and the parts after it
     /// go back to [`Usage::restore`], so a count already written is never counted again.
@@ -343,6 +357,37 @@ mod tests {
             for (k, c) in &everything.counts {
                 prop_assert_eq!(stored.get(k).copied(), Some(c.resolves));
             }
+        }
+
+        /// Split by database, every row lands in exactly one part, the one its tenant's
+        /// database has, and nothing is lost.
+        #[test]
+        fn a_flush_split_by_database_keeps_every_row_once(
+            resolves in proptest::collection::vec((0usize..40, 0usize..3, any::<bool>()), 0..200),
+            shards in 1usize..5,
+        ) {
+            let mut u = Usage::new();
+            for (i, (tenant, provider, platform)) in resolves.iter().enumerate() {
+                let source = if *platform { Source::Platform } else { Source::Tenant };
+                u.resolved(&format!("t{tenant}"), &format!("p{provider}"), source, i as u64);
+            }
+            let everything = u.drain();
+            let shard_of = |t: &str| t.len() % shards;
+            let parts = everything.clone().split_by_shard(shards, shard_of);
+            prop_assert_eq!(parts.len(), shards);
+            for (i, p) in parts.iter().enumerate() {
+                prop_assert!(p.counts.iter().all(|(k, _)| shard_of(&k.tenant) == i));
+                prop_assert!(p.last_used.iter().all(|(t, _, _)| shard_of(t) == i));
+            }
+            let mut counts: Vec<_> = parts.iter().flat_map(|p| p.counts.clone()).collect();
+            let mut used: Vec<_> = parts.iter().flat_map(|p| p.last_used.clone()).collect();
+            let (mut want_counts, mut want_used) = (everything.counts.clone(), everything.last_used.clone());
+            counts.sort_by(|a, b| a.0.cmp(&b.0));
+            want_counts.sort_by(|a, b| a.0.cmp(&b.0));
+            used.sort();
+            want_used.sort();
+            prop_assert_eq!(counts, want_counts);
+            prop_assert_eq!(used, want_used);
         }
 
         #[test]

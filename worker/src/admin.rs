@@ -31,7 +31,7 @@ pub async fn put_provider(req: &mut Request, app: &App, who: &Principal, key: &s
     who.require(&[Role::PlatformAdmin])?;
     let key = key_from_path(key)?;
     let mut spec: ProviderSpec = read_json(req, ENTRY_MAX_BYTES).await?;
-    let existing = store::provider(&app.db, key.as_str()).await?;
+    let existing = store::provider(app.home(), key.as_str()).await?;
     if let Some(row) = &existing {
         if row.logo_type.is_some() {
             spec.logo = entry_of(row)?.spec().logo.clone();
@@ -48,7 +48,7 @@ pub async fn put_provider(req: &mut Request, app: &App, who: &Principal, key: &s
         .map_err(|e| worker::Error::RustError(e.to_string()))?;
     let mut passed = None;
     if let (Some(test), Some(fixtures)) = (&entry.spec().test_plugin, &fixtures) {
-        if !store::plugin_exists(&app.db, &test.digest).await? {
+        if !store::plugin_exists(app.home(), &test.digest).await? {
             return Err(ApiError::from(byok_core::api::Problem::from(
                 byok_core::catalog::ValidationErrors(vec![byok_core::catalog::FieldError {
                     field: "test_plugin.digest".into(),
@@ -63,7 +63,7 @@ pub async fn put_provider(req: &mut Request, app: &App, who: &Principal, key: &s
         let unchanged = match &existing {
             Some(row) => {
                 let before = entry_of(row)?;
-                let stored = store::provider_fixtures(&app.db, key.as_str()).await?;
+                let stored = store::provider_fixtures(app.home(), key.as_str()).await?;
                 same_test(before.spec(), entry.spec()) && stored == fixtures_json
             }
             None => false,
@@ -78,8 +78,9 @@ pub async fn put_provider(req: &mut Request, app: &App, who: &Principal, key: &s
             passed = Some(report.cases.len());
         }
     }
-    store::upsert_provider(
-        &app.db,
+    store::store_provider(
+        app.home(),
+        &app.shards()[1..],
         &entry,
         fixtures_json.as_deref(),
         &rfc3339(now_millis()),
@@ -131,7 +132,7 @@ fn conformance_failed(
 pub async fn retire(app: &App, who: &Principal, key: &str) -> ApiResult {
     who.require(&[Role::PlatformAdmin])?;
     let key = key_from_path(key)?;
-    if !store::retire_provider(&app.db, key.as_str(), &rfc3339(now_millis())).await? {
+    if !store::retire_provider(app.home(), key.as_str(), &rfc3339(now_millis())).await? {
         return Err(problem(
             ProblemKind::NotFound,
             format!("There is no active provider '{key}'."),
@@ -200,7 +201,7 @@ pub async fn put_logo(req: &mut Request, app: &App, who: &Principal, key: &str) 
     let spec_json =
         serde_json::to_string(entry.spec()).map_err(|e| worker::Error::RustError(e.to_string()))?;
     store::set_logo(
-        &app.db,
+        app.home(),
         key.as_str(),
         kind,
         &spec_json,
@@ -241,7 +242,7 @@ async fn store_component(app: &App, bytes: &[u8]) -> Result<serde_json::Value, A
         .execute()
         .await?;
     store::insert_plugin(
-        &app.db,
+        app.home(),
         &digest,
         bytes.len(),
         plugin.version().as_str(),
@@ -304,7 +305,7 @@ pub async fn put_plugin(req: &mut Request, app: &App, who: &Principal, key: &str
         }
         None => {}
     }
-    let Some(fixtures) = store::provider_fixtures(&app.db, key.as_str())
+    let Some(fixtures) = store::provider_fixtures(app.home(), key.as_str())
         .await?
         .and_then(|f| serde_json::from_str::<byok_core::conformance::Fixtures>(&f).ok())
     else {
@@ -327,8 +328,9 @@ pub async fn put_plugin(req: &mut Request, app: &App, who: &Principal, key: &str
     }
     let fixtures_json =
         serde_json::to_string(&fixtures).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    store::upsert_provider(
-        &app.db,
+    store::store_provider(
+        app.home(),
+        &app.shards()[1..],
         &entry,
         Some(&fixtures_json),
         &rfc3339(now_millis()),
@@ -365,7 +367,7 @@ pub async fn platform_key(req: &mut Request, app: &App, who: &Principal, key: &s
     let (credential, warnings) = Credential::check(&entry, secret, body.fields)?;
     let sealed = credentials::seal(&app.keyring, Owner::Platform, &key, &credential)?;
     store::set_platform_key(
-        &app.db,
+        app.home(),
         key.as_str(),
         &sealed.secret,
         &sealed.fields_json(),

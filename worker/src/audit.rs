@@ -46,6 +46,7 @@ pub async fn record(
     action: &str,
     outcome: &str,
 ) -> Result<(), ApiError> {
-    store::audit(&app.db, &entry(who, scope, provider, action, outcome)).await?;
+    let entry = entry(who, scope, provider, action, outcome);
+    store::audit(app.db_of(entry.tenant.as_ref()), &entry).await?;
     Ok(())
 }

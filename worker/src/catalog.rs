@@ -73,7 +73,7 @@ pub async fn stored_entry(
     app: &App,
     key: &ProviderKey,
 ) -> Result<(ProviderRow, CatalogEntry), ApiError> {
-    match store::provider(&app.db, key.as_str()).await? {
+    match store::provider(app.home(), key.as_str()).await? {
         Some(row) => {
             let entry = entry_of(&row)?;
             Ok((row, entry))
@@ -90,7 +90,7 @@ pub async fn active_entry(
     app: &App,
     key: &ProviderKey,
 ) -> Result<(ProviderRow, CatalogEntry), ApiError> {
-    match store::provider(&app.db, key.as_str()).await? {
+    match store::provider(app.home(), key.as_str()).await? {
         Some(row) if row.active == 1 => {
             let entry = entry_of(&row)?;
             Ok((row, entry))
@@ -124,7 +124,7 @@ async fn catalog_body(app: &App, lang: Lang) -> Result<Cached, ApiError> {
     {
         return Ok(cached);
     }
-    let rows = store::active_providers(&app.db).await?;
+    let rows = store::active_providers(app.home()).await?;
     let providers = rows
         .iter()
         .map(|row| entry_of(row).map(|e| e.localized(lang)))
@@ -188,7 +188,7 @@ pub async fn get(req: &Request, app: &App, who: &Principal, key: &str) -> ApiRes
 /// the image), served so that no script in an SVG can run.
 pub async fn logo(app: &App, key: &str) -> ApiResult {
     let key = key_from_path(key)?;
-    let row = store::provider(&app.db, key.as_str()).await?;
+    let row = store::provider(app.home(), key.as_str()).await?;
     let (Some(row), Some(bytes)) = (
         row,
         app.kv

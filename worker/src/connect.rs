@@ -73,7 +73,7 @@ pub async fn create(req: &mut Request, app: &App, who: &Principal) -> ApiResult 
     let digest = sha256_hex(token.as_bytes());
     let stored = serde_json::to_string(&plan)
         .map_err(|_| problem(ProblemKind::Internal, "Could not store the link."))?;
-    app.db
+    app.home()
         .prepare(INSERT_LINK)
         .bind(&[
             text(&digest),
@@ -125,14 +125,14 @@ pub async fn open(req: &Request, app: &App, token: &str) -> worker::Result<Respo
     }
     let digest = sha256_hex(token.as_bytes());
     let opened = app
-        .db
+        .home()
         .prepare(USE_LINK)
         .bind(&[int(now as i64), text(&digest)])?
         .first::<PlanRow>(None)
         .await?;
     let Some(row) = opened else {
         let seen = app
-            .db
+            .home()
             .prepare(LINK_SEEN)
             .bind(&[text(&digest)])?
             .first::<SeenRow>(None)

@@ -43,7 +43,7 @@ struct AdminEntry {
 /// `GET /v1/admin/providers`: every entry, active and retired, by key.
 pub async fn providers(app: &App, who: &Principal) -> ApiResult {
     admin(who)?;
-    let rows = store::all_providers(&app.db).await?;
+    let rows = store::all_providers(app.home()).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in &rows {
         let entry = entry_of(row)?;
@@ -69,7 +69,7 @@ pub async fn restore(app: &App, who: &Principal, key: &str) -> ApiResult {
     admin(who)?;
     let key = catalog::key_from_path(key)?;
     let r = app
-        .db
+        .home()
         .prepare(RESTORE_PROVIDER)
         .bind(&[text(key.as_str()), text(&rfc3339(now_millis()))])?
         .run()
@@ -147,14 +147,18 @@ pub async fn fleet(req: &Request, app: &App, who: &Principal) -> ApiResult {
         .query_pairs()
         .find(|(k, _)| k == "failing_after")
         .map(|(_, v)| v.into_owned());
-    let counts = app
-        .db
-        .prepare(store::FLEET_COUNTS)
-        .all()
-        .await
-        .counted()?
-        .results::<CountRow>()?;
-    let catalog = store::provider_keys(&app.db).await?;
+    // Each database keeps its own counts (triggers): the fleet's are their sums.
+    let mut counts = Vec::new();
+    for db in app.shards() {
+        counts.extend(
+            db.prepare(store::FLEET_COUNTS)
+                .all()
+                .await
+                .counted()?
+                .results::<CountRow>()?,
+        );
+    }
+    let catalog = store::provider_keys(app.home()).await?;
     let (providers, unknown) = fleet_counts(
         catalog.iter().map(String::as_str),
         counts
@@ -164,8 +168,15 @@ pub async fn fleet(req: &Request, app: &App, who: &Principal) -> ApiResult {
     if !unknown.is_empty() {
         worker::console_error!("integrations in statuses the service does not know: {unknown:?}");
     }
-    let failing: Vec<FailingRow> =
-        store::failing(&app.db, after.as_deref(), FAILING_PAGE + 1).await?;
+    // Each database's first page after the cursor (a position by value, the same in every
+    // database), then the first page of those, in the same order.
+    let mut failing: Vec<FailingRow> = Vec::new();
+    for db in app.shards() {
+        failing.extend(store::failing(db, after.as_deref(), FAILING_PAGE + 1).await?);
+    }
+    failing.sort_by(|a, b| {
+        (&a.failing_since, &a.tenant, &a.provider).cmp(&(&b.failing_since, &b.tenant, &b.provider))
+    });
     let more = failing.len() as i64 > FAILING_PAGE;
     let failing: Vec<Failing> = failing
         .into_iter()
@@ -227,7 +238,8 @@ pub async fn recheck_now(app: &App, who: &Principal, tenant: &str, key: &str) ->
     let tenant = TenantId::parse(tenant)
         .map_err(|e| problem(ProblemKind::NotFound, format!("The tenant {e}.")))?;
     let key = catalog::key_from_path(key)?;
-    let row = store::integration(&app.db, tenant.as_str(), key.as_str()).await?;
+    let row =
+        store::integration(app.db_for(tenant.as_str()), tenant.as_str(), key.as_str()).await?;
     let Some(row) = row.filter(|r| r.secret.is_some()) else {
         return Err(problem(
             ProblemKind::NotFound,
@@ -241,7 +253,7 @@ pub async fn recheck_now(app: &App, who: &Principal, tenant: &str, key: &str) ->
         .await
         .counted()?;
     store::audit(
-        &app.db,
+        app.db_for(tenant.as_str()),
         &AuditEntry {
             at: rfc3339(now_millis()),
             actor: who.sub.clone(),
@@ -287,14 +299,26 @@ pub async fn audit_search(req: &Request, app: &App, who: &Principal) -> ApiResul
             SqlValue::Int(n) => int(n),
         })
         .collect();
-    let rows = app
-        .db
-        .prepare(&sql)
-        .bind(&params)?
-        .all()
-        .await
-        .counted()?
-        .results::<AuditRow>()?;
+    // A search for one tenant reads its database; any other reads every database and takes
+    // the newest page of what they answer: audit ids are unique across databases and follow
+    // time (`store::audit_id_base`), so `before` pages through all of them alike.
+    let dbs = match &search.tenant {
+        Some(t) => std::slice::from_ref(app.db_for(t.as_str())),
+        None => app.shards(),
+    };
+    let mut rows = Vec::new();
+    for db in dbs {
+        rows.extend(
+            db.prepare(&sql)
+                .bind(&params)?
+                .all()
+                .await
+                .counted()?
+                .results::<AuditRow>()?,
+        );
+    }
+    rows.sort_by(|a, b| b.id.total_cmp(&a.id));
+    rows.truncate(search.limit as usize);
     let next_before = (rows.len() as u32 == search.limit)
         .then(|| rows.last().map(|r| r.id as i64))
         .flatten();
@@ -437,9 +461,18 @@ struct PlatformKeyView {
 /// last day it was used. Reads the catalog's rows and one index lookup per key (in one batch).
 pub async fn platform_keys(app: &App, who: &Principal) -> ApiResult {
     admin(who)?;
-    let rows = store::platform_keys(&app.db).await?;
+    let rows = store::platform_keys(app.home()).await?;
     let keys: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
-    let used = store::platform_last_used(&app.db, &keys).await?;
+    // Each database's last day per key (days sort as text): the latest of them.
+    let mut used: Vec<Option<String>> = vec![None; keys.len()];
+    for db in app.shards() {
+        for (last, day) in used
+            .iter_mut()
+            .zip(store::platform_last_used(db, &keys).await?)
+        {
+            *last = std::cmp::max(last.take(), day);
+        }
+    }
     let out: Vec<PlatformKeyView> = rows
         .into_iter()
         .zip(used)
@@ -486,9 +519,14 @@ pub async fn test_platform_key(app: &App, who: &Principal, key: &str) -> ApiResu
     let status = byok_core::console::platform_key_after(previous, finding);
     let now = rfc3339(now_millis());
     let verified_at = (finding != byok_core::status::Finding::Inconclusive).then_some(now.as_str());
-    let recorded =
-        store::record_platform_check(&app.db, key.as_str(), sealed, status.as_str(), verified_at)
-            .await?;
+    let recorded = store::record_platform_check(
+        app.home(),
+        key.as_str(),
+        sealed,
+        status.as_str(),
+        verified_at,
+    )
+    .await?;
     let outcome = serde_json::to_value(report.verdict)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))

@@ -146,7 +146,7 @@ pub async fn queue_delivery(app: &App, p: Prepared) {
     if p.delivery != "pending" {
         return;
     }
-    if let Err(e) = queue_first_attempt(app, p.id, p.body, 0).await {
+    if let Err(e) = queue_first_attempt(app, p.id, p.body, 0, p.event.tenant).await {
         worker::console_error!("webhook not queued: {e}");
     }
 }
@@ -157,6 +157,7 @@ async fn queue_first_attempt(
     id: String,
     body: String,
     series: u32,
+    tenant: String,
 ) -> worker::Result<()> {
     app.env
         .queue(JOBS_QUEUE)?
@@ -165,6 +166,7 @@ async fn queue_first_attempt(
             body,
             attempt: 1,
             series,
+            tenant: Some(tenant),
         }))
         .await
         .counted()
@@ -172,7 +174,7 @@ async fn queue_first_attempt(
 
 async fn try_emit(app: &App, event: StatusChanged) -> Result<(), ApiError> {
     let p = prepare(app, event)?;
-    store::insert_event(&app.db, &p.id, &p.event, p.delivery).await?;
+    store::insert_event(app.db_for(&p.event.tenant), &p.id, &p.event, p.delivery).await?;
     queue_delivery(app, p).await;
     Ok(())
 }
@@ -183,7 +185,11 @@ async fn try_emit(app: &App, event: StatusChanged) -> Result<(), ApiError> {
 /// (`core::events::attempt_is_current`).
 pub async fn deliver(env: &Env, m: DeliveryMessage) -> Result<(), ApiError> {
     let app = crate::app(env)?;
-    let Some(state) = store::delivery_state(&app.db, &m.id).await? else {
+    let db = match &m.tenant {
+        Some(tenant) => app.db_for(tenant),
+        None => app.home(),
+    };
+    let Some(state) = store::delivery_state(db, &m.id).await? else {
         return Ok(());
     };
     let stored = Delivery::parse(&state.delivery).ok_or_else(invalid)?;
@@ -191,7 +197,7 @@ pub async fn deliver(env: &Env, m: DeliveryMessage) -> Result<(), ApiError> {
         return Ok(());
     }
     let Some(target) = target(env, app.dev_mode)? else {
-        store::set_delivery(&app.db, &m.id, m.series, "none", m.attempt, now_millis()).await?;
+        store::set_delivery(db, &m.id, m.series, "none", m.attempt, now_millis()).await?;
         return Ok(());
     };
     let headers = webhook::sign(
@@ -222,10 +228,10 @@ pub async fn deliver(env: &Env, m: DeliveryMessage) -> Result<(), ApiError> {
     let now = now_millis();
     match policy(env).after(status, m.attempt) {
         Next::Delivered => {
-            store::set_delivery(&app.db, &m.id, m.series, "delivered", m.attempt, now).await?;
+            store::set_delivery(db, &m.id, m.series, "delivered", m.attempt, now).await?;
         }
         Next::RetryAfter { seconds } => {
-            if !store::set_delivery(&app.db, &m.id, m.series, "pending", m.attempt, now).await? {
+            if !store::set_delivery(db, &m.id, m.series, "pending", m.attempt, now).await? {
                 // A redelivery replaced this series while the attempt was out.
                 return Ok(());
             }
@@ -245,7 +251,7 @@ pub async fn deliver(env: &Env, m: DeliveryMessage) -> Result<(), ApiError> {
                 m.attempt,
                 status.map_or("none".to_owned(), |s| s.to_string())
             );
-            store::set_delivery(&app.db, &m.id, m.series, "dead", m.attempt, now).await?;
+            store::set_delivery(db, &m.id, m.series, "dead", m.attempt, now).await?;
         }
     }
     Ok(())
@@ -253,6 +259,8 @@ pub async fn deliver(env: &Env, m: DeliveryMessage) -> Result<(), ApiError> {
 
 /// The most stalled events one cron run dead-letters.
 const STALL_PER_RUN: u32 = 500;
+/// Events one page of `GET /v1/admin/webhooks` holds.
+const EVENTS_PAGE: i64 = 100;
 
 /// Part of the cron run: `pending` events whose attempts stopped (a lost queue message, a
 /// consumer that kept failing) become dead letters, which an admin can see and redeliver,
@@ -260,7 +268,10 @@ const STALL_PER_RUN: u32 = 500;
 pub async fn stall_sweep(app: &App) -> Result<u64, ApiError> {
     let now = now_millis();
     let before = now.saturating_sub(byok_core::events::stall_after_ms(&policy(&app.env)));
-    let stalled = store::stall_deliveries(&app.db, before, STALL_PER_RUN).await?;
+    let mut stalled = 0;
+    for db in app.shards() {
+        stalled += store::stall_deliveries(db, before, STALL_PER_RUN).await?;
+    }
     if stalled > 0 {
         worker::console_error!(
             "{stalled} webhook event(s) made no progress since before {}: dead-lettered (GET /v1/admin/webhooks, then redeliver)",
@@ -276,8 +287,17 @@ pub async fn list(app: &App, who: &crate::auth::Principal, key: &str) -> crate::
     who.require_tenant_user()?;
     let key = crate::catalog::key_from_path(key)?;
     let (row, events) = futures_util::future::join(
-        store::integration(&app.db, who.tenant.as_str(), key.as_str()),
-        store::events_for(&app.db, who.tenant.as_str(), key.as_str(), 50),
+        store::integration(
+            app.db_for(who.tenant.as_str()),
+            who.tenant.as_str(),
+            key.as_str(),
+        ),
+        store::events_for(
+            app.db_for(who.tenant.as_str()),
+            who.tenant.as_str(),
+            key.as_str(),
+            50,
+        ),
     )
     .await;
     if row?.is_none() {
@@ -322,8 +342,14 @@ pub async fn by_delivery(
             )
         })?,
     };
-    let events = store::events_by_delivery(&app.db, delivery.as_str(), 100)
-        .await?
+    // Each database's newest, then the newest of those (`at` sorts as time, text order).
+    let mut rows = Vec::new();
+    for db in app.shards() {
+        rows.extend(store::events_by_delivery(db, delivery.as_str(), EVENTS_PAGE).await?);
+    }
+    rows.sort_by(|a, b| b.at.cmp(&a.at));
+    rows.truncate(EVENTS_PAGE as usize);
+    let events = rows
         .into_iter()
         .map(|r| {
             let attempts = r.attempts.max(0.0) as u32;
@@ -366,9 +392,15 @@ pub async fn redeliver(
             "Webhooks are off: set WEBHOOK_URL (and WEBHOOK_SECRET) to send them.",
         ));
     }
-    let row = store::event_by_id(&app.db, id)
-        .await?
-        .ok_or_else(not_found)?;
+    // Event ids are random: at most one database holds this one.
+    let mut found = None;
+    for db in app.shards() {
+        if let Some(row) = store::event_by_id(db, id).await? {
+            found = Some((db, row));
+            break;
+        }
+    }
+    let (db, row) = found.ok_or_else(not_found)?;
     let state = Delivery::parse(&row.delivery).ok_or_else(invalid)?;
     byok_core::events::may_redeliver(state).map_err(|why| {
         problem(
@@ -379,8 +411,7 @@ pub async fn redeliver(
     let (id, attempts) = (row.id.clone(), row.attempts.max(0.0) as u32);
     let event = stored_event(row)?;
     let provider = byok_core::ids::ProviderKey::parse(&event.provider).map_err(|_| invalid())?;
-    let Some(series) = store::restart_delivery(&app.db, &id, state.as_str(), now_millis()).await?
-    else {
+    let Some(series) = store::restart_delivery(db, &id, state.as_str(), now_millis()).await? else {
         return Err(problem(
             ProblemKind::Conflict,
             "The webhook cannot be sent again now: another redelivery has just started.",
@@ -388,9 +419,9 @@ pub async fn redeliver(
     };
     let body = serde_json::to_string(&Envelope::of(event.clone()))
         .map_err(|e| worker::Error::RustError(e.to_string()))?;
-    if let Err(e) = queue_first_attempt(app, id.clone(), body, series).await {
+    if let Err(e) = queue_first_attempt(app, id.clone(), body, series, event.tenant.clone()).await {
         // Put the state back, so that the event is not left `pending` with nothing queued.
-        store::set_delivery(&app.db, &id, series, state.as_str(), attempts, now_millis()).await?;
+        store::set_delivery(db, &id, series, state.as_str(), attempts, now_millis()).await?;
         worker::console_error!("redelivery not queued: {e}");
         return Err(problem(
             ProblemKind::Internal,

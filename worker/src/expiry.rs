@@ -26,7 +26,11 @@ pub struct Sweep {
 }
 
 pub async fn sweep(app: &App, now_ms: u64) -> Result<Sweep, ApiError> {
-    let rows = store::expiry_candidates(&app.db, now_ms, PER_RUN).await?;
+    // Each database's candidates (at most PER_RUN from each).
+    let mut rows = Vec::new();
+    for db in app.shards() {
+        rows.extend(store::expiry_candidates(db, now_ms, PER_RUN).await?);
+    }
     let mut done = Sweep {
         read: rows.len(),
         sent: 0,
@@ -52,7 +56,7 @@ pub async fn sweep(app: &App, now_ms: u64) -> Result<Sweep, ApiError> {
             )),
         );
         if store::mark_notice(
-            &app.db,
+            app.db_for(&row.tenant),
             &row,
             stage.number(),
             event.as_ref().map(events::Prepared::row),

@@ -138,26 +138,42 @@ async fn installed_row(
     who: &Principal,
     key: &ProviderKey,
 ) -> Result<IntegrationRow, ApiError> {
-    store::integration(&app.db, who.tenant.as_str(), key.as_str())
-        .await?
-        .ok_or_else(|| problem(ProblemKind::NotFound, format!("'{key}' is not installed for this account. Install it from the Marketplace first.")))
+    store::integration(
+        app.db_for(who.tenant.as_str()),
+        who.tenant.as_str(),
+        key.as_str(),
+    )
+    .await?
+    .ok_or_else(|| {
+        problem(
+            ProblemKind::NotFound,
+            format!(
+                "'{key}' is not installed for this account. Install it from the Marketplace first."
+            ),
+        )
+    })
 }
 
 /// `GET /v1/integrations`.
 pub async fn list(app: &App, who: &Principal) -> ApiResult {
     who.require_tenant_user()?;
-    // Two queries whatever the number of integrations: the rows, and their entries.
+    // Two queries side by side whatever the number of integrations: the tenant's rows (in
+    // its database), and the catalog (at home: a few dozen rows, retired ones included),
+    // whose entries for those rows are read.
+    let tenant = who.tenant.as_str();
     let (rows, providers) = futures_util::future::join(
-        store::integrations(&app.db, who.tenant.as_str()),
-        store::providers_of_tenant(&app.db, who.tenant.as_str()),
+        store::integrations(app.db_for(tenant), tenant),
+        store::all_providers(app.home()),
     )
     .await;
+    let rows = rows?;
     let entries: std::collections::HashMap<String, CatalogEntry> = providers?
         .iter()
+        .filter(|p| rows.iter().any(|r| r.provider == p.key))
         .map(|p| entry_of(p).map(|e| (p.key.clone(), e)))
         .collect::<Result<_, _>>()?;
     let mut integrations = Vec::new();
-    for row in &rows? {
+    for row in &rows {
         let entry = entries.get(&row.provider).ok_or_else(|| {
             problem(
                 ProblemKind::Internal,
@@ -317,7 +333,7 @@ pub async fn test_opened_and_record(
     let recorded = crate::util::timed(
         "d1-write",
         store::record_test(
-            &app.db,
+            app.db_for(&row.tenant),
             &row.tenant,
             &row.provider,
             &record,
@@ -365,7 +381,15 @@ async fn adopt_reported_expiry(
     if row.expires_at.map(|e| e.max(0.0) as u64) == Some(at) {
         return Ok(());
     }
-    if store::set_expiry(&app.db, &row.tenant, &row.provider, sealed, Some(at)).await? {
+    if store::set_expiry(
+        app.db_for(&row.tenant),
+        &row.tenant,
+        &row.provider,
+        sealed,
+        Some(at),
+    )
+    .await?
+    {
         row.expires_at = Some(at as f64);
         row.expiry_notified = Some(0.0);
     }
@@ -435,7 +459,7 @@ pub async fn install(req: &mut Request, app: &App, who: &Principal) -> ApiResult
             row.expires_at = expires_at.map(|e| e as f64);
         }
     }
-    if !store::insert_integration(&app.db, &row).await? {
+    if !store::insert_integration(app.db_for(&row.tenant), &row).await? {
         return Err(problem(
             ProblemKind::Conflict,
             format!(
@@ -515,8 +539,14 @@ pub async fn save(req: &mut Request, app: &App, who: &Principal, key: &str) -> A
                 let expires_at = expiry_of(body.expires_at.as_deref())?;
                 let stored_expiry = row.expires_at.map(|e| e.max(0.0) as u64);
                 if body.expires_at.is_some() && expires_at != stored_expiry {
-                    if !store::set_expiry(&app.db, &row.tenant, &row.provider, stored, expires_at)
-                        .await?
+                    if !store::set_expiry(
+                        app.db_for(&row.tenant),
+                        &row.tenant,
+                        &row.provider,
+                        stored,
+                        expires_at,
+                    )
+                    .await?
                     {
                         return Err(problem(
                             ProblemKind::Conflict,
@@ -562,7 +592,7 @@ pub async fn save(req: &mut Request, app: &App, who: &Principal, key: &str) -> A
                     expires_at,
                 };
                 if store::stage_pending(
-                    &app.db,
+                    app.db_for(&row.tenant),
                     &row.tenant,
                     &row.provider,
                     &pending,
@@ -637,7 +667,7 @@ async fn store_at_once(
         ),
     );
     let stored = store::store_key(
-        &app.db,
+        app.db_for(&new.tenant),
         &new,
         (read.0, &read.1),
         event.as_ref().map(events::Prepared::row),
@@ -747,7 +777,7 @@ async fn try_pending(
                 )),
             );
             let promoted = store::promote_pending(
-                &app.db,
+                app.db_for(&row.tenant),
                 &row.tenant,
                 &row.provider,
                 version,
@@ -773,7 +803,8 @@ async fn try_pending(
             Ok(json(200, &view(&row, entry, warnings)?)?)
         }
         Outcome::Refused(_) => {
-            store::drop_pending(&app.db, &row.tenant, &row.provider, version).await?;
+            store::drop_pending(app.db_for(&row.tenant), &row.tenant, &row.provider, version)
+                .await?;
             let failure = failure.unwrap_or(Failure::WrongKey);
             audit::record(
                 app,
@@ -799,7 +830,7 @@ async fn try_pending(
         }
         Outcome::AwaitingChoice(_) => {
             let settled = store::pending_inconclusive(
-                &app.db,
+                app.db_for(&row.tenant),
                 &row.tenant,
                 &row.provider,
                 version,
@@ -858,7 +889,7 @@ pub async fn switch_pending(req: &mut Request, app: &App, who: &Principal, key: 
         )),
     );
     let switched = store::switch_to_pending(
-        &app.db,
+        app.db_for(&row.tenant),
         &row.tenant,
         &row.provider,
         body.version,
@@ -915,7 +946,8 @@ pub async fn discard_pending(req: &Request, app: &App, who: &Principal, key: &st
     let entry = installed_entry(app, &key).await?;
     let (_, outcome) = slot_of(&row, now_millis())?.apply(Input::Discard { version });
     if outcome != Outcome::Chosen(version)
-        || !store::drop_pending(&app.db, &row.tenant, &row.provider, version).await?
+        || !store::drop_pending(app.db_for(&row.tenant), &row.tenant, &row.provider, version)
+            .await?
     {
         let row = installed_row(app, who, &key).await?;
         return Err(not_pending(&row, version, now_millis(), "discarded"));
@@ -979,7 +1011,13 @@ pub async fn uninstall(app: &App, who: &Principal, key: &str) -> ApiResult {
     who.require(&[Role::Owner])?;
     let key = key_from_path(key)?;
     limits::check(app, Action::Uninstall, who.tenant.as_str(), &who.sub).await?;
-    if !store::delete_integration(&app.db, who.tenant.as_str(), key.as_str()).await? {
+    if !store::delete_integration(
+        app.db_for(who.tenant.as_str()),
+        who.tenant.as_str(),
+        key.as_str(),
+    )
+    .await?
+    {
         return Err(problem(
             ProblemKind::NotFound,
             format!("'{key}' is not installed for this account."),
@@ -1020,6 +1058,13 @@ pub async fn audit_log(req: &Request, app: &App, who: &Principal) -> ApiResult {
             "actor must be 1 to 200 characters.",
         ));
     }
-    let entries = store::audit_for(&app.db, who.tenant.as_str(), by, actor.as_deref(), 200).await?;
+    let entries = store::audit_for(
+        app.db_for(who.tenant.as_str()),
+        who.tenant.as_str(),
+        by,
+        actor.as_deref(),
+        200,
+    )
+    .await?;
     Ok(json(200, &serde_json::json!({ "entries": entries }))?)
 }

@@ -48,7 +48,9 @@ use http::{problem, problem_response, ApiError, ApiResult};
 
 /// What every route needs: storage, the keyring, the authentication settings.
 pub struct App {
-    pub db: D1Database,
+    /// The D1 databases `D1_SHARDS` lists, the home database first (`byok_core::shard`).
+    dbs: Vec<D1Database>,
+    shard_map: byok_core::shard::ShardMap,
     pub kv: KvStore,
     pub keyring: Rc<Keyring>,
     /// Verifies tokens (and remembers those that verified) under this isolate's settings.
@@ -58,7 +60,74 @@ pub struct App {
     pub env: Env,
 }
 
+impl App {
+    /// The home database: the catalog, uploaded plugins, connect links, and the rows about no
+    /// tenant (platform-scope audit).
+    pub fn home(&self) -> &D1Database {
+        &self.dbs[0]
+    }
+
+    /// The database that holds `tenant`'s rows (its integrations, events, audit, usage,
+    /// policies): one lookup, no query (`byok_core::shard::ShardMap::shard_of`).
+    pub fn db_for(&self, tenant: &str) -> &D1Database {
+        &self.dbs[self.shard_of(tenant)]
+    }
+
+    /// The position of `tenant`'s database in [`Self::shards`].
+    pub fn shard_of(&self, tenant: &str) -> usize {
+        self.shard_map.shard_of(tenant)
+    }
+
+    /// Where a row about `tenant` lives; a row about no tenant (platform scope) is at home.
+    pub fn db_of(&self, tenant: Option<&byok_core::ids::TenantId>) -> &D1Database {
+        tenant.map_or(self.home(), |t| self.db_for(t.as_str()))
+    }
+
+    /// Every database, for the views and sweeps across tenants (the cron, the console).
+    pub fn shards(&self) -> &[D1Database] {
+        &self.dbs
+    }
+}
+
+/// The databases `D1_SHARDS` names, each a D1 binding of the Worker. A setting that does not
+/// parse, or names a binding that is not there, is a 500 naming it: no request is served
+/// against a partial set of databases.
+pub(crate) fn databases(
+    env: &Env,
+) -> Result<(byok_core::shard::ShardMap, Vec<D1Database>), ApiError> {
+    use byok_core::shard::{ShardMap, D1_SHARDS};
+    let setting = env.var(D1_SHARDS).ok().map(|v| v.to_string());
+    let map = ShardMap::parse(setting.as_deref()).map_err(|e| {
+        problem(
+            ProblemKind::Misconfigured,
+            format!("The service is not configured: {e}."),
+        )
+    })?;
+    let dbs = map
+        .names()
+        .iter()
+        .map(|name| {
+            env.d1(name).map_err(|_| {
+                problem(
+                    ProblemKind::Misconfigured,
+                    format!("The service is not configured: D1_SHARDS names {name:?}, which is not a D1 binding of this Worker."),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    SHARD_MAP.with(|m| *m.borrow_mut() = map.clone());
+    Ok((map, dbs))
+}
+
+/// The position of the database that holds rows about `tenant` (none: the home database).
+pub(crate) fn position_of(tenant: Option<&str>) -> usize {
+    tenant.map_or(0, |t| SHARD_MAP.with(|m| m.borrow().shard_of(t)))
+}
+
 thread_local! {
+    /// The isolate's map of databases, as `databases` last read it (for the few writes that
+    /// must know a row's database by position, the audit ids).
+    static SHARD_MAP: RefCell<byok_core::shard::ShardMap> = RefCell::new(Default::default());
     /// The keyring, parsed once per isolate (secrets do not change under a running isolate).
     static KEYRING: RefCell<Option<Rc<Keyring>>> = const { RefCell::new(None) };
     /// The checked authentication settings, once per isolate for the same reason, with the
@@ -168,8 +237,10 @@ fn idp_config(
 }
 
 pub(crate) fn app(env: &Env) -> Result<App, ApiError> {
+    let (shard_map, dbs) = databases(env)?;
     Ok(App {
-        db: env.d1("DB")?,
+        dbs,
+        shard_map,
         kv: env.kv("KV")?,
         keyring: keyring(env)?,
         auth: verifier(env)?,
@@ -339,7 +410,7 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         Ok(_) => {}
         Err(ApiError(p)) => worker::console_error!("expiry sweep failed: {}", p.detail),
     }
-    match connect::sweep(&app.db, now / 1000).await {
+    match connect::sweep(app.home(), now / 1000).await {
         Ok(n) if n > 0 => worker::console_log!("connect links: {n} expired links deleted"),
         Ok(_) => {}
         Err(e) => worker::console_error!("connect link sweep failed: {e}"),

@@ -32,7 +32,7 @@ fn tenant_from_path(segment: &str) -> Result<TenantId, ApiError> {
 
 async fn view(app: &App, tenant: TenantId, key: ProviderKey) -> Result<PolicyView, ApiError> {
     let (policy, entry) = futures_util::future::join(
-        store::policy(&app.db, tenant.as_str(), key.as_str()),
+        store::policy(app.db_for(tenant.as_str()), tenant.as_str(), key.as_str()),
         stored_entry(app, &key),
     )
     .await;
@@ -86,7 +86,7 @@ pub async fn put(
     let mut entry = audit::entry(who, audit::Scope::Platform, &key, "set-policy", &outcome);
     entry.tenant = Some(tenant.clone());
     store::set_policy(
-        &app.db,
+        app.db_for(tenant.as_str()),
         tenant.as_str(),
         key.as_str(),
         policy,
@@ -102,7 +102,7 @@ pub async fn put(
 
 async fn tenant_view(app: &App, tenant: TenantId) -> Result<TenantPolicyView, ApiError> {
     let (row, today) = futures_util::future::join(
-        store::tenant_cap(&app.db, tenant.as_str()),
+        store::tenant_cap(app.db_for(tenant.as_str()), tenant.as_str()),
         crate::quota::today(app, &tenant, None),
     )
     .await;
@@ -148,7 +148,7 @@ pub async fn put_tenant(req: &mut Request, app: &App, who: &Principal, tenant: &
         outcome,
     };
     store::set_tenant_cap(
-        &app.db,
+        app.db_for(tenant.as_str()),
         tenant.as_str(),
         body.platform_daily_cap,
         &entry.at,
@@ -174,7 +174,20 @@ pub async fn usage(req: &Request, app: &App, who: &Principal) -> ApiResult {
         })?,
         None => byok_core::usage::day_of(now_millis().saturating_sub(30 * 86_400_000)),
     };
-    let rows = store::usage_since(&app.db, &since, USAGE_LIMIT).await?;
+    // Each database's first rows in order, then the first of those, in the same order.
+    let mut rows = Vec::new();
+    for db in app.shards() {
+        rows.extend(store::usage_since(db, &since, USAGE_LIMIT).await?);
+    }
+    rows.sort_by(|a, b| {
+        (&a.day, &a.tenant, &a.provider, &a.source).cmp(&(
+            &b.day,
+            &b.tenant,
+            &b.provider,
+            &b.source,
+        ))
+    });
+    rows.truncate(usize::try_from(USAGE_LIMIT).unwrap_or(usize::MAX));
     let usage = rows
         .into_iter()
         .filter_map(|r| {

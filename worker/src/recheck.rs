@@ -47,10 +47,16 @@ pub struct RunSummary {
 pub async fn run(app: &crate::App) -> Result<RunSummary, ApiError> {
     let now = now_millis();
     // Rows due but past PER_RUN stay due; reading a few more leaves room for rows to
-    // reschedule without queueing fewer than PER_RUN.
-    let (providers, rows) = futures_util::future::join(
-        store::active_providers(&app.db),
-        store::recheck_due(&app.db, now, PER_RUN + PER_RUN / 4),
+    // reschedule without queueing fewer than PER_RUN. Each database gives its share (tenants
+    // spread evenly over them), read side by side.
+    let share = (PER_RUN + PER_RUN / 4).div_ceil(app.shards().len());
+    let (providers, per_shard) = futures_util::future::join(
+        store::active_providers(app.home()),
+        futures_util::future::join_all(
+            app.shards()
+                .iter()
+                .map(|db| store::recheck_due(db, now, share)),
+        ),
     )
     .await;
     // Entries without a test plugin have no cadence (and retired entries are not listed).
@@ -62,24 +68,35 @@ pub async fn run(app: &crate::App) -> Result<RunSummary, ApiError> {
             Some((p.key.clone(), c))
         })
         .collect();
-    let rows = rows?;
+    let mut rows = Vec::new();
+    for (shard, read) in per_shard.into_iter().enumerate() {
+        rows.extend(read?.into_iter().map(|r| (shard, r)));
+    }
     let candidates = rows.len();
     let t = triage(
         rows.iter()
-            .map(|r| (r, watch(r), cadences.get(&r.provider).copied())),
+            .map(|(shard, r)| ((*shard, r), watch(r), cadences.get(&r.provider).copied())),
         now,
         PER_RUN,
     );
     let queue = app.env.queue(JOBS_QUEUE)?;
     for chunk in t.due.chunks(SEND_BATCH) {
         queue
-            .send_batch(chunk.iter().map(|r| Job::Recheck(message(r))))
+            .send_batch(chunk.iter().map(|(_, r)| Job::Recheck(message(r))))
             .await
             .counted()?;
     }
     let mut rescheduled = 0;
-    for chunk in t.reschedule.chunks(RESCHEDULE_BATCH) {
-        rescheduled += store::reschedule(&app.db, chunk).await? as usize;
+    for (shard, db) in app.shards().iter().enumerate() {
+        let mine: Vec<_> = t
+            .reschedule
+            .iter()
+            .filter(|((s, _), _)| *s == shard)
+            .map(|((_, r), at)| (*r, *at))
+            .collect();
+        for chunk in mine.chunks(RESCHEDULE_BATCH) {
+            rescheduled += store::reschedule(db, chunk).await? as usize;
+        }
     }
     Ok(RunSummary {
         candidates,
@@ -143,7 +160,12 @@ pub async fn recheck(env: &Env, m: &RecheckMessage) -> Result<(), ApiError> {
     else {
         return Ok(());
     };
-    let Some(mut row) = store::integration(&app.db, tenant.as_str(), provider.as_str()).await?
+    let Some(mut row) = store::integration(
+        app.db_for(tenant.as_str()),
+        tenant.as_str(),
+        provider.as_str(),
+    )
+    .await?
     else {
         return Ok(());
     };
@@ -216,7 +238,7 @@ async fn not_checked(
         .ok()
         .and_then(|status| next_check_at(entry, status, health, row.expires_at, now));
     store::record_not_checked(
-        &app.db,
+        app.db_for(&row.tenant),
         row,
         now,
         health.transient_failures,

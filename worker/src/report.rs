@@ -32,8 +32,8 @@ pub async fn report(req: &mut Request, app: &App, who: &Principal, ctx: &Context
     let (tenant, provider) = (body.tenant.as_str(), body.provider.as_str());
     crate::limits::check(app, Action::UsageReport, tenant, &who.sub).await?;
     let (row, provider_row) = futures_util::future::join(
-        store::integration(&app.db, tenant, provider),
-        store::provider(&app.db, provider),
+        store::integration(app.db_for(tenant), tenant, provider),
+        store::provider(app.home(), provider),
     )
     .await;
     let (row, provider_row) = (row?, provider_row?);
@@ -65,7 +65,15 @@ pub async fn report(req: &mut Request, app: &App, who: &Principal, ctx: &Context
         now,
     );
     if action.retests() {
-        if store::claim_retest(&app.db, tenant, provider, now, claimable_before(now)).await? {
+        if store::claim_retest(
+            app.db_for(tenant),
+            tenant,
+            provider,
+            now,
+            claimable_before(now),
+        )
+        .await?
+        {
             let outcome = format!("provider answered {}; re-test scheduled", report.status);
             // The row belongs to the tenant whose key is re-tested, not to the service
             // token's own tenant: it is that tenant's history.

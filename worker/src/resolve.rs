@@ -164,8 +164,17 @@ async fn lookup(
     body: &ResolveRequest,
 ) -> Result<(ResolveResponse, Caps, String), ApiError> {
     let (row, provider) = futures_util::future::join(
-        store::integration(&app.db, body.tenant.as_str(), body.provider.as_str()),
-        store::provider_for_tenant(&app.db, body.provider.as_str(), body.tenant.as_str()),
+        store::integration(
+            app.db_for(body.tenant.as_str()),
+            body.tenant.as_str(),
+            body.provider.as_str(),
+        ),
+        store::provider_for_tenant(
+            app.home(),
+            app.db_for(body.tenant.as_str()),
+            body.provider.as_str(),
+            body.tenant.as_str(),
+        ),
     )
     .await;
     let (row, provider) = (row?, provider?);

@@ -60,11 +60,13 @@ pub async fn sweep(app: &App, now_ms: u64) -> Result<Swept, ApiError> {
             &mut swept.recheck_counts,
         ),
     ] {
-        for _ in 0..BATCHES_PER_RUN {
-            let removed = store::purge(&app.db, statement, cutoff, BATCH).await?;
-            *count += removed;
-            if removed < u64::from(BATCH) {
-                break;
+        for db in app.shards() {
+            for _ in 0..BATCHES_PER_RUN {
+                let removed = store::purge(db, statement, cutoff, BATCH).await?;
+                *count += removed;
+                if removed < u64::from(BATCH) {
+                    break;
+                }
             }
         }
     }

@@ -27,16 +27,21 @@ fn key_id_of(frame: &[u8]) -> String {
 
 /// What storage holds, per key id.
 async fn key_uses(app: &App) -> Result<Vec<KeyUse>, ApiError> {
-    let mut uses: Vec<KeyUse> = store::integration_key_ids(&app.db)
-        .await?
-        .into_iter()
-        .map(|c| KeyUse {
-            key_id: c.key_id,
-            integrations: c.n.max(0) as u64,
-            platform_keys: 0,
-        })
-        .collect();
-    for row in store::platform_secrets(&app.db).await? {
+    // Every database's counts (the report adds the uses of a key id up).
+    let mut uses: Vec<KeyUse> = Vec::new();
+    for db in app.shards() {
+        uses.extend(
+            store::integration_key_ids(db)
+                .await?
+                .into_iter()
+                .map(|c| KeyUse {
+                    key_id: c.key_id,
+                    integrations: c.n.max(0) as u64,
+                    platform_keys: 0,
+                }),
+        );
+    }
+    for row in store::platform_secrets(app.home()).await? {
         uses.push(KeyUse {
             key_id: key_id_of(&row.platform_secret),
             integrations: 0,
@@ -82,7 +87,7 @@ pub async fn reseal(req: &mut Request, app: &App, who: &Principal) -> ApiResult 
     let mut platform_keys_resealed = 0;
     let mut changed_meanwhile = 0;
     if request.after.is_none() {
-        for row in store::platform_secrets(&app.db).await? {
+        for row in store::platform_secrets(app.home()).await? {
             let Ok(provider) = ProviderKey::parse(&row.key) else {
                 continue;
             };
@@ -99,7 +104,7 @@ pub async fn reseal(req: &mut Request, app: &App, who: &Principal) -> ApiResult 
             ) {
                 Ok(new) => {
                     if store::reseal_platform_key(
-                        &app.db,
+                        app.home(),
                         &row.key,
                         &row.platform_secret,
                         &new.secret,
@@ -126,9 +131,17 @@ pub async fn reseal(req: &mut Request, app: &App, who: &Principal) -> ApiResult 
         .after
         .as_ref()
         .map(|r| (r.tenant.as_str(), r.provider.as_str()));
-    let rows = store::rows_to_reseal(&app.db, &primary, after, batch).await?;
+    // The cursor is a position by value, the same in every database: each database's next
+    // rows after it, then the first `batch` of those in the same order.
+    let mut rows = Vec::new();
+    for db in app.shards() {
+        rows.extend(store::rows_to_reseal(db, &primary, after, batch).await?);
+    }
+    rows.sort_by(|a, b| (&a.tenant, &a.provider).cmp(&(&b.tenant, &b.provider)));
+    rows.truncate(usize::try_from(batch).unwrap_or(usize::MAX));
+    let mut statements: Vec<Vec<worker::D1PreparedStatement>> =
+        app.shards().iter().map(|_| Vec::new()).collect();
     let mut read = Vec::with_capacity(rows.len());
-    let mut statements = Vec::new();
     for row in &rows {
         let (Ok(tenant), Ok(provider)) = (
             TenantId::parse(&row.tenant),
@@ -161,18 +174,20 @@ pub async fn reseal(req: &mut Request, app: &App, who: &Principal) -> ApiResult 
             .map(Some),
         };
         match (serving, pending) {
-            (Ok(new), Ok(pending)) => statements.push(store::reseal_statement(
-                &app.db,
-                row,
-                &store::Resealed {
-                    secret: &new.secret,
-                    fields: new.fields.as_deref(),
-                    key_id: &new.key_id,
-                    pending: pending
-                        .as_ref()
-                        .map(|p| (p.secret.as_slice(), p.fields.as_deref(), p.key_id.as_str())),
-                },
-            )?),
+            (Ok(new), Ok(pending)) => {
+                statements[app.shard_of(&row.tenant)].push(store::reseal_statement(
+                    app.db_for(&row.tenant),
+                    row,
+                    &store::Resealed {
+                        secret: &new.secret,
+                        fields: new.fields.as_deref(),
+                        key_id: &new.key_id,
+                        pending: pending
+                            .as_ref()
+                            .map(|p| (p.secret.as_slice(), p.fields.as_deref(), p.key_id.as_str())),
+                    },
+                )?)
+            }
             _ => unreadable.push(Unreadable {
                 tenant: Some(row.tenant.clone()),
                 provider: row.provider.clone(),
@@ -180,7 +195,11 @@ pub async fn reseal(req: &mut Request, app: &App, who: &Principal) -> ApiResult 
             }),
         }
     }
-    let written = store::run_batch(&app.db, statements).await?;
+    // One batch per database, each with compare-and-swap on every row.
+    let mut written = Vec::new();
+    for (db, statements) in app.shards().iter().zip(statements) {
+        written.extend(store::run_batch(db, statements).await?);
+    }
     let resealed = written.iter().filter(|w| **w).count() as u64;
     changed_meanwhile += written.iter().filter(|w| !**w).count() as u64;
 
@@ -195,7 +214,7 @@ pub async fn reseal(req: &mut Request, app: &App, who: &Principal) -> ApiResult 
         next: rotation::next_after(batch, &read),
     };
     store::audit(
-        &app.db,
+        app.home(),
         &AuditEntry {
             at: rfc3339(now_millis()),
             actor: who.sub.clone(),

@@ -12,6 +12,19 @@ fn changed(r: &worker::D1Result) -> Result<bool> {
     Ok(r.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
 }
 
+/// An audit row's id (`byok_core::shard::audit_id`): the floor bound at `$floor` (the time
+/// and the row's database, [`audit_id_floor`]), or the database's last id plus the stride.
+/// `MAX(id)` of the rowid is one read of the table's last page.
+macro_rules! audit_id {
+    ($floor:literal) => {
+        concat!(
+            "MAX(",
+            $floor,
+            ", COALESCE((SELECT MAX(id) FROM audit_log), 0) + 64)"
+        )
+    };
+}
+
 /// The insert of an event (?1-?8, bound by [`event_params`]) under the guard that follows it:
 /// a `pending` one starts its first series now (`attempted_at`, from the event's time).
 macro_rules! insert_event_where {
@@ -105,27 +118,44 @@ pub async fn provider(db: &D1Database, key: &str) -> Result<Option<ProviderRow>>
         .counted()
 }
 
-pub(crate) fn provider_for_tenant_sql() -> String {
-    format!(
-        "SELECT {PROVIDER_COLUMNS},
-           (SELECT platform_fallback FROM tenant_policies WHERE tenant = ?2 AND provider = ?1) AS tenant_policy,
-           (SELECT platform_daily_cap FROM tenant_policies WHERE tenant = ?2 AND provider = ?1) AS provider_cap,
-           (SELECT platform_daily_cap FROM tenant_caps WHERE tenant = ?2) AS overall_cap
-         FROM integration_providers WHERE key = ?1"
-    )
+/// One tenant's limits on a provider's platform key (?1 provider, ?2 tenant): its fallback
+/// policy and its caps, read from the tenant's own database; one row, NULLs where unset.
+pub(crate) const TENANT_LIMITS: &str = "SELECT
+       (SELECT platform_fallback FROM tenant_policies WHERE tenant = ?2 AND provider = ?1) AS tenant_policy,
+       (SELECT platform_daily_cap FROM tenant_policies WHERE tenant = ?2 AND provider = ?1) AS provider_cap,
+       (SELECT platform_daily_cap FROM tenant_caps WHERE tenant = ?2) AS overall_cap";
+
+#[derive(Debug, Default, Deserialize)]
+struct TenantLimits {
+    tenant_policy: Option<String>,
+    provider_cap: Option<f64>,
+    overall_cap: Option<f64>,
 }
 
-/// An entry with one tenant's fallback policy for it (resolve reads both in one query).
+/// An entry (from `home`) with one tenant's fallback policy and caps for it (from
+/// `tenant_db`), read side by side: what resolve needs from storage beside the key's row.
 pub async fn provider_for_tenant(
-    db: &D1Database,
+    home: &D1Database,
+    tenant_db: &D1Database,
     key: &str,
     tenant: &str,
 ) -> Result<Option<ProviderRow>> {
-    db.prepare(provider_for_tenant_sql())
-        .bind(&[text(key), text(tenant)])?
-        .first::<ProviderRow>(None)
-        .await
-        .counted()
+    let limits = async {
+        tenant_db
+            .prepare(TENANT_LIMITS)
+            .bind(&[text(key), text(tenant)])?
+            .first::<TenantLimits>(None)
+            .await
+            .counted()
+    };
+    let (row, limits) = futures_util::future::join(provider(home, key), limits).await;
+    let limits = limits?.unwrap_or_default();
+    Ok(row?.map(|row| ProviderRow {
+        tenant_policy: limits.tenant_policy,
+        provider_cap: limits.provider_cap,
+        overall_cap: limits.overall_cap,
+        ..row
+    }))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -404,29 +434,41 @@ pub const FAILING: &str =
      ORDER BY failing_since, tenant, provider
      LIMIT ?4";
 
-pub(crate) fn providers_of_tenant_sql() -> String {
-    format!(
-        "SELECT {PROVIDER_COLUMNS} FROM integration_providers WHERE key IN (SELECT provider FROM integrations WHERE tenant = ?1)"
-    )
-}
-
-pub async fn providers_of_tenant(db: &D1Database, tenant: &str) -> Result<Vec<ProviderRow>> {
-    db.prepare(providers_of_tenant_sql())
-        .bind(&[text(tenant)])?
-        .all()
-        .await
-        .counted()?
-        .results::<ProviderRow>()
-}
-
 /// Creates or replaces an entry's spec (reactivating it); the logo and platform key stay.
 /// Creates or updates an entry: its spec (what anyone may see) and its fixtures (what its
 /// test plugin passed), in one write.
 pub const UPSERT_PROVIDER: &str = "INSERT INTO integration_providers (key, spec, fixtures, translations, active, created_at, updated_at) VALUES (?1, ?2, ?4, ?5, 1, ?3, ?3)
          ON CONFLICT (key) DO UPDATE SET spec = excluded.spec, fixtures = excluded.fixtures, translations = excluded.translations, active = 1, updated_at = excluded.updated_at";
 
+/// The row a tenant database other than the home one keeps for an entry: its key only, so
+/// that its `integrations` may reference it. Nothing reads it; the entry itself is at home.
+pub(crate) const ANCHOR_PROVIDER: &str =
+    "INSERT INTO integration_providers (key, spec, active, created_at, updated_at)
+     VALUES (?1, '{}', 1, ?2, ?2) ON CONFLICT (key) DO NOTHING";
+
+/// Stores `entry` in the home database (its translations in their own column, never in the
+/// spec) with its fixtures, after its key is anchored in every other database (`others`): an
+/// entry tenants can install is never missing from the database that will hold their rows.
+/// A failure anchoring leaves the entry unstored; storing it again finishes the job.
+pub async fn store_provider(
+    home: &D1Database,
+    others: &[D1Database],
+    entry: &byok_core::catalog::CatalogEntry,
+    fixtures: Option<&str>,
+    now: &str,
+) -> Result<()> {
+    for db in others {
+        db.prepare(ANCHOR_PROVIDER)
+            .bind(&[text(entry.key().as_str()), text(now)])?
+            .run()
+            .await
+            .counted()?;
+    }
+    upsert_provider(home, entry, fixtures, now).await
+}
+
 /// Stores `entry` (its translations in their own column, never in the spec) and its fixtures.
-pub async fn upsert_provider(
+async fn upsert_provider(
     db: &D1Database,
     entry: &byok_core::catalog::CatalogEntry,
     fixtures: Option<&str>,
@@ -1087,11 +1129,14 @@ pub async fn promote_pending(
     results.first().map_or(Ok(false), changed)
 }
 
-pub(crate) const GUARDED_AUDIT: &str =
-    "INSERT INTO audit_log (at, actor, tenant, provider, action, outcome)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6
+pub(crate) const GUARDED_AUDIT: &str = concat!(
+    "INSERT INTO audit_log (id, at, actor, tenant, provider, action, outcome)
+         SELECT ",
+    audit_id!("?9"),
+    ", ?1, ?2, ?3, ?4, ?5, ?6
          WHERE EXISTS (SELECT 1 FROM integrations WHERE tenant = ?3 AND provider = ?4
-                       AND updated_at = ?7 AND secret = ?8)";
+                       AND updated_at = ?7 AND secret = ?8)"
+);
 
 /// An audit row written only if the integration holds `sealed` since `updated_at` (in the
 /// same batch as the write it records).
@@ -1110,6 +1155,7 @@ fn guarded_audit_statement(
         text(&e.outcome),
         text(updated_at),
         blob(Some(sealed)),
+        audit_id_floor(e),
     ])
 }
 
@@ -1601,7 +1647,18 @@ pub async fn events_for(
         .results()
 }
 
-pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_log (at, actor, tenant, provider, action, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+/// The id floor of a new audit row: now, and the position of the database that holds it.
+fn audit_id_floor(e: &AuditEntry) -> JsValue {
+    let position = crate::position_of(e.tenant.as_ref().map(|t| t.as_str()));
+    let floor = byok_core::shard::audit_id_floor(crate::util::now_millis(), position);
+    JsValue::from_f64(floor as f64)
+}
+
+pub(crate) const INSERT_AUDIT: &str = concat!(
+    "INSERT INTO audit_log (id, at, actor, tenant, provider, action, outcome) VALUES (",
+    audit_id!("?7"),
+    ", ?1, ?2, ?3, ?4, ?5, ?6)"
+);
 
 fn audit_statement(db: &D1Database, e: &AuditEntry) -> Result<worker::D1PreparedStatement> {
     db.prepare(INSERT_AUDIT).bind(&[
@@ -1611,6 +1668,7 @@ fn audit_statement(db: &D1Database, e: &AuditEntry) -> Result<worker::D1Prepared
         opt_text(e.provider.as_ref().map(|p| p.as_str())),
         text(&e.action),
         text(&e.outcome),
+        audit_id_floor(e),
     ])
 }
 

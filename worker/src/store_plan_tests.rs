@@ -61,6 +61,7 @@ macro_rules! built {
 fn statements() -> Vec<(&'static str, String)> {
     let mut all = named![
         POLICY,
+        TENANT_LIMITS,
         DELETE_POLICY,
         UPSERT_POLICY,
         TENANT_CAP,
@@ -74,6 +75,7 @@ fn statements() -> Vec<(&'static str, String)> {
         PROVIDER_KEYS,
         FAILING,
         UPSERT_PROVIDER,
+        ANCHOR_PROVIDER,
         PROVIDER_FIXTURES,
         PLUGIN_EXISTS,
         RETIRE_PROVIDER,
@@ -124,10 +126,8 @@ fn statements() -> Vec<(&'static str, String)> {
     ];
     all.extend(built![
         provider_row_sql,
-        provider_for_tenant_sql,
         active_providers_sql,
         all_providers_sql,
-        providers_of_tenant_sql,
         integration_row_sql,
         tenant_integrations_sql,
         insert_integration_sql,
@@ -407,4 +407,58 @@ fn the_audit_search_with_time_bounds_finds_exactly_the_rows_in_the_window() {
             .collect();
         assert_eq!(run(&search), expected, "{since:?}..{until:?} {tenant:?}");
     }
+}
+
+/// Audit rows written through the Worker's own statements in two databases: every id is
+/// unique across both, rises in each, and names its database; so the console's search across
+/// databases pages by id as it does with one.
+#[test]
+fn audit_ids_written_in_two_databases_never_meet_and_follow_time() {
+    use byok_core::shard::{audit_id_floor, ID_STRIDE};
+    let dbs = [migrated(), migrated()];
+    let mut all = Vec::new();
+    let mut ms = 1_764_500_000_000u64;
+    for n in 0..200u64 {
+        // Several rows in the same millisecond, now in one database, now in the other.
+        ms += n % 3 / 2;
+        let position = (n % 5 == 0) as usize;
+        let floor = audit_id_floor(ms, position) as i64;
+        let id: i64 = dbs[position]
+            .query_row(
+                &format!("{INSERT_AUDIT} RETURNING id"),
+                rusqlite::params![
+                    "2026-11-30T00:00:00.000Z",
+                    "u",
+                    "t",
+                    "p",
+                    "save",
+                    "ok",
+                    floor
+                ],
+                |r| r.get(0),
+            )
+            .expect("insert");
+        assert_eq!(id as u64 % ID_STRIDE, position as u64, "{id}");
+        assert!(id >= floor);
+        all.push((position, id));
+    }
+    let mut ids: Vec<i64> = all.iter().map(|(_, id)| *id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), all.len(), "no id given twice");
+    for position in [0, 1] {
+        let mine: Vec<i64> = all
+            .iter()
+            .filter(|(p, _)| *p == position)
+            .map(|(_, id)| *id)
+            .collect();
+        assert!(
+            mine.windows(2).all(|w| w[0] < w[1]),
+            "rising in database {position}"
+        );
+    }
+    assert!(
+        INSERT_AUDIT.contains(&format!("+ {ID_STRIDE})"))
+            && GUARDED_AUDIT.contains(&format!("+ {ID_STRIDE})"))
+    );
 }

@@ -59,24 +59,34 @@ async fn flush(env: Env) {
     if pending.is_empty() {
         return;
     }
-    let db = match env.d1("DB") {
-        Ok(db) => db,
-        Err(e) => {
-            worker::console_error!("usage flush failed, kept for the next one: {e}");
+    let (map, dbs) = match crate::databases(&env) {
+        Ok(found) => found,
+        Err(crate::http::ApiError(p)) => {
+            worker::console_error!("usage flush failed, kept for the next one: {}", p.detail);
             USAGE.with(|u| u.borrow_mut().restore(pending));
             return;
         }
     };
-    let mut batches = pending.into_batches(store::USAGE_BATCH).into_iter();
-    while let Some(batch) = batches.next() {
-        if let Err(e) = store::add_usage(&db, &batch).await {
+    // Each database's rows in batches of its own; when one fails, it and everything after it
+    // go back to wait (what was stored before it is never counted again).
+    let mut batches = pending
+        .split_by_shard(dbs.len(), |tenant| map.shard_of(tenant))
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, part)| {
+            part.into_batches(store::USAGE_BATCH)
+                .into_iter()
+                .map(move |b| (i, b))
+        });
+    while let Some((i, batch)) = batches.next() {
+        if let Err(e) = store::add_usage(&dbs[i], &batch).await {
             worker::console_error!(
                 "usage flush failed partway, the rest kept for the next one: {e}"
             );
             USAGE.with(|u| {
                 let mut u = u.borrow_mut();
                 u.restore(batch);
-                for rest in batches.by_ref() {
+                for (_, rest) in batches.by_ref() {
                     u.restore(rest);
                 }
             });

@@ -122,6 +122,9 @@ pub struct EdgeConfig {
     pub webhook_max_attempts: u32,
     /// More `[vars]` (the identity provider's key set, connect origins…), written as given.
     pub extra_vars: Vec<(String, String)>,
+    /// How many D1 databases hold the tenants (`D1_SHARDS`: `DB`, then `DB_1`, `DB_2`…), each
+    /// with every migration applied. 1 unless `BYOK_E2E_SHARDS` says otherwise.
+    pub shards: usize,
 }
 
 /// The issuer and audience of the edges under test (what `byok token` defaults to).
@@ -158,6 +161,10 @@ impl Default for EdgeConfig {
             rate_limits: (10_000, 10_000),
             webhook_max_attempts: 8,
             extra_vars: Vec::new(),
+            shards: std::env::var("BYOK_E2E_SHARDS")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1),
         }
     }
 }
@@ -192,11 +199,7 @@ impl Edge {
                 r#"name = "{name}"
 main = "{main}"
 compatibility_date = "2026-11-01"
-[[d1_databases]]
-binding = "DB"
-database_name = "byok"
-database_id = "00000000-0000-0000-0000-000000000000"
-migrations_dir = "{migrations}"
+{databases}
 [[kv_namespaces]]
 binding = "KV"
 id = "00000000000000000000000000000000"
@@ -229,8 +232,19 @@ AUTH_AUDIENCE = "{audience}"
 WEBHOOK_URL = "{webhook_url}"
 WEBHOOK_RETRY_BASE_SECONDS = "1"
 WEBHOOK_MAX_ATTEMPTS = "{max_attempts}"
+D1_SHARDS = "{shards}"
 {extra}
 "#,
+                databases = shard_names(config.shards)
+                    .iter()
+                    .enumerate()
+                    .map(|(i, binding)| format!(
+                        "[[d1_databases]]\nbinding = \"{binding}\"\ndatabase_name = \"byok-{i}\"\ndatabase_id = \"00000000-0000-0000-0000-00000000000{i}\"\nmigrations_dir = \"{}\"",
+                        root.join("worker/migrations").display()
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                shards = shard_names(config.shards).join(","),
                 extra = config
                     .extra_vars
                     .iter()
@@ -242,7 +256,6 @@ WEBHOOK_MAX_ATTEMPTS = "{max_attempts}"
                 tenant_limit = config.rate_limits.0,
                 user_limit = config.rate_limits.1,
                 main = main.display(),
-                migrations = root.join("worker/migrations").display(),
                 dev_mode = config.dev_mode,
                 issuer = config.issuer,
                 audience = config.audience,
@@ -250,16 +263,20 @@ WEBHOOK_MAX_ATTEMPTS = "{max_attempts}"
         )
         .expect("wrangler.toml");
 
-        let status = wrangler(&root)
-            .args(["d1", "migrations", "apply", "DB", "--local"])
-            .arg("--config")
-            .arg(dir.join("wrangler.toml"))
-            .arg("--persist-to")
-            .arg(dir.join("state"))
-            .stdout(Stdio::null())
-            .status()
-            .expect("wrangler d1 migrations apply (is Node >= 22 on PATH? source script/lib.sh)");
-        assert!(status.success(), "applying migrations failed");
+        for binding in shard_names(config.shards) {
+            let status = wrangler(&root)
+                .args(["d1", "migrations", "apply", &binding, "--local"])
+                .arg("--config")
+                .arg(dir.join("wrangler.toml"))
+                .arg("--persist-to")
+                .arg(dir.join("state"))
+                .stdout(Stdio::null())
+                .status()
+                .expect(
+                    "wrangler d1 migrations apply (is Node >= 22 on PATH? source script/lib.sh)",
+                );
+            assert!(status.success(), "applying migrations to {binding} failed");
+        }
         let child = Edge::spawn(&root, &dir, &config);
         let edge = Edge {
             base: format!("http://127.0.0.1:{}", child.1),
@@ -323,11 +340,19 @@ WEBHOOK_MAX_ATTEMPTS = "{max_attempts}"
         &self.config
     }
 
-    /// Runs SQL against the edge's local D1 (`wrangler d1 execute --local`) while it serves:
-    /// how a test moves a stored clock (a key checked "25 hours ago") without waiting.
+    /// Runs SQL against every one of the edge's local D1 databases (`wrangler d1 execute
+    /// --local`) while it serves: how a test moves a stored clock (a key checked "25 hours
+    /// ago") without waiting, wherever the tenant's rows are.
     pub fn sql(&self, sql: &str) {
+        for binding in shard_names(self.config.shards) {
+            self.sql_in(&binding, sql);
+        }
+    }
+
+    /// Runs SQL against one of the edge's databases, by binding name.
+    pub fn sql_in(&self, binding: &str, sql: &str) {
         let status = wrangler(&root())
-            .args(["d1", "execute", "DB", "--local", "--command", sql])
+            .args(["d1", "execute", binding, "--local", "--command", sql])
             .arg("--config")
             .arg(self.dir.join("wrangler.toml"))
             .arg("--persist-to")
@@ -335,32 +360,60 @@ WEBHOOK_MAX_ATTEMPTS = "{max_attempts}"
             .stdout(Stdio::null())
             .status()
             .expect("wrangler d1 execute");
-        assert!(status.success(), "wrangler d1 execute failed: {sql}");
+        assert!(
+            status.success(),
+            "wrangler d1 execute failed in {binding}: {sql}"
+        );
     }
 
-    /// A query's rows from the edge's local D1 (`wrangler d1 execute --local --json`).
+    /// A query's rows from every one of the edge's local D1 databases, the home one's first
+    /// (`wrangler d1 execute --local --json`).
     pub fn query(&self, sql: &str) -> Vec<serde_json::Value> {
+        shard_names(self.config.shards)
+            .iter()
+            .flat_map(|binding| self.query_in(binding, sql))
+            .collect()
+    }
+
+    /// A query's rows from one of the edge's databases, by binding name.
+    pub fn query_in(&self, binding: &str, sql: &str) -> Vec<serde_json::Value> {
         let out = wrangler(&root())
-            .args(["d1", "execute", "DB", "--local", "--json", "--command", sql])
+            .args([
+                "d1",
+                "execute",
+                binding,
+                "--local",
+                "--json",
+                "--command",
+                sql,
+            ])
             .arg("--config")
             .arg(self.dir.join("wrangler.toml"))
             .arg("--persist-to")
             .arg(self.dir.join("state"))
             .output()
             .expect("wrangler d1 execute");
-        assert!(out.status.success(), "wrangler d1 execute failed: {sql}");
+        assert!(
+            out.status.success(),
+            "wrangler d1 execute failed in {binding}: {sql}"
+        );
         let v: serde_json::Value =
             serde_json::from_slice(&out.stdout).expect("JSON from d1 execute");
         v[0]["results"].as_array().cloned().unwrap_or_default()
     }
 
-    /// The number in column `n` of the first row of `sql` (`SELECT COUNT(*) AS n …`); 0 when
-    /// there is none.
+    /// The sum over the edge's databases of column `n` in the first row of `sql` (`SELECT
+    /// COUNT(*) AS n …`); 0 when there is none.
     pub fn count(&self, sql: &str) -> u64 {
-        self.query(sql)
-            .first()
-            .and_then(|r| r["n"].as_u64())
-            .unwrap_or(0)
+        shard_names(self.config.shards)
+            .iter()
+            .map(|binding| {
+                self.query_in(binding, sql)
+                    .first()
+                    .and_then(|r| r["n"].as_u64())
+                    .unwrap_or(0)
+            })
+            .sum()
     }
 
     /// What `wrangler dev` and the Worker's console wrote so far.
@@ -719,11 +772,33 @@ impl Drop for Edge {
     }
 }
 
+/// The D1 bindings of an edge with `n` databases: `DB` (the home one), then `DB_1`, `DB_2`…
+pub fn shard_names(n: usize) -> Vec<String> {
+    std::iter::once("DB".to_owned())
+        .chain((1..n.max(1)).map(|i| format!("DB_{i}")))
+        .collect()
+}
+
 /// The wall clock in Unix ms, as the Worker stores times.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Polls `check` until it holds, for at most 45 seconds; panics naming `what` if it never does.
+pub async fn wait_for<F: std::future::Future<Output = bool>>(
+    what: &str,
+    mut check: impl FnMut() -> F,
+) {
+    let deadline = Instant::now() + Duration::from_secs(45);
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    panic!("timed out waiting for {what}");
 }
 
 /// One cron run of the edge at `base` (`GET /__scheduled`: wrangler dev runs with

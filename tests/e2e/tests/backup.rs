@@ -294,6 +294,58 @@ fn a_backup_that_cannot_be_taken_leaves_nothing_behind() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn tenants_over_several_databases_are_not_backed_up_or_restored_in_part() {
+    // D1_SHARDS names two databases: backup exports one so far, so it refuses before writing
+    // anything, and restore refuses to import into such a target (issue #24).
+    let dir = std::env::temp_dir().join(format!("byok-backup-shards-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("wrangler.toml"),
+        "name = \"two\"\nmain = \"x.js\"\ncompatibility_date = \"2026-11-01\"\n[vars]\nD1_SHARDS = \"DB,DB_1\"\n",
+    )
+    .expect("config");
+    let config = dir.join("wrangler.toml");
+    let backups = dir.join("backups");
+    let out = script(
+        "backup",
+        &[
+            "--local",
+            "--config",
+            config.to_str().expect("path"),
+            "--output",
+            backups.to_str().expect("path"),
+        ],
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("D1_SHARDS lists DB DB_1"),
+        "{}",
+        text(&out)
+    );
+    assert!(!backups.exists() || std::fs::read_dir(&backups).map(|d| d.count()).unwrap_or(0) == 0);
+    let fake = dir.join("a-backup");
+    std::fs::create_dir_all(&fake).expect("dir");
+    std::fs::write(fake.join("MANIFEST"), "").expect("manifest");
+    std::fs::write(fake.join("d1.sql"), "").expect("sql");
+    let out = script(
+        "restore",
+        &[
+            fake.to_str().expect("path"),
+            "--local",
+            "--config",
+            config.to_str().expect("path"),
+            "--persist-to",
+            dir.join("state").to_str().expect("path"),
+        ],
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("not restored"), "{}", text(&out));
+    assert!(!dir.join("state").exists(), "nothing was written");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A stand-in for wrangler's remote answers: records calls, keeps a "live" database and KV.
 const STUB: &str = r#"#!/usr/bin/env bash
 set -euo pipefail

@@ -470,6 +470,12 @@ fn a_config_with_dev_values_is_refused_before_anything_runs() {
             "namespace_id = \"1001\"",
         ),
         ("local ids", "database_name = \"byok-staging\"\ndatabase_id = \"set-by-script-deploy\"", "database_name = \"byok-staging\"\ndatabase_id = \"00000000-0000-0000-0000-000000000000\""),
+        // Several databases: the Worker serves them, but deploy would provision and migrate
+        // the first alone, and a backup would hold a part (issue #24).
+        ("more than one D1 database",
+            "[env.staging.vars]\nDEV_MODE = \"false\"",
+            "[env.staging.vars]\nD1_SHARDS = \"DB,DB_1\"\nDEV_MODE = \"false\"",
+        ),
     ] {
         let stub = Stub::new("devvalues");
         let config = std::fs::read_to_string(&stub.config).expect("config");

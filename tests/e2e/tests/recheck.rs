@@ -3,10 +3,10 @@
 //! change becomes an event in the integration's history and a Standard Webhooks delivery to a
 //! receiver on loopback, retried with the same id until it is accepted.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use byok_core::webhook::{verify, WebhookSecret};
-use byok_e2e::{scheduled_run, EdgeConfig};
+use byok_e2e::{scheduled_run, wait_for, EdgeConfig};
 use byok_fake_providers::webhooks::WebhookReceiver;
 use byok_fake_providers::FakeProviders;
 use reqwest::{Client, StatusCode};
@@ -31,17 +31,6 @@ async fn integration(base: &str, token: &str) -> Value {
         .as_array()
         .and_then(|a| a.iter().find(|i| i["provider"] == "anthropic").cloned())
         .unwrap_or(Value::Null)
-}
-
-async fn wait_for<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
-    let deadline = Instant::now() + Duration::from_secs(45);
-    while Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 #[test]
