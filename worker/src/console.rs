@@ -147,18 +147,31 @@ pub async fn fleet(req: &Request, app: &App, who: &Principal) -> ApiResult {
         .query_pairs()
         .find(|(k, _)| k == "failing_after")
         .map(|(_, v)| v.into_owned());
-    // Each database keeps its own counts (triggers): the fleet's are their sums.
-    let mut counts = Vec::new();
-    for db in app.shards() {
-        counts.extend(
-            db.prepare(store::FLEET_COUNTS)
-                .all()
-                .await
-                .counted()?
-                .results::<CountRow>()?,
-        );
+    // Each database keeps its own counts (triggers): the fleet's are their sums. Each
+    // database is asked for its counts and its failing keys side by side.
+    let reads = app.shards().iter().map(|db| async {
+        let counts = db
+            .prepare(store::FLEET_COUNTS)
+            .all()
+            .await
+            .counted()?
+            .results::<CountRow>()?;
+        let failing: Vec<FailingRow> =
+            store::failing(db, after.as_deref(), FAILING_PAGE + 1).await?;
+        Ok::<_, worker::Error>((counts, failing))
+    });
+    let (read, catalog) = futures_util::future::join(
+        futures_util::future::join_all(reads),
+        store::provider_keys(app.home()),
+    )
+    .await;
+    let catalog = catalog?;
+    let (mut counts, mut failing) = (Vec::new(), Vec::new());
+    for r in read {
+        let (c, f) = r?;
+        counts.extend(c);
+        failing.extend(f);
     }
-    let catalog = store::provider_keys(app.home()).await?;
     let (providers, unknown) = fleet_counts(
         catalog.iter().map(String::as_str),
         counts
@@ -170,10 +183,6 @@ pub async fn fleet(req: &Request, app: &App, who: &Principal) -> ApiResult {
     }
     // Each database's first page after the cursor (a position by value, the same in every
     // database), then the first page of those, in the same order.
-    let mut failing: Vec<FailingRow> = Vec::new();
-    for db in app.shards() {
-        failing.extend(store::failing(db, after.as_deref(), FAILING_PAGE + 1).await?);
-    }
     failing.sort_by(|a, b| {
         (&a.failing_since, &a.tenant, &a.provider).cmp(&(&b.failing_since, &b.tenant, &b.provider))
     });
@@ -301,21 +310,23 @@ pub async fn audit_search(req: &Request, app: &App, who: &Principal) -> ApiResul
         .collect();
     // A search for one tenant reads its database; any other reads every database and takes
     // the newest page of what they answer: audit ids are unique across databases and follow
-    // time (`store::audit_id_base`), so `before` pages through all of them alike.
+    // time (`byok_core::shard::audit_id`), so `before` pages through all of them alike.
     let dbs = match &search.tenant {
         Some(t) => std::slice::from_ref(app.db_for(t.as_str())),
         None => app.shards(),
     };
+    // Side by side, so the answer takes as long as the slowest database, not their sum.
+    let reads = dbs.iter().map(|db| async {
+        db.prepare(&sql)
+            .bind(&params)?
+            .all()
+            .await
+            .counted()?
+            .results::<AuditRow>()
+    });
     let mut rows = Vec::new();
-    for db in dbs {
-        rows.extend(
-            db.prepare(&sql)
-                .bind(&params)?
-                .all()
-                .await
-                .counted()?
-                .results::<AuditRow>()?,
-        );
+    for read in futures_util::future::join_all(reads).await {
+        rows.extend(read?);
     }
     rows.sort_by(|a, b| b.id.total_cmp(&a.id));
     rows.truncate(search.limit as usize);

@@ -349,6 +349,13 @@ D1_SHARDS = "{shards}"
         }
     }
 
+    /// The binding of the database that holds `tenant`'s rows (as the Worker places them).
+    pub fn binding_of(&self, tenant: &str) -> String {
+        let names = shard_names(self.config.shards);
+        let map = byok_core::shard::ShardMap::parse(Some(&names.join(","))).expect("shard map");
+        names[map.shard_of(tenant)].clone()
+    }
+
     /// Runs SQL against one of the edge's databases, by binding name.
     pub fn sql_in(&self, binding: &str, sql: &str) {
         let status = wrangler(&root())

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use byok_e2e::Edge;
+use byok_e2e::{Edge, EdgeConfig};
 use byok_fake_providers::FakeProviders;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
@@ -101,7 +101,13 @@ fn only_child(dir: &Path) -> PathBuf {
 fn a_backup_restores_into_a_new_database_and_every_key_still_resolves_and_tests() {
     let rt = byok_e2e::runtime();
     let fakes = rt.block_on(FakeProviders::start(0)).expect("fakes");
-    let mut edge = Edge::start();
+    // One database, whatever BYOK_E2E_SHARDS says: backup and restore handle `DB` alone so
+    // far, and refuse more (the test below).
+    let mut edge = EdgeConfig {
+        shards: 1,
+        ..EdgeConfig::default()
+    }
+    .start();
     rt.block_on(edge.seed_against_fakes(&fakes));
     rt.block_on(async {
         for (tenant, provider, key) in [

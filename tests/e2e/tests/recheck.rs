@@ -246,7 +246,7 @@ fn rows_that_cannot_be_tested_back_off_plugin_less_entries_are_skipped_and_stall
         edge.sql("UPDATE integration_providers SET spec = json_remove(spec, '$.test_plugin') WHERE key = 'openai'");
         edge.sql("UPDATE integrations SET last_checked_at = last_checked_at - 90000000, next_check_at = next_check_at - 90000000");
         // A webhook event left pending since 1 November: its attempts stopped long ago.
-        edge.sql("INSERT INTO status_events (id, tenant, provider, from_status, to_status, reason, at, delivery, attempts, attempted_at)
+        edge.sql_in(&edge.binding_of("fine"), "INSERT INTO status_events (id, tenant, provider, from_status, to_status, reason, at, delivery, attempts, attempted_at)
                   VALUES ('msg_0123456789abcdef0123456789abcdef', 'fine', 'anthropic', 'connected', 'invalid',
                           '{\"cause\":\"recheck\"}', '2026-11-01T00:00:00.000Z', 'pending', 1, 1793491200000)");
         let (stuck_before, _, _) = checked("stuck", "anthropic");

@@ -15,19 +15,28 @@ const KEY: &str = "sk-ant-FAKE-valid-retention-00000000000000000000000";
 
 /// Rows two years old, and some from this week, in every table retention looks after.
 fn aged_rows(edge: &Edge) {
-    edge.sql(
+    // Each tenant's rows in its own database, the daily counts (no tenant) at home.
+    edge.sql_in(
+        &edge.binding_of("old-co"),
         "INSERT OR IGNORE INTO audit_log (at, actor, tenant, provider, action, outcome) VALUES
            ('2024-01-01T00:00:00.000Z', 'ada', 'old-co', 'openai', 'save-key', 'unverified'),
            ('2024-01-02T00:00:00.000Z', 'ada', 'old-co', 'openai', 'test', 'connected');
          INSERT OR IGNORE INTO status_events (id, tenant, provider, from_status, to_status, reason, at, delivery) VALUES
            ('msg_old_first', 'old-co', 'openai', 'unverified', 'connected', '{\"cause\":\"test\"}', '2024-01-01T00:00:00.000Z', 'delivered'),
-           ('msg_old_newest', 'old-co', 'openai', 'connected', 'invalid', '{\"cause\":\"recheck\"}', '2024-01-02T00:00:00.000Z', 'dead'),
-           ('msg_old_pending', 'slow-co', 'openai', 'connected', 'invalid', '{\"cause\":\"recheck\"}', '2024-01-01T00:00:00.000Z', 'pending'),
-           ('msg_old_before_pending', 'slow-co', 'openai', 'unverified', 'connected', '{\"cause\":\"test\"}', '2023-12-31T00:00:00.000Z', 'delivered');
+           ('msg_old_newest', 'old-co', 'openai', 'connected', 'invalid', '{\"cause\":\"recheck\"}', '2024-01-02T00:00:00.000Z', 'dead');
          INSERT OR IGNORE INTO usage_daily (day, tenant, provider, source, resolves) VALUES
            ('2024-01-01', 'old-co', 'openai', 'tenant', 10),
-           ('2024-01-02', 'old-co', 'openai', 'platform', 3);
-         INSERT OR IGNORE INTO recheck_daily (day, provider, outcome, checks) VALUES ('2024-01-01', 'openai', 'connected', 40);",
+           ('2024-01-02', 'old-co', 'openai', 'platform', 3);",
+    );
+    edge.sql_in(
+        &edge.binding_of("slow-co"),
+        "INSERT OR IGNORE INTO status_events (id, tenant, provider, from_status, to_status, reason, at, delivery) VALUES
+           ('msg_old_pending', 'slow-co', 'openai', 'connected', 'invalid', '{\"cause\":\"recheck\"}', '2024-01-01T00:00:00.000Z', 'pending'),
+           ('msg_old_before_pending', 'slow-co', 'openai', 'unverified', 'connected', '{\"cause\":\"test\"}', '2023-12-31T00:00:00.000Z', 'delivered');",
+    );
+    edge.sql_in(
+        "DB",
+        "INSERT OR IGNORE INTO recheck_daily (day, provider, outcome, checks) VALUES ('2024-01-01', 'openai', 'connected', 40);",
     );
 }
 
@@ -107,11 +116,13 @@ fn the_cron_removes_what_aged_out_keeps_what_explains_a_status_and_counts_quiet_
         "aged audit rows removed: {}",
         edge.log()
     );
-    let events: Vec<String> = edge
-        .query("SELECT id FROM status_events WHERE at < '2025-01-01' ORDER BY id")
+    // (From every database: sorted here, not by each query.)
+    let mut events: Vec<String> = edge
+        .query("SELECT id FROM status_events WHERE at < '2025-01-01'")
         .iter()
         .filter_map(|r| r["id"].as_str().map(str::to_owned))
         .collect();
+    events.sort();
     assert_eq!(
         events,
         ["msg_old_newest", "msg_old_pending"],
