@@ -41,6 +41,15 @@ pub const BATCH: u32 = 500;
 /// run (5,000; with a run every 10 minutes, 720,000 a day, far above what a day adds).
 pub const BATCHES_PER_RUN: u32 = 10;
 
+/// Statements per table per database in one run when tenants span `databases` databases: the
+/// run's statements stay within `BATCHES_PER_RUN` per table however many there are (a Worker
+/// invocation may make 1,000 queries), and each database gets at least one. Each database
+/// holds a share of the rows, so it needs a share of the batches.
+pub fn batches_per_database(databases: usize) -> u32 {
+    let n = u32::try_from(databases.max(1)).unwrap_or(u32::MAX);
+    (BATCHES_PER_RUN / n).max(1)
+}
+
 const DAY_MS: u64 = 86_400_000;
 
 /// Retention periods in days, each within [`MIN_DAYS`, `MAX_DAYS`].
@@ -142,6 +151,21 @@ pub fn audit_write(scheduled: bool, before: Status, after: Status) -> AuditWrite
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_makes_a_bounded_number_of_statements_however_many_databases() {
+        assert_eq!(batches_per_database(1), BATCHES_PER_RUN);
+        assert_eq!(batches_per_database(0), BATCHES_PER_RUN);
+        for n in 1..=crate::shard::MAX_SHARDS {
+            let per = batches_per_database(n);
+            assert!(per >= 1, "every database is swept");
+            // Four tables: within ten statements each, or one per database when there are more.
+            assert!(
+                4 * per * n as u32 <= 4 * BATCHES_PER_RUN.max(n as u32),
+                "{n}: {per}"
+            );
+        }
+    }
     use crate::status::any_status;
     use proptest::prelude::*;
 

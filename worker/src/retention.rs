@@ -7,7 +7,7 @@
 //! that could delete history the operator meant to keep.
 
 use byok_core::api::ProblemKind;
-use byok_core::retention::{Retention, BATCH, BATCHES_PER_RUN};
+use byok_core::retention::{batches_per_database, Retention, BATCH};
 use byok_core::retention::{RETAIN_AUDIT_DAYS, RETAIN_EVENTS_DAYS, RETAIN_USAGE_DAYS};
 
 use crate::http::{problem, ApiError};
@@ -45,7 +45,8 @@ pub fn settings(app: &App) -> Result<Retention, ApiError> {
     })
 }
 
-/// Removes, for each table, up to `BATCH * BATCHES_PER_RUN` rows older than its period at
+/// Removes, for each table and database, up to `BATCH` rows a statement and
+/// `batches_per_database` statements (ten in all with one database) older than its period at
 /// `now_ms`; a table stops as soon as a batch removes less than a full batch.
 pub async fn sweep(app: &App, now_ms: u64) -> Result<Swept, ApiError> {
     let cut = settings(app)?.cutoffs(now_ms);
@@ -60,8 +61,9 @@ pub async fn sweep(app: &App, now_ms: u64) -> Result<Swept, ApiError> {
             &mut swept.recheck_counts,
         ),
     ] {
+        let batches = batches_per_database(app.shards().len());
         for db in app.shards() {
-            for _ in 0..BATCHES_PER_RUN {
+            for _ in 0..batches {
                 let removed = store::purge(db, statement, cutoff, BATCH).await?;
                 *count += removed;
                 if removed < u64::from(BATCH) {
