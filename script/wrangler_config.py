@@ -3,7 +3,12 @@
 
   wrangler_config.py check ENV           refuse dev values; print nothing when all is well
   wrangler_config.py get ENV FIELD       name | d1_name | d1_id | kv_id | issuer | audience
-  wrangler_config.py set ENV d1|kv ID    record a created database's or namespace's id
+  wrangler_config.py set ENV d1|kv ID [BINDING]
+                                         record a created database's (binding BINDING, DB by
+                                         default) or namespace's id
+  wrangler_config.py d1 ENV              every D1 database of ENV, one `BINDING NAME` per line:
+                                         those D1_SHARDS lists first (the home DB first), then
+                                         any other (a database being prepared, not yet listed)
   wrangler_config.py find-d1 NAME        read `wrangler d1 list --json` on stdin, print the uuid
   wrangler_config.py find-kv TITLE...    read `wrangler kv namespace list` on stdin, print the id
   wrangler_config.py gzip-size DIR       the gzip size of every file under DIR, in bytes
@@ -84,6 +89,22 @@ def shard_names(section):
     return [n.strip() for n in value.split(",")] if value else ["DB"]
 
 
+def d1_bindings(section):
+    """The section's D1 bindings: those D1_SHARDS lists in its order, then the others."""
+    listed = shard_names(section)
+    all_ = section.get("d1_databases", [])
+    by_name = {b.get("binding"): b for b in all_}
+    return [by_name[n] for n in listed if n in by_name] + [
+        b for b in all_ if b.get("binding") not in listed
+    ]
+
+
+def d1(env):
+    _, s = env_section(env)
+    for b in d1_bindings(s):
+        print(f"{b.get('binding', '')} {b.get('database_name', '')}")
+
+
 def databases(env):
     if env == "-":
         with open(CONFIG, "rb") as f:
@@ -113,16 +134,40 @@ def check(env):
     d1 = binding(s, "d1_databases", "DB")
     if d1 is None or not d1.get("database_name"):
         problems.append(f"[[env.{env}.d1_databases]] needs binding DB with a database_name")
-    elif d1.get("database_name") == config.get("d1_databases", [{}])[0].get("database_name"):
-        problems.append(f"[[env.{env}.d1_databases]] must not share the local database's name")
-    elif not d1.get("migrations_dir"):
-        problems.append(f"[[env.{env}.d1_databases]] needs migrations_dir")
-    if shard_names(s) != ["DB"]:
+    shards = shard_names(s)
+    if shards[0] != "DB":
         problems.append(
-            f"[env.{env}.vars] D1_SHARDS lists {', '.join(shard_names(s))}: the Worker serves tenants over "
-            "several D1 databases, but script/deploy, backup and restore provision, export and import "
-            "the DB database alone so far (issue #24); leave D1_SHARDS unset"
+            f"[env.{env}.vars] D1_SHARDS must list DB first (the home database, which holds the "
+            f"catalog): it lists {', '.join(shards)}"
         )
+    if len(set(shards)) != len(shards):
+        problems.append(f"[env.{env}.vars] D1_SHARDS lists a database twice: {', '.join(shards)}")
+    local_name = config.get("d1_databases", [{}])[0].get("database_name")
+    seen = {}
+    for b in s.get("d1_databases", []):
+        name, label = b.get("database_name"), b.get("binding", "?")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(label)):
+            problems.append(f"[[env.{env}.d1_databases]] binding {label!r} is not a binding name")
+        if not name:
+            problems.append(f"[[env.{env}.d1_databases]] {label} needs a database_name")
+            continue
+        if name == local_name:
+            problems.append(f"[[env.{env}.d1_databases]] {label} must not share the local database's name")
+        if name in seen:
+            problems.append(f"[[env.{env}.d1_databases]] {label} and {seen[name]} name the same database {name}")
+        seen[name] = label
+        if not b.get("migrations_dir"):
+            problems.append(f"[[env.{env}.d1_databases]] {label} needs migrations_dir")
+        elif d1 and b.get("migrations_dir") != d1.get("migrations_dir"):
+            problems.append(
+                f"[[env.{env}.d1_databases]] {label} must use DB's migrations_dir: every database "
+                "holds the same schema"
+            )
+    for name in shards:
+        if binding(s, "d1_databases", name) is None:
+            problems.append(
+                f"[env.{env}.vars] D1_SHARDS lists {name}, which has no [[env.{env}.d1_databases]] binding"
+            )
     if binding(s, "kv_namespaces", "KV") is None:
         problems.append(f"[[env.{env}.kv_namespaces]] needs binding KV")
     quota = [b for b in s.get("durable_objects", {}).get("bindings", []) if b.get("name") == "QUOTA"]
@@ -130,7 +175,7 @@ def check(env):
         problems.append(f"[[env.{env}.durable_objects.bindings]] needs QUOTA → PlatformQuota (the platform key's cap)")
     if not any("PlatformQuota" in m.get("new_sqlite_classes", []) for m in config.get("migrations", [])):
         problems.append("[[migrations]] must create PlatformQuota as a SQLite-backed class")
-    for b in [d1 or {}, binding(s, "kv_namespaces", "KV") or {}]:
+    for b in s.get("d1_databases", []) + [binding(s, "kv_namespaces", "KV") or {}]:
         for k in ("database_id", "id"):
             if re.fullmatch(r"0+(-0+)*", str(b.get(k, "x"))):
                 problems.append(f"env.{env}: {k} is the local placeholder; use {UNSET!r} or the real id")
@@ -150,26 +195,32 @@ def check(env):
         fail("the configuration is not fit to deploy:\n  " + "\n  ".join(problems))
 
 
-def set_id(env, kind, value):
+def set_id(env, kind, value, name=None):
     if not re.fullmatch(r"[0-9A-Za-z-]{8,64}", value):
         fail(f"not an id: {value!r}")
+    if kind not in ("d1", "kv"):
+        fail(f"unknown kind {kind}")
     header = {"d1": f"[[env.{env}.d1_databases]]", "kv": f"[[env.{env}.kv_namespaces]]"}[kind]
     field = {"d1": "database_id", "kv": "id"}[kind]
+    name = name or {"d1": "DB", "kv": "KV"}[kind]
     with open(CONFIG, encoding="utf-8") as f:
         lines = f.read().split("\n")
-    start = next((i for i, l in enumerate(lines) if l.strip() == header), None)
-    if start is None:
-        fail(f"wrangler.toml has no {header}")
-    for i in range(start + 1, len(lines)):
-        stripped = lines[i].strip()
-        if stripped.startswith("["):
-            break
-        if re.match(rf"{field}\s*=", stripped):
-            lines[i] = f'{field} = "{value}"'
-            with open(CONFIG, "w", encoding="utf-8") as f:
-                f.write("\n".join(lines))
-            return
-    fail(f"{header} has no {field} line")
+    # Each block under the header runs to the next table header; the one whose binding is
+    # `name` gets the id.
+    starts = [i for i, l in enumerate(lines) if l.strip() == header]
+    for start in starts:
+        end = next((j for j in range(start + 1, len(lines)) if lines[j].strip().startswith("[")), len(lines))
+        block = range(start + 1, end)
+        if not any(re.fullmatch(rf'binding\s*=\s*"{re.escape(name)}"', lines[i].strip()) for i in block):
+            continue
+        for i in block:
+            if re.match(rf"{field}\s*=", lines[i].strip()):
+                lines[i] = f'{field} = "{value}"'
+                with open(CONFIG, "w", encoding="utf-8") as f:
+                    f.write("\n".join(lines))
+                return
+        fail(f"{header} {name} has no {field} line")
+    fail(f"wrangler.toml has no {header} with binding {name}")
 
 
 def find_d1(name):
@@ -296,6 +347,7 @@ def main(argv):
         "check": (check, 1),
         "get": (get, 2),
         "set": (set_id, 3),
+        "d1": (d1, 1),
         "find-d1": (find_d1, 1),
         "gzip-size": (gzip_size, 1),
         "secret-names": (secret_names, 3),
@@ -306,6 +358,8 @@ def main(argv):
     }
     if cmd == "find-kv" and args:
         return find_kv(*args)
+    if cmd == "set" and len(args) == 4:
+        return set_id(*args)
     if cmd not in commands or len(args) != commands[cmd][1]:
         fail(__doc__)
     commands[cmd][0](*args)

@@ -441,10 +441,12 @@ pub const UPSERT_PROVIDER: &str = "INSERT INTO integration_providers (key, spec,
          ON CONFLICT (key) DO UPDATE SET spec = excluded.spec, fixtures = excluded.fixtures, translations = excluded.translations, active = 1, updated_at = excluded.updated_at";
 
 /// The row a tenant database other than the home one keeps for an entry: its key only, so
-/// that its `integrations` may reference it. Nothing reads it; the entry itself is at home.
+/// that its `integrations` may reference it. Nothing reads it; the entry itself is at home,
+/// where this is a no-op (and an anchor is inactive, so one written there by mistake would
+/// never be offered).
 pub(crate) const ANCHOR_PROVIDER: &str =
     "INSERT INTO integration_providers (key, spec, active, created_at, updated_at)
-     VALUES (?1, '{}', 1, ?2, ?2) ON CONFLICT (key) DO NOTHING";
+     VALUES (?1, '{}', 0, ?2, ?2) ON CONFLICT (key) DO NOTHING";
 
 /// Stores `entry` in the home database (its translations in their own column, never in the
 /// spec) with its fixtures, after its key is anchored in every other database (`others`): an
@@ -816,24 +818,33 @@ pub(crate) fn insert_integration_sql() -> String {
 }
 
 /// Inserts a new row; `false` when the tenant already has this provider installed.
+///
+/// The entry's key is anchored in the tenant's database in the same batch (a no-op where it is
+/// anchored already, and in the home database, which holds the entry): a database added to
+/// `D1_SHARDS` after an entry was created has no anchor for it, and the row's foreign key
+/// would refuse the install.
 pub async fn insert_integration(db: &D1Database, row: &IntegrationRow) -> Result<bool> {
-    let r = db
-        .prepare(insert_integration_sql())
-        .bind(
+    let anchor = db
+        .prepare(ANCHOR_PROVIDER)
+        .bind(&[text(&row.provider), text(&row.installed_at)])?;
+    let insert = db.prepare(insert_integration_sql()).bind(
+        &[
+            credential_params(row).as_slice(),
             &[
-                credential_params(row).as_slice(),
-                &[
-                    text(&row.installed_at),
-                    text(&row.updated_at),
-                    row.expires_at.map_or(JsValue::NULL, JsValue::from_f64),
-                ],
-            ]
-            .concat(),
-        )?
-        .run()
-        .await
-        .counted()?;
-    changed(&r)
+                text(&row.installed_at),
+                text(&row.updated_at),
+                row.expires_at.map_or(JsValue::NULL, JsValue::from_f64),
+            ],
+        ]
+        .concat(),
+    )?;
+    let results = db.batch(vec![anchor, insert]).await.counted()?;
+    match results.get(1) {
+        Some(r) => changed(r),
+        None => Err(worker::Error::RustError(
+            "D1 answered the install's batch without the insert's result".into(),
+        )),
+    }
 }
 
 /// The `next_check_at` of a row the next cron run must look at (a key stored or changed and

@@ -4,11 +4,11 @@
 use rusqlite::{params, Connection};
 
 use super::{
-    COUNT_RECHECK, DROP_PENDING, EXPIRY_CANDIDATES, FAILING, FLEET_COUNTS, INSERT_EVENT,
-    MARK_NOTICE, NOTICE_EVENT, PENDING_INCONCLUSIVE, PLATFORM_LAST_USED, PROMOTE_PENDING,
-    PURGE_AUDIT, PURGE_EVENTS, PURGE_RECHECK_COUNTS, PURGE_USAGE, RECORD_PLATFORM_CHECK,
-    RECORD_TEST, RESEAL, RESTART_DELIVERY, SET_DELIVERY, STAGE_PENDING, STALL_DELIVERIES,
-    STORE_KEY, SWITCH_EVENT, SWITCH_TO_PENDING, UPSERT_PROVIDER,
+    insert_integration_sql, ANCHOR_PROVIDER, COUNT_RECHECK, DROP_PENDING, EXPIRY_CANDIDATES,
+    FAILING, FLEET_COUNTS, INSERT_EVENT, MARK_NOTICE, NOTICE_EVENT, PENDING_INCONCLUSIVE,
+    PLATFORM_LAST_USED, PROMOTE_PENDING, PURGE_AUDIT, PURGE_EVENTS, PURGE_RECHECK_COUNTS,
+    PURGE_USAGE, RECORD_PLATFORM_CHECK, RECORD_TEST, RESEAL, RESTART_DELIVERY, SET_DELIVERY,
+    STAGE_PENDING, STALL_DELIVERIES, STORE_KEY, SWITCH_EVENT, SWITCH_TO_PENDING, UPSERT_PROVIDER,
 };
 
 /// A database with every migration applied, in order, as `wrangler d1 migrations apply` does.
@@ -1027,4 +1027,62 @@ fn the_fleet_counts_follow_every_install_change_and_uninstall() {
     }
     let plan = plan_of(&db, FLEET_COUNTS, []);
     assert!(!plan.contains("integrations"), "{plan}");
+}
+
+/// An install into a database listed after the entry was created (no anchor there): the
+/// install's batch anchors the key first, so the row's foreign key holds, and the same
+/// anchor in the home database leaves the entry as it is.
+#[test]
+fn an_install_anchors_its_entry_in_a_database_added_after_it() {
+    let install = |db: &Connection| {
+        db.execute(
+            &insert_integration_sql(),
+            params![
+                "acme",
+                "openai",
+                "disconnected",
+                None::<Vec<u8>>,
+                None::<String>,
+                None::<String>,
+                None::<String>,
+                None::<String>,
+                T,
+                T,
+                None::<f64>
+            ],
+        )
+    };
+    let added = migrated();
+    added
+        .execute_batch("PRAGMA foreign_keys = ON")
+        .expect("D1 enforces foreign keys");
+    assert!(
+        install(&added).is_err(),
+        "without the anchor the foreign key refuses the row"
+    );
+    added
+        .execute(ANCHOR_PROVIDER, params!["openai", T])
+        .expect("anchor");
+    assert_eq!(install(&added).expect("install"), 1, "installed");
+
+    let home = migrated();
+    home.execute(
+        "INSERT INTO integration_providers (key, spec, active, created_at, updated_at) VALUES ('openai', '{\"name\":\"OpenAI\"}', 1, ?1, ?1)",
+        [T],
+    )
+    .expect("entry");
+    home.execute(ANCHOR_PROVIDER, params!["openai", LATER])
+        .expect("anchor at home");
+    let (spec, active, updated): (String, i64, String) = home
+        .query_row(
+            "SELECT spec, active, updated_at FROM integration_providers WHERE key = 'openai'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("entry");
+    assert_eq!(
+        (spec.as_str(), active, updated.as_str()),
+        ("{\"name\":\"OpenAI\"}", 1, T),
+        "the entry at home is untouched"
+    );
 }

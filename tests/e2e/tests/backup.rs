@@ -49,13 +49,25 @@ fn text(out: &Output) -> String {
     )
 }
 
+/// The drill's keys: one tenant in each of the edge's databases.
+fn drill_keys(edge: &Edge) -> [(String, &'static str, &'static str); 2] {
+    let in_db = |binding: &str| {
+        (0..)
+            .map(|i| format!("drill-{i}"))
+            .find(|t| edge.binding_of(t) == binding)
+            .expect("a tenant")
+    };
+    [
+        (in_db("DB"), "anthropic", ANTHROPIC),
+        (in_db("DB_1"), "stripe", STRIPE),
+    ]
+}
+
 /// Every key answers as it did: the tenant's own, and it tests as connected.
 async fn every_key_resolves_and_tests(edge: &Edge) {
     let service = edge.token("service", "platform");
-    for (tenant, provider, key) in [
-        ("drill-a", "anthropic", ANTHROPIC),
-        ("drill-b", "stripe", STRIPE),
-    ] {
+    for (tenant, provider, key) in drill_keys(edge) {
+        let tenant = tenant.as_str();
         let (s, v) = call(
             &edge.base,
             Method::POST,
@@ -101,24 +113,22 @@ fn only_child(dir: &Path) -> PathBuf {
 fn a_backup_restores_into_a_new_database_and_every_key_still_resolves_and_tests() {
     let rt = byok_e2e::runtime();
     let fakes = rt.block_on(FakeProviders::start(0)).expect("fakes");
-    // One database, whatever BYOK_E2E_SHARDS says: backup and restore handle `DB` alone so
-    // far, and refuse more (the test below).
+    // Two databases, whatever BYOK_E2E_SHARDS says, with a tenant in each: the backup must
+    // hold both, and the restore put each back under its own binding.
     let mut edge = EdgeConfig {
-        shards: 1,
+        shards: 2,
         ..EdgeConfig::default()
     }
     .start();
     rt.block_on(edge.seed_against_fakes(&fakes));
+    let [(in_db, ..), (in_db_1, ..)] = drill_keys(&edge);
     rt.block_on(async {
-        for (tenant, provider, key) in [
-            ("drill-a", "anthropic", ANTHROPIC),
-            ("drill-b", "stripe", STRIPE),
-        ] {
+        for (tenant, provider, key) in drill_keys(&edge) {
             let (s, v) = call(
                 &edge.base,
                 Method::POST,
                 "/v1/integrations",
-                &edge.token("owner", tenant),
+                &edge.token("owner", &tenant),
                 Some(json!({"provider": provider, "key": key})),
             )
             .await;
@@ -162,14 +172,26 @@ fn a_backup_restores_into_a_new_database_and_every_key_still_resolves_and_tests(
         "private"
     );
     let sql = std::fs::read_to_string(backup.join("d1.sql")).expect("d1.sql");
-    assert!(
-        sql.contains("integrations") && sql.contains("drill-a"),
-        "the rows are in it"
+    let sql_1 = std::fs::read_to_string(backup.join("d1-DB_1.sql")).expect("d1-DB_1.sql");
+    assert_eq!(
+        std::fs::read_to_string(backup.join("databases.txt")).expect("databases.txt"),
+        "DB\nDB_1\n",
+        "the databases, in D1_SHARDS order"
     );
     assert!(
-        !sql.contains(ANTHROPIC),
-        "keys are exported sealed, never in clear"
+        sql.contains("integrations") && sql.contains(&in_db) && !sql.contains(&in_db_1),
+        "the home database's rows are in d1.sql"
     );
+    assert!(
+        sql_1.contains(&in_db_1) && !sql_1.contains(&in_db),
+        "the second database's rows are in d1-DB_1.sql"
+    );
+    for file in [&sql, &sql_1] {
+        assert!(
+            !file.contains(ANTHROPIC) && !file.contains(STRIPE),
+            "keys are exported sealed, never in clear"
+        );
+    }
     let kv = std::fs::read_to_string(backup.join("kv/keys.txt")).expect("keys.txt");
     assert!(
         kv.lines().any(|k| k.starts_with("plugin:")) && kv.lines().any(|k| k.starts_with("logo:")),
@@ -201,6 +223,17 @@ fn a_backup_restores_into_a_new_database_and_every_key_still_resolves_and_tests(
     let again = edge.config().clone();
     edge.restart(again);
     rt.block_on(every_key_resolves_and_tests(&edge));
+    for (binding, tenant) in [("DB", &in_db), ("DB_1", &in_db_1)] {
+        let rows = edge.query_in(
+            binding,
+            "SELECT tenant FROM integrations WHERE tenant LIKE 'drill-%'",
+        );
+        assert_eq!(
+            rows,
+            [json!({"tenant": tenant})],
+            "{binding} holds its own tenant again, and only it"
+        );
+    }
     // The fleet counts kept by triggers (migration 0015) came back as they were, neither
     // doubled by the import's inserts nor lost.
     let counts = |sql: &str| {
@@ -244,7 +277,11 @@ fn a_backup_restores_into_a_new_database_and_every_key_still_resolves_and_tests(
         text(&out)
     );
     // A backup that changed since it was taken is refused before anything is written.
-    std::fs::write(backup.join("d1.sql"), sql.replace("drill-b", "drill-x")).expect("tamper");
+    std::fs::write(
+        backup.join("d1-DB_1.sql"),
+        sql_1.replace(in_db_1.as_str(), "drill-x"),
+    )
+    .expect("tamper");
     let fresh = dir.join("state.fresh");
     let out = script(
         "restore",
@@ -301,54 +338,101 @@ fn a_backup_that_cannot_be_taken_leaves_nothing_behind() {
 }
 
 #[test]
-fn tenants_over_several_databases_are_not_backed_up_or_restored_in_part() {
-    // D1_SHARDS names two databases: backup exports one so far, so it refuses before writing
-    // anything, and restore refuses to import into such a target (issue #24).
+fn a_backup_restores_only_under_the_databases_it_was_taken_over() {
+    // Tenants are placed by the binding names in D1_SHARDS: a backup taken over DB and DB_1
+    // must be served under exactly those, so any other target is refused before anything is
+    // written, as is a backup missing one of its files and a config whose home is not DB.
     let dir = std::env::temp_dir().join(format!("byok-backup-shards-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
-    std::fs::write(
-        dir.join("wrangler.toml"),
-        "name = \"two\"\nmain = \"x.js\"\ncompatibility_date = \"2026-11-01\"\n[vars]\nD1_SHARDS = \"DB,DB_1\"\n",
-    )
-    .expect("config");
-    let config = dir.join("wrangler.toml");
+    let config_listing = |name: &str, shards: &str| {
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            format!("name = \"two\"\nmain = \"x.js\"\ncompatibility_date = \"2026-11-01\"\n[vars]\nD1_SHARDS = \"{shards}\"\n"),
+        )
+        .expect("config");
+        path
+    };
+    let backup_of = |name: &str, databases: Option<&str>, files: &[&str]| {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.join("kv")).expect("dir");
+        let mut manifest = String::new();
+        for f in files {
+            std::fs::write(path.join(f), "").expect("sql");
+            manifest.push_str(&format!(
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  ./{f}\n"
+            ));
+        }
+        if let Some(d) = databases {
+            std::fs::write(path.join("databases.txt"), d).expect("databases");
+        }
+        std::fs::write(path.join("MANIFEST"), manifest).expect("manifest");
+        path
+    };
+    let one = config_listing("one.toml", "DB");
+    let two = config_listing("two.toml", "DB,DB_1");
+    let two_backup = backup_of("two", Some("DB\nDB_1\n"), &["d1.sql", "d1-DB_1.sql"]);
+    let old_backup = backup_of("old", None, &["d1.sql"]);
+    let missing = backup_of("missing", Some("DB\nDB_1\n"), &["d1.sql"]);
+    let state = dir.join("state");
+    for (backup, config, says) in [
+        (
+            &two_backup,
+            &one,
+            "the backup holds the databases DB DB_1 but the target's D1_SHARDS lists DB -",
+        ),
+        (
+            &old_backup,
+            &two,
+            "the backup holds the databases DB but the target's D1_SHARDS lists DB DB_1 -",
+        ),
+        (
+            &missing,
+            &two,
+            "the backup lists DB_1 but has no d1-DB_1.sql",
+        ),
+    ] {
+        let out = script(
+            "restore",
+            &[
+                backup.to_str().expect("path"),
+                "--local",
+                "--config",
+                config.to_str().expect("path"),
+                "--persist-to",
+                state.to_str().expect("path"),
+            ],
+        );
+        assert!(!out.status.success(), "{says}: {}", text(&out));
+        assert!(
+            text(&out).contains(says) && text(&out).contains("not restored"),
+            "{says}: {}",
+            text(&out)
+        );
+        assert!(!state.exists(), "{says}: nothing was written");
+    }
+
     let backups = dir.join("backups");
     let out = script(
         "backup",
         &[
             "--local",
             "--config",
-            config.to_str().expect("path"),
+            config_listing("home.toml", "DB_1,DB")
+                .to_str()
+                .expect("path"),
             "--output",
             backups.to_str().expect("path"),
         ],
     );
     assert!(!out.status.success(), "{}", text(&out));
     assert!(
-        text(&out).contains("D1_SHARDS lists DB DB_1"),
+        text(&out).contains("D1_SHARDS must list DB first"),
         "{}",
         text(&out)
     );
     assert!(!backups.exists() || std::fs::read_dir(&backups).map(|d| d.count()).unwrap_or(0) == 0);
-    let fake = dir.join("a-backup");
-    std::fs::create_dir_all(&fake).expect("dir");
-    std::fs::write(fake.join("MANIFEST"), "").expect("manifest");
-    std::fs::write(fake.join("d1.sql"), "").expect("sql");
-    let out = script(
-        "restore",
-        &[
-            fake.to_str().expect("path"),
-            "--local",
-            "--config",
-            config.to_str().expect("path"),
-            "--persist-to",
-            dir.join("state").to_str().expect("path"),
-        ],
-    );
-    assert!(!out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("not restored"), "{}", text(&out));
-    assert!(!dir.join("state").exists(), "nothing was written");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -360,8 +444,8 @@ printf '%s\n' "$*" >> "$state/calls.log"
 arg() { local want="$1"; shift; while [ $# -gt 0 ]; do [ "$1" = "$want" ] && { echo "$2"; return; }; shift; done; }
 case "$1 $2" in
   "d1 export")
-    [ "${STUB_EXPORT:-}" = fail ] && { echo '✘ [ERROR] A request to the Cloudflare API failed. [code: 7500]' >&2; exit 1; }
-    printf 'CREATE TABLE integrations (tenant TEXT);\nINSERT INTO "integrations" VALUES(%s);\n' "'acme'" > "$(arg --output "$@")" ;;
+    [ "${STUB_EXPORT:-}" = fail ] || [ "${STUB_EXPORT:-}" = "fail-$3" ] && { echo '✘ [ERROR] A request to the Cloudflare API failed. [code: 7500]' >&2; exit 1; }
+    printf 'CREATE TABLE integrations (tenant TEXT);\nINSERT INTO "integrations" VALUES(%s);\n' "'tenant-of-$3'" > "$(arg --output "$@")" ;;
   "kv key")
     case "$3" in
       list)
@@ -381,10 +465,10 @@ case "$1 $2" in
       *) exit 2 ;;
     esac ;;
   "d1 create")
-    [ "${STUB_CREATE:-}" = fail ] && { echo '✘ [ERROR] A database with that name already exists [code: 7502]' >&2; exit 1; }
+    [ "${STUB_CREATE:-}" = fail ] || { [ "${STUB_CREATE:-}" = fail-second ] && [[ "$3" == *-db-1 ]]; } && { echo '✘ [ERROR] A database with that name already exists [code: 7502]' >&2; exit 1; }
     echo "created $3" ;;
   "d1 execute")
-    [ "$3" = DB ] && { echo "stand-in: the live database was written" >&2; exit 9; }
+    [[ "$3" == DB* ]] && { echo "stand-in: the live database was written" >&2; exit 9; }
     case "${STUB_IMPORT:-}" in
       fail) echo '✘ [ERROR] near "INSERT": syntax error [code: 7500]' >&2; exit 1 ;;
       hang) exec sleep 30 ;;
@@ -507,8 +591,8 @@ fn a_remote_backup_fails_closed_and_a_remote_restore_never_writes_the_live_datab
     // (A live KV missing values, so that a restore going on would put some.)
     for (var, value, says) in [
         ("STUB_CREATE", "fail", "could not create"),
-        ("STUB_IMPORT", "fail", "the import failed"),
-        ("STUB_IMPORT", "hang", "the import failed"),
+        ("STUB_IMPORT", "fail", "the import of DB failed"),
+        ("STUB_IMPORT", "hang", "the import of DB failed"),
         ("STUB_KV_LIST", "odd", "not the JSON list of keys"),
     ] {
         let before = r.calls().lines().count();
@@ -560,4 +644,137 @@ fn a_remote_backup_fails_closed_and_a_remote_restore_never_writes_the_live_datab
     assert_eq!(put("plugin_aaa"), None, "present: kept");
     assert_eq!(put("plugin_bbb").as_deref(), Some("bytes of plugin:bbb"));
     assert_eq!(put("logo_openai").as_deref(), Some("bytes of logo:openai"));
+}
+
+#[test]
+fn a_remote_backup_holds_every_database_and_a_restore_creates_one_new_database_for_each() {
+    let r = Remote::new("two");
+    // The staging config with tenants over DB and DB_1.
+    let config = r.dir.join("wrangler.toml");
+    let base = std::fs::read_to_string(byok_e2e::root().join("wrangler.toml")).expect("config");
+    let from = "[env.staging.vars]\nDEV_MODE = \"false\"";
+    assert!(base.contains(from));
+    std::fs::write(
+        &config,
+        base.replacen(
+            from,
+            "[env.staging.vars]\nD1_SHARDS = \"DB,DB_1\"\nDEV_MODE = \"false\"",
+            1,
+        ) + "\n[[env.staging.d1_databases]]\nbinding = \"DB_1\"\ndatabase_name = \"byok-staging-1\"\ndatabase_id = \"set-by-script-deploy\"\nmigrations_dir = \"worker/migrations\"\n",
+    )
+    .expect("write");
+    let cfg = config.to_str().expect("path");
+    let out_dir = r.dir.join("backups");
+    let out = out_dir.to_str().expect("path");
+
+    // The second database's export fails: no backup is left that holds the first alone.
+    let o = r.run(
+        "backup",
+        &["staging", "--output", out],
+        &[("BYOK_WRANGLER_CONFIG", cfg), ("STUB_EXPORT", "fail-DB_1")],
+    );
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("wrangler d1 export DB_1 failed"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        std::fs::read_dir(&out_dir).map(|d| d.count()).unwrap_or(0),
+        0,
+        "nothing left"
+    );
+
+    let o = r.run(
+        "backup",
+        &["staging", "--output", out],
+        &[("BYOK_WRANGLER_CONFIG", cfg)],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("2 database(s)"), "{}", text(&o));
+    let backup = only_child(&out_dir);
+    for (file, tenant) in [
+        ("d1.sql", "tenant-of-DB"),
+        ("d1-DB_1.sql", "tenant-of-DB_1"),
+    ] {
+        let sql = std::fs::read_to_string(backup.join(file)).expect(file);
+        assert!(sql.contains(tenant), "{file} is its database's export");
+    }
+    let manifest = std::fs::read_to_string(backup.join("MANIFEST")).expect("manifest");
+    for file in ["./d1.sql", "./d1-DB_1.sql", "./databases.txt"] {
+        assert!(manifest.contains(file), "the MANIFEST covers {file}");
+    }
+
+    // A restore creates a new database for each binding and imports each file into its own;
+    // neither live database is written.
+    let b = backup.to_str().expect("path");
+    let before = r.calls().lines().count();
+    let o = r.run("restore", &[b, "staging"], &[("BYOK_WRANGLER_CONFIG", cfg)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let calls: Vec<String> = r.calls().lines().skip(before).map(str::to_owned).collect();
+    let created: Vec<&String> = calls
+        .iter()
+        .filter(|c| c.starts_with("d1 create "))
+        .collect();
+    assert_eq!(created.len(), 2, "{calls:#?}");
+    let home = created[0]
+        .split_whitespace()
+        .nth(2)
+        .expect("name")
+        .to_owned();
+    assert!(home.starts_with("byok-staging-restore-"), "{home}");
+    let second = format!("{home}-db-1");
+    assert!(created[1].contains(&second), "{calls:#?}");
+    for (name, file) in [(&home, "/d1.sql"), (&second, "/d1-DB_1.sql")] {
+        assert!(
+            calls
+                .iter()
+                .any(|c| c.starts_with(&format!("d1 execute {name} --remote")) && c.contains(file)),
+            "{name} gets {file}: {calls:#?}"
+        );
+    }
+    assert!(
+        !calls.iter().any(|c| c.starts_with("d1 execute DB")),
+        "{calls:#?}"
+    );
+    assert!(
+        text(&o).contains(&format!("DB -> {home}"))
+            && text(&o).contains(&format!("DB_1 -> {second}")),
+        "says which database serves which binding: {}",
+        text(&o)
+    );
+
+    // The second create fails: nothing is imported anywhere, and the message names the first.
+    let before = r.calls().lines().count();
+    let o = r.run(
+        "restore",
+        &[b, "staging"],
+        &[
+            ("BYOK_WRANGLER_CONFIG", cfg),
+            ("STUB_CREATE", "fail-second"),
+        ],
+    );
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("could not create") && text(&o).contains("DB=byok-staging-restore-"),
+        "{}",
+        text(&o)
+    );
+    let calls: Vec<String> = r.calls().lines().skip(before).map(str::to_owned).collect();
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.starts_with("d1 execute") || c.starts_with("kv key put")),
+        "{calls:#?}"
+    );
+
+    // The same backup into the one-database staging config: refused before any call.
+    let before = r.calls().lines().count();
+    let o = r.run("restore", &[b, "staging"], &[]);
+    assert!(
+        !o.status.success() && text(&o).contains("not restored"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(r.calls().lines().count(), before, "wrangler never ran");
 }

@@ -18,9 +18,15 @@ mkdir -p "$state/secrets"
 printf '%s\n' "$*" >> "$state/calls.log"
 case "$1 ${2:-} ${3:-}" in
   "d1 list --json")
-    if [ -f "$state/d1" ]; then printf '[{"name":"byok-staging","uuid":"%s"}]\n' "$(cat "$state/d1")"; else echo '[]'; fi ;;
-  "d1 create byok-staging")
-    echo "11111111-2222-4333-8444-555555555555" > "$state/d1"; echo "created" ;;
+    # Every database created so far (state/d1/NAME holds its id), as wrangler lists them.
+    printf '['; sep=''
+    for f in "$state"/d1/*; do [ -e "$f" ] || continue; printf '%s{"name":"%s","uuid":"%s"}' "$sep" "$(basename "$f")" "$(cat "$f")"; sep=','; done
+    echo ']' ;;
+  "d1 create "*)
+    [[ "$3" == byok-staging* ]] || exit 3
+    mkdir -p "$state/d1"
+    n="$(ls "$state/d1" | wc -l)"
+    printf '11111111-2222-4333-8444-%012d\n' "$((555555555555 + n))" > "$state/d1/$3"; echo "created" ;;
   "kv namespace list")
     if [ -f "$state/kv" ]; then printf '[{"title":"byok-staging-kv","id":"%s"}]\n' "$(cat "$state/kv")"; else echo '[]'; fi ;;
   "kv namespace create")
@@ -49,8 +55,12 @@ case "$1 ${2:-} ${3:-}" in
   "secret put "*)
     if [ "${STUB_PUT_FAIL:-}" = "$3" ]; then cat > /dev/null; echo '✘ [ERROR] A request to the Cloudflare API failed. [code: 10013]' >&2; exit 1; fi
     touch "$state/worker"; cat > "$state/secrets/$3"; echo "Success! Uploaded secret $3" ;;
-  "d1 execute DB")
-    [[ " $* " == *" --remote "* && " $* " == *" --json "* && "$*" == *"COUNT(*) AS n FROM integrations"* ]] || exit 5
+  "d1 execute "*)
+    [[ " $* " == *" --remote "* && " $* " == *" --json "* && "$*" == *"COUNT(*) AS n FROM "*"integrations"* ]] || exit 5
+    # STUB_D1 and STUB_ROWS apply to the binding STUB_D1_IN names (default: every one).
+    if [ -n "${STUB_D1_IN:-}" ] && [ "$3" != "$STUB_D1_IN" ]; then
+      printf '[{"results":[{"n":0}],"success":true,"meta":{"served_by":"stub"}}]\n'; exit 0
+    fi
     case "${STUB_D1:-}" in
       fail) echo '✘ [ERROR] A request to the Cloudflare API failed. [code: 7500]' >&2; exit 1 ;;
       hang) exec sleep 30 ;;
@@ -63,7 +73,8 @@ case "$1 ${2:-} ${3:-}" in
   "queues create byok-staging-jobs")
     touch "$state/queue"; echo "created" ;;
   "d1 migrations apply")
-    [ "$4" = DB ] && [[ " $* " == *" --remote "* ]] || exit 4
+    [[ "$4" =~ ^DB(_[0-9]+)?$ ]] && [[ " $* " == *" --remote "* ]] || exit 4
+    if [ "${STUB_MIGRATE_FAIL:-}" = "$4" ]; then echo '✘ [ERROR] Migration 0017_query_plans.sql failed [code: 7500]' >&2; exit 1; fi
     echo "migrations applied" ;;
   "deploy --env staging")
     touch "$state/worker"
@@ -470,11 +481,18 @@ fn a_config_with_dev_values_is_refused_before_anything_runs() {
             "namespace_id = \"1001\"",
         ),
         ("local ids", "database_name = \"byok-staging\"\ndatabase_id = \"set-by-script-deploy\"", "database_name = \"byok-staging\"\ndatabase_id = \"00000000-0000-0000-0000-000000000000\""),
-        // Several databases: the Worker serves them, but deploy would provision and migrate
-        // the first alone, and a backup would hold a part (issue #24).
-        ("more than one D1 database",
+        // Several databases: the home one first, each listed one bound, none named twice.
+        ("a home database other than DB",
+            "[env.staging.vars]\nDEV_MODE = \"false\"",
+            &format!("[env.staging.vars]\nD1_SHARDS = \"DB_1,DB\"\nDEV_MODE = \"false\"\n{}", extra_database("DB_1", "byok-staging-1")),
+        ),
+        ("a listed database without a binding",
             "[env.staging.vars]\nDEV_MODE = \"false\"",
             "[env.staging.vars]\nD1_SHARDS = \"DB,DB_1\"\nDEV_MODE = \"false\"",
+        ),
+        ("two bindings naming one database",
+            "[env.staging.vars]\nDEV_MODE = \"false\"",
+            &format!("[env.staging.vars]\nD1_SHARDS = \"DB,DB_1\"\nDEV_MODE = \"false\"\n{}", extra_database("DB_1", "byok-staging")),
         ),
     ] {
         let stub = Stub::new("devvalues");
@@ -493,6 +511,194 @@ fn a_config_with_dev_values_is_refused_before_anything_runs() {
 }
 
 const URL: &str = "https://byok-staging.example.workers.dev";
+
+/// A `[[env.staging.d1_databases]]` block for one more database (TOML allows it anywhere
+/// after the environment's vars).
+fn extra_database(binding: &str, name: &str) -> String {
+    format!(
+        "\n[[env.staging.d1_databases]]\nbinding = \"{binding}\"\ndatabase_name = \"{name}\"\ndatabase_id = \"set-by-script-deploy\"\nmigrations_dir = \"worker/migrations\"\n"
+    )
+}
+
+/// A TOML file as JSON, read by Python's tomllib (what wrangler_config.py reads it with).
+fn toml_as_json(path: &Path) -> serde_json::Value {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys, tomllib; print(json.dumps(tomllib.load(open(sys.argv[1], 'rb'))))",
+        ])
+        .arg(path)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+/// The stub's staging config with tenants over DB and DB_1, and DB_2 being prepared (bound,
+/// not yet listed in D1_SHARDS).
+fn over_three_databases(stub: &Stub) {
+    let config = std::fs::read_to_string(&stub.config).expect("config");
+    let from = "[env.staging.vars]\nDEV_MODE = \"false\"";
+    assert!(config.contains(from));
+    let config = config.replacen(
+        from,
+        "[env.staging.vars]\nD1_SHARDS = \"DB,DB_1\"\nDEV_MODE = \"false\"",
+        1,
+    ) + &extra_database("DB_1", "byok-staging-1")
+        + &extra_database("DB_2", "byok-staging-2");
+    std::fs::write(&stub.config, config).expect("write");
+}
+
+#[test]
+fn deploy_creates_records_and_migrates_every_database_before_anything_is_put() {
+    let stub = Stub::new("databases");
+    over_three_databases(&stub);
+    let out = stub.deploy(&["--no-seed", "--first-deploy"], URL, &[]);
+    assert!(out.status.success(), "deploy failed:\n{}", text(&out));
+    let calls = stub.calls();
+    let list = position(&calls, "secret list ");
+    for (binding, name) in [
+        ("DB", "byok-staging"),
+        ("DB_1", "byok-staging-1"),
+        ("DB_2", "byok-staging-2"),
+    ] {
+        let create = position(&calls, &format!("d1 create {name}"));
+        let migrate = position(&calls, &format!("d1 migrations apply {binding} "));
+        assert!(
+            create < migrate && migrate < list,
+            "{binding}: created, then migrated before the secrets are read: {calls:#?}"
+        );
+        assert!(calls[migrate].contains("--remote") && calls[migrate].contains("--env staging"));
+    }
+    // The first deploy's keyring check counts the keys in each database tenants live in.
+    for binding in ["DB", "DB_1", "DB_2"] {
+        assert!(
+            calls
+                .iter()
+                .any(|c| c.starts_with(&format!("d1 execute {binding} "))),
+            "{binding} counted: {calls:#?}"
+        );
+    }
+    // Each binding's own id is recorded under it.
+    let config = toml_as_json(&stub.config);
+    let ids: Vec<(String, String)> = config["env"]["staging"]["d1_databases"]
+        .as_array()
+        .expect("databases")
+        .iter()
+        .map(|d| {
+            (
+                d["binding"].as_str().expect("binding").to_owned(),
+                d["database_id"].as_str().expect("id").to_owned(),
+            )
+        })
+        .collect();
+    let created = |name: &str| {
+        std::fs::read_to_string(stub.state.join("d1").join(name))
+            .expect("created")
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(
+        ids,
+        [
+            ("DB".to_owned(), created("byok-staging")),
+            ("DB_1".to_owned(), created("byok-staging-1")),
+            ("DB_2".to_owned(), created("byok-staging-2")),
+        ]
+    );
+    let distinct: std::collections::HashSet<_> = ids.iter().map(|(_, id)| id).collect();
+    assert_eq!(distinct.len(), 3, "three databases, three ids");
+
+    // Again: nothing created, every database migrated again (additive, idempotent).
+    let before = stub.calls().len();
+    let again = stub.deploy(&["--no-seed"], URL, &[]);
+    assert!(again.status.success(), "{}", text(&again));
+    let second = stub.calls()[before..].to_vec();
+    assert!(
+        !second.iter().any(|c| c.contains(" create ")),
+        "{second:#?}"
+    );
+    assert_eq!(
+        second
+            .iter()
+            .filter(|c| c.starts_with("d1 migrations apply "))
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn a_database_that_fails_to_migrate_or_holds_keys_stops_the_deploy_with_nothing_put() {
+    let (stub, live) = deployed("second-database");
+    over_three_databases(&stub);
+    // One database's migrations fail: the Worker must not run over a schema behind its code.
+    let before = stub.calls().len();
+    let out = stub.deploy_with(&["--no-seed"], URL, &[], &[("STUB_MIGRATE_FAIL", "DB_1")]);
+    assert!(!out.status.success(), "refused: {}", text(&out));
+    assert!(
+        text(&out).contains("the migrations of DB_1 failed") && text(&out).contains("0017"),
+        "says which and why: {}",
+        text(&out)
+    );
+    assert_untouched(&stub, before, &live, "a failed migration");
+    assert!(
+        !stub.calls()[before..]
+            .iter()
+            .any(|c| c.starts_with("d1 migrations apply DB_2")),
+        "stops at the first failure"
+    );
+
+    // DB holds keys and DB_1, listed, holds none: a database listed without its tenants'
+    // rows. Refused, unless the operator says it is meant.
+    let before = stub.calls().len();
+    let vars = [("STUB_ROWS", "4"), ("STUB_D1_IN", "DB")];
+    let out = stub.deploy_with(&["--no-seed"], URL, &[], &vars);
+    assert!(!out.status.success(), "refused: {}", text(&out));
+    assert!(
+        text(&out).contains("D1_SHARDS lists DB_1, which holds no keys while DB does"),
+        "{}",
+        text(&out)
+    );
+    assert_untouched(&stub, before, &live, "an empty database listed");
+    let out = stub.deploy_with(&["--no-seed", "--allow-empty-database"], URL, &[], &vars);
+    assert!(out.status.success(), "{}", text(&out));
+    // Both hold keys (or both none): deployed.
+    let out = stub.deploy_with(&["--no-seed"], URL, &[], &[("STUB_ROWS", "4")]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // --first-deploy without a keyring, while the second database holds keys: refused.
+    std::fs::remove_file(stub.state.join("secrets/BYOK_KEYRING")).expect("remove");
+    let live: Vec<(String, String)> = live
+        .into_iter()
+        .filter(|(n, _)| n != "BYOK_KEYRING")
+        .collect();
+    for (vars, says) in [
+        (
+            &[("STUB_ROWS", "2"), ("STUB_D1_IN", "DB_1")][..],
+            "database DB_1 holds 2 integration(s)",
+        ),
+        (
+            &[("STUB_D1", "fail"), ("STUB_D1_IN", "DB_2")][..],
+            "cannot tell whether staging holds keys (DB_2)",
+        ),
+    ] {
+        let before = stub.calls().len();
+        let out = stub.deploy_with(
+            &["--no-seed", "--first-deploy", "--allow-empty-database"],
+            URL,
+            &[],
+            vars,
+        );
+        assert!(!out.status.success(), "{says}: refused: {}", text(&out));
+        assert!(text(&out).contains(says), "{says}: {}", text(&out));
+        assert_untouched(&stub, before, &live, says);
+        assert!(stub.secret("BYOK_KEYRING").is_none(), "{says}");
+    }
+}
 
 /// A Worker already deployed with its four secrets, as after a first deploy.
 fn deployed(name: &str) -> (Stub, Vec<(String, String)>) {
