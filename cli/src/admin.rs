@@ -339,6 +339,34 @@ impl Client {
         Self::check(resp, &format!("redelivering {id}")).await
     }
 
+    /// `GET /v1/admin/moves`: the databases, and the list a move under way goes to.
+    pub async fn moves(&self) -> Result<serde_json::Value> {
+        let resp = self
+            .http
+            .get(format!("{}/v1/admin/moves", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await?;
+        Self::check(resp, "reading the databases").await
+    }
+
+    /// `POST /v1/admin/moves/{step}` (copy or prune) over one database, from `after`.
+    pub async fn move_step(
+        &self,
+        step: &str,
+        database: &str,
+        after: Option<&str>,
+    ) -> Result<serde_json::Value> {
+        let resp = self
+            .http
+            .post(format!("{}/v1/admin/moves/{step}", self.base))
+            .bearer_auth(&self.token)
+            .json(&serde_json::json!({ "database": database, "after": after }))
+            .send()
+            .await?;
+        Self::check(resp, &format!("{step} of {database}")).await
+    }
+
     pub async fn set_platform_key(&self, provider: &str, key: String) -> Result<serde_json::Value> {
         let resp = self
             .http

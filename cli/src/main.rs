@@ -60,6 +60,33 @@ enum Top {
     /// Check webhooks the service sent (Standard Webhooks), as the platform's developers do.
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Move tenants between D1 databases (as platform-admin; docs/capacity.md, "Adding a
+    /// database").
+    #[command(subcommand)]
+    Moves(MovesCommand),
+}
+
+#[derive(Subcommand)]
+enum MovesCommand {
+    /// Shows the databases tenants are spread over (D1_SHARDS) and where a move under way goes
+    /// (D1_SHARDS_NEXT).
+    Status {
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// While a move is under way: copies every moving tenant's rows to the database it moves
+    /// to, database by database. Safe to run again: a tenant copied before is left as it is.
+    Copy {
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Once D1_SHARDS lists the new databases (and D1_SHARDS_NEXT is gone): deletes the rows
+    /// each database keeps about tenants another one now serves, when that one recorded their
+    /// copy. Exits 1 when any tenant's rows were kept for want of that record.
+    Prune {
+        #[command(flatten)]
+        remote: Remote,
+    },
 }
 
 #[derive(Subcommand)]
@@ -357,6 +384,62 @@ enum PluginCommand {
     },
 }
 
+/// Runs a move's `step` (copy or prune) over every database the service lists, each to its
+/// end, printing what each call did.
+fn walk_moves(remote: &Remote, step: &str) -> Result<()> {
+    let client = remote.client()?;
+    let rt = runtime()?;
+    let status = rt.block_on(client.moves())?;
+    let databases: Vec<String> = status["databases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.as_str().map(str::to_owned))
+        .collect();
+    let (mut done, mut kept) = (0usize, 0usize);
+    for database in &databases {
+        let mut after: Option<String> = None;
+        loop {
+            let report = rt.block_on(client.move_step(step, database, after.as_deref()))?;
+            for t in report["done"].as_array().into_iter().flatten() {
+                done += 1;
+                println!(
+                    "{database}: {} {} {} ({})",
+                    t["tenant"].as_str().unwrap_or(""),
+                    if step == "copy" {
+                        "copied to"
+                    } else {
+                        "removed, served by"
+                    },
+                    t["to"].as_str().unwrap_or(""),
+                    t["rows"]
+                );
+            }
+            for k in report["kept"].as_array().into_iter().flatten() {
+                kept += 1;
+                eprintln!(
+                    "{database}: kept {}: {}",
+                    k["tenant"].as_str().unwrap_or(""),
+                    k["why"].as_str().unwrap_or("")
+                );
+            }
+            match report["next"].as_str() {
+                Some(next) => after = Some(next.to_owned()),
+                None => break,
+            }
+        }
+    }
+    println!(
+        "{step}: {done} tenant(s) {} over {} database(s)",
+        if step == "copy" { "copied" } else { "removed" },
+        databases.len()
+    );
+    if kept > 0 {
+        bail!("{kept} tenant(s) kept: their rows stay where they are (see above)");
+    }
+    Ok(())
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -502,6 +585,13 @@ fn run_command() -> Result<()> {
             }
             Ok(())
         }
+        Top::Moves(MovesCommand::Status { remote }) => {
+            let status = runtime()?.block_on(remote.client()?.moves())?;
+            println!("{}", serde_json::to_string_pretty(&status)?);
+            Ok(())
+        }
+        Top::Moves(MovesCommand::Copy { remote }) => walk_moves(&remote, "copy"),
+        Top::Moves(MovesCommand::Prune { remote }) => walk_moves(&remote, "prune"),
         Top::Webhook(WebhookCommand::Redeliver { id, remote }) => {
             runtime()?.block_on(remote.client()?.redeliver(&id))?;
             println!("{id}: queued again");

@@ -59,6 +59,9 @@ pub enum ProblemKind {
     Misconfigured,
     /// The identity provider's key set could not be fetched and none is cached (503).
     IdentityProviderUnavailable,
+    /// The tenant's rows are being copied to another database (`D1_SHARDS_NEXT`): reads work,
+    /// changes wait (503, `Retry-After`).
+    Moving,
     Internal,
 }
 
@@ -85,6 +88,7 @@ impl ProblemKind {
             ProblemKind::PlatformCapReached => "platform-cap-reached",
             ProblemKind::Misconfigured => "misconfigured",
             ProblemKind::IdentityProviderUnavailable => "identity-provider-unavailable",
+            ProblemKind::Moving => "moving",
             ProblemKind::Internal => "internal",
         }
     }
@@ -113,6 +117,7 @@ impl ProblemKind {
             ProblemKind::PlatformCapReached => "The platform key's daily cap is reached",
             ProblemKind::Misconfigured => "The service is not configured",
             ProblemKind::IdentityProviderUnavailable => "The identity provider is unreachable",
+            ProblemKind::Moving => "Changes are paused while this workspace's data moves",
             ProblemKind::Internal => "Internal error",
         }
     }
@@ -138,7 +143,7 @@ impl ProblemKind {
             ProblemKind::RateLimited => 429,
             ProblemKind::PlatformCapReached => 429,
             ProblemKind::Misconfigured => 500,
-            ProblemKind::IdentityProviderUnavailable => 503,
+            ProblemKind::IdentityProviderUnavailable | ProblemKind::Moving => 503,
             ProblemKind::Internal => 500,
         }
     }

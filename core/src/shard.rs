@@ -115,9 +115,93 @@ pub fn audit_id_floor(now_ms: u64, position: usize) -> u64 {
         .saturating_add(position as u64 % ID_STRIDE)
 }
 
-/// The id the statement gives a row: the floor, or past the database's last id.
+/// The id the statement gives a row: the floor, or the first id past the database's last one
+/// that has the floor's remainder (the database's own). The last id may have another database's
+/// remainder (a row copied with its tenant from another database keeps its id), and the next id
+/// must still be this database's.
 pub fn audit_id(floor: u64, last: Option<u64>) -> u64 {
-    last.map_or(floor, |l| floor.max(l.saturating_add(ID_STRIDE)))
+    last.map_or(floor, |l| {
+        floor.max(
+            (l / ID_STRIDE)
+                .saturating_add(1)
+                .saturating_mul(ID_STRIDE)
+                .saturating_add(floor % ID_STRIDE),
+        )
+    })
+}
+
+/// The setting that names the databases a move goes to (set only while one is under way).
+pub const D1_SHARDS_NEXT: &str = "D1_SHARDS_NEXT";
+
+/// A move of tenants between two lists of databases: `D1_SHARDS` (what serves now) and
+/// `D1_SHARDS_NEXT` (what will serve once the tenants that change database are copied). While
+/// it is under way, a tenant that changes database is *moving*: its rows are read where they are
+/// and nothing about it is written, so the copy is complete when the list changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardMove {
+    from: ShardMap,
+    to: ShardMap,
+}
+
+/// Why a `D1_SHARDS_NEXT` value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShardMoveError {
+    #[error("D1_SHARDS_NEXT: {0}")]
+    Map(ShardMapError),
+    #[error("D1_SHARDS_NEXT must keep the home database first ({0}), which holds the catalog")]
+    OtherHome(String),
+    #[error("D1_SHARDS_NEXT lists the same databases as D1_SHARDS: no tenant would move")]
+    Same,
+}
+
+/// Where a moving tenant's rows are and will be: positions in each list, and the bindings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moving<'a> {
+    pub from: usize,
+    pub to: usize,
+    pub from_name: &'a str,
+    pub to_name: &'a str,
+}
+
+impl ShardMove {
+    /// The move from `from` to the list `next` names; none when `next` is absent or blank.
+    pub fn parse(from: &ShardMap, next: Option<&str>) -> Result<Option<Self>, ShardMoveError> {
+        let Some(next) = next.filter(|v| !v.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let to = ShardMap::parse(Some(next)).map_err(ShardMoveError::Map)?;
+        if to.names[0] != from.names[0] {
+            return Err(ShardMoveError::OtherHome(from.names[0].clone()));
+        }
+        let mut a = from.names.clone();
+        let mut b = to.names.clone();
+        a.sort();
+        b.sort();
+        if a == b {
+            return Err(ShardMoveError::Same);
+        }
+        Ok(Some(Self {
+            from: from.clone(),
+            to,
+        }))
+    }
+
+    /// The list the tenants move to.
+    pub fn to(&self) -> &ShardMap {
+        &self.to
+    }
+
+    /// Where `tenant` moves, when it changes database; `None` when it stays where it is.
+    pub fn moving(&self, tenant: &str) -> Option<Moving<'_>> {
+        let (from, to) = (self.from.shard_of(tenant), self.to.shard_of(tenant));
+        let (from_name, to_name) = (&self.from.names[from], &self.to.names[to]);
+        (from_name != to_name).then_some(Moving {
+            from,
+            to,
+            from_name,
+            to_name,
+        })
+    }
 }
 
 /// A database's score for a tenant: the first 8 bytes of SHA-256 over both, length-prefixed
@@ -197,7 +281,98 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_move_keeps_the_home_database_and_changes_something() {
+        let from = map(2);
+        assert_eq!(ShardMove::parse(&from, None), Ok(None));
+        assert_eq!(ShardMove::parse(&from, Some(" ")), Ok(None));
+        assert_eq!(
+            ShardMove::parse(&from, Some("DB_1,DB")),
+            Err(ShardMoveError::OtherHome("DB".into()))
+        );
+        assert_eq!(
+            ShardMove::parse(&from, Some("DB,DB_1")),
+            Err(ShardMoveError::Same)
+        );
+        assert_eq!(
+            ShardMove::parse(&from, Some("DB,DB_1,DB_1")),
+            Err(ShardMoveError::Map(ShardMapError::Repeated("DB_1".into())))
+        );
+        let m = ShardMove::parse(&from, Some("DB,DB_1,DB_2"))
+            .expect("parses")
+            .expect("a move");
+        assert_eq!(m.to().names().len(), 3);
+    }
+
+    #[test]
+    fn a_third_database_takes_about_a_third_of_the_tenants() {
+        let m = ShardMove::parse(&map(2), Some("DB,DB_1,DB_2"))
+            .expect("parses")
+            .expect("a move");
+        let moving = (0..9_000)
+            .filter(|i| m.moving(&tenant(*i)).is_some())
+            .count();
+        // 3,000 expected; a binomial spread is about ±45.
+        assert!((2_700..=3_300).contains(&moving), "{moving}");
+    }
+
     proptest! {
+        /// Rows copied from other databases keep their ids: a database's next ids still have
+        /// its own remainder, rise, and never repeat another database's.
+        #[test]
+        fn audit_ids_stay_a_databases_own_after_rows_are_copied_into_it(
+            writes in proptest::collection::vec((0usize..5, 0u64..50, proptest::bool::ANY), 1..300),
+        ) {
+            let mut clock = 1_764_000_000_000u64;
+            let mut last: [Option<u64>; 5] = [None; 5];
+            let mut seen = std::collections::HashSet::new();
+            for (db, step, copy) in writes {
+                clock += step / 10;
+                if copy {
+                    // A row of database (db + 1) % 5 copied into db, with its id.
+                    let other = (db + 1) % 5;
+                    let id = audit_id(audit_id_floor(clock, other), last[other]);
+                    prop_assert!(seen.insert(id));
+                    last[other] = Some(id);
+                    last[db] = Some(last[db].map_or(id, |l| l.max(id)));
+                    continue;
+                }
+                let id = audit_id(audit_id_floor(clock, db), last[db]);
+                prop_assert!(seen.insert(id), "id {} given twice", id);
+                prop_assert_eq!(id % ID_STRIDE, db as u64);
+                prop_assert!(last[db].is_none_or(|l| id > l));
+                last[db] = Some(id);
+            }
+        }
+
+        /// A tenant moves exactly when its database's name changes, from where it is to where
+        /// it will be; growing by one database moves tenants only to it, and shrinking by one
+        /// moves only that database's tenants.
+        #[test]
+        fn a_move_names_exactly_the_tenants_that_change_database(n in 2usize..7, ids in proptest::collection::vec(0u32..1_000_000, 1..200)) {
+            let grow = ShardMove::parse(&map(n), Some(&map(n + 1).names().join(","))).expect("ok").expect("move");
+            let shrink = ShardMove::parse(&map(n), Some(&map(n - 1).names().join(","))).expect("ok").expect("move");
+            let (before, grown_map, shrunk_map) = (map(n), map(n + 1), map(n - 1));
+            for i in ids {
+                let t = tenant(i);
+                let (now, grown, shrunk) = (before.shard_of(&t), grown_map.shard_of(&t), shrunk_map.shard_of(&t));
+                match grow.moving(&t) {
+                    Some(m) => {
+                        prop_assert_eq!((m.from, m.to, m.to_name), (now, grown, grown_map.names()[n].as_str()));
+                        prop_assert_eq!(m.from_name, before.names()[now].as_str());
+                    }
+                    None => prop_assert_eq!(&before.names()[now], &grown_map.names()[grown]),
+                }
+                match shrink.moving(&t) {
+                    Some(m) => {
+                        prop_assert_eq!(m.from, n - 1, "only the dropped database's tenants move");
+                        prop_assert_eq!(m.to, shrunk);
+                    }
+                    None => prop_assert!(now < n - 1),
+                }
+            }
+        }
+
         /// Audit rows written in any order of time and database: ids never repeat across
         /// databases, rise within each, and an id's remainder names its database.
         #[test]

@@ -185,6 +185,11 @@ async fn try_emit(app: &App, event: StatusChanged) -> Result<(), ApiError> {
 /// (`core::events::attempt_is_current`).
 pub async fn deliver(env: &Env, m: DeliveryMessage) -> Result<(), ApiError> {
     let app = crate::app(env)?;
+    // A delivery about a tenant changing database waits (retried later): recording its
+    // attempt would write where the move has copied from.
+    if let Some(tenant) = &m.tenant {
+        app.check_writable(tenant)?;
+    }
     let db = match &m.tenant {
         Some(tenant) => app.db_for(tenant),
         None => app.home(),
@@ -266,6 +271,10 @@ const EVENTS_PAGE: i64 = 100;
 /// consumer that kept failing) become dead letters, which an admin can see and redeliver,
 /// instead of staying `pending`, and so unredeliverable, for ever. How many.
 pub async fn stall_sweep(app: &App) -> Result<u64, ApiError> {
+    // During a move a delivery of a moving tenant waits (`deliver`): not a stall.
+    if app.shard_move().is_some() {
+        return Ok(0);
+    }
     let now = now_millis();
     let before = now.saturating_sub(byok_core::events::stall_after_ms(&policy(&app.env)));
     let mut stalled = 0;

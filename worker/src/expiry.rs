@@ -28,8 +28,15 @@ pub struct Sweep {
 pub async fn sweep(app: &App, now_ms: u64) -> Result<Sweep, ApiError> {
     // Each database's candidates (at most PER_RUN from each).
     let mut rows = Vec::new();
-    for db in app.shards() {
-        rows.extend(store::expiry_candidates(db, now_ms, PER_RUN).await?);
+    for (shard, db) in app.shards().iter().enumerate() {
+        // Not a copy left by a move in a database that no longer serves the tenant, nor a
+        // tenant moving now (its notice would be written where the move has copied from).
+        rows.extend(
+            store::expiry_candidates(db, now_ms, PER_RUN)
+                .await?
+                .into_iter()
+                .filter(|r| app.shard_of(&r.tenant) == shard && !app.is_moving(&r.tenant)),
+        );
     }
     let mut done = Sweep {
         read: rows.len(),

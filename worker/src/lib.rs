@@ -31,6 +31,7 @@ mod expiry;
 mod http;
 mod integrations;
 mod limits;
+mod moves;
 mod openapi;
 mod policy;
 mod quota;
@@ -51,6 +52,8 @@ pub struct App {
     /// The D1 databases `D1_SHARDS` lists, the home database first (`byok_core::shard`).
     dbs: Vec<D1Database>,
     shard_map: byok_core::shard::ShardMap,
+    /// A move under way (`D1_SHARDS_NEXT`), with the databases it lists, in its order.
+    next: Option<(byok_core::shard::ShardMove, Vec<D1Database>)>,
     pub kv: KvStore,
     pub keyring: Rc<Keyring>,
     /// Verifies tokens (and remembers those that verified) under this isolate's settings.
@@ -87,6 +90,55 @@ impl App {
     pub fn shards(&self) -> &[D1Database] {
         &self.dbs
     }
+
+    /// The binding names of [`Self::shards`], in order.
+    pub fn shard_names(&self) -> &[String] {
+        self.shard_map.names()
+    }
+
+    /// The move under way, if any, and the databases it moves tenants to.
+    pub fn shard_move(&self) -> Option<(&byok_core::shard::ShardMove, &[D1Database])> {
+        self.next.as_ref().map(|(m, dbs)| (m, dbs.as_slice()))
+    }
+
+    /// Whether `tenant` is changing database in the move under way.
+    pub fn is_moving(&self, tenant: &str) -> bool {
+        self.next
+            .as_ref()
+            .is_some_and(|(m, _)| m.moving(tenant).is_some())
+    }
+
+    /// Nothing about a tenant that is changing database is written until the move is done (so
+    /// the copy is complete when the list changes): 503 with `Retry-After`, reads still served.
+    pub fn check_writable(&self, tenant: &str) -> Result<(), ApiError> {
+        if self.is_moving(tenant) {
+            return Err(moving_problem(
+                "This workspace's integrations are being moved to another database: they can be read and resolved, and changes are paused for a few minutes. Try again shortly.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Writes across tenants (resealing every key, redelivering an event) wait for the move.
+    pub fn check_no_move(&self, what: &str) -> Result<(), ApiError> {
+        if self.next.is_some() {
+            return Err(moving_problem(&format!(
+                "Tenants are being moved between databases (D1_SHARDS_NEXT is set): {what} waits until the move is done."
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The retry a client is told while a move is under way.
+const MOVING_RETRY_S: u32 = 60;
+/// How long a queued delivery about a moving tenant waits before it is tried again.
+const MOVE_RETRY_S: u32 = 300;
+
+fn moving_problem(detail: &str) -> ApiError {
+    let mut p = Problem::new(ProblemKind::Moving, detail);
+    p.retry_after_s = Some(MOVING_RETRY_S);
+    ApiError(p)
 }
 
 /// The databases `D1_SHARDS` names, each a D1 binding of the Worker. A setting that does not
@@ -117,6 +169,41 @@ pub(crate) fn databases(
         .collect::<Result<Vec<_>, _>>()?;
     SHARD_MAP.with(|m| *m.borrow_mut() = map.clone());
     Ok((map, dbs))
+}
+
+/// The move `D1_SHARDS_NEXT` describes, with the databases it lists (each a D1 binding of the
+/// Worker); none when it is unset. A value that does not parse, or names a binding that is not
+/// there, is a 500 naming it, as for `D1_SHARDS`.
+pub(crate) fn next_databases(
+    env: &Env,
+    map: &byok_core::shard::ShardMap,
+) -> Result<Option<(byok_core::shard::ShardMove, Vec<D1Database>)>, ApiError> {
+    use byok_core::shard::{ShardMove, D1_SHARDS_NEXT};
+    let setting = env.var(D1_SHARDS_NEXT).ok().map(|v| v.to_string());
+    let misconfigured = |detail: String| {
+        problem(
+            ProblemKind::Misconfigured,
+            format!("The service is not configured: {detail}."),
+        )
+    };
+    let Some(found) =
+        ShardMove::parse(map, setting.as_deref()).map_err(|e| misconfigured(e.to_string()))?
+    else {
+        return Ok(None);
+    };
+    let dbs = found
+        .to()
+        .names()
+        .iter()
+        .map(|name| {
+            env.d1(name).map_err(|_| {
+                misconfigured(format!(
+                    "D1_SHARDS_NEXT names {name:?}, which is not a D1 binding of this Worker"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some((found, dbs)))
 }
 
 /// The position of the database that holds rows about `tenant` (none: the home database).
@@ -238,9 +325,11 @@ fn idp_config(
 
 pub(crate) fn app(env: &Env) -> Result<App, ApiError> {
     let (shard_map, dbs) = databases(env)?;
+    let next = next_databases(env, &shard_map)?;
     Ok(App {
         dbs,
         shard_map,
+        next,
         kv: env.kv("KV")?,
         keyring: keyring(env)?,
         auth: verifier(env)?,
@@ -443,6 +532,15 @@ async fn queue(batch: MessageBatch<Job>, env: Env, _ctx: Context) -> worker::Res
         };
         match done {
             Ok(()) => message.ack(),
+            // A delivery about a tenant changing database waits for the move, a few minutes at
+            // a time (each wait is one of the queue's retries).
+            Err(ApiError(p)) if p.retry_after_s.is_some() && p.status == 503 => {
+                message.retry_with_options(
+                    &worker::QueueRetryOptionsBuilder::new()
+                        .with_delay_seconds(MOVE_RETRY_S)
+                        .build(),
+                );
+            }
             Err(ApiError(p)) => {
                 worker::console_error!("queued job failed, retrying: {}", p.detail);
                 message.retry();
@@ -509,6 +607,19 @@ async fn route(req: &mut Request, app: &App, ctx: &Context, method_name: &str) -
     }
     let who = auth::authenticate(req, &app.auth, app.dev_mode).await?;
     auth::check_origin(req, &who)?;
+    // While a move is under way (D1_SHARDS_NEXT), nothing is written about a tenant that is
+    // changing database, nor across tenants: its copy must be complete when the list changes.
+    if app.shard_move().is_some() && !matches!(method, Method::Get) {
+        match segments.as_slice() {
+            ["v1", "integrations", ..] => app.check_writable(who.tenant.as_str())?,
+            ["v1", "admin", "tenants", tenant, ..] => app.check_writable(tenant)?,
+            ["v1", "admin", "keyring", "reseal"] => {
+                app.check_no_move("resealing the stored keys")?
+            }
+            ["v1", "admin", "webhooks", _, "redeliver"] => app.check_no_move("a redelivery")?,
+            _ => {}
+        }
+    }
     match (&method, segments.as_slice()) {
         (Method::Get, ["v1", "me"]) => auth::me(req, &who),
         (Method::Post, ["v1", "connect", "sessions"]) => connect::create(req, app, &who).await,
@@ -586,6 +697,9 @@ async fn route(req: &mut Request, app: &App, ctx: &Context, method_name: &str) -
         (Method::Post, ["v1", "admin", "webhooks", id, "redeliver"]) => {
             events::redeliver(app, &who, id).await
         }
+        (Method::Get, ["v1", "admin", "moves"]) => moves::status(app, &who).await,
+        (Method::Post, ["v1", "admin", "moves", "copy"]) => moves::copy(req, app, &who).await,
+        (Method::Post, ["v1", "admin", "moves", "prune"]) => moves::prune(req, app, &who).await,
         _ => Err(ApiError(Problem::new(
             ProblemKind::MethodNotAllowed,
             format!("{method:?} is not allowed on {path}."),
@@ -600,9 +714,11 @@ fn allowed_methods(s: &[&str]) -> Option<&'static [&'static str]> {
         ["healthz"] | ["v1", "me"] | ["v1", "providers"] | ["v1", "audit"] => &["GET"],
         ["v1", "providers", _] | ["v1", "providers", _, "logo"] => &["GET"],
         ["v1", "integrations", _, "events"] => &["GET"],
-        ["v1", "admin", "keyring"] | ["v1", "admin", "usage"] | ["v1", "admin", "webhooks"] => {
-            &["GET"]
-        }
+        ["v1", "admin", "keyring"]
+        | ["v1", "admin", "usage"]
+        | ["v1", "admin", "webhooks"]
+        | ["v1", "admin", "moves"] => &["GET"],
+        ["v1", "admin", "moves", "copy"] | ["v1", "admin", "moves", "prune"] => &["POST"],
         ["v1", "admin", "tenants", _, "providers", _, "policy"]
         | ["v1", "admin", "tenants", _, "policy"] => &["GET", "PUT"],
         ["v1", "admin", "providers", _] => &["PUT", "DELETE"],

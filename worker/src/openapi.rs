@@ -34,7 +34,8 @@ use utoipa::{Modify, OpenApi};
         list_integrations, install, save_credential, test_integration, uninstall, audit, resolve,
         report_usage, get_policy, put_policy, get_usage, get_keyring, reseal_keyring, list_events, list_webhooks, redeliver_webhook,
         switch_pending, discard_pending, get_tenant_policy, put_tenant_policy, create_connect_session, sign_out,
-        admin_providers, restore_provider, try_key, fleet, audit_search, recheck_now, list_platform_keys, test_platform_key
+        admin_providers, restore_provider, try_key, fleet, audit_search, recheck_now, list_platform_keys, test_platform_key,
+        moves_status, moves_copy, moves_prune
     ),
     components(schemas(crate::auth::Me, crate::auth::Role, Problem, ProviderSpec, ProviderList, InstallRequest, CredentialRequest, IntegrationView, IntegrationList, ResolveRequest, ResolveResponse, AuditEntry, AuditBy,
         UsageReportRequest, UsageReportAnswer, PolicyRequest, PolicyView, PlatformFallback, Source, UsageList, UsageRow,
@@ -43,7 +44,8 @@ use utoipa::{Modify, OpenApi};
         PendingView, PendingState, SwitchRequest, Failure, FailureView,
         TenantPolicyRequest, TenantPolicyView, CapReachedView, CapScope, ProblemExtra,
         byok_core::connect::ConnectRequest, byok_core::connect::SessionInfo, byok_core::connect::Mode, byok_core::connect::Lang,
-        byok_core::connect::Theme, byok_core::connect::ThemeMode, crate::connect::ConnectLink)),
+        byok_core::connect::Theme, byok_core::connect::ThemeMode, crate::connect::ConnectLink,
+        crate::moves::MovesStatus, crate::moves::WalkRequest, crate::moves::WalkReport, crate::moves::TenantMoved, crate::moves::Kept)),
     modifiers(&Security, &ProblemResponses, &Links),
     security(("bearer" = []), ("cookie" = []))
 )]
@@ -158,6 +160,33 @@ impl Modify for ProblemResponses {
                         "403",
                         "Not a service token, or the token's 'providers' or 'tenants' claim does not include this",
                     ));
+                }
+                // Writes paused while the tenant's rows move between databases (D1_SHARDS_NEXT).
+                let paused = method != "get"
+                    && (changes_integration
+                        || path.starts_with("/v1/admin/tenants/")
+                        || matches!(
+                            path.as_str(),
+                            "/v1/admin/keyring/reseal"
+                                | "/v1/admin/webhooks/{id}/redeliver"
+                                | "/v1/admin/moves/prune"
+                        ));
+                if paused {
+                    op.responses.responses.entry("503".to_owned()).or_insert_with(|| {
+                        RefOr::T(
+                            ResponseBuilder::new()
+                                .description("A move between databases is under way (/problems/moving): changes about this tenant, or across tenants, wait; reads work")
+                                .header(
+                                    "Retry-After",
+                                    utoipa::openapi::HeaderBuilder::new()
+                                        .schema(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Integer))
+                                        .description(Some("Seconds to wait before trying again"))
+                                        .build(),
+                                )
+                                .content(PROBLEM_CONTENT_TYPE, problem())
+                                .build(),
+                        )
+                    });
                 }
                 if limited {
                     op.responses.responses.entry("429".to_owned()).or_insert_with(|| {
@@ -708,6 +737,26 @@ fn get_usage() {}
     responses((status = 200, description = "Sets the byok_session cookie (only when DEV_MODE is \"true\" and the request is addressed to loopback)"),
         (status = 303, description = "Sets the cookie and goes to `next`")))]
 fn dev_login() {}
+
+#[utoipa::path(get, path = "/v1/admin/moves", tag = "admin",
+    responses((status = 200, body = crate::moves::MovesStatus, description = "The databases tenants are spread over, and the list a move under way goes to"),
+        (status = 403, body = Problem)))]
+fn moves_status() {}
+
+#[utoipa::path(post, path = "/v1/admin/moves/copy", tag = "admin", request_body = crate::moves::WalkRequest,
+    description = "While a move is under way (D1_SHARDS_NEXT), copies the rows of the tenants of one database that change database, a bounded share per call: call again with `after` set to `next` until `next` is absent. A tenant copied before is left as it is.",
+    responses((status = 200, body = crate::moves::WalkReport, description = "What this call copied, and where the next one starts"),
+        (status = 409, body = Problem, description = "No move is under way, or a copy did not match its source (nothing recorded; the next call copies it again)"),
+        (status = 422, body = Problem, description = "Not a database D1_SHARDS lists"),
+        (status = 403, body = Problem)))]
+fn moves_copy() {}
+
+#[utoipa::path(post, path = "/v1/admin/moves/prune", tag = "admin", request_body = crate::moves::WalkRequest,
+    description = "Once the list has changed (no move under way), deletes from one database the rows of tenants another database now serves, when that database records their copy from this one; any other tenant's rows are kept and named.",
+    responses((status = 200, body = crate::moves::WalkReport, description = "What this call removed and kept, and where the next one starts"),
+        (status = 422, body = Problem, description = "Not a database D1_SHARDS lists"),
+        (status = 403, body = Problem)))]
+fn moves_prune() {}
 
 #[utoipa::path(get, path = "/v1/admin/keyring", tag = "admin",
     responses((status = 200, description = "The key ids in use, their row counts, and which is primary", body = KeyringReport), (status = 403, body = Problem)))]

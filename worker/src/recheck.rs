@@ -73,6 +73,23 @@ pub async fn run(app: &crate::App) -> Result<RunSummary, ApiError> {
         rows.extend(read?.into_iter().map(|r| (shard, r)));
     }
     let candidates = rows.len();
+    // Rows a database keeps about a tenant another one serves (copied by a move, not pruned
+    // yet) are parked; a tenant moving now waits for the move (nothing about it is written
+    // but this time, and its copy takes the row as it is).
+    let (rows, held): (Vec<_>, Vec<_>) = rows
+        .into_iter()
+        .partition(|(shard, r)| app.shard_of(&r.tenant) == *shard && !app.is_moving(&r.tenant));
+    let held: Vec<_> = held
+        .iter()
+        .map(|(shard, r)| {
+            let wait = if app.shard_of(&r.tenant) == *shard {
+                MOVE_WAIT_MS
+            } else {
+                byok_core::recheck::PARKED_MS
+            };
+            ((*shard, r), Some(now + wait))
+        })
+        .collect();
     let t = triage(
         rows.iter()
             .map(|(shard, r)| ((*shard, r), watch(r), cadences.get(&r.provider).copied())),
@@ -91,6 +108,7 @@ pub async fn run(app: &crate::App) -> Result<RunSummary, ApiError> {
         let mine: Vec<_> = t
             .reschedule
             .iter()
+            .chain(&held)
             .filter(|((s, _), _)| *s == shard)
             .map(|((_, r), at)| (*r, *at))
             .collect();
@@ -104,6 +122,9 @@ pub async fn run(app: &crate::App) -> Result<RunSummary, ApiError> {
         rescheduled,
     })
 }
+
+/// How long a moving tenant's due row waits before it is looked at again.
+const MOVE_WAIT_MS: u64 = 10 * 60 * 1000;
 
 /// Rows per reschedule statement (one JSON parameter each, well under D1's size limits).
 const RESCHEDULE_BATCH: usize = 500;
@@ -160,6 +181,11 @@ pub async fn recheck(env: &Env, m: &RecheckMessage) -> Result<(), ApiError> {
     else {
         return Ok(());
     };
+    // A tenant changing database is not tested (that writes): its row stays due, and the
+    // cron queues it again once the move is done.
+    if app.is_moving(tenant.as_str()) {
+        return Ok(());
+    }
     let Some(mut row) = store::integration(
         app.db_for(tenant.as_str()),
         tenant.as_str(),

@@ -13,14 +13,17 @@ fn changed(r: &worker::D1Result) -> Result<bool> {
 }
 
 /// An audit row's id (`byok_core::shard::audit_id`): the floor bound at `$floor` (the time
-/// and the row's database, [`audit_id_floor`]), or the database's last id plus the stride.
+/// and the row's database, [`audit_id_floor`]), or the first id past the database's last one
+/// with the floor's remainder (the last may be a row copied from another database).
 /// `MAX(id)` of the rowid is one read of the table's last page.
 macro_rules! audit_id {
     ($floor:literal) => {
         concat!(
             "MAX(",
             $floor,
-            ", COALESCE((SELECT MAX(id) FROM audit_log), 0) + 64)"
+            ", (COALESCE((SELECT MAX(id) FROM audit_log), 0) / 64 + 1) * 64 + ",
+            $floor,
+            " % 64)"
         )
     };
 }
@@ -1928,7 +1931,7 @@ pub async fn run_batch(
 
 #[cfg(test)]
 #[path = "store_sql_tests.rs"]
-mod sql_tests;
+pub(crate) mod sql_tests;
 
 #[cfg(test)]
 #[path = "store_plan_tests.rs"]

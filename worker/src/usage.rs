@@ -59,7 +59,11 @@ async fn flush(env: Env) {
     if pending.is_empty() {
         return;
     }
-    let (map, dbs) = match crate::databases(&env) {
+    let found = crate::databases(&env).and_then(|(map, dbs)| {
+        let next = crate::next_databases(&env, &map)?;
+        Ok((map, dbs, next))
+    });
+    let (map, mut dbs, next) = match found {
         Ok(found) => found,
         Err(crate::http::ApiError(p)) => {
             worker::console_error!("usage flush failed, kept for the next one: {}", p.detail);
@@ -67,10 +71,23 @@ async fn flush(env: Env) {
             return;
         }
     };
+    // While a move is under way, a moving tenant's usage is counted in the database it moves
+    // to (after the ones it is read from): its copy adds the old counts to those, so nothing
+    // counted during the move is lost when the list changes.
+    let serving = dbs.len();
+    let (moving, next_dbs) = match next {
+        Some((m, next_dbs)) => (Some(m), next_dbs),
+        None => (None, Vec::new()),
+    };
+    dbs.extend(next_dbs);
+    let place = |tenant: &str| match moving.as_ref().and_then(|m| m.moving(tenant)) {
+        Some(m) => serving + m.to,
+        None => map.shard_of(tenant),
+    };
     // Each database's rows in batches of its own; when one fails, it and everything after it
     // go back to wait (what was stored before it is never counted again).
     let mut batches = pending
-        .split_by_shard(dbs.len(), |tenant| map.shard_of(tenant))
+        .split_by_shard(dbs.len(), place)
         .into_iter()
         .enumerate()
         .flat_map(|(i, part)| {

@@ -28,6 +28,11 @@ pub trait Counted: Sized {
 }
 impl<T> Counted for T {}
 
+/// The subrequests counted so far (since the last [`take_subrequests`]).
+pub fn subrequests() -> u32 {
+    SUBREQUESTS.with(|c| c.get())
+}
+
 /// The subrequests counted since the last call, and a fresh count.
 pub fn take_subrequests() -> u32 {
     SUBREQUESTS.with(|c| c.replace(0))

@@ -169,31 +169,11 @@ impl Default for EdgeConfig {
     }
 }
 
-impl EdgeConfig {
-    pub fn start(self) -> Edge {
-        Edge::start_with(self)
-    }
-}
-
-impl Edge {
-    /// Starts a fresh edge. Panics with a clear message when a prerequisite is missing.
-    pub fn start() -> Edge {
-        Edge::start_with(EdgeConfig::default())
-    }
-
-    pub fn start_with(config: EdgeConfig) -> Edge {
-        let root = root();
-        let main = root.join("build/index.js");
-        assert!(
-            main.exists(),
-            "{} is missing: run script/build-worker first (script/test does)",
-            main.display()
-        );
-        let id = format!("{}-{}", std::process::id(), free_port());
-        let dir = std::env::temp_dir().join(format!("byok-e2e-{id}"));
-        let name = format!("byok-e2e-{id}");
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        std::fs::write(
+/// Writes the edge's `wrangler.toml` (its bindings and vars) for `config`: at the start, and
+/// again at each restart, so that a restart can change vars as a redeploy does.
+fn write_config(root: &Path, dir: &Path, name: &str, config: &EdgeConfig) {
+    let main = root.join("build/index.js");
+    std::fs::write(
             dir.join("wrangler.toml"),
             format!(
                 r#"name = "{name}"
@@ -232,7 +212,7 @@ AUTH_AUDIENCE = "{audience}"
 WEBHOOK_URL = "{webhook_url}"
 WEBHOOK_RETRY_BASE_SECONDS = "1"
 WEBHOOK_MAX_ATTEMPTS = "{max_attempts}"
-D1_SHARDS = "{shards}"
+{shards}
 {extra}
 "#,
                 databases = shard_names(config.shards)
@@ -244,7 +224,12 @@ D1_SHARDS = "{shards}"
                     ))
                     .collect::<Vec<_>>()
                     .join("\n"),
-                shards = shard_names(config.shards).join(","),
+                // Every database by default; a test that moves tenants lists fewer itself.
+                shards = if config.extra_vars.iter().any(|(k, _)| k == "D1_SHARDS") {
+                    String::new()
+                } else {
+                    format!("D1_SHARDS = \"{}\"", shard_names(config.shards).join(","))
+                },
                 extra = config
                     .extra_vars
                     .iter()
@@ -262,6 +247,33 @@ D1_SHARDS = "{shards}"
             ),
         )
         .expect("wrangler.toml");
+}
+
+impl EdgeConfig {
+    pub fn start(self) -> Edge {
+        Edge::start_with(self)
+    }
+}
+
+impl Edge {
+    /// Starts a fresh edge. Panics with a clear message when a prerequisite is missing.
+    pub fn start() -> Edge {
+        Edge::start_with(EdgeConfig::default())
+    }
+
+    pub fn start_with(config: EdgeConfig) -> Edge {
+        let root = root();
+        let main = root.join("build/index.js");
+        assert!(
+            main.exists(),
+            "{} is missing: run script/build-worker first (script/test does)",
+            main.display()
+        );
+        let id = format!("{}-{}", std::process::id(), free_port());
+        let dir = std::env::temp_dir().join(format!("byok-e2e-{id}"));
+        let name = format!("byok-e2e-{id}");
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        write_config(&root, &dir, &name, &config);
 
         for binding in shard_names(config.shards) {
             let status = wrangler(&root)
@@ -315,6 +327,7 @@ D1_SHARDS = "{shards}"
     pub fn restart_after(&mut self, change: impl FnOnce(&Path)) {
         self.stop();
         change(&self.dir.join("state"));
+        write_config(&root(), &self.dir, &self.name, &self.config);
         let (child, port) = Edge::spawn(&root(), &self.dir, &self.config);
         self.child = child;
         self.base = format!("http://127.0.0.1:{port}");
@@ -775,7 +788,12 @@ impl Edge {
 impl Drop for Edge {
     fn drop(&mut self) {
         self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // BYOK_E2E_KEEP=1 keeps the folder (its wrangler.log, its state) to look at a failure.
+        if std::env::var_os("BYOK_E2E_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!("kept {}", self.dir.display());
+        }
     }
 }
 

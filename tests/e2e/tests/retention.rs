@@ -142,12 +142,10 @@ fn the_cron_removes_what_aged_out_keeps_what_explains_a_status_and_counts_quiet_
         "this week's rows stay"
     );
     // A retention setting out of bounds: nothing is removed, and the log says which setting.
-    // (Appended to the edge's `[vars]`, its last section, as an operator edits wrangler.toml.)
-    let toml = edge.dir().join("wrangler.toml");
-    let mut text = std::fs::read_to_string(&toml).expect("wrangler.toml");
-    text.push_str("\nRETAIN_AUDIT_DAYS = \"7\"\n");
-    std::fs::write(&toml, text).expect("write wrangler.toml");
-    let config = edge.config().clone();
+    let mut config = edge.config().clone();
+    config
+        .extra_vars
+        .push(("RETAIN_AUDIT_DAYS".into(), "7".into()));
     edge.restart(config);
     aged_rows(&edge);
     rt.block_on(scheduled_run(&edge.base));

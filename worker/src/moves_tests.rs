@@ -1,0 +1,308 @@
+//! The move's statements run natively against the migrated schema (SQLite, the engine under
+//! D1): every table that holds rows about a tenant is accounted for, and a tenant copied
+//! chunk by chunk arrives byte for byte, with its usage added once.
+
+use rusqlite::{params, Connection};
+
+use super::*;
+use crate::store::sql_tests::migrated;
+
+fn columns(db: &Connection, table: &str) -> Vec<String> {
+    db.prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+        .expect("pragma")
+        .query_map([], |r| r.get(0))
+        .expect("columns")
+        .collect::<Result<_, _>>()
+        .expect("read")
+}
+
+#[test]
+fn every_table_with_rows_about_a_tenant_moves_with_it_or_says_why_not() {
+    let db = migrated();
+    let tables: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .expect("tables")
+        .query_map([], |r| r.get(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("read");
+    let mut with_tenant: Vec<&str> = tables
+        .iter()
+        .filter(|t| columns(&db, t).iter().any(|c| c == "tenant"))
+        .map(String::as_str)
+        .collect();
+    with_tenant.sort_unstable();
+    let mut accounted: Vec<&str> = MOVED
+        .iter()
+        .chain(std::iter::once(&USAGE))
+        .map(|t| t.name)
+        .chain(NOT_MOVED.iter().map(|(t, _)| *t))
+        .collect();
+    accounted.sort_unstable();
+    assert_eq!(
+        with_tenant, accounted,
+        "a new table with a tenant column must move (MOVED) or say why not (NOT_MOVED)"
+    );
+    for t in MOVED.iter().chain(std::iter::once(&USAGE)) {
+        assert_eq!(
+            columns(&db, t.name),
+            t.columns,
+            "{}: every column, in the schema's order (a migration added one?)",
+            t.name
+        );
+        for b in t.blobs {
+            assert!(t.columns.contains(b));
+        }
+        if t.references_catalog {
+            assert_eq!(t.columns[1], "provider", "{}", t.name);
+        }
+    }
+}
+
+const T: &str = "2026-11-30T10:00:00.000Z";
+
+/// A source database holding `acme` in every table (and `globex` beside it).
+fn source() -> Connection {
+    let db = migrated();
+    db.execute_batch(
+        "INSERT INTO integration_providers (key, spec, active, created_at, updated_at) VALUES
+           ('openai', '{\"name\":\"OpenAI\"}', 1, 't', 't'), ('stripe', '{\"name\":\"Stripe\"}', 1, 't', 't');",
+    )
+    .expect("catalog");
+    for tenant in ["acme", "globex"] {
+        db.execute(
+            "INSERT INTO integrations (tenant, provider, status, secret, fields, mask, last_test, installed_at, updated_at, key_version, last_version, expires_at, next_check_at)
+             VALUES (?1, 'openai', 'connected', X'00ff10a5', '{\"org\":\"o-1\"}', 'sk-…abcd', '{\"ok\":true}', ?2, ?2, 3, 3, 1764500000000, 0)",
+            params![tenant, T],
+        )
+        .expect("integration");
+        db.execute(
+            "INSERT INTO integrations (tenant, provider, status, installed_at, updated_at, pending_secret, pending_version)
+             VALUES (?1, 'stripe', 'disconnected', ?2, ?2, X'', 2)",
+            params![tenant, T],
+        )
+        .expect("second integration");
+        db.execute(
+            "INSERT INTO tenant_policies (tenant, provider, platform_fallback, updated_at, updated_by, platform_daily_cap) VALUES (?1, 'openai', 'never', ?2, 'u', 5)",
+            params![tenant, T],
+        )
+        .expect("policy");
+        db.execute(
+            "INSERT INTO tenant_caps (tenant, platform_daily_cap, updated_at, updated_by) VALUES (?1, 100, ?2, 'u')",
+            params![tenant, T],
+        )
+        .expect("cap");
+        for i in 0..7 {
+            db.execute(
+                "INSERT INTO status_events (id, tenant, provider, from_status, to_status, reason, at, delivery, attempts, series)
+                 VALUES (?1, ?2, 'openai', 'unverified', 'connected', '{}', ?3, 'pending', 0, 1)",
+                params![format!("msg_{tenant}_{i}"), tenant, T],
+            )
+            .expect("event");
+            db.execute(
+                "INSERT INTO audit_log (id, at, actor, tenant, provider, action, outcome) VALUES (?1, ?2, 'u', ?3, 'openai', 'save', 'ok')",
+                params![1_000 + i * 64 + i64::from(tenant == "globex"), T, tenant],
+            )
+            .expect("audit");
+            db.execute(
+                "INSERT INTO usage_daily (day, tenant, provider, source, resolves, reports, rejections) VALUES (?1, ?2, 'openai', 'tenant', ?3, 1, 0)",
+                params![format!("2026-11-{:02}", i + 1), tenant, 10 + i],
+            )
+            .expect("usage");
+        }
+    }
+    // A tenant with nothing but usage and audit rows left (everything uninstalled).
+    db.execute(
+        "INSERT INTO usage_daily (day, tenant, provider, source, resolves, reports, rejections) VALUES ('2026-11-01', 'initech', 'stripe', 'platform', 4, 0, 0)",
+        [],
+    )
+    .expect("usage only");
+    db
+}
+
+/// Every row of `table` about `tenant`, every column as text (blobs as hex, NULL as "NULL").
+fn dump(db: &Connection, table: &str, tenant: &str) -> Vec<Vec<String>> {
+    let cols = columns(db, table);
+    let exprs: Vec<String> = cols
+        .iter()
+        .map(|c| {
+            format!("CASE WHEN {c} IS NULL THEN 'NULL' ELSE typeof({c}) || ':' || quote({c}) END")
+        })
+        .collect();
+    let sql = format!(
+        "SELECT {} FROM {table} WHERE tenant = ?1 ORDER BY 1, 2, 3",
+        exprs.join(", ")
+    );
+    let mut stmt = db.prepare(&sql).expect("dump");
+    stmt.query_map([tenant], |r| {
+        (0..cols.len()).map(|i| r.get::<_, String>(i)).collect()
+    })
+    .expect("rows")
+    .collect::<Result<_, _>>()
+    .expect("read")
+}
+
+/// The copy as `copy_tenant` runs it, natively: the target's rows first, then each table in
+/// chunks of `chunk` rows (anchoring what they reference), then usage with the record.
+fn copy(from: &Connection, to: &Connection, tenant: &str, chunk: u32) {
+    for t in MOVED {
+        to.execute(&delete_tenant_sql(t.name), [tenant])
+            .expect("delete");
+    }
+    let read = |t: &Moved| {
+        let mut after = 0i64;
+        let mut chunks = Vec::new();
+        loop {
+            let (n, last, rows): (i64, Option<i64>, String) = from
+                .query_row(&read_chunk_sql(t), params![tenant, after, chunk], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .expect("read chunk");
+            if n == 0 {
+                break;
+            }
+            chunks.push(rows);
+            match last {
+                Some(l) if n == i64::from(chunk) => after = l,
+                _ => break,
+            }
+        }
+        chunks
+    };
+    for t in MOVED {
+        for rows in read(t) {
+            if t.references_catalog {
+                to.execute(ANCHOR_CHUNK, params![rows, T]).expect("anchor");
+            }
+            to.execute(&write_chunk_sql(t), [&rows])
+                .expect("write chunk");
+        }
+    }
+    for rows in read(&USAGE) {
+        to.execute(
+            &merge_usage_sql(),
+            params![rows, tenant, "DB_1", "DB,DB_1,DB_2"],
+        )
+        .expect("merge usage");
+    }
+    to.execute(RECORD_MOVE, params![tenant, "DB_1", "DB,DB_1,DB_2", 1])
+        .expect("record");
+}
+
+#[test]
+fn a_tenant_copied_in_chunks_arrives_byte_for_byte_and_its_usage_is_added_once() {
+    let from = source();
+    let to = migrated();
+    to.execute_batch("PRAGMA foreign_keys = ON").expect("as D1");
+    // Usage the target counted since the move began (`crate::usage` writes it there).
+    to.execute(
+        "INSERT INTO usage_daily (day, tenant, provider, source, resolves, reports, rejections) VALUES ('2026-11-01', 'acme', 'openai', 'tenant', 5, 0, 2)",
+        [],
+    )
+    .expect("new usage");
+    copy(&from, &to, "acme", 3);
+    for t in MOVED {
+        assert_eq!(
+            dump(&to, t.name, "acme"),
+            dump(&from, t.name, "acme"),
+            "{}: every row and column as it was (sealed bytes, empty blobs and NULLs too)",
+            t.name
+        );
+        assert!(
+            dump(&to, t.name, "globex").is_empty(),
+            "{}: only acme",
+            t.name
+        );
+    }
+    let usage = |db: &Connection| -> Vec<(String, i64, i64, i64)> {
+        db.prepare("SELECT day, resolves, reports, rejections FROM usage_daily WHERE tenant = 'acme' ORDER BY day")
+            .expect("usage")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("read")
+    };
+    let mut expected = usage(&from);
+    expected[0].1 += 5;
+    expected[0].3 += 2;
+    assert_eq!(usage(&to), expected, "the old counts added to the new ones");
+    // The anchors the integrations and policies needed, inactive.
+    let anchors: Vec<(String, i64)> = to
+        .prepare("SELECT key, active FROM integration_providers ORDER BY key")
+        .expect("anchors")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("read");
+    assert_eq!(anchors, [("openai".into(), 0), ("stripe".into(), 0)]);
+    // The fleet counts follow the rows (triggers).
+    let fleet: i64 = to
+        .query_row("SELECT SUM(n) FROM fleet_counts", [], |r| r.get(0))
+        .expect("fleet");
+    assert_eq!(fleet, 2);
+
+    // Copied again (a call that stopped after its rows, before its record, is redone): the
+    // rows are replaced, not doubled, and the usage is not added a second time.
+    copy(&from, &to, "acme", 200);
+    for t in MOVED {
+        assert_eq!(
+            dump(&to, t.name, "acme"),
+            dump(&from, t.name, "acme"),
+            "{}",
+            t.name
+        );
+    }
+    assert_eq!(usage(&to), expected, "usage added once");
+    let fleet: i64 = to
+        .query_row("SELECT SUM(n) FROM fleet_counts", [], |r| r.get(0))
+        .expect("fleet");
+    assert_eq!(fleet, 2);
+    let recorded: i64 = to
+        .query_row(
+            MOVE_RECORDED,
+            params!["acme", "DB_1", "DB,DB_1,DB_2"],
+            |r| r.get(0),
+        )
+        .expect("recorded");
+    assert_eq!(recorded, 1);
+}
+
+#[test]
+fn the_walk_finds_every_tenant_a_database_holds_rows_about_page_by_page() {
+    let db = source();
+    let mut found = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page: Vec<String> = db
+            .prepare(&tenants_after_sql())
+            .expect("walk")
+            .query_map(params![after, 2], |r| r.get(0))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("read");
+        found.extend(page.iter().cloned());
+        match page.last() {
+            Some(last) if page.len() == 2 => after = last.clone(),
+            _ => break,
+        }
+    }
+    assert_eq!(found, ["acme", "globex", "initech"]);
+}
+
+#[test]
+fn counts_compare_a_copy_with_its_source() {
+    let from = source();
+    let to = migrated();
+    copy(&from, &to, "acme", 4);
+    let counts = |db: &Connection| -> Vec<i64> {
+        db.query_row(&count_tenant_sql(), ["acme"], |r| {
+            (0..MOVED.len()).map(|i| r.get(i)).collect()
+        })
+        .expect("counts")
+    };
+    assert_eq!(counts(&to), counts(&from));
+    assert_eq!(counts(&from), [2, 1, 1, 7, 7]);
+    to.execute("DELETE FROM audit_log WHERE id = 1000", [])
+        .expect("lose one");
+    assert_ne!(counts(&to), counts(&from), "a row lost in the copy shows");
+}
