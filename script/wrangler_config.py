@@ -168,6 +168,24 @@ def check(env):
             problems.append(
                 f"[env.{env}.vars] D1_SHARDS lists {name}, which has no [[env.{env}.d1_databases]] binding"
             )
+    # A move under way (docs/capacity.md, "Adding a database"): the list tenants go to.
+    nxt = str(s.get("vars", {}).get("D1_SHARDS_NEXT", "")).strip()
+    if nxt:
+        names = [n.strip() for n in nxt.split(",")]
+        if names[0] != "DB":
+            problems.append(f"[env.{env}.vars] D1_SHARDS_NEXT must list DB first: it lists {nxt}")
+        if len(set(names)) != len(names):
+            problems.append(f"[env.{env}.vars] D1_SHARDS_NEXT lists a database twice: {nxt}")
+        if sorted(names) == sorted(shards):
+            problems.append(
+                f"[env.{env}.vars] D1_SHARDS_NEXT lists the same databases as D1_SHARDS: no tenant "
+                "would move; remove it once a move is done"
+            )
+        for name in names:
+            if binding(s, "d1_databases", name) is None:
+                problems.append(
+                    f"[env.{env}.vars] D1_SHARDS_NEXT lists {name}, which has no [[env.{env}.d1_databases]] binding"
+                )
     if binding(s, "kv_namespaces", "KV") is None:
         problems.append(f"[[env.{env}.kv_namespaces]] needs binding KV")
     quota = [b for b in s.get("durable_objects", {}).get("bindings", []) if b.get("name") == "QUOTA"]

@@ -276,11 +276,36 @@ pub(crate) const RECORD_MOVE: &str =
 #[serde(deny_unknown_fields)]
 pub struct WalkRequest {
     /// The binding of the database to walk (one D1_SHARDS lists).
-    #[schema(example = "DB_1", min_length = 1, max_length = 64)]
+    #[schema(
+        example = "DB",
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z_][A-Za-z0-9_]*$"
+    )]
     database: String,
     /// Where the last call stopped (its `next`); absent to start.
     #[schema(max_length = 200)]
     after: Option<String>,
+}
+
+impl WalkRequest {
+    /// The request as the schema states it, or 422 saying which field breaks it.
+    fn checked(self) -> Result<Self, ApiError> {
+        let bad = |detail: &str| Err(problem(ProblemKind::ValidationFailed, detail));
+        let mut chars = self.database.chars();
+        let binding = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && self.database.len() <= 64;
+        if !binding {
+            return bad("database must name a binding: letters, digits and _, not starting with a digit, at most 64.");
+        }
+        if self.after.as_ref().is_some_and(|a| a.chars().count() > 200) {
+            return bad("after must be at most 200 characters: the `next` of the last call.");
+        }
+        Ok(self)
+    }
 }
 
 /// The databases tenants are spread over, and where a move under way goes.
@@ -341,7 +366,7 @@ pub async fn status(app: &App, who: &Principal) -> ApiResult {
 fn position(names: &[String], binding: &str) -> Result<usize, ApiError> {
     names.iter().position(|n| n == binding).ok_or_else(|| {
         problem(
-            ProblemKind::ValidationFailed,
+            ProblemKind::NotFound,
             format!(
                 "{binding:?} is not a database of D1_SHARDS ({}).",
                 names.join(", ")
@@ -495,7 +520,9 @@ async fn copy_tenant(
 /// database, a bounded share per call.
 pub async fn copy(req: &mut Request, app: &App, who: &Principal) -> ApiResult {
     who.require(&[Role::PlatformAdmin])?;
-    let body: WalkRequest = http::read_json(req, 4 * 1024).await?;
+    let body = http::read_json::<WalkRequest>(req, 4 * 1024)
+        .await?
+        .checked()?;
     let Some((moving, next_dbs)) = app.shard_move() else {
         return Err(problem(
             ProblemKind::Conflict,
@@ -560,7 +587,9 @@ fn tenant_before(tenants: &[String], tenant: &str, start: Option<&str>) -> Strin
 /// records their copy from this one under the current list; any other is kept and named.
 pub async fn prune(req: &mut Request, app: &App, who: &Principal) -> ApiResult {
     who.require(&[Role::PlatformAdmin])?;
-    let body: WalkRequest = http::read_json(req, 4 * 1024).await?;
+    let body = http::read_json::<WalkRequest>(req, 4 * 1024)
+        .await?
+        .checked()?;
     app.check_no_move("pruning")?;
     let names = app.shard_names();
     let at = position(names, &body.database)?;

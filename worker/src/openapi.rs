@@ -747,14 +747,14 @@ fn moves_status() {}
     description = "While a move is under way (D1_SHARDS_NEXT), copies the rows of the tenants of one database that change database, a bounded share per call: call again with `after` set to `next` until `next` is absent. A tenant copied before is left as it is.",
     responses((status = 200, body = crate::moves::WalkReport, description = "What this call copied, and where the next one starts"),
         (status = 409, body = Problem, description = "No move is under way, or a copy did not match its source (nothing recorded; the next call copies it again)"),
-        (status = 422, body = Problem, description = "Not a database D1_SHARDS lists"),
+        (status = 404, body = Problem, description = "Not a database D1_SHARDS lists"),
         (status = 403, body = Problem)))]
 fn moves_copy() {}
 
 #[utoipa::path(post, path = "/v1/admin/moves/prune", tag = "admin", request_body = crate::moves::WalkRequest,
     description = "Once the list has changed (no move under way), deletes from one database the rows of tenants another database now serves, when that database records their copy from this one; any other tenant's rows are kept and named.",
     responses((status = 200, body = crate::moves::WalkReport, description = "What this call removed and kept, and where the next one starts"),
-        (status = 422, body = Problem, description = "Not a database D1_SHARDS lists"),
+        (status = 404, body = Problem, description = "Not a database D1_SHARDS lists"),
         (status = 403, body = Problem)))]
 fn moves_prune() {}
 

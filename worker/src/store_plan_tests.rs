@@ -7,7 +7,7 @@ use byok_core::api::AuditBy;
 use byok_core::console::{AuditSearch, SqlValue};
 use byok_core::ids::{ProviderKey, TenantId};
 
-use super::sql_tests::migrated;
+use super::sql_tests::{migrated, plan};
 use super::*;
 use crate::connect::{INSERT_LINK, LINK_SEEN, PURGE_LINKS, USE_LINK};
 use crate::console::RESTORE_PROVIDER;
@@ -201,18 +201,6 @@ fn scans_of_growing_tables(plan: &str) -> Vec<String> {
         })
         .map(str::to_owned)
         .collect()
-}
-
-fn plan(db: &rusqlite::Connection, sql: &str) -> String {
-    let mut stmt = db
-        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-        .unwrap_or_else(|e| panic!("{e}: {sql}"));
-    // Every parameter NULL: the plan does not depend on the values.
-    let nulls = vec![rusqlite::types::Null; stmt.parameter_count()];
-    let rows = stmt
-        .query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))
-        .expect("plan rows");
-    rows.map(|r| r.expect("row")).collect::<Vec<_>>().join("\n")
 }
 
 #[test]
