@@ -163,11 +163,14 @@ def check(env):
                 f"[[env.{env}.d1_databases]] {label} must use DB's migrations_dir: every database "
                 "holds the same schema"
             )
-    for name in shards:
-        if binding(s, "d1_databases", name) is None:
-            problems.append(
-                f"[env.{env}.vars] D1_SHARDS lists {name}, which has no [[env.{env}.d1_databases]] binding"
-            )
+    def unbound(setting, names):
+        for name in names:
+            if binding(s, "d1_databases", name) is None:
+                problems.append(
+                    f"[env.{env}.vars] {setting} lists {name}, which has no [[env.{env}.d1_databases]] binding"
+                )
+
+    unbound("D1_SHARDS", shards)
     # A move under way (docs/capacity.md, "Adding a database"): the list tenants go to.
     nxt = str(s.get("vars", {}).get("D1_SHARDS_NEXT", "")).strip()
     if nxt:
@@ -181,11 +184,7 @@ def check(env):
                 f"[env.{env}.vars] D1_SHARDS_NEXT lists the same databases as D1_SHARDS: no tenant "
                 "would move; remove it once a move is done"
             )
-        for name in names:
-            if binding(s, "d1_databases", name) is None:
-                problems.append(
-                    f"[env.{env}.vars] D1_SHARDS_NEXT lists {name}, which has no [[env.{env}.d1_databases]] binding"
-                )
+        unbound("D1_SHARDS_NEXT", names)
     if binding(s, "kv_namespaces", "KV") is None:
         problems.append(f"[[env.{env}.kv_namespaces]] needs binding KV")
     quota = [b for b in s.get("durable_objects", {}).get("bindings", []) if b.get("name") == "QUOTA"]

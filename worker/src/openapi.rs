@@ -93,6 +93,25 @@ impl Modify for ProblemResponses {
                 .schema(Some(Ref::from_schema_name("Problem")))
                 .build()
         };
+        // A refusal to try again later: its problem and `Retry-After`.
+        let retry_later = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .header(
+                        "Retry-After",
+                        utoipa::openapi::HeaderBuilder::new()
+                            .schema(
+                                utoipa::openapi::ObjectBuilder::new()
+                                    .schema_type(utoipa::openapi::schema::Type::Integer),
+                            )
+                            .description(Some("Seconds to wait before trying again"))
+                            .build(),
+                    )
+                    .content(PROBLEM_CONTENT_TYPE, problem())
+                    .build(),
+            )
+        };
         for (path, item) in api.paths.paths.iter_mut() {
             let names_something = path.contains('{');
             let changes_integration = path.starts_with("/v1/integrations");
@@ -172,38 +191,16 @@ impl Modify for ProblemResponses {
                                 | "/v1/admin/moves/prune"
                         ));
                 if paused {
-                    op.responses.responses.entry("503".to_owned()).or_insert_with(|| {
-                        RefOr::T(
-                            ResponseBuilder::new()
-                                .description("A move between databases is under way (/problems/moving): changes about this tenant, or across tenants, wait; reads work")
-                                .header(
-                                    "Retry-After",
-                                    utoipa::openapi::HeaderBuilder::new()
-                                        .schema(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Integer))
-                                        .description(Some("Seconds to wait before trying again"))
-                                        .build(),
-                                )
-                                .content(PROBLEM_CONTENT_TYPE, problem())
-                                .build(),
-                        )
-                    });
+                    op.responses
+                        .responses
+                        .entry("503".to_owned())
+                        .or_insert_with(|| retry_later("A move between databases is under way (/problems/moving): changes about this tenant, or across tenants, wait; reads work"));
                 }
                 if limited {
-                    op.responses.responses.entry("429".to_owned()).or_insert_with(|| {
-                        RefOr::T(
-                            ResponseBuilder::new()
-                                .description("Over the tenant's or the user's rate limit: nothing was stored or tested")
-                                .header(
-                                    "Retry-After",
-                                    utoipa::openapi::HeaderBuilder::new()
-                                        .schema(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Integer))
-                                        .description(Some("Seconds to wait before trying again"))
-                                        .build(),
-                                )
-                                .content(PROBLEM_CONTENT_TYPE, problem())
-                                .build(),
-                        )
-                    });
+                    op.responses
+                        .responses
+                        .entry("429".to_owned())
+                        .or_insert_with(|| retry_later("Over the tenant's or the user's rate limit: nothing was stored or tested"));
                 }
                 for (status, description) in statuses {
                     op.responses
