@@ -145,6 +145,12 @@ fn dump(db: &Connection, table: &str, tenant: &str) -> Vec<Vec<String>> {
 /// The copy as `copy_tenant` runs it, natively: the target's rows first, then each table in
 /// chunks of `chunk` rows (anchoring what they reference), then usage with the record.
 fn copy(from: &Connection, to: &Connection, tenant: &str, chunk: u32) {
+    copy_until(from, to, tenant, chunk, true)
+}
+
+/// As `copy`; without `finish`, it stops where a failure would stop it before the last batch
+/// (usage and the record).
+fn copy_until(from: &Connection, to: &Connection, tenant: &str, chunk: u32, finish: bool) {
     for t in MOVED {
         to.execute(&delete_tenant_sql(t.name), [tenant])
             .expect("delete");
@@ -177,6 +183,9 @@ fn copy(from: &Connection, to: &Connection, tenant: &str, chunk: u32) {
             to.execute(&write_chunk_sql(t), [&rows])
                 .expect("write chunk");
         }
+    }
+    if !finish {
+        return;
     }
     for rows in read(&USAGE) {
         to.execute(
@@ -305,4 +314,39 @@ fn counts_compare_a_copy_with_its_source() {
     to.execute("DELETE FROM audit_log WHERE id = 1000", [])
         .expect("lose one");
     assert_ne!(counts(&to), counts(&from), "a row lost in the copy shows");
+}
+
+#[test]
+fn a_copy_that_stopped_before_its_record_is_redone_whole_and_adds_usage_once() {
+    let from = source();
+    let to = migrated();
+    copy_until(&from, &to, "acme", 3, false);
+    let recorded = |to: &Connection| -> i64 {
+        to.query_row(
+            MOVE_RECORDED,
+            params!["acme", "DB_1", "DB,DB_1,DB_2"],
+            |r| r.get(0),
+        )
+        .expect("recorded")
+    };
+    assert_eq!(
+        recorded(&to),
+        0,
+        "nothing recorded: the prune would keep the source's rows"
+    );
+    copy(&from, &to, "acme", 3);
+    for t in MOVED {
+        assert_eq!(
+            dump(&to, t.name, "acme"),
+            dump(&from, t.name, "acme"),
+            "{}",
+            t.name
+        );
+    }
+    assert_eq!(
+        dump(&to, "usage_daily", "acme"),
+        dump(&from, "usage_daily", "acme"),
+        "usage once"
+    );
+    assert_eq!(recorded(&to), 1);
 }
