@@ -38,13 +38,15 @@ fn listening(port: u16) -> bool {
 fn script_server_serves_and_leaves_nothing_running_when_stopped() {
     let root = byok_e2e::root();
     let (port, function_port) = (byok_e2e::free_port(), byok_e2e::free_port());
-    let inspector = byok_e2e::free_port();
+    let (inspector, function_inspector) = (byok_e2e::free_port(), byok_e2e::free_port());
     let log = std::env::temp_dir().join(format!("byok-server-{}.log", std::process::id()));
     let mut server = Command::new(root.join("script/server"))
         .current_dir(&root)
         .env("PORT", port.to_string())
         .env("FUNCTION_PORT", function_port.to_string())
         .env("INSPECTOR_PORT", inspector.to_string())
+        // Its own free port: the one beside `inspector` may belong to a test running alongside.
+        .env("FUNCTION_INSPECTOR_PORT", function_inspector.to_string())
         // script/test built the plugins and the Worker just before.
         .env("BYOK_SERVER_SKIP_BUILD", "1")
         .stdin(Stdio::null())
