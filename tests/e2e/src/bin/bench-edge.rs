@@ -78,57 +78,42 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    rt.block_on(edge.seed());
     let fakes = rt.block_on(FakeProviders::start(0)).expect("fakes");
     let http = reqwest::Client::new();
     let admin = edge.token("platform-admin", "platform");
     let owner = edge.token("owner", "bench");
     let service = edge.token("service", "platform");
 
-    // An entry whose test runs the Anthropic plugin against the fake, and a tenant key.
+    // The first upload in a fresh isolate (validate + compile with Cranelift inside the
+    // Worker), as `byok provider push` sends it; then the seeds, the Anthropic entry's test
+    // pointed at the fake, and a tenant key for it.
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("target"));
     let plugin =
         std::fs::read(target.join("plugins/anthropic.wasm")).expect("script/build-plugins first");
-    let spec = json!({"name": "Bench", "description": "bench", "auth_type": "api-key", "credential_label": "Key",
-        "help_url": "https://example.com", "test_plugin": {"digest": "0".repeat(64), "config": {"base_url": fakes.base_url("anthropic")}},
-        "egress": [{"scheme": "http", "host": "127.0.0.1", "port": fakes.addr().port()}]});
     rt.block_on(async {
-        let put = |path: String, ct: &'static str, body: Vec<u8>| {
-            http.put(format!("{}{path}", edge.base))
-                .bearer_auth(&admin)
-                .header("content-type", ct)
-                .body(body)
-                .send()
-        };
-        assert!(put(
-            "/v1/admin/providers/bench".into(),
-            "application/json",
-            spec.to_string().into_bytes()
-        )
-        .await
-        .expect("put")
-        .status()
-        .is_success());
         let first_upload = Instant::now();
-        assert!(put(
-            "/v1/admin/providers/bench/plugin".into(),
-            "application/wasm",
-            plugin
-        )
-        .await
-        .expect("upload")
-        .status()
-        .is_success());
+        let r = http
+            .put(format!("{}/v1/admin/plugins", edge.base))
+            .bearer_auth(&admin)
+            .header("content-type", "application/wasm")
+            .body(plugin)
+            .send()
+            .await
+            .expect("upload");
+        assert!(r.status().is_success(), "upload: {}", r.status());
+        let answer: serde_json::Value = r.json().await.expect("json");
         println!(
-            "upload (validate + compile inside the Worker): {:.0} ms",
-            first_upload.elapsed().as_secs_f64() * 1000.0
+            "upload (validate + compile inside the Worker): {:.0} ms, of which compile {} ms",
+            first_upload.elapsed().as_secs_f64() * 1000.0,
+            answer["compile_ms"]
         );
+        edge.seed_against_fakes(&fakes).await;
         let r = http
             .post(format!("{}/v1/integrations", edge.base))
             .bearer_auth(&owner)
-            .json(&json!({"provider": "bench", "key": "sk-ant-fake0-valid-bench-000000"}))
+            .json(&json!({"provider": "anthropic", "key": "sk-ant-fake0-valid-bench-000000"}))
             .send()
             .await
             .expect("install");
@@ -163,7 +148,7 @@ fn main() {
             fake.push(t.elapsed().as_secs_f64() * 1000.0);
             let t = Instant::now();
             let r = http
-                .post(format!("{}/v1/integrations/bench/test", edge.base))
+                .post(format!("{}/v1/integrations/anthropic/test", edge.base))
                 .bearer_auth(&owner)
                 .send()
                 .await
@@ -204,7 +189,7 @@ fn main() {
     let lua = dir.join("resolve.lua");
     let mut f = std::fs::File::create(&lua).expect("lua");
     write!(f, "wrk.method = \"POST\"\nwrk.body = '{}'\nwrk.headers[\"content-type\"] = \"application/json\"\nwrk.headers[\"authorization\"] = \"Bearer {service}\"\n",
-        json!({"tenant": "bench", "provider": "bench"})).expect("write");
+        json!({"tenant": "bench", "provider": "anthropic"})).expect("write");
     let _ = wrk(&format!("{}/healthz", edge.base), None, 2); // warm-up
     let health = wrk(&format!("{}/healthz", edge.base), None, seconds);
     let resolve = wrk(&format!("{}/v1/resolve", edge.base), Some(&lua), seconds);
@@ -312,7 +297,7 @@ fn main() {
         path
     };
     rt.block_on(async {
-        for (tenant, key) in [("bench-capped", "anthropic"), ("bench", "bench")] {
+        for (tenant, key) in [("bench-capped", "anthropic"), ("bench", "anthropic")] {
             let r = http
                 .put(format!("{}/v1/admin/tenants/{tenant}/providers/{key}/policy", edge.base))
                 .bearer_auth(&admin)
@@ -336,7 +321,7 @@ fn main() {
     );
     let own_capped = wrk(
         &resolve_url,
-        Some(&resolve_lua("own", "bench", "bench")),
+        Some(&resolve_lua("own", "bench", "anthropic")),
         seconds,
     );
     let _ = std::fs::remove_dir_all(&cap_dir);
