@@ -11,7 +11,7 @@
                                          any other (a database being prepared, not yet listed)
   wrangler_config.py find-d1 NAME        read `wrangler d1 list --json` on stdin, print the uuid
   wrangler_config.py find-kv TITLE...    read `wrangler kv namespace list` on stdin, print the id
-  wrangler_config.py gzip-size DIR       the gzip size of every file under DIR, in bytes
+  wrangler_config.py upload-size DIR     the bytes of every file under DIR, then their gzip size
   wrangler_config.py secret-names ENV RC ERRFILE
                                          read `wrangler secret list --format json` (stdout on
                                          stdin, its exit code, its stderr in ERRFILE): print
@@ -347,13 +347,17 @@ def row_count(rc, errfile):
     print(n)
 
 
-def gzip_size(directory):
-    total = 0
+def upload_size(directory):
+    # What Cloudflare limits (64 MiB, uncompressed), then the gzip size (for reference: the
+    # compressed limits were removed on 2026-09-04).
+    raw = gzipped = 0
     for root, _, files in os.walk(directory):
         for name in files:
             with open(os.path.join(root, name), "rb") as f:
-                total += len(gzip.compress(f.read(), compresslevel=9))
-    print(total)
+                data = f.read()
+            raw += len(data)
+            gzipped += len(gzip.compress(data, compresslevel=9))
+    print(raw, gzipped)
 
 
 def main(argv):
@@ -366,7 +370,7 @@ def main(argv):
         "set": (set_id, 3),
         "d1": (d1, 1),
         "find-d1": (find_d1, 1),
-        "gzip-size": (gzip_size, 1),
+        "upload-size": (upload_size, 1),
         "secret-names": (secret_names, 3),
         "row-count": (row_count, 2),
         "kv-names": (kv_names, 0),

@@ -76,6 +76,9 @@ case "$1 ${2:-} ${3:-}" in
     [[ "$4" =~ ^DB(_[0-9]+)?$ ]] && [[ " $* " == *" --remote "* ]] || exit 4
     if [ "${STUB_MIGRATE_FAIL:-}" = "$4" ]; then echo '✘ [ERROR] Migration 0017_query_plans.sql failed [code: 7500]' >&2; exit 1; fi
     echo "migrations applied" ;;
+  "deploy --dry-run --outdir")
+    # A bundle of STUB_UPLOAD_BYTES in the dry run's folder ($4).
+    truncate -s "${STUB_UPLOAD_BYTES:-1000}" "$4/index.js"; echo "Total Upload: (stand-in)" ;;
   "deploy --env staging")
     touch "$state/worker"
     printf 'Uploaded byok-staging\nDeployed byok-staging triggers\n  %s\n' "$STUB_URL" ;;
@@ -974,133 +977,36 @@ fn a_put_that_fails_halfway_leaves_no_secret_without_a_copy() {
     assert!(!has_secrets_file(&stub.dir), "nothing generated anew");
 }
 
-/// A module with one function named `main`: type, function and code sections, then a `name`
-/// section, then a `producers` section that must survive.
-fn named_module() -> (Vec<u8>, Vec<u8>) {
-    let mut kept = b"\0asm\x01\0\0\0".to_vec();
-    kept.extend([0x01, 0x04, 0x01, 0x60, 0x00, 0x00]); // type: () -> ()
-    kept.extend([0x03, 0x02, 0x01, 0x00]); // function 0 has type 0
-    kept.extend([0x0a, 0x04, 0x01, 0x02, 0x00, 0x0b]); // its body: end
-    let names = [
-        0x00, 0x12, 0x04, b'n', b'a', b'm', b'e', // custom section "name", 18 bytes
-        0x01, 0x07, 0x01, 0x00, 0x04, b'm', b'a', b'i', b'n', // function 0 is "main"
-        0x00, 0x02, 0x01, b'm', // a module-name subsection, skipped
-    ];
-    let producers = [
-        0x00, 0x0a, 0x09, b'p', b'r', b'o', b'd', b'u', b'c', b'e', b'r', b's',
-    ];
-    let mut whole = kept.clone();
-    whole.extend(names);
-    whole.extend(producers);
-    kept.extend(producers);
-    (whole, kept)
-}
-
 #[test]
-fn the_upload_carries_no_function_names_and_the_names_beside_it_read_a_trace() {
-    let root = byok_e2e::root();
-    let script = root.join("script/wasm_names.py");
-    let dir = std::env::temp_dir().join(format!("byok-names-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let run = |args: &[&Path]| {
-        Command::new("python3")
-            .arg(&script)
-            .args(args)
-            .output()
-            .expect("python3")
-    };
-
-    // The script on a module whose every byte is known: the name section alone goes.
-    let (whole, kept) = named_module();
-    let (wasm, names) = (dir.join("m.wasm"), dir.join("m.names"));
-    std::fs::write(&wasm, &whole).expect("write");
-    let out = run(&[Path::new("strip"), &wasm, &names]);
-    assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(
-        std::fs::read(&wasm).expect("read"),
-        kept,
-        "only the name section is removed"
-    );
-    assert_eq!(std::fs::read_to_string(&names).expect("names"), "0\tmain\n");
-    let out = run(&[Path::new("lookup"), &names, Path::new("wasm-function[0]")]);
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "wasm-function[0]\tmain\n"
-    );
-
-    // What it cannot read fails and changes nothing: a stripped module, a truncated one, and
-    // a file that is not wasm at all.
-    let mut truncated = whole.clone();
-    truncated.truncate(whole.len() - 3);
-    for (what, bytes) in [
-        ("stripped", kept.clone()),
-        ("truncated", truncated),
-        ("not wasm", b"<html>".to_vec()),
-    ] {
-        std::fs::write(&wasm, &bytes).expect("write");
-        let _ = std::fs::remove_file(&names);
-        let out = run(&[Path::new("strip"), &wasm, &names]);
-        assert_eq!(out.status.code(), Some(1), "{what}: {}", text(&out));
-        assert_eq!(
-            std::fs::read(&wasm).expect("read"),
-            bytes,
-            "{what}: untouched"
+fn the_dry_run_refuses_an_upload_over_cloudflares_limit_and_only_that() {
+    // Cloudflare's one size limit since 2026-09-04: 64 MiB uncompressed, on every plan (the
+    // 3 MB and 10 MB compressed limits were removed). The stand-in's dry run writes a bundle
+    // of STUB_UPLOAD_BYTES (sparse zeros: tiny gzipped, as no real bundle is).
+    let limit: u64 = 64 * 1024 * 1024;
+    for (bytes, passes) in [(limit, true), (limit + 1, false)] {
+        let stub = Stub::new("size");
+        let out = stub.deploy_with(
+            &["--dry-run"],
+            "https://unused.example",
+            &[],
+            &[("STUB_UPLOAD_BYTES", &bytes.to_string())],
         );
-        assert!(!names.exists(), "{what}: no names file");
+        let printed = text(&out);
+        assert_eq!(out.status.success(), passes, "{bytes} bytes:\n{printed}");
         assert!(
-            !dir.join("m.wasm.tmp").exists(),
-            "{what}: nothing left behind"
+            printed.contains(&format!("upload: {bytes} bytes (limit {limit})")),
+            "{bytes} bytes: the size is printed: {printed}"
+        );
+        if !passes {
+            assert!(
+                printed.contains("over Cloudflare's 67108864-byte limit"),
+                "{bytes} bytes: says why: {printed}"
+            );
+        }
+        let calls = stub.calls();
+        assert!(
+            calls.len() == 1 && calls[0].starts_with("deploy --dry-run --outdir "),
+            "{bytes} bytes: nothing but the dry run: {calls:?}"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
-
-    // The Worker script/test built, read with wasmparser: no name section in the upload, and
-    // a name for every function (imported or defined) in the file beside it.
-    let built = std::fs::read(root.join("build/index_bg.wasm")).expect("script/build-worker ran");
-    let (mut functions, mut custom) = (0usize, Vec::new());
-    for payload in wasmparser::Parser::new(0).parse_all(&built) {
-        match payload.expect("the built module parses") {
-            wasmparser::Payload::ImportSection(imports) => {
-                for import in imports.into_imports() {
-                    if matches!(import.expect("import").ty, wasmparser::TypeRef::Func(_)) {
-                        functions += 1;
-                    }
-                }
-            }
-            wasmparser::Payload::FunctionSection(f) => functions += f.count() as usize,
-            wasmparser::Payload::CustomSection(c) => custom.push(c.name().to_owned()),
-            _ => {}
-        }
-    }
-    assert!(functions > 1000, "the Worker's functions: {functions}");
-    assert!(
-        !custom.iter().any(|c| c == "name"),
-        "the upload has no name section: {custom:?}"
-    );
-    let names = std::fs::read_to_string(root.join("build/index_bg.wasm.names"))
-        .expect("the names beside the build");
-    let indices: Vec<usize> = names
-        .lines()
-        .map(|l| {
-            l.split('\t')
-                .next()
-                .and_then(|n| n.parse().ok())
-                .expect("index<TAB>name")
-        })
-        .collect();
-    // wasm-opt leaves a few functions it made itself unnamed: all but those are here, each
-    // once, in order, and none past the module's functions.
-    assert!(
-        indices.windows(2).all(|w| w[0] < w[1]),
-        "indices ascend, each once"
-    );
-    assert!(
-        indices.last().is_some_and(|&i| i < functions),
-        "no index past the module's {functions} functions"
-    );
-    assert!(
-        indices.len() * 100 >= functions * 99,
-        "{} of {functions} functions have a name",
-        indices.len()
-    );
 }
