@@ -82,7 +82,7 @@ enum MovesCommand {
     },
     /// Once D1_SHARDS lists the new databases (and D1_SHARDS_NEXT is gone): deletes the rows
     /// each database keeps about tenants another one now serves, when that one recorded their
-    /// copy. Exits 1 when any tenant's rows were kept for want of that record.
+    /// copy, and only while they are as the copy saw them. Exits 1 when any tenant's rows were kept.
     Prune {
         #[command(flatten)]
         remote: Remote,

@@ -28,6 +28,11 @@ pub(crate) struct Moved {
     /// Whether its `provider` (the second column) references the catalog, so the entry must be
     /// anchored in the target first.
     pub references_catalog: bool,
+    /// Whether its rows are the tenant's current state (keys, policies, caps), which a prune
+    /// deletes only while they are as the copy saw them ([`Fingerprint`]). History (events,
+    /// audit rows) is not: retention trims it in every database meanwhile, and the stall sweep
+    /// marks old deliveries, so it changes without anyone writing about the tenant.
+    pub vouched: bool,
 }
 
 /// The tables copied by replacing the tenant's rows, in the order they are copied.
@@ -71,6 +76,7 @@ pub(crate) const MOVED: &[Moved] = &[
         ],
         blobs: &["secret", "pending_secret"],
         references_catalog: true,
+        vouched: true,
     },
     Moved {
         name: "tenant_policies",
@@ -84,12 +90,14 @@ pub(crate) const MOVED: &[Moved] = &[
         ],
         blobs: &[],
         references_catalog: true,
+        vouched: true,
     },
     Moved {
         name: "tenant_caps",
         columns: &["tenant", "platform_daily_cap", "updated_at", "updated_by"],
         blobs: &[],
         references_catalog: false,
+        vouched: true,
     },
     Moved {
         name: "status_events",
@@ -108,6 +116,7 @@ pub(crate) const MOVED: &[Moved] = &[
         ],
         blobs: &[],
         references_catalog: false,
+        vouched: false,
     },
     Moved {
         name: "audit_log",
@@ -116,6 +125,7 @@ pub(crate) const MOVED: &[Moved] = &[
         ],
         blobs: &[],
         references_catalog: false,
+        vouched: false,
     },
 ];
 
@@ -134,6 +144,7 @@ pub(crate) const USAGE: Moved = Moved {
     ],
     blobs: &[],
     references_catalog: false,
+    vouched: false,
 };
 
 /// Tables with a `tenant` column that stay where they are, and why (held to the schema by
@@ -156,6 +167,63 @@ const CHUNK: u32 = 200;
 const PAGE: u32 = 100;
 /// A call stops starting tenants past this many queries (an invocation may make 1,000).
 const BUDGET: u32 = 600;
+
+/// Columns the service itself rewrites on rows a database keeps about a tenant it does not
+/// serve: the cron parks them, or holds a moving tenant's until its copy. A copy does not vouch
+/// for them ([`Fingerprint`]).
+pub(crate) const SCHEDULING: &[&str] = &["next_check_at"];
+
+/// What a copy vouches for: a digest of a tenant's current state in a database (the rows of
+/// every [`Moved::vouched`] table), row by row in rowid order (so chunk sizes do not matter),
+/// without the [`SCHEDULING`] columns. The copy records the source's; the prune recomputes it
+/// there and deletes only when nothing has written since: a key saved, removed or a policy
+/// changed through a path that did not know of the move (an isolate that had not seen
+/// `D1_SHARDS_NEXT`, a hand edit) is kept, never lost.
+pub(crate) struct Fingerprint(sha2::Sha256);
+
+impl Fingerprint {
+    pub(crate) fn new() -> Self {
+        use sha2::Digest as _;
+        Self(sha2::Sha256::new())
+    }
+
+    /// Adds one chunk of `t`'s rows, as [`read_chunk_sql`] reads them (nothing unless `t` is
+    /// vouched for).
+    pub(crate) fn rows(&mut self, t: &Moved, chunk: &str) -> Result<(), ApiError> {
+        use sha2::Digest as _;
+        if !t.vouched {
+            return Ok(());
+        }
+        let rows: Vec<Vec<serde_json::Value>> = serde_json::from_str(chunk).map_err(|e| {
+            ApiError::from(worker::Error::RustError(format!(
+                "a chunk of {} is not rows: {e}",
+                t.name
+            )))
+        })?;
+        for mut row in rows {
+            for (i, c) in t.columns.iter().enumerate().rev() {
+                if SCHEDULING.contains(c) && i < row.len() {
+                    row.remove(i);
+                }
+            }
+            self.0.update(t.name.as_bytes());
+            self.0.update([0]);
+            self.0
+                .update(serde_json::Value::Array(row).to_string().as_bytes());
+            self.0.update([b'\n']);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn finish(self) -> String {
+        use sha2::Digest as _;
+        self.0
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
 
 fn column_out(t: &Moved, c: &str) -> String {
     if t.blobs.contains(&c) {
@@ -264,11 +332,13 @@ pub(crate) fn tenants_after_sql() -> String {
     format!("{} ORDER BY tenant LIMIT ?2", groups.join(" UNION "))
 }
 
+/// The record of a tenant's copy, if any: its source's [`Fingerprint`] (NULL for copies made
+/// before migration 0019).
 pub(crate) const MOVE_RECORDED: &str =
-    "SELECT COUNT(*) AS n FROM shard_moves WHERE tenant = ?1 AND source = ?2 AND next = ?3";
+    "SELECT digest FROM shard_moves WHERE tenant = ?1 AND source = ?2 AND next = ?3";
 
 pub(crate) const RECORD_MOVE: &str =
-    "INSERT INTO shard_moves (tenant, source, next, copied_at) VALUES (?1, ?2, ?3, ?4)
+    "INSERT INTO shard_moves (tenant, source, next, copied_at, digest) VALUES (?1, ?2, ?3, ?4, ?5)
      ON CONFLICT DO NOTHING";
 
 /// Which database a call walks, and from where.
@@ -401,20 +471,36 @@ async fn counts(db: &D1Database, tenant: &str) -> Result<serde_json::Value, ApiE
         .ok_or_else(|| ApiError::from(worker::Error::RustError("no counts".into())))
 }
 
-async fn recorded(
+/// The record of `tenant`'s copy from `source` for the list `next` in `db`: `None` when there
+/// is none, else the source's fingerprint when the copy recorded one.
+async fn record(
     db: &D1Database,
     tenant: &str,
     source: &str,
     next: &str,
-) -> Result<bool, ApiError> {
-    let n = db
+) -> Result<Option<Option<String>>, ApiError> {
+    #[derive(Deserialize)]
+    struct Row {
+        digest: Option<String>,
+    }
+    Ok(db
         .prepare(MOVE_RECORDED)
         .bind(&[text(tenant), text(source), text(next)])?
-        .first::<f64>(Some("n"))
+        .first::<Row>(None)
         .await
         .counted()?
-        .unwrap_or(0.0);
-    Ok(n > 0.0)
+        .map(|r| r.digest))
+}
+
+/// The [`Fingerprint`] of `tenant`'s rows in `db`.
+async fn fingerprint(db: &D1Database, tenant: &str) -> Result<String, ApiError> {
+    let mut f = Fingerprint::new();
+    for t in MOVED.iter().filter(|t| t.vouched) {
+        for (_, chunk) in read_all(db, t, tenant).await? {
+            f.rows(t, &chunk)?;
+        }
+    }
+    Ok(f.finish())
 }
 
 #[derive(Deserialize)]
@@ -470,9 +556,11 @@ async fn copy_tenant(
         .collect::<worker::Result<Vec<_>>>()?;
     to.batch(deletes).await.counted()?;
     let mut rows = std::collections::BTreeMap::new();
+    let mut vouched = Fingerprint::new();
     for t in MOVED {
         let mut copied = 0u64;
         for (n, chunk) in read_all(from, t, tenant).await? {
+            vouched.rows(t, &chunk)?;
             let mut statements = Vec::new();
             if t.references_catalog {
                 statements.push(to.prepare(ANCHOR_CHUNK).bind(&[text(&chunk), text(&now)])?);
@@ -510,6 +598,7 @@ async fn copy_tenant(
         text(source),
         text(next),
         (crate::util::now_millis() as f64).into(),
+        text(&vouched.finish()),
     ])?);
     to.batch(statements).await.counted()?;
     rows.insert(USAGE.name.to_owned(), usage);
@@ -555,7 +644,7 @@ pub async fn copy(req: &mut Request, app: &App, who: &Principal) -> ApiResult {
             continue;
         };
         let to = &next_dbs[m.to];
-        if recorded(to, tenant, &body.database, &next).await? {
+        if record(to, tenant, &body.database, &next).await?.is_some() {
             report.already += 1;
             continue;
         }
@@ -612,15 +701,27 @@ pub async fn prune(req: &mut Request, app: &App, who: &Principal) -> ApiResult {
         if home == at {
             continue;
         }
-        if !recorded(&app.shards()[home], tenant, &body.database, &list).await? {
-            report.kept.push(Kept {
-                tenant: tenant.clone(),
-                why: format!(
+        let kept = |why: String| Kept {
+            tenant: tenant.clone(),
+            why,
+        };
+        match record(&app.shards()[home], tenant, &body.database, &list).await? {
+            None => {
+                report.kept.push(kept(format!(
                     "{} serves this tenant but holds no record of copying it from {} for the list {list}: its rows here are kept",
                     names[home], body.database
-                ),
-            });
-            continue;
+                )));
+                continue;
+            }
+            Some(Some(vouched)) if fingerprint(here, tenant).await? != vouched => {
+                report.kept.push(kept(format!(
+                    "its rows in {} changed after {} copied them (a write that did not go through the move: an isolate that had not seen D1_SHARDS_NEXT, or a hand edit): they are kept; compare them with {}'s and delete them by hand",
+                    body.database, names[home], names[home]
+                )));
+                continue;
+            }
+            // Unchanged since the copy, or copied before copies recorded what they saw.
+            Some(_) => {}
         }
         let before = counts(here, tenant).await?;
         let deletes = MOVED

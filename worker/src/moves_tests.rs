@@ -148,6 +148,52 @@ fn copy(from: &Connection, to: &Connection, tenant: &str, chunk: u32) {
     copy_until(from, to, tenant, chunk, true)
 }
 
+/// `tenant`'s rows of `t` in `from`, in chunks of `chunk` rows, as `read_all` reads them.
+fn read(from: &Connection, t: &Moved, tenant: &str, chunk: u32) -> Vec<String> {
+    let mut after = 0i64;
+    let mut chunks = Vec::new();
+    loop {
+        let (n, last, rows): (i64, Option<i64>, String) = from
+            .query_row(&read_chunk_sql(t), params![tenant, after, chunk], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .expect("read chunk");
+        if n == 0 {
+            break;
+        }
+        chunks.push(rows);
+        match last {
+            Some(l) if n == i64::from(chunk) => after = l,
+            _ => break,
+        }
+    }
+    chunks
+}
+
+/// The fingerprint of `tenant`'s rows in `db`, read in chunks of `chunk`, as `fingerprint`
+/// (the prune) computes it.
+fn fingerprint_in(db: &Connection, tenant: &str, chunk: u32) -> String {
+    let mut f = Fingerprint::new();
+    for t in MOVED.iter().filter(|t| t.vouched) {
+        for rows in read(db, t, tenant, chunk) {
+            f.rows(t, &rows).expect("rows");
+        }
+    }
+    f.finish()
+}
+
+/// The record of `tenant`'s copy from DB_1 in `to`: `None` without one, else its digest.
+fn record_in(to: &Connection, tenant: &str) -> Option<Option<String>> {
+    use rusqlite::OptionalExtension as _;
+    to.query_row(
+        MOVE_RECORDED,
+        params![tenant, "DB_1", "DB,DB_1,DB_2"],
+        |r| r.get(0),
+    )
+    .optional()
+    .expect("record")
+}
+
 /// As `copy`; without `finish`, it stops where a failure would stop it before the last batch
 /// (usage and the record).
 fn copy_until(from: &Connection, to: &Connection, tenant: &str, chunk: u32, finish: bool) {
@@ -155,28 +201,10 @@ fn copy_until(from: &Connection, to: &Connection, tenant: &str, chunk: u32, fini
         to.execute(&delete_tenant_sql(t.name), [tenant])
             .expect("delete");
     }
-    let read = |t: &Moved| {
-        let mut after = 0i64;
-        let mut chunks = Vec::new();
-        loop {
-            let (n, last, rows): (i64, Option<i64>, String) = from
-                .query_row(&read_chunk_sql(t), params![tenant, after, chunk], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
-                .expect("read chunk");
-            if n == 0 {
-                break;
-            }
-            chunks.push(rows);
-            match last {
-                Some(l) if n == i64::from(chunk) => after = l,
-                _ => break,
-            }
-        }
-        chunks
-    };
+    let mut vouched = Fingerprint::new();
     for t in MOVED {
-        for rows in read(t) {
+        for rows in read(from, t, tenant, chunk) {
+            vouched.rows(t, &rows).expect("rows");
             if t.references_catalog {
                 to.execute(ANCHOR_CHUNK, params![rows, T]).expect("anchor");
             }
@@ -187,15 +215,18 @@ fn copy_until(from: &Connection, to: &Connection, tenant: &str, chunk: u32, fini
     if !finish {
         return;
     }
-    for rows in read(&USAGE) {
+    for rows in read(from, &USAGE, tenant, chunk) {
         to.execute(
             &merge_usage_sql(),
             params![rows, tenant, "DB_1", "DB,DB_1,DB_2"],
         )
         .expect("merge usage");
     }
-    to.execute(RECORD_MOVE, params![tenant, "DB_1", "DB,DB_1,DB_2", 1])
-        .expect("record");
+    to.execute(
+        RECORD_MOVE,
+        params![tenant, "DB_1", "DB,DB_1,DB_2", 1, vouched.finish()],
+    )
+    .expect("record");
 }
 
 #[test]
@@ -266,14 +297,11 @@ fn a_tenant_copied_in_chunks_arrives_byte_for_byte_and_its_usage_is_added_once()
         .query_row("SELECT SUM(n) FROM fleet_counts", [], |r| r.get(0))
         .expect("fleet");
     assert_eq!(fleet, 2);
-    let recorded: i64 = to
-        .query_row(
-            MOVE_RECORDED,
-            params!["acme", "DB_1", "DB,DB_1,DB_2"],
-            |r| r.get(0),
-        )
-        .expect("recorded");
-    assert_eq!(recorded, 1);
+    assert_eq!(
+        record_in(&to, "acme"),
+        Some(Some(fingerprint_in(&from, "acme", 200))),
+        "the record holds what the copy saw in its source"
+    );
 }
 
 #[test]
@@ -321,17 +349,9 @@ fn a_copy_that_stopped_before_its_record_is_redone_whole_and_adds_usage_once() {
     let from = source();
     let to = migrated();
     copy_until(&from, &to, "acme", 3, false);
-    let recorded = |to: &Connection| -> i64 {
-        to.query_row(
-            MOVE_RECORDED,
-            params!["acme", "DB_1", "DB,DB_1,DB_2"],
-            |r| r.get(0),
-        )
-        .expect("recorded")
-    };
     assert_eq!(
-        recorded(&to),
-        0,
+        record_in(&to, "acme"),
+        None,
         "nothing recorded: the prune would keep the source's rows"
     );
     copy(&from, &to, "acme", 3);
@@ -348,5 +368,65 @@ fn a_copy_that_stopped_before_its_record_is_redone_whole_and_adds_usage_once() {
         dump(&from, "usage_daily", "acme"),
         "usage once"
     );
-    assert_eq!(recorded(&to), 1);
+    assert!(record_in(&to, "acme").is_some());
+}
+
+#[test]
+fn the_fingerprint_a_copy_records_changes_with_the_tenants_state_and_nothing_else() {
+    let db = source();
+    let acme = fingerprint_in(&db, "acme", 200);
+    let globex = fingerprint_in(&db, "globex", 200);
+    assert_eq!(acme.len(), 64, "a SHA-256 in hex");
+    assert_ne!(acme, globex, "each tenant's own rows");
+    assert_eq!(
+        fingerprint_in(&db, "acme", 2),
+        acme,
+        "row by row: the chunk size does not matter"
+    );
+    // The cron parks the rows a database keeps but does not serve, and holds a moving
+    // tenant's: not a write the copy vouches for.
+    db.execute(
+        "UPDATE integrations SET next_check_at = 1999999999999 WHERE tenant = 'acme'",
+        [],
+    )
+    .expect("park");
+    assert_eq!(
+        fingerprint_in(&db, "acme", 200),
+        acme,
+        "parking is not a change"
+    );
+    // Its current state changing is: a key saved or removed, a policy or a cap changed.
+    for (what, sql) in [
+        ("a key saved", "UPDATE integrations SET secret = X'01', mask = 'sk-…late' WHERE tenant = 'acme' AND provider = 'openai'"),
+        ("a key removed", "DELETE FROM integrations WHERE tenant = 'acme' AND provider = 'stripe'"),
+        ("a key added", "INSERT INTO integrations (tenant, provider, status, installed_at, updated_at) VALUES ('acme', 'stripe-2', 'disconnected', 'x', 'x')"),
+        ("a policy", "UPDATE tenant_policies SET platform_fallback = 'inherit' WHERE tenant = 'acme'"),
+        ("a cap", "UPDATE tenant_caps SET platform_daily_cap = 101 WHERE tenant = 'acme'"),
+    ] {
+        let db = source();
+        db.execute_batch("PRAGMA foreign_keys = OFF").expect("pragma");
+        db.execute(sql, []).expect(what);
+        assert_ne!(fingerprint_in(&db, "acme", 200), acme, "{what}");
+        assert_eq!(fingerprint_in(&db, "globex", 200), globex, "{what}: not globex's");
+    }
+    // History is not: retention trims it in every database, the stall sweep marks old
+    // deliveries, and neither is a write about the tenant that a prune would lose.
+    for (what, sql) in [
+        (
+            "retention trims audit rows",
+            "DELETE FROM audit_log WHERE tenant = 'acme' AND id = 1000",
+        ),
+        (
+            "retention trims usage",
+            "DELETE FROM usage_daily WHERE tenant = 'acme' AND day = '2026-11-01'",
+        ),
+        (
+            "the stall sweep",
+            "UPDATE status_events SET delivery = 'dead' WHERE tenant = 'acme'",
+        ),
+    ] {
+        let db = source();
+        db.execute(sql, []).expect(what);
+        assert_eq!(fingerprint_in(&db, "acme", 200), acme, "{what}");
+    }
 }

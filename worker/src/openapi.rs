@@ -749,7 +749,7 @@ fn moves_status() {}
 fn moves_copy() {}
 
 #[utoipa::path(post, path = "/v1/admin/moves/prune", tag = "admin", request_body = crate::moves::WalkRequest,
-    description = "Once the list has changed (no move under way), deletes from one database the rows of tenants another database now serves, when that database records their copy from this one; any other tenant's rows are kept and named.",
+    description = "Once the list has changed (no move under way), deletes from one database the rows of tenants another database now serves, when that database records their copy from this one and the rows are still as the copy saw them; any other tenant's rows are kept and named (never copied, or written after their copy).",
     responses((status = 200, body = crate::moves::WalkReport, description = "What this call removed and kept, and where the next one starts"),
         (status = 404, body = Problem, description = "Not a database D1_SHARDS lists"),
         (status = 403, body = Problem)))]

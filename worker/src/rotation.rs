@@ -195,10 +195,28 @@ pub async fn reseal(req: &mut Request, app: &App, who: &Principal) -> ApiResult 
             }),
         }
     }
-    // One batch per database, each with compare-and-swap on every row.
+    // One batch per database, each with compare-and-swap on every row. A database whose
+    // batch fails keeps its rows as they were (a D1 batch is one transaction), while those
+    // before it are written: the answer says so, since "nothing was changed" would be false.
     let mut written = Vec::new();
-    for (db, statements) in app.shards().iter().zip(statements) {
-        written.extend(store::run_batch(db, statements).await?);
+    for ((db, name), statements) in app.shards().iter().zip(app.shard_names()).zip(statements) {
+        match store::run_batch(db, statements).await {
+            Ok(w) => written.extend(w),
+            Err(e) => {
+                worker::console_error!("reseal: the batch for {name} failed: {e}");
+                return Err(problem(
+                    ProblemKind::Internal,
+                    format!(
+                        "The reseal could not write database {name}; its rows are as they were. \
+                         {} rows in the databases before it and {platform_keys_resealed} platform \
+                         keys were resealed. Nothing is lost: every value opens with a key in \
+                         the keyring. Run the reseal again (GET /v1/admin/keyring counts what \
+                         remains).",
+                        written.iter().filter(|w| **w).count()
+                    ),
+                ));
+            }
+        }
     }
     let resealed = written.iter().filter(|w| **w).count() as u64;
     changed_meanwhile += written.iter().filter(|w| !**w).count() as u64;

@@ -292,6 +292,15 @@ fn a_database_added_to_a_deployment_with_tenants_takes_its_share_and_loses_nothi
         text(&out)
     );
 
+    // A write that reaches a source after its copy, behind the move's back (an isolate that
+    // had not yet seen D1_SHARDS_NEXT): the prune must not delete it.
+    let late = moving.first().expect("a moving tenant").as_str();
+    assert_ne!(late, moving.last().expect("two moving tenants").as_str());
+    edge.sql_in(
+        &old_home(late),
+        &format!("UPDATE integrations SET mask = 'sk-…late' WHERE tenant = '{late}'"),
+    );
+
     // The list changes: the moved tenants are served from DB_2, as they were.
     edge.restart(with_vars(&edge, &[("D1_SHARDS", "DB,DB_1,DB_2")]));
     for (t, rows_before) in &originals {
@@ -366,8 +375,8 @@ fn a_database_added_to_a_deployment_with_tenants_takes_its_share_and_loses_nothi
     let stray_tenant = format!("stray-{stray}");
     let stray_home = after.names()[after.shard_of(&stray_tenant)].clone();
     let out = moves(&edge, "prune");
+    assert!(!out.status.success(), "something is kept: {}", text(&out));
     if stray_home != old_home(stray) {
-        assert!(!out.status.success(), "{}", text(&out));
         assert!(
             text(&out).contains(&format!("kept {stray_tenant}")),
             "{}",
@@ -379,11 +388,40 @@ fn a_database_added_to_a_deployment_with_tenants_takes_its_share_and_loses_nothi
             "kept"
         );
     }
+    // The late write is kept, named, with why; its tenant's other rows there too.
     assert!(
-        text(&out).contains(&format!("{} tenant(s) removed", moving.len())),
+        text(&out).contains(&format!("kept {late}")) && text(&out).contains("changed after"),
         "{}",
         text(&out)
     );
+    assert_eq!(
+        edge.query_in(
+            &old_home(late),
+            &format!("SELECT mask FROM integrations WHERE tenant = '{late}'")
+        )[0]["mask"],
+        "sk-…late",
+        "the late write is still there"
+    );
+    assert!(rows(&edge, &old_home(late), "audit_log", late) > 0);
+    assert!(
+        text(&out).contains(&format!("{} tenant(s) removed", moving.len() - 1)),
+        "{}",
+        text(&out)
+    );
+    // The operator compares and deletes it by hand; the prune then has nothing to keep.
+    for table in [
+        "integrations",
+        "status_events",
+        "audit_log",
+        "tenant_policies",
+        "tenant_caps",
+        "usage_daily",
+    ] {
+        edge.sql_in(
+            &old_home(late),
+            &format!("DELETE FROM {table} WHERE tenant = '{late}'"),
+        );
+    }
     for t in &moving {
         for table in [
             "integrations",

@@ -1,5 +1,6 @@
-//! Operating the Worker under workerd: rotating the master key end to end (seal under A,
-//! rotate to B, restart, reseal, drop A, restart) and refusing to serve with weak settings.
+//! Operating the Worker under workerd: rotating the master key end to end over two databases
+//! (seal under A, rotate to B, restart, a reseal that fails in one database, reseal, drop A,
+//! restart) and refusing to serve with weak settings.
 //! Each test runs its own edge, since each restarts or misconfigures it.
 
 use std::collections::BTreeMap;
@@ -87,8 +88,10 @@ fn rotating_the_master_key_end_to_end() {
     let fakes = rt
         .block_on(byok_fake_providers::FakeProviders::start(0))
         .expect("fakes");
+    // Two databases: a reseal writes one batch to each, and one of them can fail.
     let mut edge = EdgeConfig {
         keyring: byok(&["keyring", "new", "--id", "a"], ""),
+        shards: 2,
         ..EdgeConfig::default()
     }
     .start();
@@ -172,7 +175,72 @@ fn rotating_the_master_key_end_to_end() {
     // Before any reseal, old rows still read (A opens them) and a new save uses B.
     resolve_all(&rt, &edge, &expected);
 
-    // Reseal in passes of 2, following `next`, until nothing remains.
+    // A reseal whose write fails in the second database, after the first database's batch
+    // and the platform key are written: a trigger there aborts every update of a stored key.
+    let rows_in = |binding: &str| -> u64 {
+        edge.query_in(binding, "SELECT COUNT(*) AS n FROM integrations")[0]["n"]
+            .as_u64()
+            .expect("count")
+    };
+    let (home_rows, second_rows) = (rows_in("DB"), rows_in("DB_1"));
+    assert!(
+        home_rows > 0 && second_rows > 0 && home_rows + second_rows == 6,
+        "the six keys are in both databases: {home_rows} + {second_rows}"
+    );
+    edge.sql_in(
+        "DB_1",
+        "CREATE TRIGGER injected_failure BEFORE UPDATE ON integrations \
+         BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+    );
+    let r = rt
+        .block_on(
+            Client::new()
+                .post(format!("{}/v1/admin/keyring/reseal", edge.base))
+                .bearer_auth(&admin)
+                .json(&json!({"batch": 500}))
+                .send(),
+        )
+        .expect("reseal");
+    let status = r.status();
+    let content_type = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = rt.block_on(r.text()).expect("body");
+    assert!(
+        status.is_server_error(),
+        "a failed write is an error, never a success: {status} {body}"
+    );
+    assert_eq!(content_type, "application/problem+json", "{body}");
+    for secret in expected.values() {
+        assert!(
+            !body.contains(secret["api_key"].as_str().expect("key")),
+            "no key in the error"
+        );
+    }
+    // The report still counts what the failed database holds under A: nobody drops A on it.
+    let (s, report) = rt.block_on(call(&edge, Method::GET, "/v1/admin/keyring", &admin, None));
+    assert_eq!(s, StatusCode::OK, "{report}");
+    assert_eq!(
+        key_status(&report, "a")["integrations"],
+        second_rows,
+        "{report}"
+    );
+    assert_eq!(
+        key_status(&report, "b")["integrations"],
+        home_rows,
+        "{report}"
+    );
+    assert_eq!(key_status(&report, "b")["platform_keys"], 1, "{report}");
+    assert_eq!(report["remaining"], second_rows, "{report}");
+    // Nothing was lost: with the database mended, every key still opens, from either key.
+    edge.sql_in("DB_1", "DROP TRIGGER injected_failure");
+    resolve_all(&rt, &edge, &expected);
+
+    // Reseal in passes of 2, following `next`, until nothing remains: only what the failed
+    // pass left under A.
     let mut after = Value::Null;
     let (mut rows, mut platform, mut passes) = (0, 0, 0);
     loop {
@@ -200,8 +268,15 @@ fn rotating_the_master_key_end_to_end() {
             break;
         }
     }
-    assert_eq!((rows, platform), (6, 1), "every sealed row once");
-    assert!(passes >= 3, "batches of 2 over 6 rows take several passes");
+    assert_eq!(
+        (rows + home_rows, platform),
+        (6, 0),
+        "every sealed row once, over both passes"
+    );
+    assert!(
+        passes as u64 >= second_rows.div_ceil(2),
+        "batches of 2 take several passes"
+    );
     let (_, report) = rt.block_on(call(&edge, Method::GET, "/v1/admin/keyring", &admin, None));
     assert_eq!(report["remaining"], 0, "{report}");
     assert_eq!(key_status(&report, "a")["integrations"], 0);
