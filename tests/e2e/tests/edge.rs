@@ -2085,9 +2085,14 @@ fn an_entry_speaks_the_readers_language_and_bad_translations_are_named(
 
 fn main() {
     let args = Arguments::from_args();
+    // Over two databases (at least): every route's store calls go through the lookup from
+    // tenant to database, and every cross-tenant view merges both (shards.rs checks where
+    // each row lands).
+    let defaults = byok_e2e::EdgeConfig::default();
     let edge = byok_e2e::EdgeConfig {
         extra_vars: vec![("AUTH_JWKS_URL".into(), dead_jwks_url())],
-        ..byok_e2e::EdgeConfig::default()
+        shards: defaults.shards.max(2),
+        ..defaults
     }
     .start();
     let rt = tokio::runtime::Builder::new_multi_thread()
