@@ -142,6 +142,18 @@ fn dump(db: &Connection, table: &str, tenant: &str) -> Vec<Vec<String>> {
     .expect("read")
 }
 
+/// Every moved table holds in `to` what it holds in `from` about `tenant`, row for row.
+fn assert_copied(from: &Connection, to: &Connection, tenant: &str, why: &str) {
+    for t in MOVED {
+        assert_eq!(
+            dump(to, t.name, tenant),
+            dump(from, t.name, tenant),
+            "{}: {why}",
+            t.name
+        );
+    }
+}
+
 /// The copy as `copy_tenant` runs it, natively: the target's rows first, then each table in
 /// chunks of `chunk` rows (anchoring what they reference), then usage with the record.
 fn copy(from: &Connection, to: &Connection, tenant: &str, chunk: u32) {
@@ -241,13 +253,13 @@ fn a_tenant_copied_in_chunks_arrives_byte_for_byte_and_its_usage_is_added_once()
     )
     .expect("new usage");
     copy(&from, &to, "acme", 3);
+    assert_copied(
+        &from,
+        &to,
+        "acme",
+        "every row and column as it was (sealed bytes, empty blobs and NULLs too)",
+    );
     for t in MOVED {
-        assert_eq!(
-            dump(&to, t.name, "acme"),
-            dump(&from, t.name, "acme"),
-            "{}: every row and column as it was (sealed bytes, empty blobs and NULLs too)",
-            t.name
-        );
         assert!(
             dump(&to, t.name, "globex").is_empty(),
             "{}: only acme",
@@ -355,14 +367,7 @@ fn a_copy_that_stopped_before_its_record_is_redone_whole_and_adds_usage_once() {
         "nothing recorded: the prune would keep the source's rows"
     );
     copy(&from, &to, "acme", 3);
-    for t in MOVED {
-        assert_eq!(
-            dump(&to, t.name, "acme"),
-            dump(&from, t.name, "acme"),
-            "{}",
-            t.name
-        );
-    }
+    assert_copied(&from, &to, "acme", "redone whole");
     assert_eq!(
         dump(&to, "usage_daily", "acme"),
         dump(&from, "usage_daily", "acme"),

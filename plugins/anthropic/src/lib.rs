@@ -142,7 +142,7 @@ mod tests {
     #[test]
     fn format_check_warns_only() {
         let warn = |k: &str| Anthropic::format_check(&Credential::new(k), &Value::Null);
-        assert!(warn("sk-ant-api03-xyz").is_empty());
+        assert!(warn("sk-ant-api03-FAKE-test-value").is_empty());
         assert_eq!(warn("sk-proj-xyz").len(), 1);
         assert!(warn("sk-ant-admin01-xyz")[0].contains("Admin API key"));
     }

@@ -211,7 +211,7 @@ mod tests {
             "{}",
             test_key.message
         );
-        let live_key = live_only("sk_live_abc", 200);
+        let live_key = live_only("sk_live_FAKE0000", 200);
         assert_eq!(
             (live_key.verdict, live_key.hint),
             (Verdict::Connected, None)
@@ -248,7 +248,7 @@ mod tests {
         assert_eq!(o.verdict, Verdict::Connected);
         assert!(o.warnings[0].contains("rak_accounts_kyc_basic_read"));
         assert!(!o.message.contains("9abc") && !o.warnings[0].contains("9abc"));
-        let secret = run("sk_live_abc", 403, json!({"error": {"message": "no"}}));
+        let secret = run("sk_live_FAKE0000", 403, json!({"error": {"message": "no"}}));
         assert_eq!(secret.verdict, Verdict::InsufficientPermission);
     }
 }
